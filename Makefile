@@ -1,0 +1,61 @@
+# gitlab-flux-link — `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+NODE_MODULES := node_modules/.package-lock.json
+TESTENV_STATE := .testenv/state.json
+
+##@ General
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+$(NODE_MODULES): package.json package-lock.json
+	./hack/install-system-deps.sh
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: $(NODE_MODULES) ## Install system packages (if missing) and npm dependencies.
+
+.PHONY: build
+build: deps ## Compile TypeScript to dist/.
+	rm -rf dist && npx tsc -p tsconfig.json
+
+.PHONY: run
+run: build ## Run the operator against $$KUBECONFIG, or against the local test ground (started if needed).
+	@if [[ -n "$$KUBECONFIG" ]]; then \
+	  echo "[run] operator against KUBECONFIG=$$KUBECONFIG"; \
+	else \
+	  $(MAKE) --no-print-directory testenv-up; \
+	  ./hack/apply-crds.sh; \
+	fi; \
+	export KUBECONFIG="$${KUBECONFIG:-$$(node -e 'console.log(require("./$(TESTENV_STATE)").kubeconfig)')}"; \
+	exec ./hack/run-operator.sh
+
+##@ Test ground (real control plane and Flux built from Go modules; no Docker)
+.PHONY: testenv
+testenv: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and the Flux controllers into the cache.
+	./e2e/testenv/build.sh >/dev/null
+
+.PHONY: testenv-up
+testenv-up: build testenv ## Start the test ground in the background; writes .testenv/state.json.
+	node dist/e2e/testenv/cli.js up
+
+.PHONY: testenv-down
+testenv-down: ## Stop the background test ground.
+	@if [[ -f dist/e2e/testenv/cli.js ]]; then node dist/e2e/testenv/cli.js down; else echo "nothing to stop"; fi
+
+##@ Tests
+.PHONY: test
+test: build testenv ## Everything CI runs: unit tests, then the e2e suites on the real test ground.
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-e2e
+
+.PHONY: test-unit
+test-unit: build ## Unit tests (no cluster).
+	npx mocha --config .mocharc.unit.json
+
+.PHONY: test-e2e
+test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
+	npx mocha --config .mocharc.e2e.json

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startGitServer, type GitServer } from '../gitlab/git-server.js';
+import { connectExistingCluster } from './existing-cluster.js';
+import { startLocalCluster, type LocalClusterOptions } from './local-cluster.js';
+import { defaultLogDir } from './paths.js';
+import { onExitSync } from './processes.js';
+import type { Cluster } from './types.js';
+
+export type { Cluster } from './types.js';
+
+/**
+ * The test ground: a cluster with Flux (built and run locally, or an existing one named by E2E_KUBECONFIG)
+ * and a git server that sends GitLab's webhooks on real pushes. One entry point for suites, benchmarks and
+ * `make testenv-up`.
+ */
+export interface TestEnv {
+  cluster: Cluster;
+  git: GitServer;
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+export interface TestEnvOptions {
+  logDir?: string;
+  extraArgs?: LocalClusterOptions['extraArgs'];
+  kustomizeController?: boolean;
+}
+
+export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
+  const logDir = opts.logDir ?? defaultLogDir();
+  fs.mkdirSync(logDir, { recursive: true });
+  const started = Date.now();
+  const cluster = process.env.E2E_KUBECONFIG
+    ? await connectExistingCluster(process.env.E2E_KUBECONFIG, logDir)
+    : await startLocalCluster({ logDir, extraArgs: opts.extraArgs, kustomizeController: opts.kustomizeController });
+  let git: GitServer;
+  try {
+    const gitRoot = path.join(cluster.workDir, 'git');
+    onExitSync(() => fs.rmSync(gitRoot, { recursive: true, force: true }));
+    // Host: the git server must be reachable from source-controller; on the local provider that is loopback.
+    git = await startGitServer({ root: gitRoot, host: process.env.E2E_GIT_HOST ?? '127.0.0.1' });
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  process.stderr.write(`[testenv] ${cluster.provider} test ground ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${logDir}\n`);
+  return {
+    cluster,
+    git,
+    logDir,
+    async stop() {
+      await git.stop();
+      await cluster.stop();
+    },
+  };
+}

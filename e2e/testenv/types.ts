@@ -1,0 +1,26 @@
+import type { ManagedProcess } from './processes.js';
+
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'source-controller' | 'notification-controller' | 'kustomize-controller';
+
+/**
+ * A cluster with Flux, whoever provides it. `local` builds and runs the real components as processes
+ * (the default, no Docker needed); `existing` uses E2E_KUBECONFIG. A container provider (kind or k3s
+ * through testcontainers) would be one more implementation of this interface.
+ */
+export interface Cluster {
+  provider: 'local' | 'existing';
+  /** Absolute path of an admin kubeconfig. */
+  kubeconfig: string;
+  server: string;
+  caCert?: string;
+  /** Base URL of notification-controller's receiver server, as reachable from this process. */
+  receiverURL: string;
+  logDir: string;
+  workDir: string;
+  kubectl(args: string[], input?: string): Promise<string>;
+  /** Stop and start single components (outage tests). Only the local provider can. */
+  stopComponent(name: ComponentName): Promise<void>;
+  startComponent(name: ComponentName): Promise<void>;
+  processes(): ManagedProcess[];
+  stop(): Promise<void>;
+}

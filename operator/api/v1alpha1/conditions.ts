@@ -1,0 +1,24 @@
+/** Condition types and reasons of GitLabFluxLink, Flux style (CamelCase constants, one place). */
+export const ConditionType = {
+  Ready: 'Ready',
+  Reconciling: 'Reconciling',
+  Stalled: 'Stalled',
+} as const;
+
+export const Reason = {
+  /** Every managed GitRepository has a Ready Receiver. */
+  Succeeded: 'Succeeded',
+  /** Objects written; waiting for notification-controller to make Receivers Ready. */
+  Progressing: 'Progressing',
+  /** A write failed; retrying with backoff. */
+  ProgressingWithRetry: 'ProgressingWithRetry',
+  ReconciliationFailed: 'ReconciliationFailed',
+  /** The spec is invalid: nothing is created until it changes. */
+  InvalidSpec: 'InvalidSpec',
+  /** Flux's CRDs (GitRepository, Receiver) are not installed; re-checked periodically. */
+  FluxNotInstalled: 'FluxNotInstalled',
+  /** The webhook Secret named by spec.webhook.secretRef is missing or has no such key. */
+  WebhookSecretNotFound: 'WebhookSecretNotFound',
+} as const;
+
+export type ReasonValue = (typeof Reason)[keyof typeof Reason];

@@ -1,0 +1,154 @@
+// The GitLabFluxLink API (fluxlink.dev/v1alpha1) as plain TypeScript types.
+// The CRD schema (crds/fluxlink.dev_gitlabfluxlinks.yaml) and the class-validator classes (validation.ts)
+// enforce the same rules; README documents every field.
+
+export const GROUP = 'fluxlink.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'GitLabFluxLink';
+export const PLURAL = 'gitlabfluxlinks';
+
+export const DEFAULT_RECEIVER_ENDPOINT = 'http://webhook-receiver.flux-system.svc.cluster.local';
+export const DEFAULT_PROJECT_PATTERNS = ['**'];
+export type ReceiverType = 'generic-hmac' | 'gitlab';
+export const RECEIVER_TYPES: readonly ReceiverType[] = ['generic-hmac', 'gitlab'];
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface SecretKeyRef {
+  /** Namespace of the Secret (the link is cluster-scoped, so it must be named). */
+  namespace: string;
+  name: string;
+  /** Key inside the Secret's data; defaults to `token`. */
+  key?: string;
+}
+
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+}
+
+export interface GitLabSpec {
+  /** Instance URL, http or https, optionally with a relative root (https://example.com/gitlab). */
+  url: string;
+  /** Extra host names that appear in SSH clone URLs (ssh://git@ssh.example.com/group/project.git). */
+  sshHosts?: string[];
+}
+
+export interface ReceiverSpec {
+  /** Base URL of Flux's webhook receiver, or a Kubernetes API service-proxy path. */
+  endpoint?: string;
+  /** Flux Receiver type to create. */
+  type?: ReceiverType;
+  /** Receiver.spec.interval (Flux's own default is 10m). */
+  interval?: string;
+}
+
+export interface TrustSpec {
+  /** Namespaces whose GitRepositories this link manages; empty selector = every namespace. */
+  namespaceSelector?: LabelSelector;
+  /** GitLab project path patterns allowed to trigger (`*` one segment, `**` any depth); default ["**"]. */
+  projects?: string[];
+  /** Services that may receive requests through the Kubernetes API service proxy with the operator's credentials. */
+  serviceProxies?: ServiceRef[];
+}
+
+export interface WebhookSpec {
+  /** Secret holding the token GitLab sends in X-Gitlab-Token. */
+  secretRef: SecretKeyRef;
+  /** Optional Secret holding the signing key for GitLab's signed webhooks (webhook-signature). */
+  signingSecretRef?: SecretKeyRef;
+}
+
+export interface GitLabFluxLinkSpec {
+  gitlab: GitLabSpec;
+  receiver?: ReceiverSpec;
+  trust?: TrustSpec;
+  webhook: WebhookSpec;
+  suspend?: boolean;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface RepositoryEntry {
+  /** namespace/name of the GitRepository. */
+  gitRepository: string;
+  project: string;
+  receiver: string;
+  ready: boolean;
+  message?: string;
+}
+
+export interface PushRecord {
+  project: string;
+  ref: string;
+  receivedAt: string;
+}
+
+export interface TriggerRecord {
+  gitRepository: string;
+  result: string;
+  at: string;
+}
+
+export interface GitLabFluxLinkStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  /** GitRepositories this link manages (Receiver + Secret). */
+  repositories?: number;
+  /** Of those, how many Receivers are Ready with a webhook path. */
+  readyReceivers?: number;
+  /** GitRepositories that match this link but belong to another link. */
+  conflicts?: number;
+  /** Bounded list, problems first. */
+  entries?: RepositoryEntry[];
+  lastPush?: PushRecord;
+  lastTrigger?: TriggerRecord;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface GitLabFluxLink {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: GitLabFluxLinkSpec;
+  status?: GitLabFluxLinkStatus;
+}

@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto';
+import { Reason } from '../api/v1alpha1/conditions.js';
+import type { GitLabFluxLink, GitLabFluxLinkSpec, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
+import { formatFieldErrors, validateLinkSpec } from '../api/v1alpha1/validation.js';
+import { receiverReadiness, type GitRepository, type Namespace, type Receiver, type Secret } from '../flux/types.js';
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
+import { LINKS, RECEIVERS, SECRETS, type Resource } from '../kube/resources.js';
+import type { EventRecorder } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Outcome } from '../queue/work-queue.js';
+import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
+import { desiredPair, usableToken, type DesiredPair } from '../reconcile/desired.js';
+import { FINALIZER, LABEL_LINK, linkSelector, objectName } from '../reconcile/names.js';
+import { plan, type Action } from '../reconcile/plan.js';
+import { computeStatus, statusChanged, summary, type StatusInput, type Verdict } from '../reconcile/status.js';
+import { mapLimit } from './concurrency.js';
+
+export interface Caches {
+  gitRepositories: Informer<GitRepository>;
+  receivers: Informer<Receiver>; // label-selected: managed by gitlab-flux-link
+  secrets: Informer<Secret>; // label-selected: managed by gitlab-flux-link
+  namespaces: Informer<Namespace>;
+}
+
+export interface LinkControllerDeps {
+  client: KubeClient;
+  caches: Caches;
+  fluxInstalled: () => boolean;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  now?: () => Date;
+  newToken?: () => string;
+  /** Parallel writes within one reconcile (a link may cover thousands of repositories). */
+  writeConcurrency?: number;
+}
+
+const RESOURCE_OF: Record<Action['kind'], Resource> = { Secret: SECRETS, Receiver: RECEIVERS };
+const FLUX_RECHECK_MS = 30_000;
+const CACHE_WAIT_MS = 1_000;
+
+/**
+ * Reconciles one GitLabFluxLink: read → finalizer/deletion → validate → gather → desired (pure) → plan (pure)
+ * → apply → status once. It reads the link fresh from the API server and everything else from the caches,
+ * so a reconcile never trusts the event that woke it.
+ */
+export class LinkController {
+  private readonly now: () => Date;
+  private readonly newToken: () => string;
+
+  constructor(private readonly deps: LinkControllerDeps) {
+    this.now = deps.now ?? (() => new Date());
+    // 32 random bytes, hex-encoded: Flux hashes the token into the webhook path, so it must be unguessable.
+    this.newToken = deps.newToken ?? (() => randomBytes(32).toString('hex'));
+  }
+
+  async reconcile(name: string): Promise<Outcome> {
+    const started = process.hrtime.bigint();
+    const { metrics } = this.deps;
+    try {
+      const outcome = await this.reconcileOnce(name);
+      metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success' });
+      return outcome;
+    } catch (error) {
+      if (isConflict(error)) {
+        // Someone wrote the link (or an object) between our read and write: just run again.
+        metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: 'requeue' });
+        return { kind: 'requeueAfter', ms: 100 };
+      }
+      metrics.reconcileErrors.inc({ controller: 'gitlabfluxlink' });
+      metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: 'error' });
+      return { kind: 'retry', error };
+    } finally {
+      metrics.reconcileSeconds.observe({ controller: 'gitlabfluxlink' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async reconcileOnce(name: string): Promise<Outcome> {
+    const { client, caches } = this.deps;
+    const links = (await client.list<GitLabFluxLink & KubeObject>(LINKS)).items;
+    const link = links.find((l) => l.metadata.name === name);
+
+    if (!link) {
+      // Deleted without our finalizer (removed by hand): still leave nothing behind.
+      await this.deleteEverythingOf(name);
+      return { kind: 'done' };
+    }
+    if (link.metadata.deletionTimestamp) return this.finalize(link);
+    if (!link.metadata.finalizers?.includes(FINALIZER)) {
+      // JSON patch guarded by the resourceVersion: never drops a finalizer someone else added meanwhile.
+      const updated = await client.patch<GitLabFluxLink & KubeObject>(LINKS, undefined, name, [
+        { op: 'test', path: '/metadata/resourceVersion', value: link.metadata.resourceVersion },
+        link.metadata.finalizers
+          ? { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }
+          : { op: 'add', path: '/metadata/finalizers', value: [FINALIZER] },
+      ], 'json');
+      link.metadata = updated.metadata;
+    }
+    if (link.spec?.suspend) return { kind: 'done' };
+
+    const validated = validateLinkSpec(link.spec);
+    if ('errors' in validated) {
+      // Terminal until the spec changes (a new generation wakes us through the watch): no requeue.
+      await this.writeStatus(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: formatFieldErrors(validated.errors) });
+      return { kind: 'done' };
+    }
+    if (!this.deps.fluxInstalled()) {
+      await this.writeStatus(link, { kind: 'waiting', reason: Reason.FluxNotInstalled, message: 'Flux is not installed: the GitRepository and Receiver APIs (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1) are not served; re-checking every 30 s' });
+      return { kind: 'requeueAfter', ms: FLUX_RECHECK_MS };
+    }
+    if (!Object.values(caches).every((c) => c.hasSynced())) return { kind: 'requeueAfter', ms: CACHE_WAIT_MS };
+
+    const spec = validated.spec;
+    const matchers = links.flatMap((l) => {
+      const v = l === link ? validated : validateLinkSpec(l.spec);
+      const m = compileLink(l, 'spec' in v ? v.spec : undefined);
+      return m ? [m] : [];
+    });
+    const self = matchers.find((m) => m.name === name);
+    if (!self) {
+      await this.writeStatus(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec.gitlab.url: cannot be parsed' });
+      return { kind: 'done' };
+    }
+    return this.converge(link, spec, self, matchers);
+  }
+
+  private async converge(link: GitLabFluxLink & KubeObject, spec: GitLabFluxLinkSpec, self: LinkMatcher, matchers: LinkMatcher[]): Promise<Outcome> {
+    const { caches } = this.deps;
+    const name = link.metadata.name;
+    const nsLabels = (ns: string) => caches.namespaces.get(undefined, ns)?.metadata.labels ?? (caches.namespaces.get(undefined, ns) ? {} : undefined);
+    const claims = claimsOf(self, matchers, caches.gitRepositories.list(), nsLabels);
+
+    const kept = new Set<string>();
+    const desired: DesiredPair[] = claims.managed.map((claim) => {
+      const existing = caches.secrets.get(claim.repo.metadata.namespace, objectName(claim.repo.metadata.name));
+      const token = usableToken(existing);
+      const key = `${claim.repo.metadata.namespace}/${claim.repo.metadata.name}`;
+      if (token) kept.add(key);
+      return desiredPair(name, spec, claim, token ?? this.newToken());
+    });
+    const owned = (o: KubeObject) => o.metadata.labels?.[LABEL_LINK] === name;
+    const liveLinks = new Set(matchers.map((m) => m.name));
+    const thePlan = plan(name, desired, {
+      secret: (ns, n) => caches.secrets.get(ns, n),
+      receiver: (ns, n) => caches.receivers.get(ns, n),
+      ownedSecrets: caches.secrets.list().filter(owned),
+      ownedReceivers: caches.receivers.list().filter(owned),
+      managedByOtherLink: (other) => liveLinks.has(other),
+    }, (key) => kept.has(key));
+
+    const failures = await this.apply(thePlan.actions);
+
+    const entries: RepositoryEntry[] = [];
+    let ready = 0;
+    const blocked = new Map(thePlan.blocked.map((b) => [b.key, b.message]));
+    for (const pair of desired) {
+      const r = receiverReadiness(caches.receivers.get(pair.receiver.metadata.namespace, pair.receiver.metadata.name));
+      const message = blocked.get(pair.key) ?? r.message;
+      const isReady = r.ready && !blocked.has(pair.key);
+      if (isReady) ready++;
+      entries.push({ gitRepository: pair.key, project: pair.project, receiver: pair.receiver.metadata.name, ready: isReady, ...(isReady ? {} : { message }) });
+    }
+    for (const c of claims.conflicts) {
+      entries.push({ gitRepository: `${c.repo.metadata.namespace}/${c.repo.metadata.name}`, project: c.project, receiver: '', ready: false, message: `managed by link ${c.owner}` });
+    }
+    const total = desired.length;
+    const message = summary(total, ready, claims.conflicts.length, thePlan.blocked.length);
+    let verdict: Verdict;
+    if (failures.length) verdict = { kind: 'failed', reason: Reason.ReconciliationFailed, message: `${failures.length} writes failed, retrying: ${failures[0]}` };
+    else if (ready < total || thePlan.blocked.length) verdict = { kind: 'progressing', message };
+    else verdict = { kind: 'ready', message };
+
+    this.deps.metrics.managedRepositories.set({ link: name }, total);
+    this.deps.metrics.readyReceivers.set({ link: name }, ready);
+    await this.writeStatus(link, verdict, { total, ready, conflicts: claims.conflicts.length, entries });
+    await this.recordChanges(link, thePlan.actions.length - failures.length, thePlan.actions);
+
+    if (failures.length) return { kind: 'retry', error: new Error(failures[0]) };
+    // Receivers becoming Ready wake us through their watch; blocked names need a person, so look again later.
+    return thePlan.blocked.length ? { kind: 'requeueAfter', ms: 60_000 } : { kind: 'done' };
+  }
+
+  /** Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. */
+  private async apply(actions: Action[]): Promise<string[]> {
+    const phase = (a: Action) => (a.verb === 'delete' ? 2 : a.kind === 'Secret' ? 0 : 1);
+    const failures: string[] = [];
+    for (const p of [0, 1, 2]) {
+      const batch = actions.filter((a) => phase(a) === p);
+      await mapLimit(batch, this.deps.writeConcurrency ?? 16, async (a) => {
+        const error = await this.applyOne(a);
+        if (error) failures.push(error);
+      });
+    }
+    return failures;
+  }
+
+  /** One write; returns an error message, or undefined when done or harmlessly superseded. */
+  private async applyOne(a: Action): Promise<string | undefined> {
+    const { client, metrics, log } = this.deps;
+    const resource = RESOURCE_OF[a.kind];
+    try {
+      if (a.verb === 'create') await client.create(resource, a.object);
+      else if (a.verb === 'patch') await client.patch(resource, a.namespace, a.name, { ...a.patch, metadata: { ...(a.patch.metadata as object), resourceVersion: undefined } }, 'merge');
+      else await client.delete(resource, a.namespace, a.name, { resourceVersion: a.resourceVersion });
+      metrics.objectWrites.inc({ verb: a.verb, kind: a.kind });
+      return undefined;
+    } catch (err) {
+      // Our cache was behind: the object exists / changed / is gone already. The watch brings the truth and
+      // the next pass decides again; never overwrite (a create never replaces an existing token).
+      if (isAlreadyExists(err) || isConflict(err) || (a.verb !== 'create' && isNotFound(err))) return undefined;
+      const where = a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`;
+      log.warn('write failed', { verb: a.verb, kind: a.kind, object: where, error: String(err) });
+      return `${a.verb} ${a.kind} ${where}: ${(err as Error).message}`;
+    }
+  }
+
+  private async finalize(link: GitLabFluxLink & KubeObject): Promise<Outcome> {
+    if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
+    await this.deleteEverythingOf(link.metadata.name);
+    const remaining = link.metadata.finalizers.filter((f) => f !== FINALIZER);
+    await this.deps.client.patch(LINKS, undefined, link.metadata.name, [
+      { op: 'test', path: '/metadata/resourceVersion', value: link.metadata.resourceVersion },
+      { op: 'replace', path: '/metadata/finalizers', value: remaining },
+    ], 'json');
+    this.deps.log.info('link deleted: removed its receivers and secrets', { link: link.metadata.name });
+    return { kind: 'done' };
+  }
+
+  /**
+   * Deletes every Receiver and Secret labelled with the link, listed fresh from the API server (the caches may
+   * lag behind a create made a moment ago).
+   */
+  private async deleteEverythingOf(linkName: string): Promise<void> {
+    const { client } = this.deps;
+    for (const resource of [RECEIVERS, SECRETS]) {
+      let items: KubeObject[];
+      try {
+        items = (await client.list(resource, { labelSelector: linkSelector(linkName) })).items;
+      } catch (err) {
+        if (isNotFound(err)) continue; // Flux CRDs gone: nothing of that kind can exist
+        throw err;
+      }
+      await mapLimit(items, this.deps.writeConcurrency ?? 16, async (o) => {
+        await client.delete(resource, o.metadata.namespace, o.metadata.name);
+        this.deps.metrics.objectWrites.inc({ verb: 'delete', kind: resource.kind });
+      });
+    }
+  }
+
+  private async writeStatus(link: GitLabFluxLink & KubeObject, verdict: Verdict, repositories?: StatusInput['repositories']): Promise<void> {
+    const previous = link.status;
+    const status = computeStatus({ generation: link.metadata.generation ?? 0, previous, verdict, repositories, now: this.now().toISOString() });
+    if (!statusChanged(previous, status)) return;
+    // Replace (not patch) with the resourceVersion read at the start: a status computed from a stale spec
+    // is refused with a conflict and the reconcile runs again.
+    await this.deps.client.replace(LINKS, { ...link, status } as KubeObject, 'status');
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    const wasReady = previous?.conditions?.find((c) => c.type === 'Ready');
+    if (ready && (ready.status !== wasReady?.status || ready.reason !== wasReady?.reason)) {
+      this.deps.log.info('link status', { link: link.metadata.name, ready: ready.status, reason: ready.reason, message: ready.message });
+      await this.deps.events.record(link, ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ready.message);
+    }
+  }
+
+  private async recordChanges(link: GitLabFluxLink & KubeObject, done: number, actions: Action[]): Promise<void> {
+    if (done === 0) return;
+    const count = (verb: Action['verb']) => actions.filter((a) => a.verb === verb && a.kind === 'Receiver').length;
+    const [created, patched, deleted] = [count('create'), count('patch'), count('delete')];
+    const parts = [created && `${created} created`, patched && `${patched} restored`, deleted && `${deleted} removed`].filter(Boolean);
+    if (parts.length === 0) return;
+    const message = `Receivers ${parts.join(', ')}`;
+    this.deps.log.info(message, { link: link.metadata.name, created, restored: patched, removed: deleted });
+    await this.deps.events.record(link, 'Normal', 'ReceiversChanged', message);
+  }
+}
+
+export type { GitLabFluxLinkStatus };

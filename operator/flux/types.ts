@@ -1,0 +1,65 @@
+import type { KubeObject } from '../kube/client.js';
+
+/** The parts of Flux's objects the operator reads and writes (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1). */
+
+export interface FluxCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+}
+
+export interface GitRepositoryRef {
+  branch?: string;
+  tag?: string;
+  semver?: string;
+  name?: string;
+  commit?: string;
+}
+
+export interface GitRepository extends KubeObject {
+  spec: { url: string; ref?: GitRepositoryRef; interval?: string; suspend?: boolean };
+  status?: { artifact?: { revision?: string }; lastHandledReconcileAt?: string; conditions?: FluxCondition[] };
+}
+
+export interface ReceiverResource {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ReceiverSpec {
+  type: string;
+  interval?: string;
+  events?: string[];
+  resources: ReceiverResource[];
+  secretRef?: { name: string };
+  suspend?: boolean;
+}
+
+export interface Receiver extends KubeObject {
+  spec: ReceiverSpec;
+  status?: { webhookPath?: string; observedGeneration?: number; conditions?: FluxCondition[] };
+}
+
+export interface Secret extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export interface Namespace extends KubeObject {}
+
+export const GIT_REPOSITORY_API_VERSION = 'source.toolkit.fluxcd.io/v1';
+export const RECEIVER_API_VERSION = 'notification.toolkit.fluxcd.io/v1';
+
+/** Ready with a webhook path for the current generation: only then can a push be delivered. */
+export function receiverReadiness(r: Receiver | undefined): { ready: boolean; message: string } {
+  if (!r) return { ready: false, message: 'Receiver not created yet' };
+  const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
+  const current = (r.status?.observedGeneration ?? 0) >= (r.metadata.generation ?? 0);
+  if (ready?.status === 'True' && r.status?.webhookPath && current) return { ready: true, message: 'Receiver ready' };
+  if (!ready) return { ready: false, message: 'waiting for notification-controller to reconcile the Receiver' };
+  return { ready: false, message: `Receiver not ready: ${ready.reason ?? ''} ${ready.message ?? ''}`.trim() };
+}

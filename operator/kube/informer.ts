@@ -1,0 +1,138 @@
+import { isNotFound, KubeError, type KubeClient, type KubeObject } from './client.js';
+import type { Resource } from './resources.js';
+
+/**
+ * A list-then-watch cache of one resource, client-go's informer in miniature. It knows when it has synced
+ * (the list is in), resumes the watch from the last resourceVersion, re-lists on 410 Gone or any error
+ * (so a deletion missed while disconnected is never kept in the cache), and backs off while the API server
+ * is away. Handlers receive only the key; the reconcile reads the cache.
+ *
+ * The framework's own watch (@dot-i/k8s-operator) replays every object as ADDED after a reconnect without
+ * telling which were deleted meanwhile, and exits the process on a watch error; correctness of the caches
+ * below needs list+watch with resourceVersions, hence this.
+ */
+export type ChangeHandler<T> = (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T, old?: T) => void;
+
+export interface InformerOptions {
+  labelSelector?: string;
+  /** Called when the resource does not exist (its CRD is not installed); the informer retries. */
+  onMissing?: (missing: boolean) => void;
+  onError?: (err: unknown) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class Informer<T extends KubeObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: ChangeHandler<T>[] = [];
+  private synced = false;
+  private stopped = false;
+  private current?: { abort(): void };
+  private syncWaiters: Array<() => void> = [];
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: KubeClient,
+    readonly resource: Resource,
+    private readonly opts: InformerOptions = {},
+  ) {
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  static key(obj: KubeObject): string {
+    return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
+  }
+
+  onChange(handler: ChangeHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.store.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  /** Runs until stop(); never throws. */
+  async run(): Promise<void> {
+    let backoffMs = 500;
+    while (!this.stopped) {
+      try {
+        const rv = await this.relist();
+        this.opts.onMissing?.(false);
+        backoffMs = 500;
+        await this.watchFrom(rv);
+      } catch (err) {
+        if (this.stopped) break;
+        if (isNotFound(err)) this.opts.onMissing?.(true);
+        else if (!(err instanceof KubeError && err.status === 410)) this.opts.onError?.(err);
+        await this.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.current?.abort();
+  }
+
+  private async relist(): Promise<string> {
+    const { items, resourceVersion } = await this.client.list<T>(this.resource, { labelSelector: this.opts.labelSelector, limit: 500 });
+    const seen = new Set<string>();
+    for (const item of items) {
+      const key = Informer.key(item);
+      seen.add(key);
+      this.apply(this.store.has(key) ? 'MODIFIED' : 'ADDED', item);
+    }
+    for (const [key, old] of this.store) {
+      if (!seen.has(key)) this.apply('DELETED', old);
+    }
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+    return resourceVersion;
+  }
+
+  private async watchFrom(resourceVersion: string): Promise<void> {
+    let rv = resourceVersion;
+    while (!this.stopped) {
+      const handle = this.client.watch<T>(this.resource, { labelSelector: this.opts.labelSelector, resourceVersion: rv }, (event) => {
+        rv = event.object.metadata.resourceVersion ?? rv;
+        if (event.type === 'BOOKMARK') return;
+        this.apply(event.type as 'ADDED' | 'MODIFIED' | 'DELETED', event.object);
+      });
+      this.current = handle;
+      await handle.done; // a normal end (the API server closes watches every few minutes): resume from rv
+    }
+  }
+
+  private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
+    const key = Informer.key(obj);
+    const old = this.store.get(key);
+    if (type === 'DELETED') {
+      if (!old) return;
+      this.store.delete(key);
+    } else {
+      // An unchanged resourceVersion after a re-list is no change: don't wake anybody.
+      if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+      this.store.set(key, obj);
+    }
+    for (const h of this.handlers) h(type, obj, old);
+  }
+}

@@ -1,0 +1,141 @@
+import 'reflect-metadata';
+import framework from '@dot-i/k8s-operator';
+import { loadConfig, type Config } from './config.js';
+import { LinkController, type Caches } from './controllers/link-controller.js';
+import { HttpKubeClient, loadKubeConfig, type KubeObject } from './kube/client.js';
+import { Informer } from './kube/informer.js';
+import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from './kube/resources.js';
+import { EventRecorder } from './observability/events.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { WorkQueue } from './queue/work-queue.js';
+import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './reconcile/names.js';
+import { startHttpServer } from './server/http-server.js';
+
+// @dot-i/k8s-operator is CommonJS with `exports.default`; from ESM its class is on `.default`.
+const Operator = framework.default;
+
+/**
+ * The framework's part: the Operator lifecycle and the watch on GitLabFluxLinks, whose events only enqueue
+ * the link's name. Its watch exits the process on a watch error; under a Deployment that is a clean restart
+ * (everything the operator knows is re-read from the API server), and `make run` restarts it the same way.
+ */
+class LinkWatcher extends Operator {
+  constructor(
+    private readonly onLink: (name: string, deleted: boolean) => void,
+    log: Logger,
+  ) {
+    super({ debug: (m) => log.debug(m), info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) });
+  }
+
+  protected async init(): Promise<void> {
+    await this.watchResource(LINKS.group, LINKS.version, LINKS.plural, async (event) => {
+      this.onLink(event.meta.name, event.type === 'DELETED');
+    });
+  }
+}
+
+export interface RunningOperator {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function runOperator(config: Config = loadConfig()): Promise<RunningOperator> {
+  const log = createLogger(config.logLevel);
+  const metrics = new Metrics();
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const client = new HttpKubeClient({ kubeConfig, observe: metrics.observeRequest, userAgent: 'gitlab-flux-link' });
+  const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+
+  const missing = { gitRepositories: false, receivers: false };
+  const caches: Caches = {
+    gitRepositories: new Informer(client, GIT_REPOSITORIES, { onMissing: (m) => flux('gitRepositories', m), onError: (e) => log.warn('watch failed', { resource: 'gitrepositories', error: String(e) }) }),
+    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, onMissing: (m) => flux('receivers', m), onError: (e) => log.warn('watch failed', { resource: 'receivers', error: String(e) }) }),
+    secrets: new Informer(client, SECRETS, { labelSelector: managed, onError: (e) => log.warn('watch failed', { resource: 'secrets', error: String(e) }) }),
+    namespaces: new Informer(client, NAMESPACES, { onError: (e) => log.warn('watch failed', { resource: 'namespaces', error: String(e) }) }),
+  };
+
+  const controller = new LinkController({ client, caches, fluxInstalled: () => !missing.gitRepositories && !missing.receivers, log, metrics, events: new EventRecorder(client, log), writeConcurrency: config.writeConcurrency });
+  const queue = new WorkQueue((key) => controller.reconcile(key), {
+    workers: config.workers,
+    onDepthChange: (d) => metrics.workqueueDepth.set({ name: 'gitlabfluxlink' }, d),
+    onError: (key, error, attempt) => log.warn('reconcile failed, retrying with backoff', { link: key, attempt, error: error instanceof Error ? error.message : String(error) }),
+  });
+
+  // Links known from the watch; every change of a GitRepository or Namespace may concern any of them.
+  const links = new Set<string>();
+  const enqueueAll = () => links.forEach((l) => queue.add(l));
+  function flux(which: keyof typeof missing, isMissing: boolean) {
+    if (missing[which] === isMissing) return;
+    missing[which] = isMissing;
+    log.info(isMissing ? 'Flux API not served; waiting for Flux to be installed' : 'Flux API served', { resource: which });
+    enqueueAll();
+  }
+  const byLabel = (_t: string, obj: KubeObject) => {
+    const link = obj.metadata.labels?.[LABEL_LINK];
+    if (link) queue.add(link);
+  };
+  caches.gitRepositories.onChange(enqueueAll);
+  caches.namespaces.onChange((type, ns, old) => {
+    if (type !== 'MODIFIED' || JSON.stringify(ns.metadata.labels) !== JSON.stringify(old?.metadata.labels)) enqueueAll();
+  });
+  caches.receivers.onChange(byLabel);
+  caches.secrets.onChange(byLabel);
+
+  const informerRuns = Object.values(caches).map((c) => c.run());
+  const watcher = new LinkWatcher((name, deleted) => {
+    if (!deleted) links.add(name);
+    queue.add(name); // a deleted link still gets one pass: it cleans up what a removed finalizer left
+  }, log);
+  await watcher.start();
+  const resync = setInterval(enqueueAll, config.resyncSeconds * 1000);
+  resync.unref();
+
+  let started = false;
+  const http = await startHttpServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    metrics,
+    ready: () => started && caches.namespaces.hasSynced() && (missing.gitRepositories || caches.gitRepositories.hasSynced()) && (missing.receivers || caches.receivers.hasSynced()) && caches.secrets.hasSynced(),
+  });
+  started = true;
+  log.info('operator started', { port: http.port, workers: config.workers });
+
+  return {
+    port: http.port,
+    async stop() {
+      // Stop taking work, let running reconciles finish (bounded), then close watches and the server.
+      log.info('shutting down');
+      clearInterval(resync);
+      watcher.stop();
+      const drained = queue.shutdown();
+      const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
+      await Promise.race([drained, timeout]);
+      Object.values(caches).forEach((c) => c.stop());
+      await Promise.race([Promise.all(informerRuns), timeout]);
+      await http.close();
+      log.info('stopped');
+      await new Promise<void>((resolve) => log.on('finish', resolve).end());
+    },
+  };
+}
+
+// Started as a program (not imported by a test): run until SIGTERM/SIGINT.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runOperator().then(
+    (op) => {
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        op.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    },
+    (err) => {
+      console.error(JSON.stringify({ level: 'error', message: 'operator failed to start', error: String(err) }));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,25 @@
+import client from 'prom-client';
+
+/**
+ * Prometheus metrics. Names follow controller-runtime's where the meaning is the same
+ * (controller_runtime_reconcile_total, workqueue_depth, rest_client_requests_total), so existing dashboards fit.
+ */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly reconcileTotal = new client.Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciliations per controller and result.', labelNames: ['controller', 'result'], registers: [this.registry] });
+  readonly reconcileErrors = new client.Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciliations that ended in an error.', labelNames: ['controller'], registers: [this.registry] });
+  readonly reconcileSeconds = new client.Histogram({ name: 'controller_runtime_reconcile_time_seconds', help: 'Time per reconciliation.', labelNames: ['controller'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+  readonly workqueueDepth = new client.Gauge({ name: 'workqueue_depth', help: 'Keys waiting in a work queue.', labelNames: ['name'], registers: [this.registry] });
+  readonly restRequests = new client.Counter({ name: 'rest_client_requests_total', help: 'Requests to the Kubernetes API by verb, resource and status code.', labelNames: ['verb', 'resource', 'code'], registers: [this.registry] });
+  readonly managedRepositories = new client.Gauge({ name: 'fluxlink_linked_repositories', help: 'GitRepositories managed per link.', labelNames: ['link'], registers: [this.registry] });
+  readonly readyReceivers = new client.Gauge({ name: 'fluxlink_ready_receivers', help: 'Ready Receivers per link.', labelNames: ['link'], registers: [this.registry] });
+  readonly objectWrites = new client.Counter({ name: 'fluxlink_object_writes_total', help: 'Writes of Receivers and Secrets by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeRequest = (verb: string, resource: string, status: number): void => {
+    this.restRequests.inc({ verb, resource, code: String(status) });
+  };
+}

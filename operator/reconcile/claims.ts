@@ -1,0 +1,81 @@
+import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
+import { parseInstance, projectPathFor, type Instance } from '../flux/gitlab-url.js';
+import type { GitRepository } from '../flux/types.js';
+import { compilePatterns, type ProjectMatcher } from '../push/project-patterns.js';
+import { selectorMatches } from './selector.js';
+
+/**
+ * Which link manages which GitRepository. Pure: the same links and repositories always give the same answer,
+ * in every replica and every link's reconcile, so two links never fight over a repository: the oldest link
+ * that matches it keeps it (ties broken by name), the others report a conflict.
+ */
+export interface LinkMatcher {
+  name: string;
+  createdAt: string;
+  instance: Instance;
+  projects: ProjectMatcher;
+  spec: GitLabFluxLinkSpec;
+}
+
+/** A matcher for a link whose spec is valid; undefined for one being deleted or whose spec cannot be compiled. */
+export function compileLink(link: GitLabFluxLink, spec: GitLabFluxLinkSpec | undefined): LinkMatcher | undefined {
+  if (!spec || link.metadata.deletionTimestamp) return undefined;
+  try {
+    return {
+      name: link.metadata.name,
+      createdAt: link.metadata.creationTimestamp ?? '',
+      instance: parseInstance(spec.gitlab.url, spec.gitlab.sshHosts ?? []),
+      projects: compilePatterns(spec.trust?.projects ?? ['**']),
+      spec,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The project path when the link would manage the repository, else undefined. */
+export function matchRepository(link: LinkMatcher, repo: GitRepository, namespaceLabels: Record<string, string> | undefined): string | undefined {
+  if (namespaceLabels === undefined) return undefined; // namespace unknown (being created or deleted)
+  if (!selectorMatches(link.spec.trust?.namespaceSelector, namespaceLabels)) return undefined;
+  const project = projectPathFor(repo.spec?.url ?? '', link.instance);
+  if (project === undefined || !link.projects.matches(project)) return undefined;
+  return project;
+}
+
+function olderFirst(a: LinkMatcher, b: LinkMatcher): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+export interface Claim {
+  repo: GitRepository;
+  project: string;
+}
+
+export interface Conflict {
+  repo: GitRepository;
+  project: string;
+  owner: string;
+}
+
+export interface Claims {
+  managed: Claim[];
+  conflicts: Conflict[];
+}
+
+/** The repositories `self` manages and those it matches but another (older) link manages. */
+export function claimsOf(self: LinkMatcher, all: LinkMatcher[], repos: GitRepository[], namespaceLabels: (ns: string) => Record<string, string> | undefined): Claims {
+  const rivals = all.filter((l) => l.name !== self.name).sort(olderFirst);
+  const managed: Claim[] = [];
+  const conflicts: Conflict[] = [];
+  for (const repo of repos) {
+    if (repo.metadata.deletionTimestamp) continue;
+    const labels = namespaceLabels(repo.metadata.namespace ?? '');
+    const project = matchRepository(self, repo, labels);
+    if (project === undefined) continue;
+    const owner = rivals.find((r) => olderFirst(r, self) < 0 && matchRepository(r, repo, labels) !== undefined);
+    if (owner) conflicts.push({ repo, project, owner: owner.name });
+    else managed.push({ repo, project });
+  }
+  return { managed, conflicts };
+}

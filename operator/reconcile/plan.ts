@@ -1,0 +1,139 @@
+import type { KubeObject } from '../kube/client.js';
+import type { Receiver, Secret } from '../flux/types.js';
+import type { DesiredPair } from './desired.js';
+import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './names.js';
+
+/**
+ * The writes that turn what exists into what is desired, and nothing else: in steady state the plan is empty.
+ * Updates are merge patches of only the fields the operator owns, so what others add (Flux's finalizer,
+ * someone's extra label) is left alone; deletes carry the resourceVersion seen, so an object another link has
+ * just adopted is never removed by a stale view.
+ */
+export type Action =
+  | { verb: 'create'; kind: 'Secret' | 'Receiver'; object: KubeObject }
+  | { verb: 'patch'; kind: 'Secret' | 'Receiver'; namespace: string; name: string; patch: Record<string, unknown>; reason: string }
+  | { verb: 'delete'; kind: 'Secret' | 'Receiver'; namespace: string; name: string; resourceVersion?: string };
+
+export interface Blocked {
+  key: string;
+  message: string;
+}
+
+export interface Plan {
+  actions: Action[];
+  /** Repositories whose objects' names are taken by objects the operator does not manage. */
+  blocked: Blocked[];
+}
+
+export interface Observed {
+  secret(namespace: string, name: string): Secret | undefined;
+  receiver(namespace: string, name: string): Receiver | undefined;
+  /** Objects labelled with this link (from the label-selected caches). */
+  ownedSecrets: Secret[];
+  ownedReceivers: Receiver[];
+  /** Whether a link of another name still manages an object (so it must not be adopted). */
+  managedByOtherLink(linkName: string): boolean;
+}
+
+const isManaged = (o: KubeObject) => o.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+
+function subsetEqual(want: Record<string, string> | undefined, have: Record<string, string> | undefined): boolean {
+  return Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
+}
+
+/** Patch for labels, annotations and owner references when they drifted (owner references merged, not replaced). */
+function metadataPatch(want: KubeObject, have: KubeObject): Record<string, unknown> | undefined {
+  const patch: Record<string, unknown> = {};
+  if (!subsetEqual(want.metadata.labels, have.metadata.labels)) patch.labels = want.metadata.labels;
+  if (!subsetEqual(want.metadata.annotations, have.metadata.annotations)) patch.annotations = want.metadata.annotations;
+  const wantOwner = want.metadata.ownerReferences?.[0];
+  const haveOwners = have.metadata.ownerReferences ?? [];
+  if (wantOwner && !haveOwners.some((o) => o.uid === wantOwner.uid && o.kind === wantOwner.kind && o.name === wantOwner.name)) {
+    // A GitRepository re-created under the same name has a new uid: the stale reference is replaced.
+    patch.ownerReferences = [...haveOwners.filter((o) => !(o.kind === wantOwner.kind && o.name === wantOwner.name)), wantOwner];
+  }
+  return Object.keys(patch).length ? patch : undefined;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/** Spec fields the operator sets on a Receiver; what is unset stays with the API server's defaults. */
+function receiverSpecPatch(want: Receiver, have: Receiver): Record<string, unknown> | undefined {
+  const w = want.spec;
+  const h = have.spec ?? ({} as Receiver['spec']);
+  const patch: Record<string, unknown> = {};
+  if (w.type !== h.type) patch.type = w.type;
+  if (w.interval !== undefined && w.interval !== h.interval) patch.interval = w.interval;
+  if (!sameJson(w.events, h.events)) patch.events = w.events ?? null;
+  if (!sameJson(w.resources, h.resources)) patch.resources = w.resources;
+  if (!sameJson(w.secretRef, h.secretRef)) patch.secretRef = w.secretRef;
+  if (h.suspend) patch.suspend = null; // a hand-suspended Receiver would silently drop pushes
+  return Object.keys(patch).length ? patch : undefined;
+}
+
+function pairActions(linkName: string, pair: DesiredPair, observed: Observed, tokenKept: boolean): Action[] | Blocked {
+  const ns = pair.secret.metadata.namespace!;
+  const name = pair.secret.metadata.name;
+  const actions: Action[] = [];
+  for (const kind of ['Secret', 'Receiver'] as const) {
+    const want = kind === 'Secret' ? pair.secret : pair.receiver;
+    const have = kind === 'Secret' ? observed.secret(ns, name) : observed.receiver(ns, name);
+    if (!have) {
+      actions.push({ verb: 'create', kind, object: want });
+      continue;
+    }
+    if (!isManaged(have)) {
+      return { key: pair.key, message: `${kind} ${ns}/${name} exists and is not managed by gitlab-flux-link; rename or delete it` };
+    }
+    const owner = have.metadata.labels?.[LABEL_LINK];
+    if (owner !== linkName && owner && observed.managedByOtherLink(owner)) {
+      return { key: pair.key, message: `${kind} ${ns}/${name} is managed by link ${owner}` };
+    }
+    const patch: Record<string, unknown> = {};
+    const meta = metadataPatch(want, have);
+    if (meta) patch.metadata = meta;
+    if (kind === 'Secret') {
+      if (!tokenKept) patch.data = (want as Secret).data;
+      if ((have as Secret).type !== 'Opaque' && (have as Secret).type !== undefined) {
+        // The type of a Secret cannot change; delete it and let the next pass re-create it.
+        actions.push({ verb: 'delete', kind, namespace: ns, name, resourceVersion: have.metadata.resourceVersion });
+        continue;
+      }
+    } else {
+      const spec = receiverSpecPatch(want as Receiver, have as Receiver);
+      if (spec) patch.spec = spec;
+    }
+    if (Object.keys(patch).length) {
+      actions.push({ verb: 'patch', kind, namespace: ns, name, patch, reason: Object.keys(patch).join('+') });
+    }
+  }
+  return actions;
+}
+
+/**
+ * @param tokenKept whether the existing Secret of a pair (by key) already holds a usable token; when it does
+ *   not, `pair.secret` carries a fresh one and the Secret is patched with it.
+ */
+export function plan(linkName: string, desired: DesiredPair[], observed: Observed, tokenKept: (key: string) => boolean): Plan {
+  const actions: Action[] = [];
+  const blocked: Blocked[] = [];
+  const wanted = new Set<string>();
+  for (const pair of desired) {
+    wanted.add(`${pair.secret.metadata.namespace}/${pair.secret.metadata.name}`);
+    const result = pairActions(linkName, pair, observed, tokenKept(pair.key));
+    if (Array.isArray(result)) actions.push(...result);
+    else blocked.push(result);
+  }
+  // Whatever this link made that is no longer wanted goes. Receivers before Secrets, so a Receiver
+  // never sits without its token.
+  for (const [kind, list] of [['Receiver', observed.ownedReceivers], ['Secret', observed.ownedSecrets]] as const) {
+    for (const obj of list) {
+      const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+      if (wanted.has(key) || obj.metadata.deletionTimestamp) continue;
+      actions.push({ verb: 'delete', kind, namespace: obj.metadata.namespace!, name: obj.metadata.name, resourceVersion: obj.metadata.resourceVersion });
+    }
+  }
+  return { actions, blocked };
+}

@@ -1,0 +1,58 @@
+import http from 'node:http';
+import type { Metrics } from '../observability/metrics.js';
+
+/**
+ * The operator's HTTP server: /healthz (the process serves), /readyz (caches synced, controllers running),
+ * /metrics (Prometheus). Webhook routes are added by the push module. Limits are set so a slow or
+ * malicious client cannot hold a connection: header and request timeouts, keep-alive bounded.
+ */
+export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  ready: () => boolean;
+  routes?: Route[];
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
+  const server = http.createServer({ requestTimeout: 15_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 }, async (req, res) => {
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && path === '/healthz') return text(res, 200, 'ok');
+      if (req.method === 'GET' && path === '/readyz') return opts.ready() ? text(res, 200, 'ok') : text(res, 503, 'caches not synced');
+      if (req.method === 'GET' && path === '/metrics') {
+        res.setHeader('Content-Type', opts.metrics.registry.contentType);
+        return res.end(await opts.metrics.registry.metrics());
+      }
+      for (const route of opts.routes ?? []) {
+        if (await route(req, res)) return;
+      }
+      text(res, 404, 'not found');
+    } catch {
+      if (!res.headersSent) text(res, 500, 'internal error');
+      else res.destroy();
+    }
+  });
+  server.maxRequestsPerSocket = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+export function text(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
