@@ -11,6 +11,10 @@ export interface Config {
   /** Every link is re-reconciled this often even without events (a safety net, like Flux's interval). */
   resyncSeconds: number;
   shutdownTimeoutSeconds: number;
+  /** Receiver calls in flight at once. */
+  triggerConcurrency: number;
+  /** Receivers that may wait for a trigger; beyond it new triggers are dropped (see push/trigger-queue.ts). */
+  triggerQueueSize: number;
 }
 
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -31,5 +35,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeConcurrency: int('WRITE_CONCURRENCY', 16, env),
     resyncSeconds: int('RESYNC_SECONDS', 600, env),
     shutdownTimeoutSeconds: int('SHUTDOWN_TIMEOUT_SECONDS', 20, env),
+    triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
+    triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),
   };
 }

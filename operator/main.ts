@@ -2,12 +2,15 @@ import 'reflect-metadata';
 import framework from '@dot-i/k8s-operator';
 import { loadConfig, type Config } from './config.js';
 import { LinkController, type Caches } from './controllers/link-controller.js';
+import type { GitLabFluxLink } from './api/v1alpha1/types.js';
 import { HttpKubeClient, loadKubeConfig, type KubeObject } from './kube/client.js';
 import { Informer } from './kube/informer.js';
 import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from './kube/resources.js';
 import { EventRecorder } from './observability/events.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { PushService } from './push/push-service.js';
+import { ReceiverIndex } from './push/receiver-index.js';
 import { WorkQueue } from './queue/work-queue.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './reconcile/names.js';
 import { startHttpServer } from './server/http-server.js';
@@ -82,7 +85,13 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   caches.receivers.onChange(byLabel);
   caches.secrets.onChange(byLabel);
 
-  const informerRuns = Object.values(caches).map((c) => c.run());
+  // The push path answers webhooks from its own view of the links (every replica serves webhooks).
+  const linkCache = new Informer<GitLabFluxLink & KubeObject>(client, LINKS, { onError: (e) => log.warn('watch failed', { resource: 'gitlabfluxlinks', error: String(e) }) });
+  const index = new ReceiverIndex(linkCache, caches.gitRepositories, caches.namespaces);
+  const push = new PushService({ client, index, receivers: caches.receivers, secrets: caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize });
+
+  const informers = [...Object.values(caches), linkCache];
+  const informerRuns = informers.map((c) => c.run());
   const watcher = new LinkWatcher((name, deleted) => {
     if (!deleted) links.add(name);
     queue.add(name); // a deleted link still gets one pass: it cleans up what a removed finalizer left
@@ -96,7 +105,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     host: config.httpHost,
     port: config.httpPort,
     metrics,
-    ready: () => started && caches.namespaces.hasSynced() && (missing.gitRepositories || caches.gitRepositories.hasSynced()) && (missing.receivers || caches.receivers.hasSynced()) && caches.secrets.hasSynced(),
+    routes: [push.route],
+    ready: () => started && linkCache.hasSynced() && caches.namespaces.hasSynced() && (missing.gitRepositories || caches.gitRepositories.hasSynced()) && (missing.receivers || caches.receivers.hasSynced()) && caches.secrets.hasSynced(),
   });
   started = true;
   log.info('operator started', { port: http.port, workers: config.workers });
@@ -110,8 +120,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
       watcher.stop();
       const drained = queue.shutdown();
       const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
-      await Promise.race([drained, timeout]);
-      Object.values(caches).forEach((c) => c.stop());
+      await Promise.race([Promise.all([drained, push.close()]), timeout]);
+      informers.forEach((c) => c.stop());
       await Promise.race([Promise.all(informerRuns), timeout]);
       await http.close();
       log.info('stopped');

@@ -16,7 +16,7 @@ export function getStatus(url: string, tls: TlsClient = {}, timeoutMs = 2000): P
     const req = mod.get(url, { ...tls, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c.length < 4096 ? c : ''));
+      res.on('data', (c: string) => (body += body.length < 4 << 20 ? c : '')); // bounded: 4 MiB
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', () => resolve({ status: 0, body: '' }));
     });

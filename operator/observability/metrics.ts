@@ -15,6 +15,13 @@ export class Metrics {
   readonly readyReceivers = new client.Gauge({ name: 'fluxlink_ready_receivers', help: 'Ready Receivers per link.', labelNames: ['link'], registers: [this.registry] });
   readonly objectWrites = new client.Counter({ name: 'fluxlink_object_writes_total', help: 'Writes of Receivers and Secrets by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
 
+  readonly webhooksReceived = new client.Counter({ name: 'fluxlink_webhooks_received_total', help: 'GitLab webhooks received, by result (accepted, ignored, unauthorized, malformed, too_large, unknown_link, ...).', labelNames: ['result'], registers: [this.registry] });
+  readonly triggers = new client.Counter({ name: 'fluxlink_triggers_total', help: 'Receiver calls by result (delivered, failed, refused, not-ready).', labelNames: ['result'], registers: [this.registry] });
+  readonly triggerSeconds = new client.Histogram({ name: 'fluxlink_trigger_duration_seconds', help: 'From webhook received to the Receiver answering, including queueing and retries.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
+  readonly triggerQueueDepth = new client.Gauge({ name: 'fluxlink_trigger_queue_depth', help: 'Receivers waiting for a trigger.', registers: [this.registry] });
+  readonly pushesCoalesced = new client.Counter({ name: 'fluxlink_pushes_coalesced_total', help: 'Pushes folded into a trigger already waiting for the same Receiver.', registers: [this.registry] });
+  readonly triggersDropped = new client.Counter({ name: 'fluxlink_triggers_dropped_total', help: 'Triggers dropped because the trigger queue was full (spec.interval picks those commits up).', registers: [this.registry] });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
   }

@@ -76,6 +76,8 @@ export const INVALID_SPECS: InvalidSpec[] = [
   { story: 'gitlab.url with a space in the path', spec: withURL('https://example.com/git lab'), field: 'spec.gitlab.url' },
   { story: 'gitlab.url with a non-ASCII host', spec: withURL('https://gitläb.example.com'), field: 'spec.gitlab.url' },
   { story: 'gitlab.url with an invalid character in the host', spec: withURL('https://gitlab!.example.com'), field: 'spec.gitlab.url' },
+  { story: 'gitlab.url with a bracketed host that is not IPv6', spec: withURL('https://[gitlab]/'), field: 'spec.gitlab.url' },
+  { story: 'gitlab.url with a bracketed IPv4 address', spec: withURL('https://[10.0.0.1]/'), field: 'spec.gitlab.url' },
   { story: 'gitlab.url port out of range', spec: withURL('https://gitlab.example.com:99999'), field: 'spec.gitlab.url' },
   { story: 'gitlab.url port not a number', spec: withURL('https://gitlab.example.com:https'), field: 'spec.gitlab.url' },
   { story: 'gitlab.url with an invalid percent-escape', spec: withURL('https://example.com/%zz'), field: 'spec.gitlab.url' },

@@ -24,6 +24,7 @@ import {
   type ValidationArguments,
   type ValidationError,
 } from 'class-validator';
+import { isIPv6 } from 'node:net';
 import { validatePattern } from '../../push/project-patterns.js';
 import {
   DEFAULT_PROJECT_PATTERNS,
@@ -165,7 +166,7 @@ export function formatFieldErrors(errors: readonly FieldError[], maxLength = 102
     }
     if (out !== '') return out + more(parts.length - i); // fits: reserved when the last piece was added
     const tail = more(parts.length - 1);
-    return parts[0]!.slice(0, Math.max(0, maxLength - tail.length - 1)) + '…' + tail;
+    return (parts[0]!.slice(0, Math.max(0, maxLength - tail.length - 1)) + '…' + tail).slice(0, maxLength);
   }
   return out;
 }
@@ -259,13 +260,14 @@ function httpURLProblem(v: string, max: number, rootPathOnly: boolean): string |
   const authority = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? '' : rest.slice(slash);
   if (authority.includes('@')) return 'must not contain user-info ("user:password@"); credentials do not belong in the URL';
-  if (authority === '') return 'must name a host, e.g. https://gitlab.example.com';
+  if (authority === '') return 'must name a host';
   let host: string;
   let port: string | undefined;
   if (authority.startsWith('[')) {
     const close = authority.indexOf(']');
     if (close < 0) return `${show(v)} has an unterminated IPv6 address`;
     host = authority.slice(0, close + 1);
+    if (!isIPv6(host.slice(1, -1))) return `host ${show(host)} is not a valid IPv6 address`;
     const after = authority.slice(close + 1);
     if (after !== '' && !after.startsWith(':')) return `${show(v)} is not a valid URL (text after the IPv6 address)`;
     port = after === '' ? undefined : after.slice(1);
@@ -274,7 +276,7 @@ function httpURLProblem(v: string, max: number, rootPathOnly: boolean): string |
     host = colon < 0 ? authority : authority.slice(0, colon);
     port = colon < 0 ? undefined : authority.slice(colon + 1);
     if (!URL_HOST.test(host)) {
-      return `host ${show(host)} must be a DNS name or IP address (letters, digits, "-", "_", ".") or a bracketed IPv6 address`;
+      return `host ${show(host)} must be a DNS name or IPv4 address (letters, digits, "-", "_", ".") or a bracketed IPv6 address`;
     }
   }
   if (port !== undefined && port !== '') {
@@ -288,7 +290,7 @@ function httpURLProblem(v: string, max: number, rootPathOnly: boolean): string |
   } catch (err) {
     return `${show(v)} is not a valid URL (${(err as Error).message})`;
   }
-  if (parsed.hostname === '') return 'must name a host, e.g. https://gitlab.example.com';
+  if (parsed.hostname === '') return 'must name a host';
   if (rootPathOnly) {
     if (!URL_ROOT_PATH.test(path)) {
       return `path ${show(path)} must be empty or a relative URL root such as /gitlab (letters, digits, "_", ".", "~", "-")`;

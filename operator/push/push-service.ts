@@ -1,0 +1,97 @@
+import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
+import { validateLinkSpec, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import type { Receiver, Secret } from '../flux/types.js';
+import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Route } from '../server/http-server.js';
+import type { Push } from './gitlab-event.js';
+import { PushStatusRecorder } from './push-status.js';
+import type { ReceiverIndex, Target } from './receiver-index.js';
+import { SecretReader } from './secret-reader.js';
+import { TriggerClient } from './trigger-client.js';
+import { TriggerQueue } from './trigger-queue.js';
+import { webhookRoute } from './webhook-handler.js';
+
+/** Wires the push path: webhook route → receiver index → trigger queue → trigger client, with metrics and status. */
+export interface PushServiceDeps {
+  client: KubeClient;
+  index: ReceiverIndex;
+  receivers: Informer<Receiver>;
+  secrets: Informer<Secret>;
+  log: Logger;
+  metrics: Metrics;
+  concurrency?: number;
+  maxPending?: number;
+}
+
+export class PushService {
+  readonly queue: TriggerQueue;
+  readonly route: Route;
+  private readonly status: PushStatusRecorder;
+  private readonly triggerClient: TriggerClient;
+  private readonly specs = new WeakMap<object, ValidatedLinkSpec | undefined>();
+
+  constructor(private readonly deps: PushServiceDeps) {
+    const { metrics, log } = deps;
+    this.queue = new TriggerQueue({ concurrency: deps.concurrency ?? 16, maxPending: deps.maxPending ?? 10_000, onDepth: (d) => metrics.triggerQueueDepth.set(d) });
+    this.status = new PushStatusRecorder(deps.client, 5_000, (err) => log.debug('push status not written', { error: String(err) }));
+    this.triggerClient = new TriggerClient({ client: deps.client, receiver: (ns, n) => deps.receivers.get(ns, n), secret: (ns, n) => deps.secrets.get(ns, n) });
+    const secrets = new SecretReader(deps.client);
+    this.route = webhookRoute({
+      log,
+      linkSpec: (name) => this.spec(name),
+      secretValue: (ref) => secrets.value(ref),
+      projectAllowed: (link, project) => deps.index.link(link)?.matcher.projects.matches(project) ?? false,
+      targets: (link, project) => deps.index.lookup(link, project),
+      enqueue: (link, push, target) => this.enqueue(link, push, target),
+      observe: (result) => metrics.webhooksReceived.inc({ result }),
+      recordPush: (link, push, now) => this.status.push(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
+    });
+  }
+
+  /** Validated spec of a link that exists, is not being deleted and is not suspended. */
+  private spec(name: string): ValidatedLinkSpec | undefined {
+    const entry = this.deps.index.link(name);
+    if (!entry) return undefined;
+    const link: GitLabFluxLink & KubeObject = entry.link;
+    if (!this.specs.has(link)) {
+      const v = validateLinkSpec(link.spec);
+      this.specs.set(link, 'spec' in v && !v.spec.suspend ? v.spec : undefined);
+    }
+    return this.specs.get(link);
+  }
+
+  private enqueue(linkName: string, push: Push, target: Target): void {
+    const { metrics, log } = this.deps;
+    const received = process.hrtime.bigint();
+    const key = `${target.namespace}/${target.receiver}`;
+    const body = JSON.stringify({ object_kind: push.event === 'Tag Push Hook' ? 'tag_push' : 'push', project: { path_with_namespace: push.project }, ref: push.ref, after: push.after, source: 'gitlab-flux-link' });
+    const result = this.queue.enqueue({
+      key,
+      run: async () => {
+        const spec = this.spec(linkName);
+        if (!spec) return; // the link went away meanwhile
+        const outcome = await this.triggerClient.trigger({ linkName, spec, namespace: target.namespace, receiver: target.receiver, event: push.event, body });
+        metrics.triggers.inc({ result: outcome.result });
+        metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);
+        const gitRepository = `${target.namespace}/${target.gitRepository}`;
+        this.status.trigger(linkName, { gitRepository, result: outcome.result === 'delivered' ? 'delivered' : `${outcome.result}: ${outcome.detail}`, at: new Date().toISOString() });
+        const fields = { link: linkName, gitRepository, project: target.project, result: outcome.result, attempts: outcome.attempts, detail: outcome.detail };
+        if (outcome.result === 'delivered') log.info('receiver triggered', fields);
+        else log.warn('receiver not triggered', fields);
+      },
+    });
+    if (result === 'coalesced') metrics.pushesCoalesced.inc();
+    if (result === 'dropped') {
+      metrics.triggersDropped.inc();
+      log.warn('trigger queue full: push dropped (spec.interval will pick it up)', { link: linkName, project: target.project });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    await this.status.flush();
+  }
+}

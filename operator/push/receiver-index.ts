@@ -1,0 +1,83 @@
+import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
+import { validateLinkSpec } from '../api/v1alpha1/validation.js';
+import { normalizeProject } from '../flux/gitlab-url.js';
+import type { GitRepository, Namespace } from '../flux/types.js';
+import type { KubeObject } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
+import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
+import { objectName } from '../reconcile/names.js';
+import type { GitRef } from './ref-match.js';
+
+/**
+ * project → the Receivers a push to it concerns, per link. Built from the same caches and the same pure
+ * claim rules as the reconcile, so every replica (leader or not) answers a webhook the same way. Rebuilt
+ * lazily: any change to links, GitRepositories or Namespaces marks it stale, and the next lookup rebuilds it
+ * (O(repositories), once), so a push storm without changes costs one Map lookup per push.
+ */
+export interface Target {
+  namespace: string;
+  gitRepository: string;
+  receiver: string;
+  project: string;
+  ref: GitRef | undefined;
+}
+
+export interface LinkEntry {
+  link: GitLabFluxLink & KubeObject;
+  matcher: LinkMatcher;
+  byProject: Map<string, Target[]>;
+}
+
+export class ReceiverIndex {
+  private stale = true;
+  private entries = new Map<string, LinkEntry>();
+
+  constructor(
+    private readonly links: Informer<GitLabFluxLink & KubeObject>,
+    private readonly gitRepositories: Informer<GitRepository>,
+    private readonly namespaces: Informer<Namespace>,
+  ) {
+    const invalidate = () => (this.stale = true);
+    links.onChange(invalidate);
+    gitRepositories.onChange(invalidate);
+    namespaces.onChange(invalidate);
+  }
+
+  /** The link with a valid spec, or undefined (unknown, being deleted, invalid). */
+  link(name: string): LinkEntry | undefined {
+    this.rebuildIfStale();
+    return this.entries.get(name);
+  }
+
+  lookup(linkName: string, project: string): Target[] {
+    return this.link(linkName)?.byProject.get(normalizeProject(project)) ?? [];
+  }
+
+  private rebuildIfStale(): void {
+    if (!this.stale) return;
+    this.stale = false;
+    const links = this.links.list();
+    const matchers = links.flatMap((l) => {
+      const v = validateLinkSpec(l.spec);
+      const m = compileLink(l, 'spec' in v ? v.spec : undefined);
+      return m ? [{ link: l, matcher: m }] : [];
+    });
+    const repos = this.gitRepositories.list();
+    const nsLabels = (ns: string) => {
+      const n = this.namespaces.get(undefined, ns);
+      return n ? (n.metadata.labels ?? {}) : undefined;
+    };
+    const entries = new Map<string, LinkEntry>();
+    for (const { link, matcher } of matchers) {
+      const byProject = new Map<string, Target[]>();
+      for (const { repo, project } of claimsOf(matcher, matchers.map((m) => m.matcher), repos, nsLabels).managed) {
+        const key = normalizeProject(project);
+        const list = byProject.get(key) ?? [];
+        list.push({ namespace: repo.metadata.namespace ?? '', gitRepository: repo.metadata.name, receiver: objectName(repo.metadata.name), project, ref: repo.spec?.ref });
+        byProject.set(key, list);
+      }
+      entries.set(link.metadata.name, { link, matcher, byProject });
+    }
+    this.entries = entries;
+  }
+}

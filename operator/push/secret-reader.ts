@@ -1,0 +1,36 @@
+import type { SecretKeyRef } from '../api/v1alpha1/types.js';
+import type { Secret } from '../flux/types.js';
+import type { KubeClient } from '../kube/client.js';
+import { SECRETS } from '../kube/resources.js';
+
+/**
+ * Reads keys of the Secrets links name (webhook token, signing key), with a short cache: a burst of webhooks
+ * costs one GET, and a rotated secret is picked up within `ttlMs`. A read error is "unavailable" (the
+ * webhook is refused with 503), never a guess.
+ */
+export class SecretReader {
+  private readonly cache = new Map<string, { at: number; secret: Secret | undefined }>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly ttlMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async value(ref: Required<SecretKeyRef>): Promise<string | undefined> {
+    const id = `${ref.namespace}/${ref.name}`;
+    let entry = this.cache.get(id);
+    if (!entry || this.now() - entry.at > this.ttlMs) {
+      try {
+        entry = { at: this.now(), secret: await this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
+      } catch {
+        return undefined;
+      }
+      this.cache.set(id, entry);
+    }
+    const b64 = entry.secret?.data?.[ref.key];
+    if (b64 === undefined) return undefined;
+    const value = Buffer.from(b64, 'base64').toString('utf8').replace(/\r?\n$/, '');
+    return value === '' ? undefined : value;
+  }
+}

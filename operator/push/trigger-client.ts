@@ -1,0 +1,121 @@
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { parseServiceProxyPath, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import type { Receiver, Secret } from '../flux/types.js';
+import type { KubeClient } from '../kube/client.js';
+import { usableToken } from '../reconcile/desired.js';
+
+/**
+ * Calls one Flux Receiver: POST `<endpoint><status.webhookPath>` with what its type checks (an HMAC of the
+ * body for generic-hmac; X-Gitlab-Token and X-Gitlab-Event for gitlab). A service-proxy endpoint goes
+ * through the Kubernetes API with the operator's credentials, and only to a service the link's trust policy
+ * allow-lists. Retries with backoff on connection errors and 5xx (503: Receiver not ready yet) within a time
+ * budget; a 404 means the webhook path changed (token rotated), so the path is read again before retrying.
+ */
+export type TriggerResult = 'delivered' | 'failed' | 'refused' | 'not-ready';
+
+export interface TriggerRequest {
+  linkName: string;
+  spec: ValidatedLinkSpec;
+  namespace: string;
+  receiver: string;
+  event: 'Push Hook' | 'Tag Push Hook';
+  body: string;
+}
+
+export interface TriggerDeps {
+  client: KubeClient;
+  receiver(namespace: string, name: string): Receiver | undefined;
+  secret(namespace: string, name: string): Secret | undefined;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  timeoutMs?: number;
+  /** Total time a trigger keeps retrying (a notification-controller restart takes tens of seconds). */
+  budgetMs?: number;
+}
+
+export interface TriggerOutcome {
+  result: TriggerResult;
+  attempts: number;
+  detail: string;
+}
+
+/** Anchored, allow-listed service-proxy check: the same rule the link's validation applies, at call time too. */
+export function proxyAllowed(spec: ValidatedLinkSpec): { proxy: boolean; allowed: boolean; detail: string } {
+  const endpoint = spec.receiver.endpoint;
+  if (!endpoint.startsWith('/')) return { proxy: false, allowed: true, detail: 'direct' };
+  const target = parseServiceProxyPath(endpoint);
+  if (!target) return { proxy: true, allowed: false, detail: 'endpoint is not a service-proxy path of the form /api/v1/namespaces/<ns>/services/<svc>/proxy' };
+  const ok = spec.trust.serviceProxies.some((s) => s.namespace === target.namespace && s.name === target.service);
+  return { proxy: true, allowed: ok, detail: ok ? `service proxy ${target.namespace}/${target.service}` : `service proxy ${target.namespace}/${target.service} is not allowed by spec.trust.serviceProxies` };
+}
+
+export class TriggerClient {
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  private readonly agent = { http: new http.Agent({ keepAlive: true, maxSockets: 32 }), https: new https.Agent({ keepAlive: true, maxSockets: 32 }) };
+
+  constructor(private readonly deps: TriggerDeps) {
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = deps.now ?? Date.now;
+  }
+
+  async trigger(req: TriggerRequest): Promise<TriggerOutcome> {
+    const proxy = proxyAllowed(req.spec);
+    if (!proxy.allowed) return { result: 'refused', attempts: 0, detail: proxy.detail };
+    const deadline = this.now() + (this.deps.budgetMs ?? 120_000);
+    let delay = 250;
+    let attempts = 0;
+    let last = '';
+    while (true) {
+      const receiver = this.deps.receiver(req.namespace, req.receiver);
+      const token = usableToken(this.deps.secret(req.namespace, receiver?.spec.secretRef?.name ?? req.receiver));
+      const path = receiver?.status?.webhookPath;
+      if (path && token) {
+        attempts++;
+        const status = await this.post(req, proxy.proxy, path, token).catch((err: Error) => {
+          last = `connection error: ${err.message}`;
+          return 0;
+        });
+        if (status >= 200 && status < 300) return { result: 'delivered', attempts, detail: `HTTP ${status}` };
+        if (status !== 0) last = `HTTP ${status}`;
+        // 400/401/403: the receiver refuses what we send; retrying the same request cannot help.
+        if (status === 400 || status === 401 || status === 403) return { result: 'failed', attempts, detail: last };
+      } else {
+        last = !receiver ? 'Receiver not found' : !path ? 'Receiver has no webhook path yet' : 'token Secret missing';
+      }
+      if (this.now() + delay > deadline) return { result: path && token ? 'failed' : 'not-ready', attempts, detail: last };
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+
+  private post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<number> {
+    const body = Buffer.from(req.body);
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'gitlab-flux-link' };
+    if (req.spec.receiver.type === 'gitlab') {
+      headers['X-Gitlab-Token'] = token;
+      headers['X-Gitlab-Event'] = req.event;
+    } else {
+      headers['X-Signature'] = `sha256=${createHmac('sha256', token).update(body).digest('hex')}`;
+    }
+    const timeoutMs = this.deps.timeoutMs ?? 10_000;
+    if (viaProxy) {
+      const base = req.spec.receiver.endpoint.replace(/\/$/, '');
+      return this.deps.client.request('POST', base + webhookPath, body, headers, timeoutMs).then((r) => r.status);
+    }
+    const url = new URL(req.spec.receiver.endpoint.replace(/\/$/, '') + webhookPath);
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const r = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: timeoutMs, agent: url.protocol === 'https:' ? this.agent.https : this.agent.http }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      });
+      r.on('timeout', () => r.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+      r.on('error', reject);
+      r.end(body);
+    });
+  }
+}

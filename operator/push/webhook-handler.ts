@@ -1,0 +1,127 @@
+import type http from 'node:http';
+import type { SecretKeyRef } from '../api/v1alpha1/types.js';
+import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import type { Logger } from '../observability/logger.js';
+import { text, type Route } from '../server/http-server.js';
+import { checkSignature, checkToken } from './authenticate.js';
+import { parseEvent, type Push } from './gitlab-event.js';
+import type { Target } from './receiver-index.js';
+import { shouldTrigger } from './ref-match.js';
+
+/**
+ * POST /hooks/<link>: GitLab's webhooks in. The request is authenticated, parsed and mapped to Receivers,
+ * the triggers are queued, and the answer goes out before any Receiver is called, so its time does not grow
+ * with the number of repositories (GitLab disables hooks that answer slowly).
+ *
+ * Answers: 202 push accepted (triggers queued, possibly none); 200 authenticated event that is not a push;
+ * 400 malformed; 401 wrong or missing token or signature; 404 unknown link; 405 not POST; 413 too large;
+ * 503 the link's webhook Secret cannot be read.
+ */
+export const HOOK_PREFIX = '/hooks/';
+/** GitLab sends at most 20 commits in a push payload, but their file lists can be long; 5 MiB is ample. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+export interface WebhookDeps {
+  log: Logger;
+  /** The validated spec of a link that exists and can receive pushes. */
+  linkSpec(name: string): ValidatedLinkSpec | undefined;
+  /** Reads a key of a Secret (cached briefly); undefined when the Secret or key is missing. */
+  secretValue(ref: Required<SecretKeyRef>): Promise<string | undefined>;
+  projectAllowed(link: string, project: string): boolean;
+  targets(link: string, project: string): Target[];
+  enqueue(link: string, push: Push, target: Target): void;
+  observe(result: string): void;
+  recordPush(link: string, push: Push, now: Date): void;
+  now?: () => Date;
+  maxBodyBytes?: number;
+}
+
+type Answer = { status: number; body: string; result: string };
+
+export function webhookRoute(deps: WebhookDeps): Route {
+  return async (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (!path.startsWith(HOOK_PREFIX)) return false;
+    const answer = await handle(deps, req, decodeURIComponent(path.slice(HOOK_PREFIX.length)));
+    deps.observe(answer.result);
+    if (!res.headersSent) text(res, answer.status, answer.body);
+    if (answer.status === 413) req.destroy();
+    return true;
+  };
+}
+
+async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: string): Promise<Answer> {
+  const now = deps.now?.() ?? new Date();
+  if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
+  const spec = deps.linkSpec(linkName);
+  if (!spec) {
+    req.resume();
+    return { status: 404, body: 'no such GitLabFluxLink', result: 'unknown_link' };
+  }
+  const limit = deps.maxBodyBytes ?? MAX_BODY_BYTES;
+  const body = await readBody(req, limit);
+  if (body === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
+  if (body === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
+
+  const token = await deps.secretValue(spec.webhook.secretRef);
+  if (token === undefined) {
+    deps.log.warn('webhook Secret unreadable: refusing the webhook', { link: linkName, secretNamespace: spec.webhook.secretRef.namespace, secretName: spec.webhook.secretRef.name });
+    return { status: 503, body: 'webhook secret not available', result: 'secret_missing' };
+  }
+  const auth = checkToken(header(req, 'x-gitlab-token'), token);
+  if (!auth.ok) return { status: 401, body: 'unauthorized', result: 'unauthorized' };
+  if (spec.webhook.signingSecretRef) {
+    const key = await deps.secretValue(spec.webhook.signingSecretRef);
+    if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
+    const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000));
+    if (!sig.ok) return { status: 401, body: 'unauthorized', result: 'bad_signature' };
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { status: 400, body: 'body is not valid JSON', result: 'malformed' };
+  }
+  const event = parseEvent(header(req, 'x-gitlab-event'), json);
+  if (event.kind === 'invalid') return { status: 400, body: event.message, result: 'malformed' };
+  if (event.kind === 'ignored') return { status: 200, body: `ignored: ${event.reason}`, result: 'ignored' };
+
+  deps.recordPush(linkName, event, now);
+  if (!deps.projectAllowed(linkName, event.project)) {
+    deps.log.info('push ignored: project not allowed by the trust policy', { link: linkName, project: event.project });
+    return { status: 202, body: 'accepted: project not allowed by the link\'s trust policy', result: 'untrusted_project' };
+  }
+  const targets = deps.targets(linkName, event.project).filter((t) => shouldTrigger(t.ref, { ref: event.ref, deleted: event.deleted }));
+  for (const t of targets) deps.enqueue(linkName, event, t);
+  deps.log.info('push accepted', { link: linkName, project: event.project, ref: event.ref, deleted: event.deleted, receivers: targets.length });
+  return { status: 202, body: `accepted: ${targets.length} receiver(s) to trigger`, result: 'accepted' };
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Reads at most `limit` bytes; a declared or actual larger body stops the read at once. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.resolve('too-large');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('aborted', () => resolve('aborted'));
+    req.on('error', () => resolve('aborted'));
+  });
+}

@@ -1,0 +1,211 @@
+import { expect } from 'chai';
+import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
+import type { GitRepository } from '../flux/types.js';
+import { claimsOf, compileLink, matchRepository, type LinkMatcher } from './claims.js';
+
+const BASE_SPEC: GitLabFluxLinkSpec = {
+  gitlab: { url: 'https://gitlab.example.com' },
+  webhook: { secretRef: { namespace: 'flux-system', name: 'gitlab-webhook' } },
+};
+
+function link(name: string, createdAt: string, spec: Partial<GitLabFluxLinkSpec> = {}, meta: Partial<GitLabFluxLink['metadata']> = {}): GitLabFluxLink {
+  return {
+    apiVersion: 'fluxlink.dev/v1alpha1',
+    kind: 'GitLabFluxLink',
+    metadata: { name, creationTimestamp: createdAt, ...meta },
+    spec: { ...BASE_SPEC, ...spec },
+  };
+}
+
+function repo(namespace: string, name: string, url: string, meta: Partial<GitRepository['metadata']> = {}): GitRepository {
+  return { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace, uid: `uid-${name}`, ...meta }, spec: { url } };
+}
+
+function compiled(l: GitLabFluxLink): LinkMatcher {
+  const m = compileLink(l, l.spec);
+  if (!m) throw new Error(`link ${l.metadata.name} does not compile`);
+  return m;
+}
+
+const NAMESPACES: Record<string, Record<string, string>> = {
+  apps: { team: 'a' },
+  other: { team: 'b' },
+  bare: {},
+};
+const nsLabels = (ns: string) => NAMESPACES[ns];
+
+const names = (rs: Array<{ repo: GitRepository }>) => rs.map((r) => `${r.repo.metadata.namespace}/${r.repo.metadata.name}`);
+
+describe('claims', () => {
+  describe('compileLink', () => {
+    it('compiles a valid link', () => {
+      const m = compiled(link('a', '2024-01-01T00:00:00Z'));
+      expect(m.name).to.equal('a');
+      expect(m.createdAt).to.equal('2024-01-01T00:00:00Z');
+    });
+    it('gives nothing for a link being deleted', () => {
+      const l = link('a', '2024-01-01T00:00:00Z', {}, { deletionTimestamp: '2024-02-01T00:00:00Z' });
+      expect(compileLink(l, l.spec)).to.equal(undefined);
+    });
+    it('gives nothing for a link whose spec failed validation', () => {
+      expect(compileLink(link('a', '2024-01-01T00:00:00Z'), undefined)).to.equal(undefined);
+    });
+    it('gives nothing for a URL that cannot be parsed', () => {
+      const l = link('a', '2024-01-01T00:00:00Z', { gitlab: { url: 'ftp://x' } });
+      expect(compileLink(l, l.spec)).to.equal(undefined);
+    });
+    it('gives nothing for an invalid project pattern', () => {
+      const l = link('a', '2024-01-01T00:00:00Z', { trust: { projects: ['a//b'] } });
+      expect(compileLink(l, l.spec)).to.equal(undefined);
+    });
+  });
+
+  describe('matchRepository', () => {
+    const m = compiled(link('a', '2024-01-01T00:00:00Z', { trust: { namespaceSelector: { matchLabels: { team: 'a' } }, projects: ['group/**'] } }));
+    const cases: Array<[string, GitRepository, Record<string, string> | undefined, string | undefined]> = [
+      ['a repository on the instance in a selected namespace gives its project', repo('apps', 'r', 'https://gitlab.example.com/group/app.git'), { team: 'a' }, 'group/app'],
+      ['the host is compared case-insensitively', repo('apps', 'r', 'https://GitLab.Example.com/group/app'), { team: 'a' }, 'group/app'],
+      ['another host is not matched', repo('apps', 'r', 'https://github.com/group/app.git'), { team: 'a' }, undefined],
+      ['a namespace the selector refuses is not matched', repo('other', 'r', 'https://gitlab.example.com/group/app.git'), { team: 'b' }, undefined],
+      ['an unknown namespace (labels unknown) is not matched', repo('ghost', 'r', 'https://gitlab.example.com/group/app.git'), undefined, undefined],
+      ['a project the patterns refuse is not matched', repo('apps', 'r', 'https://gitlab.example.com/elsewhere/app.git'), { team: 'a' }, undefined],
+      ['a repository without spec.url is not matched', { ...repo('apps', 'r', ''), spec: undefined as unknown as GitRepository['spec'] }, { team: 'a' }, undefined],
+    ];
+    for (const [story, r, labels, want] of cases) {
+      it(story, () => expect(matchRepository(m, r, labels)).to.equal(want));
+    }
+  });
+
+  describe('claimsOf', () => {
+    const appRepo = repo('apps', 'app', 'https://gitlab.example.com/group/app.git');
+    const otherHost = repo('apps', 'mirror', 'https://github.com/group/app.git');
+    const otherNs = repo('other', 'app', 'https://gitlab.example.com/group/app.git');
+
+    interface Case {
+      story: string;
+      links: GitLabFluxLink[];
+      self: string;
+      repos: GitRepository[];
+      managed: string[];
+      conflicts: Array<[string, string]>; // [repo, owner]
+    }
+    const older = link('older', '2024-01-01T00:00:00Z');
+    const younger = link('younger', '2024-03-01T00:00:00Z');
+    const cases: Case[] = [
+      { story: 'a lone link manages every matching repository', links: [older], self: 'older', repos: [appRepo, otherHost, otherNs], managed: ['apps/app', 'other/app'], conflicts: [] },
+      { story: 'the oldest link wins a repository two links match', links: [younger, older], self: 'older', repos: [appRepo], managed: ['apps/app'], conflicts: [] },
+      { story: 'the younger link lists the repository as a conflict owned by the older', links: [younger, older], self: 'younger', repos: [appRepo], managed: [], conflicts: [['apps/app', 'older']] },
+      {
+        story: 'a tie in creation time goes to the name that sorts first',
+        links: [link('beta', '2024-01-01T00:00:00Z'), link('alpha', '2024-01-01T00:00:00Z')],
+        self: 'beta',
+        repos: [appRepo],
+        managed: [],
+        conflicts: [['apps/app', 'alpha']],
+      },
+      {
+        story: 'the tie-break winner manages',
+        links: [link('beta', '2024-01-01T00:00:00Z'), link('alpha', '2024-01-01T00:00:00Z')],
+        self: 'alpha',
+        repos: [appRepo],
+        managed: ['apps/app'],
+        conflicts: [],
+      },
+      {
+        story: 'a link being deleted claims nothing, so the younger link takes over',
+        links: [link('older', '2024-01-01T00:00:00Z', {}, { deletionTimestamp: '2024-04-01T00:00:00Z' }), younger],
+        self: 'younger',
+        repos: [appRepo],
+        managed: ['apps/app'],
+        conflicts: [],
+      },
+      {
+        story: 'an older link that does not select the namespace is no rival',
+        links: [link('older', '2024-01-01T00:00:00Z', { trust: { namespaceSelector: { matchLabels: { team: 'b' } } } }), younger],
+        self: 'younger',
+        repos: [appRepo, otherNs],
+        managed: ['apps/app'],
+        conflicts: [['other/app', 'older']],
+      },
+      {
+        story: 'an older link whose project patterns refuse the project is no rival',
+        links: [link('older', '2024-01-01T00:00:00Z', { trust: { projects: ['platform/*'] } }), younger],
+        self: 'younger',
+        repos: [appRepo],
+        managed: ['apps/app'],
+        conflicts: [],
+      },
+      {
+        story: 'an older link on another instance is no rival',
+        links: [link('older', '2024-01-01T00:00:00Z', { gitlab: { url: 'https://gitlab.other.org' } }), younger],
+        self: 'younger',
+        repos: [appRepo],
+        managed: ['apps/app'],
+        conflicts: [],
+      },
+      {
+        story: 'a namespace not selected by the link is left alone',
+        links: [link('a', '2024-01-01T00:00:00Z', { trust: { namespaceSelector: { matchLabels: { team: 'a' } } } })],
+        self: 'a',
+        repos: [appRepo, otherNs],
+        managed: ['apps/app'],
+        conflicts: [],
+      },
+      {
+        story: 'project patterns refuse projects outside them',
+        links: [link('a', '2024-01-01T00:00:00Z', { trust: { projects: ['platform/**'] } })],
+        self: 'a',
+        repos: [appRepo],
+        managed: [],
+        conflicts: [],
+      },
+      {
+        story: 'a repository in a namespace not (yet) in the cache is not matched',
+        links: [older],
+        self: 'older',
+        repos: [repo('ghost', 'app', 'https://gitlab.example.com/group/app.git')],
+        managed: [],
+        conflicts: [],
+      },
+      {
+        story: 'a repository being deleted is not claimed',
+        links: [older],
+        self: 'older',
+        repos: [repo('apps', 'app', 'https://gitlab.example.com/group/app.git', { deletionTimestamp: '2024-05-01T00:00:00Z' })],
+        managed: [],
+        conflicts: [],
+      },
+      {
+        story: 'an empty namespace selector selects a namespace without labels',
+        links: [link('a', '2024-01-01T00:00:00Z', { trust: { namespaceSelector: {} } })],
+        self: 'a',
+        repos: [repo('bare', 'app', 'https://gitlab.example.com/group/app.git')],
+        managed: ['bare/app'],
+        conflicts: [],
+      },
+    ];
+    for (const c of cases) {
+      it(c.story, () => {
+        const all = c.links.map((l) => compileLink(l, l.spec)).filter((m): m is LinkMatcher => m !== undefined);
+        const self = all.find((m) => m.name === c.self)!;
+        const got = claimsOf(self, all, c.repos, nsLabels);
+        expect(names(got.managed)).to.deep.equal(c.managed);
+        expect(got.conflicts.map((x) => [`${x.repo.metadata.namespace}/${x.repo.metadata.name}`, x.owner])).to.deep.equal(c.conflicts);
+      });
+    }
+
+    it('gives every repository to exactly one link, whichever link asks (same answer in every reconcile)', () => {
+      const links = [link('c', '2024-02-01T00:00:00Z'), link('a', '2024-02-01T00:00:00Z'), link('b', '2024-01-15T00:00:00Z', { trust: { projects: ['group/other'] } })];
+      const all = links.map((l) => compiled(l));
+      const repos = [appRepo, otherNs, repo('apps', 'o', 'https://gitlab.example.com/group/other')];
+      const owners = new Map<string, string[]>();
+      for (const self of all) {
+        for (const m of claimsOf(self, all, repos, nsLabels).managed) {
+          const k = `${m.repo.metadata.namespace}/${m.repo.metadata.name}`;
+          owners.set(k, [...(owners.get(k) ?? []), self.name]);
+        }
+      }
+      expect(Object.fromEntries(owners)).to.deep.equal({ 'apps/app': ['a'], 'other/app': ['a'], 'apps/o': ['b'] });
+    });
+  });
+});
