@@ -93,8 +93,12 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const informers = [...Object.values(caches), linkCache];
   const informerRuns = informers.map((c) => c.run());
   const watcher = new LinkWatcher((name, deleted) => {
-    if (!deleted) links.add(name);
-    queue.add(name); // a deleted link still gets one pass: it cleans up what a removed finalizer left
+    // Any link change may move repositories between links (ownership goes to the oldest matching link),
+    // so every link is looked at again; a deleted one gets one last pass to clean up.
+    queue.add(name);
+    enqueueAll();
+    if (deleted) links.delete(name);
+    else links.add(name);
   }, log);
   await watcher.start();
   const resync = setInterval(enqueueAll, config.resyncSeconds * 1000);

@@ -12,7 +12,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
 import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
 import { desiredPair, usableToken, type DesiredPair } from '../reconcile/desired.js';
-import { FINALIZER, LABEL_LINK, linkSelector, objectName } from '../reconcile/names.js';
+import { FINALIZER, LABEL_LINK, LABEL_MANAGED_BY, linkSelector, MANAGED_BY, objectName } from '../reconcile/names.js';
 import { plan, type Action } from '../reconcile/plan.js';
 import { computeStatus, statusChanged, summary, type StatusInput, type Verdict } from '../reconcile/status.js';
 import { mapLimit } from './concurrency.js';
@@ -38,6 +38,8 @@ export interface LinkControllerDeps {
 }
 
 const RESOURCE_OF: Record<Action['kind'], Resource> = { Secret: SECRETS, Receiver: RECEIVERS };
+const isManaged = (o: KubeObject) => o.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+const where = (a: Action) => (a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`);
 const FLUX_RECHECK_MS = 30_000;
 const CACHE_WAIT_MS = 1_000;
 
@@ -89,13 +91,7 @@ export class LinkController {
     }
     if (link.metadata.deletionTimestamp) return this.finalize(link);
     if (!link.metadata.finalizers?.includes(FINALIZER)) {
-      // JSON patch guarded by the resourceVersion: never drops a finalizer someone else added meanwhile.
-      const updated = await client.patch<GitLabFluxLink & KubeObject>(LINKS, undefined, name, [
-        { op: 'test', path: '/metadata/resourceVersion', value: link.metadata.resourceVersion },
-        link.metadata.finalizers
-          ? { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }
-          : { op: 'add', path: '/metadata/finalizers', value: [FINALIZER] },
-      ], 'json');
+      const updated = await this.setFinalizers(link, [...(link.metadata.finalizers ?? []), FINALIZER]);
       link.metadata = updated.metadata;
     }
     if (link.spec?.suspend) return { kind: 'done' };
@@ -120,7 +116,7 @@ export class LinkController {
     });
     const self = matchers.find((m) => m.name === name);
     if (!self) {
-      await this.writeStatus(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec.gitlab.url: cannot be parsed' });
+      await this.writeStatus(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec: the GitLab URL, SSH hosts or project patterns cannot be compiled' });
       return { kind: 'done' };
     }
     return this.converge(link, spec, self, matchers);
@@ -150,11 +146,15 @@ export class LinkController {
       managedByOtherLink: (other) => liveLinks.has(other),
     }, (key) => kept.has(key));
 
-    const failures = await this.apply(thePlan.actions);
+    const { failures, foreign } = await this.apply(thePlan.actions);
 
     const entries: RepositoryEntry[] = [];
     let ready = 0;
     const blocked = new Map(thePlan.blocked.map((b) => [b.key, b.message]));
+    for (const pair of desired) {
+      const message = foreign.get(`${pair.secret.metadata.namespace}/${pair.secret.metadata.name}`);
+      if (message) blocked.set(pair.key, message);
+    }
     for (const pair of desired) {
       const r = receiverReadiness(caches.receivers.get(pair.receiver.metadata.namespace, pair.receiver.metadata.name));
       const message = blocked.get(pair.key) ?? r.message;
@@ -166,10 +166,10 @@ export class LinkController {
       entries.push({ gitRepository: `${c.repo.metadata.namespace}/${c.repo.metadata.name}`, project: c.project, receiver: '', ready: false, message: `managed by link ${c.owner}` });
     }
     const total = desired.length;
-    const message = summary(total, ready, claims.conflicts.length, thePlan.blocked.length);
+    const message = summary(total, ready, claims.conflicts.length, blocked.size);
     let verdict: Verdict;
     if (failures.length) verdict = { kind: 'failed', reason: Reason.ReconciliationFailed, message: `${failures.length} writes failed, retrying: ${failures[0]}` };
-    else if (ready < total || thePlan.blocked.length) verdict = { kind: 'progressing', message };
+    else if (ready < total || blocked.size) verdict = { kind: 'progressing', message };
     else verdict = { kind: 'ready', message };
 
     this.deps.metrics.managedRepositories.set({ link: name }, total);
@@ -179,53 +179,69 @@ export class LinkController {
 
     if (failures.length) return { kind: 'retry', error: new Error(failures[0]) };
     // Receivers becoming Ready wake us through their watch; blocked names need a person, so look again later.
-    return thePlan.blocked.length ? { kind: 'requeueAfter', ms: 60_000 } : { kind: 'done' };
+    return blocked.size ? { kind: 'requeueAfter', ms: 60_000 } : { kind: 'done' };
   }
 
-  /** Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. */
-  private async apply(actions: Action[]): Promise<string[]> {
+  /**
+   * Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. Returns the
+   * failed writes, and the objects whose names turned out to be taken by objects the operator does not
+   * manage (the caches only hold managed objects, so the plan cannot know those in advance).
+   */
+  private async apply(actions: Action[]): Promise<{ failures: string[]; foreign: Map<string, string> }> {
     const phase = (a: Action) => (a.verb === 'delete' ? 2 : a.kind === 'Secret' ? 0 : 1);
     const failures: string[] = [];
+    const foreign = new Map<string, string>(); // namespace/name → message
     for (const p of [0, 1, 2]) {
-      const batch = actions.filter((a) => phase(a) === p);
+      const batch = actions.filter((a) => phase(a) === p && !foreign.has(where(a)));
       await mapLimit(batch, this.deps.writeConcurrency ?? 16, async (a) => {
-        const error = await this.applyOne(a);
-        if (error) failures.push(error);
+        const result = await this.applyOne(a);
+        if (result?.foreign) foreign.set(where(a), result.foreign);
+        else if (result?.error) failures.push(result.error);
       });
     }
-    return failures;
+    return { failures, foreign };
   }
 
-  /** One write; returns an error message, or undefined when done or harmlessly superseded. */
-  private async applyOne(a: Action): Promise<string | undefined> {
+  /** One write; undefined when done or harmlessly superseded. */
+  private async applyOne(a: Action): Promise<{ error?: string; foreign?: string } | undefined> {
     const { client, metrics, log } = this.deps;
     const resource = RESOURCE_OF[a.kind];
     try {
       if (a.verb === 'create') await client.create(resource, a.object);
-      else if (a.verb === 'patch') await client.patch(resource, a.namespace, a.name, { ...a.patch, metadata: { ...(a.patch.metadata as object), resourceVersion: undefined } }, 'merge');
+      else if (a.verb === 'patch') await client.patch(resource, a.namespace, a.name, a.patch, 'merge');
       else await client.delete(resource, a.namespace, a.name, { resourceVersion: a.resourceVersion });
       metrics.objectWrites.inc({ verb: a.verb, kind: a.kind });
       return undefined;
     } catch (err) {
-      // Our cache was behind: the object exists / changed / is gone already. The watch brings the truth and
-      // the next pass decides again; never overwrite (a create never replaces an existing token).
-      if (isAlreadyExists(err) || isConflict(err) || (a.verb !== 'create' && isNotFound(err))) return undefined;
-      const where = a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`;
-      log.warn('write failed', { verb: a.verb, kind: a.kind, object: where, error: String(err) });
-      return `${a.verb} ${a.kind} ${where}: ${(err as Error).message}`;
+      if (a.verb === 'create' && isAlreadyExists(err)) {
+        // Either our cache is behind (ours: the next pass sees it) or the name belongs to someone else.
+        const existing = await client.get(resource, a.object.metadata.namespace, a.object.metadata.name);
+        if (existing && !isManaged(existing)) return { foreign: `${a.kind} ${where(a)} exists and is not managed by gitlab-flux-link; rename or delete it` };
+        return undefined;
+      }
+      // Our cache was behind: the object changed or is gone already. The watch brings the truth and the next
+      // pass decides again; never overwrite (a create never replaces an existing token).
+      if (isConflict(err) || (a.verb !== 'create' && isNotFound(err))) return undefined;
+      log.warn('write failed', { verb: a.verb, kind: a.kind, object: where(a), error: String(err) });
+      return { error: `${a.verb} ${a.kind} ${where(a)}: ${(err as Error).message}` };
     }
   }
 
   private async finalize(link: GitLabFluxLink & KubeObject): Promise<Outcome> {
     if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
     await this.deleteEverythingOf(link.metadata.name);
-    const remaining = link.metadata.finalizers.filter((f) => f !== FINALIZER);
-    await this.deps.client.patch(LINKS, undefined, link.metadata.name, [
-      { op: 'test', path: '/metadata/resourceVersion', value: link.metadata.resourceVersion },
-      { op: 'replace', path: '/metadata/finalizers', value: remaining },
-    ], 'json');
+    await this.setFinalizers(link, link.metadata.finalizers.filter((f) => f !== FINALIZER));
     this.deps.log.info('link deleted: removed its receivers and secrets', { link: link.metadata.name });
     return { kind: 'done' };
+  }
+
+  /**
+   * The finalizer list is replaced as a whole, so the patch carries the resourceVersion it was computed from:
+   * if anyone changed the link meanwhile (another finalizer added), the API server answers 409 and the
+   * reconcile runs again on fresh data.
+   */
+  private setFinalizers(link: GitLabFluxLink & KubeObject, finalizers: string[]): Promise<GitLabFluxLink & KubeObject> {
+    return this.deps.client.patch(LINKS, undefined, link.metadata.name, { metadata: { resourceVersion: link.metadata.resourceVersion, finalizers } }, 'merge');
   }
 
   /**
@@ -243,8 +259,13 @@ export class LinkController {
         throw err;
       }
       await mapLimit(items, this.deps.writeConcurrency ?? 16, async (o) => {
-        await client.delete(resource, o.metadata.namespace, o.metadata.name);
-        this.deps.metrics.objectWrites.inc({ verb: 'delete', kind: resource.kind });
+        try {
+          // With the resourceVersion listed: an object another link adopted after the list is not ours to delete.
+          await client.delete(resource, o.metadata.namespace, o.metadata.name, { resourceVersion: o.metadata.resourceVersion });
+          this.deps.metrics.objectWrites.inc({ verb: 'delete', kind: resource.kind });
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+        }
       });
     }
   }

@@ -29,6 +29,7 @@ export class Informer<T extends KubeObject> {
   private current?: { abort(): void };
   private syncWaiters: Array<() => void> = [];
   private readonly sleep: (ms: number) => Promise<void>;
+  private wake?: () => void;
 
   constructor(
     private readonly client: KubeClient,
@@ -80,7 +81,8 @@ export class Informer<T extends KubeObject> {
         if (this.stopped) break;
         if (isNotFound(err)) this.opts.onMissing?.(true);
         else if (!(err instanceof KubeError && err.status === 410)) this.opts.onError?.(err);
-        await this.sleep(backoffMs);
+        // stop() must not wait out a 30 s backoff: race the sleep against a wake-up.
+        await Promise.race([this.sleep(backoffMs), new Promise<void>((r) => (this.wake = r))]);
         backoffMs = Math.min(backoffMs * 2, 30_000);
       }
     }
@@ -89,6 +91,7 @@ export class Informer<T extends KubeObject> {
   stop(): void {
     this.stopped = true;
     this.current?.abort();
+    this.wake?.();
   }
 
   private async relist(): Promise<string> {

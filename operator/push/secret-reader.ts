@@ -9,7 +9,7 @@ import { SECRETS } from '../kube/resources.js';
  * webhook is refused with 503), never a guess.
  */
 export class SecretReader {
-  private readonly cache = new Map<string, { at: number; secret: Secret | undefined }>();
+  private readonly cache = new Map<string, { at: number; secret: Promise<Secret | undefined> }>();
 
   constructor(
     private readonly client: KubeClient,
@@ -21,14 +21,19 @@ export class SecretReader {
     const id = `${ref.namespace}/${ref.name}`;
     let entry = this.cache.get(id);
     if (!entry || this.now() - entry.at > this.ttlMs) {
-      try {
-        entry = { at: this.now(), secret: await this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
-      } catch {
-        return undefined;
-      }
+      // The promise is cached, not the result: concurrent webhooks on a cold cache share one GET.
+      entry = { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
       this.cache.set(id, entry);
+      const current = entry;
+      current.secret.catch(() => this.cache.get(id) === current && this.cache.delete(id)); // errors are not cached
     }
-    const b64 = entry.secret?.data?.[ref.key];
+    let secret: Secret | undefined;
+    try {
+      secret = await entry.secret;
+    } catch {
+      return undefined;
+    }
+    const b64 = secret?.data?.[ref.key];
     if (b64 === undefined) return undefined;
     const value = Buffer.from(b64, 'base64').toString('utf8').replace(/\r?\n$/, '');
     return value === '' ? undefined : value;

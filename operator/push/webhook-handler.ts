@@ -42,7 +42,13 @@ export function webhookRoute(deps: WebhookDeps): Route {
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (!path.startsWith(HOOK_PREFIX)) return false;
-    const answer = await handle(deps, req, decodeURIComponent(path.slice(HOOK_PREFIX.length)));
+    let linkName: string;
+    try {
+      linkName = decodeURIComponent(path.slice(HOOK_PREFIX.length));
+    } catch {
+      linkName = ''; // not valid percent-encoding: no link has such a name
+    }
+    const answer = await handle(deps, req, linkName);
     deps.observe(answer.result);
     if (!res.headersSent) text(res, answer.status, answer.body);
     if (answer.status === 413) req.destroy();

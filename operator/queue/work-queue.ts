@@ -47,7 +47,7 @@ export class WorkQueue {
   private readonly backoff: Backoff;
   private active = 0;
   private shuttingDown = false;
-  private drained?: () => void;
+  private drained?: { promise: Promise<void>; resolve: () => void };
 
   constructor(
     private readonly handler: (key: string) => Promise<Outcome>,
@@ -102,7 +102,12 @@ export class WorkQueue {
     this.waiting.length = 0;
     this.waitingSet.clear();
     if (this.active === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.drained = resolve));
+    if (!this.drained) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.drained = { promise, resolve };
+    }
+    return this.drained.promise;
   }
 
   private pump(): void {
@@ -135,7 +140,7 @@ export class WorkQueue {
       if (outcome.kind === 'requeueAfter') this.addAfter(key, outcome.ms);
     }
     if (this.dirtyWhileProcessing.delete(key)) this.add(key);
-    if (this.shuttingDown && this.active === 0) this.drained?.();
+    if (this.shuttingDown && this.active === 0) this.drained?.resolve();
     this.pump();
   }
 }

@@ -42,7 +42,7 @@ describe('names', () => {
       it(`hashes a ${len}-character name into at most 253 characters`, () => {
         const got = objectName(nameOfLength(len));
         expect(got.length).to.be.at.most(253);
-        expect(got).to.match(/^gfl-/);
+        expect(got).to.match(/^gfh-/, 'hashed names have a prefix of their own');
         expect(got).to.match(/-[0-9a-f]{16}$/);
         expect(got).to.match(DNS_SUBDOMAIN);
       });
@@ -50,12 +50,12 @@ describe('names', () => {
 
     for (const sep of ['-', '.', '--']) {
       it(`keeps a hashed name valid when the cut lands on ${JSON.stringify(sep)}`, () => {
-        // The kept part is `gfl-` + the first 232 characters of the name; end those with `sep`.
+        // The kept part is `gfh-` + the first 232 characters of the name; end those with `sep`.
         const name = 'a'.repeat(232 - sep.length) + sep + 'b'.repeat(20);
         const got = objectName(name);
         expect(got.length).to.be.at.most(253);
         expect(got).to.match(DNS_SUBDOMAIN);
-        expect(got).to.equal(`gfl-${'a'.repeat(232 - sep.length)}-${got.slice(-16)}`);
+        expect(got).to.equal(`gfh-${'a'.repeat(232 - sep.length)}-${got.slice(-16)}`);
       });
     }
 
@@ -74,11 +74,10 @@ describe('names', () => {
     });
 
     it('gives a 249-character name spelled like the hashed form of a long name a different object name', () => {
-      // BUG (names.ts objectName): plain names (<= 249 chars) and hashed names share the `gfl-` prefix, so a
-      // GitRepository may be named exactly like the hashed form of another one's long name; both then map to
-      // one Secret/Receiver and their desired pairs patch it back and forth on every reconcile.
+      // Were plain and hashed names to share a prefix, a GitRepository could be named exactly like the hashed
+      // form of another one's long name; both would map to one Secret/Receiver and fight over it.
       const long = nameOfLength(253);
-      const mimic = objectName(long).slice('gfl-'.length);
+      const mimic = objectName(long).slice('gfh-'.length);
       expect(mimic.length).to.be.at.most(249);
       expect(objectName(mimic)).not.to.equal(objectName(long));
     });

@@ -11,18 +11,20 @@ export const FINALIZER = 'fluxlink.dev/finalizer';
 export const TOKEN_KEY = 'token';
 
 const PREFIX = 'gfl-';
+const HASHED_PREFIX = 'gfh-';
 const MAX_NAME = 253;
 
 /**
  * The Receiver and Secret for GitRepository `name` share this name in its namespace. `gfl-` + the name is
- * injective, so two GitRepositories can never get the same name; a name too long for the 253-character
- * limit keeps a prefix and gains a hash of the whole name, which stays unique in practice (64 bits).
+ * injective, so two GitRepositories can never get the same name. A name too long for the 253-character
+ * limit becomes `gfh-` + a prefix + a hash of the whole name: the other prefix keeps hashed names apart
+ * from every plain one, and 64 bits of hash keep them apart from each other.
  */
 export function objectName(gitRepositoryName: string): string {
   const plain = PREFIX + gitRepositoryName;
   if (plain.length <= MAX_NAME) return plain;
   const hash = createHash('sha256').update(gitRepositoryName).digest('hex').slice(0, 16);
-  return `${plain.slice(0, MAX_NAME - hash.length - 1).replace(/[.-]+$/, '')}-${hash}`;
+  return `${(HASHED_PREFIX + gitRepositoryName).slice(0, MAX_NAME - hash.length - 1).replace(/[.-]+$/, '')}-${hash}`;
 }
 
 /** Label selector for everything a link made. */

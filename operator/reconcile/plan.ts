@@ -1,5 +1,6 @@
 import type { KubeObject } from '../kube/client.js';
 import type { Receiver, Secret } from '../flux/types.js';
+import { canonicalJson } from './canonical.js';
 import type { DesiredPair } from './desired.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './names.js';
 
@@ -56,7 +57,7 @@ function metadataPatch(want: KubeObject, have: KubeObject): Record<string, unkno
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /** Spec fields the operator sets on a Receiver; what is unset stays with the API server's defaults. */

@@ -1,5 +1,6 @@
 import { ConditionType, Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
+import { canonicalJson } from './canonical.js';
 
 /**
  * Status the Flux way, computed without I/O: Ready always present, Reconciling and Stalled only when True,
@@ -87,13 +88,5 @@ export function summary(total: number, ready: number, conflicts: number, blocked
 
 /** Whether two statuses differ in anything but key order. */
 export function statusChanged(a: GitLabFluxLinkStatus | undefined, b: GitLabFluxLinkStatus): boolean {
-  return canonical(a ?? {}) !== canonical(b);
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => (x < y ? -1 : 1)))
-      : val,
-  );
+  return canonicalJson(a ?? {}) !== canonicalJson(b);
 }

@@ -4,6 +4,9 @@ import { Informer, type InformerOptions } from '../kube/informer.js';
 import { GIT_REPOSITORIES, NAMESPACES, RECEIVERS, SECRETS, type Resource } from '../kube/resources.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
 
+// Re-exported for tests that take their async helpers from here.
+export { deferred } from './fake-clock.js';
+
 /** A sleep for informers under test: yields to the event loop instead of waiting 0.5-30 s between retries. */
 export const quickSleep = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

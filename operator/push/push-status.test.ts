@@ -1,0 +1,130 @@
+import { expect } from 'chai';
+import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import { KubeError, type KubeClient, type PatchType } from '../kube/client.js';
+import { LINKS, type Resource } from '../kube/resources.js';
+import { FakeKube } from '../testing/fake-kube.js';
+import { PushStatusRecorder } from './push-status.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Patch {
+  resource: string;
+  namespace: string | undefined;
+  name: string;
+  body: unknown;
+  type: PatchType;
+  opts: unknown;
+}
+
+/** A KubeClient that records patch() calls; `failFor` names links whose patch is refused. */
+function patchRecorder(failFor: Set<string> = new Set()) {
+  const patches: Patch[] = [];
+  const client = {
+    async patch(r: Resource, namespace: string | undefined, name: string, body: unknown, type: PatchType, opts?: unknown) {
+      patches.push({ resource: r.plural, namespace, name, body: JSON.parse(JSON.stringify(body)), type, opts });
+      if (failFor.has(name)) throw new KubeError(404, 'NotFound', `gitlabfluxlinks "${name}" not found`);
+      return {};
+    },
+  } as unknown as KubeClient;
+  return { client, patches };
+}
+
+const pushRec = (i: number): PushRecord => ({ project: 'team/app', ref: `refs/heads/b${i}`, receivedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString() });
+const triggerRec = (i: number): TriggerRecord => ({ gitRepository: `apps/repo-${i}`, result: 'delivered', at: new Date(Date.UTC(2024, 0, 1, 0, 1, i)).toISOString() });
+
+describe('push-status: PushStatusRecorder', () => {
+  it('turns many updates within the interval into one merge patch per link with the latest records', async () => {
+    const { client, patches } = patchRecorder();
+    const rec = new PushStatusRecorder(client, 20);
+    for (let i = 0; i < 50; i++) {
+      rec.push('gitlab', pushRec(i));
+      rec.trigger('gitlab', triggerRec(i));
+    }
+    rec.push('other', pushRec(7));
+    expect(patches, 'nothing before the interval').to.have.length(0);
+    await sleep(60);
+    expect(patches).to.have.length(2);
+    const byName = new Map(patches.map((p) => [p.name, p]));
+    expect(byName.get('gitlab')).to.deep.equal({
+      resource: LINKS.plural,
+      namespace: undefined,
+      name: 'gitlab',
+      body: { status: { lastPush: pushRec(49), lastTrigger: triggerRec(49) } },
+      type: 'merge',
+      opts: { subresource: 'status' },
+    });
+    expect(byName.get('other')!.body, 'only the field that changed').to.deep.equal({ status: { lastPush: pushRec(7) } });
+  });
+
+  it('a steady stream of pushes is written about once per interval, not once per push', async () => {
+    const { client, patches } = patchRecorder();
+    const rec = new PushStatusRecorder(client, 40);
+    const started = Date.now();
+    let i = 0;
+    while (Date.now() - started < 130) {
+      rec.push('gitlab', pushRec(i++));
+      await sleep(5);
+    }
+    await sleep(80);
+    expect(i).to.be.greaterThan(10);
+    expect(patches.length).to.be.within(2, 5);
+    const last = patches[patches.length - 1]!.body as { status: { lastPush: PushRecord } };
+    expect(last.status.lastPush).to.deep.equal(pushRec(i - 1));
+  });
+
+  it('writes again for updates after a flush, in a new interval', async () => {
+    const { client, patches } = patchRecorder();
+    const rec = new PushStatusRecorder(client, 20);
+    rec.push('gitlab', pushRec(1));
+    await sleep(50);
+    rec.trigger('gitlab', triggerRec(2));
+    rec.trigger('gitlab', triggerRec(3));
+    await sleep(50);
+    expect(patches.map((p) => p.body)).to.deep.equal([{ status: { lastPush: pushRec(1) } }, { status: { lastTrigger: triggerRec(3) } }]);
+  });
+
+  it('flush() writes at once and leaves nothing pending', async () => {
+    const { client, patches } = patchRecorder();
+    const rec = new PushStatusRecorder(client, 60_000);
+    rec.push('gitlab', pushRec(1));
+    await rec.flush();
+    expect(patches).to.have.length(1);
+    await rec.flush();
+    expect(patches).to.have.length(1);
+  });
+
+  it('a failing patch goes to onError and does not stop the other links', async () => {
+    const { client, patches } = patchRecorder(new Set(['gone']));
+    const errors: unknown[] = [];
+    const rec = new PushStatusRecorder(client, 10, (e) => errors.push(e));
+    rec.push('gone', pushRec(1));
+    rec.push('gitlab', pushRec(2));
+    await sleep(40);
+    expect(patches.map((p) => p.name)).to.deep.equal(['gone', 'gitlab']);
+    expect(errors).to.have.length(1);
+    expect((errors[0] as KubeError).status).to.equal(404);
+  });
+
+  it('against the fake API: one status write, the latest records stored, the rest of the status kept', async () => {
+    const kube = new FakeKube();
+    kube.seed(LINKS, {
+      apiVersion: 'fluxlink.dev/v1alpha1',
+      kind: 'GitLabFluxLink',
+      metadata: { name: 'gitlab' },
+      spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'x', name: 'y' } } },
+      status: { repositories: 3, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', lastTransitionTime: '2024-01-01T00:00:00Z' }], lastPush: pushRec(0) },
+    });
+    const rec = new PushStatusRecorder(kube, 20);
+    for (let i = 1; i <= 10; i++) {
+      rec.push('gitlab', pushRec(i));
+      rec.trigger('gitlab', triggerRec(i));
+    }
+    await sleep(60);
+    expect(kube.writes).to.deep.equal([{ verb: 'patch-status', resource: 'gitlabfluxlinks', name: 'gitlab' }]);
+    const stored = kube.object<{ metadata: { name: string }; status: Record<string, unknown> }>(LINKS, undefined, 'gitlab')!;
+    expect(stored.status.lastPush).to.deep.equal(pushRec(10));
+    expect(stored.status.lastTrigger).to.deep.equal(triggerRec(10));
+    expect(stored.status.repositories).to.equal(3);
+    expect(stored.status.conditions).to.have.length(1);
+  });
+});

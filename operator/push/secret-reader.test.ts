@@ -1,0 +1,138 @@
+import { expect } from 'chai';
+import type { SecretKeyRef } from '../api/v1alpha1/types.js';
+import type { Secret } from '../flux/types.js';
+import type { KubeClient } from '../kube/client.js';
+import { SECRETS, type Resource } from '../kube/resources.js';
+import { deferred } from '../testing/informers.js';
+import { secretObj } from '../testing/push-fakes.js';
+import { SecretReader } from './secret-reader.js';
+
+/** A KubeClient whose get() serves Secrets from a map and records every call. */
+function secretsClient(initial: Secret[] = []) {
+  const store = new Map(initial.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
+  const gets: string[] = [];
+  let fail: Error | undefined;
+  let gate: Promise<void> | undefined;
+  const client = {
+    async get(r: Resource, namespace: string | undefined, name: string) {
+      gets.push(`${r.plural}:${namespace}/${name}`);
+      if (gate) await gate;
+      if (fail) throw fail;
+      return store.get(`${namespace}/${name}`);
+    },
+  } as unknown as KubeClient;
+  return {
+    client,
+    gets,
+    store,
+    failWith: (e: Error | undefined) => (fail = e),
+    holdWith: (p: Promise<void> | undefined) => (gate = p),
+  };
+}
+
+const ref = (name = 'hook-token', key = 'token'): Required<SecretKeyRef> => ({ namespace: 'gitlab-flux-link', name, key });
+
+describe('secret-reader: SecretReader', () => {
+  it('reads the Secret with one GET and serves repeated reads within the TTL from the cache', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    let t = 1_000;
+    const reader = new SecretReader(k.client, 10_000, () => t);
+    expect(await reader.value(ref())).to.equal('abc');
+    t += 5_000;
+    expect(await reader.value(ref())).to.equal('abc');
+    t += 5_000; // exactly the TTL: still fresh
+    expect(await reader.value(ref())).to.equal('abc');
+    expect(k.gets).to.deep.equal([`${SECRETS.plural}:gitlab-flux-link/hook-token`]);
+  });
+
+  it('reads again after the TTL and picks up a rotated value', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'old' })]);
+    let t = 0;
+    const reader = new SecretReader(k.client, 10_000, () => t);
+    expect(await reader.value(ref())).to.equal('old');
+    k.store.set('gitlab-flux-link/hook-token', secretObj('gitlab-flux-link', 'hook-token', { token: 'new' }));
+    t = 9_999;
+    expect(await reader.value(ref()), 'cached within the TTL').to.equal('old');
+    t = 10_001;
+    expect(await reader.value(ref())).to.equal('new');
+    expect(k.gets).to.have.length(2);
+  });
+
+  it('shares one GET between keys of the same Secret, and reads different Secrets separately', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc', key: 'k' }), secretObj('gitlab-flux-link', 'other', { token: 'xyz' })]);
+    const reader = new SecretReader(k.client, 10_000, () => 0);
+    expect(await reader.value(ref('hook-token', 'token'))).to.equal('abc');
+    expect(await reader.value(ref('hook-token', 'key'))).to.equal('k');
+    expect(await reader.value(ref('other', 'token'))).to.equal('xyz');
+    expect(k.gets).to.have.length(2);
+  });
+
+  const decoding: Array<[string, string, string | undefined]> = [
+    ['decodes base64', 'plain-value', 'plain-value'],
+    ['trims one trailing newline (echo "..." | kubectl create secret)', 'value\n', 'value'],
+    ['trims a trailing CRLF', 'value\r\n', 'value'],
+    ['keeps inner newlines', 'line1\nline2', 'line1\nline2'],
+    ['keeps leading and inner spaces', '  a b', '  a b'],
+    ['keeps UTF-8', 'tökén-✓', 'tökén-✓'],
+    ['an empty value is no value', '', undefined],
+    ['a lone newline is no value', '\n', undefined],
+  ];
+  for (const [name, stored, want] of decoding) {
+    it(name, async () => {
+      const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: stored })]);
+      expect(await new SecretReader(k.client).value(ref())).to.equal(want);
+    });
+  }
+
+  it('a missing key is undefined', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { other: 'x' })]);
+    expect(await new SecretReader(k.client).value(ref())).to.equal(undefined);
+  });
+
+  it('a Secret without data is undefined', async () => {
+    const k = secretsClient([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook-token', namespace: 'gitlab-flux-link' } }]);
+    expect(await new SecretReader(k.client).value(ref())).to.equal(undefined);
+  });
+
+  it('a missing Secret is undefined, and is read again after the TTL (created meanwhile)', async () => {
+    const k = secretsClient();
+    let t = 0;
+    const reader = new SecretReader(k.client, 1_000, () => t);
+    expect(await reader.value(ref())).to.equal(undefined);
+    k.store.set('gitlab-flux-link/hook-token', secretObj('gitlab-flux-link', 'hook-token', { token: 'now-here' }));
+    t = 1_001;
+    expect(await reader.value(ref())).to.equal('now-here');
+  });
+
+  it('a read error is "unavailable" (undefined), never cached: the next call reads again', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    const reader = new SecretReader(k.client, 10_000, () => 0);
+    k.failWith(new Error('connection refused'));
+    expect(await reader.value(ref())).to.equal(undefined);
+    k.failWith(undefined);
+    expect(await reader.value(ref())).to.equal('abc');
+    expect(k.gets).to.have.length(2);
+  });
+
+  it('a read error after the TTL does not serve the stale value as if fresh', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    let t = 0;
+    const reader = new SecretReader(k.client, 1_000, () => t);
+    expect(await reader.value(ref())).to.equal('abc');
+    t = 2_000;
+    k.failWith(new Error('forbidden'));
+    expect(await reader.value(ref())).to.equal(undefined);
+  });
+
+  it('a burst of concurrent reads on a cold cache costs one GET', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    const gate = deferred();
+    k.holdWith(gate.promise);
+    const reader = new SecretReader(k.client, 10_000, () => 0);
+    const reads = Array.from({ length: 20 }, () => reader.value(ref()));
+    await new Promise((r) => setImmediate(r));
+    gate.resolve();
+    expect(await Promise.all(reads)).to.deep.equal(Array(20).fill('abc'));
+    expect(k.gets, 'the class promises "a burst of webhooks costs one GET"').to.have.length(1);
+  });
+});

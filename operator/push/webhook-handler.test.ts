@@ -1,0 +1,357 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import type { SecretKeyRef } from '../api/v1alpha1/types.js';
+import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import { Metrics } from '../observability/metrics.js';
+import { startHttpServer } from '../server/http-server.js';
+import { deferred } from '../testing/informers.js';
+import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
+import type { Push } from './gitlab-event.js';
+import type { Target } from './receiver-index.js';
+import { TriggerQueue } from './trigger-queue.js';
+import { webhookRoute, type WebhookDeps } from './webhook-handler.js';
+
+const HOOK_TOKEN = 'gitlab-hook-token-3f9c2a7e51d04b86';
+const SIGNING_KEY = 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcdef').toString('base64');
+const NOW = new Date('2024-05-01T12:00:00Z');
+const NOW_S = Math.floor(NOW.getTime() / 1000);
+const SHA = '9f2c1e0b7a6d5c4b3a29180706f5e4d3c2b1a098';
+
+const pushBody = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({ object_kind: 'push', event_name: 'push', before: '0'.repeat(39) + '1', after: SHA, ref: 'refs/heads/main', project_id: 9, project: { id: 9, path_with_namespace: 'team/app' }, commits: [], ...over });
+
+const target = (gitRepository: string, ref: Target['ref']): Target => ({ namespace: 'apps', gitRepository, receiver: `${gitRepository}-gitlab`, project: 'team/app', ref });
+
+interface Fixture {
+  links: Map<string, ValidatedLinkSpec>;
+  secrets: Map<string, string>;
+  allowedProjects: Set<string>;
+  targets: Target[];
+  enqueued: Array<{ link: string; push: Push; target: Target }>;
+  observed: string[];
+  recorded: Array<{ link: string; push: Push }>;
+  secretReads: number;
+  logLines: string[];
+  maxBodyBytes?: number;
+  enqueueHook?: (link: string, push: Push, target: Target) => void;
+}
+
+function fixture(): Fixture {
+  return {
+    links: new Map([['gitlab', linkSpec()], ['signed', linkSpec({ signing: true })]]),
+    secrets: new Map([
+      ['gitlab-flux-link/hook-token/token', HOOK_TOKEN],
+      ['gitlab-flux-link/hook-signing/key', SIGNING_KEY],
+    ]),
+    allowedProjects: new Set(['team/app']),
+    targets: [target('app-main', { branch: 'main' }), target('app-dev', { branch: 'dev' })],
+    enqueued: [],
+    observed: [],
+    recorded: [],
+    secretReads: 0,
+    logLines: [],
+  };
+}
+
+function deps(f: Fixture): WebhookDeps {
+  const { log, lines } = memoryLogger();
+  f.logLines = lines;
+  return {
+    log,
+    linkSpec: (name) => f.links.get(name),
+    secretValue: async (ref: Required<SecretKeyRef>) => {
+      f.secretReads++;
+      return f.secrets.get(`${ref.namespace}/${ref.name}/${ref.key}`);
+    },
+    projectAllowed: (_link, project) => f.allowedProjects.has(project),
+    targets: (_link, project) => (project === 'team/app' ? f.targets : []),
+    enqueue: (link, push, t) => {
+      f.enqueued.push({ link, push, target: t });
+      f.enqueueHook?.(link, push, t);
+    },
+    observe: (result) => f.observed.push(result),
+    recordPush: (link, push) => f.recorded.push({ link, push }),
+    now: () => NOW,
+    get maxBodyBytes() {
+      return f.maxBodyBytes;
+    },
+  };
+}
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function send(port: number, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'POST', path: opts.path ?? '/hooks/gitlab', headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** A raw HTTP/1.1 exchange: what the client reads before the server closes (for 413s that cut the connection). */
+function rawExchange(port: number, head: string, bodyChunks: Buffer[]): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    const finish = () => resolve(got);
+    sock.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', finish);
+    sock.on('connect', () => {
+      sock.write(head);
+      for (const c of bodyChunks) sock.write(c);
+    });
+    setTimeout(() => sock.destroy(), 3_000).unref();
+  });
+}
+
+const headers = (over: Record<string, string> = {}): Record<string, string> => ({ 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': HOOK_TOKEN, ...over });
+
+function signatureHeaders(body: string, key = SIGNING_KEY, ts = String(NOW_S), id = 'msg_1'): Record<string, string> {
+  const keyBytes = key.startsWith('whsec_') ? Buffer.from(key.slice(6), 'base64') : Buffer.from(key);
+  return { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': 'v1,' + createHmac('sha256', keyBytes).update(`${id}.${ts}.${body}`).digest('base64') };
+}
+
+describe('webhook-handler: POST /hooks/<link>', function () {
+  let f: Fixture;
+  let server: Awaited<ReturnType<typeof startHttpServer>>;
+  const metrics = new Metrics();
+
+  beforeEach(async () => {
+    f = fixture();
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute(deps(f))] });
+  });
+  afterEach(async () => {
+    server.server.closeAllConnections();
+    await server.close();
+  });
+
+  describe('answers', () => {
+    const cases: Array<{ name: string; req: () => Parameters<typeof send>[1]; setup?: (f: Fixture) => void; status: number; result: string; enqueued: number }> = [
+      { name: 'GET → 405', req: () => ({ method: 'GET', headers: headers() }), status: 405, result: 'method_not_allowed', enqueued: 0 },
+      { name: 'PUT with a valid push → 405', req: () => ({ method: 'PUT', headers: headers(), body: pushBody() }), status: 405, result: 'method_not_allowed', enqueued: 0 },
+      { name: 'an unknown link → 404', req: () => ({ path: '/hooks/nope', headers: headers(), body: pushBody() }), status: 404, result: 'unknown_link', enqueued: 0 },
+      { name: 'an empty link name → 404', req: () => ({ path: '/hooks/', headers: headers(), body: pushBody() }), status: 404, result: 'unknown_link', enqueued: 0 },
+      { name: 'a wrong token → 401', req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: pushBody() }), status: 401, result: 'unauthorized', enqueued: 0 },
+      { name: 'a token of the right length but wrong → 401', req: () => ({ headers: headers({ 'X-Gitlab-Token': HOOK_TOKEN.replace(/.$/, '#') }), body: pushBody() }), status: 401, result: 'unauthorized', enqueued: 0 },
+      {
+        name: 'a missing token → 401',
+        req: () => {
+          const h = headers();
+          delete h['X-Gitlab-Token'];
+          return { headers: h, body: pushBody() };
+        },
+        status: 401,
+        result: 'unauthorized',
+        enqueued: 0,
+      },
+      { name: 'a wrong token with invalid JSON → 401 (authentication first)', req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: '{not json' }), status: 401, result: 'unauthorized', enqueued: 0 },
+      { name: 'an unreadable webhook Secret → 503', setup: (f) => f.secrets.delete('gitlab-flux-link/hook-token/token'), req: () => ({ headers: headers(), body: pushBody() }), status: 503, result: 'secret_missing', enqueued: 0 },
+      { name: 'invalid JSON → 400', req: () => ({ headers: headers(), body: '{"object_kind": "push",' }), status: 400, result: 'malformed', enqueued: 0 },
+      { name: 'an empty body → 400', req: () => ({ headers: headers() }), status: 400, result: 'malformed', enqueued: 0 },
+      { name: 'a push without ref → 400', req: () => ({ headers: headers(), body: pushBody({ ref: undefined }) }), status: 400, result: 'malformed', enqueued: 0 },
+      { name: 'no X-Gitlab-Event header → 400', req: () => ({ headers: { 'X-Gitlab-Token': HOOK_TOKEN }, body: pushBody() }), status: 400, result: 'malformed', enqueued: 0 },
+      { name: 'a Merge Request Hook → 200 ignored', req: () => ({ headers: headers({ 'X-Gitlab-Event': 'Merge Request Hook' }), body: JSON.stringify({ object_kind: 'merge_request' }) }), status: 200, result: 'ignored', enqueued: 0 },
+      { name: 'a System Hook project_create → 200 ignored', req: () => ({ headers: headers({ 'X-Gitlab-Event': 'System Hook' }), body: JSON.stringify({ event_name: 'project_create' }) }), status: 200, result: 'ignored', enqueued: 0 },
+      { name: 'a push from a project the trust policy does not allow → 202 and nothing queued', req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'evil/app' } }) }), status: 202, result: 'untrusted_project', enqueued: 0 },
+      { name: 'a push to the tracked branch main → 202, one trigger', req: () => ({ headers: headers(), body: pushBody() }), status: 202, result: 'accepted', enqueued: 1 },
+      { name: 'a push to an untracked branch → 202, no trigger', req: () => ({ headers: headers(), body: pushBody({ ref: 'refs/heads/feature' }) }), status: 202, result: 'accepted', enqueued: 0 },
+      { name: 'a branch deletion → 202, no trigger', req: () => ({ headers: headers(), body: pushBody({ after: '0'.repeat(40) }) }), status: 202, result: 'accepted', enqueued: 0 },
+      { name: 'a push of a project without GitRepositories → 202, no trigger', setup: (f) => f.allowedProjects.add('team/other'), req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'team/other' } }) }), status: 202, result: 'accepted', enqueued: 0 },
+      { name: 'a query string does not change the link → 202', req: () => ({ path: '/hooks/gitlab?x=1', headers: headers(), body: pushBody() }), status: 202, result: 'accepted', enqueued: 1 },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        c.setup?.(f);
+        const reply = await send(server.port, c.req());
+        expect(reply.status, reply.body).to.equal(c.status);
+        expect(f.observed).to.deep.equal([c.result]);
+        expect(f.enqueued).to.have.length(c.enqueued);
+      });
+    }
+  });
+
+  it('enqueues once per target whose ref matches: a push to main triggers only main\'s GitRepository', async () => {
+    const reply = await send(server.port, { headers: headers(), body: pushBody({ ref: 'refs/heads/main' }) });
+    expect(reply.status).to.equal(202);
+    expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-main']);
+    expect(f.enqueued[0]!.link).to.equal('gitlab');
+    expect(f.enqueued[0]!.push).to.deep.include({ kind: 'push', project: 'team/app', ref: 'refs/heads/main', after: SHA, deleted: false, event: 'Push Hook' });
+  });
+
+  it('a push to dev triggers only dev\'s GitRepository', async () => {
+    await send(server.port, { headers: headers(), body: pushBody({ ref: 'refs/heads/dev' }) });
+    expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-dev']);
+  });
+
+  it('a push matching several targets enqueues each once', async () => {
+    f.targets.push(target('app-main-2', { branch: 'main' }), target('app-any', { commit: 'abc' }));
+    await send(server.port, { headers: headers(), body: pushBody() });
+    expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-main', 'app-main-2', 'app-any']);
+  });
+
+  it('records the push for the status, also for an untrusted project, but never for an unauthenticated request', async () => {
+    await send(server.port, { headers: headers({ 'X-Gitlab-Token': 'guess' }), body: pushBody() });
+    expect(f.recorded).to.have.length(0);
+    await send(server.port, { headers: headers(), body: pushBody() });
+    expect(f.recorded.map((r) => r.push.project)).to.deep.equal(['team/app']);
+  });
+
+  it('answers before the queued triggers run', async () => {
+    const queue = new TriggerQueue({ concurrency: 4, maxPending: 100 });
+    const gate = deferred();
+    const events: string[] = [];
+    f.enqueueHook = (_link, _push, t) => {
+      queue.enqueue({
+        key: `${t.namespace}/${t.receiver}`,
+        run: async () => {
+          events.push(`trigger started ${t.gitRepository}`);
+          await gate.promise;
+          events.push(`trigger done ${t.gitRepository}`);
+        },
+      });
+    };
+    const reply = await send(server.port, { headers: headers(), body: pushBody() });
+    events.push(`answered ${reply.status}`);
+    expect(reply.status).to.equal(202);
+    expect(events).to.not.include('trigger done app-main');
+    expect(queue.inFlight).to.equal(1);
+    gate.resolve();
+    await queue.idle();
+    expect(events.indexOf('answered 202')).to.be.lessThan(events.indexOf('trigger done app-main'));
+  });
+
+  it('does not read the webhook Secret for an unknown link or a wrong method', async () => {
+    await send(server.port, { path: '/hooks/nope', headers: headers(), body: pushBody() });
+    await send(server.port, { method: 'GET', headers: headers() });
+    expect(f.secretReads).to.equal(0);
+  });
+
+  it('never logs the token', async () => {
+    await send(server.port, { headers: headers({ 'X-Gitlab-Token': 'guess' }), body: pushBody() });
+    await send(server.port, { headers: headers(), body: pushBody() });
+    f.secrets.delete('gitlab-flux-link/hook-token/token');
+    await send(server.port, { headers: headers(), body: pushBody() });
+    expect(f.logLines.join('\n')).to.not.include(HOOK_TOKEN);
+  });
+
+  it('a link name that is not valid percent-encoding is an unknown link (404), not a server error', async () => {
+    const reply = await send(server.port, { path: '/hooks/%E0%A4%A', headers: headers(), body: pushBody() });
+    expect(reply.status).to.be.below(500);
+    expect(reply.status).to.equal(404);
+  });
+
+  describe('signed webhooks (link with signingSecretRef)', () => {
+    const body = pushBody();
+    const cases: Array<{ name: string; sig: () => Record<string, string>; setup?: (f: Fixture) => void; status: number; result: string }> = [
+      { name: 'a valid signature → 202', sig: () => signatureHeaders(body), status: 202, result: 'accepted' },
+      { name: 'a signature with the wrong key → 401', sig: () => signatureHeaders(body, 'whsec_' + Buffer.from('other').toString('base64')), status: 401, result: 'bad_signature' },
+      { name: 'a signature over another body → 401', sig: () => signatureHeaders(pushBody({ ref: 'refs/heads/dev' })), status: 401, result: 'bad_signature' },
+      { name: 'a stale timestamp → 401', sig: () => signatureHeaders(body, SIGNING_KEY, String(NOW_S - 600)), status: 401, result: 'bad_signature' },
+      { name: 'no signature headers → 401', sig: () => ({}), status: 401, result: 'bad_signature' },
+      { name: 'an unreadable signing Secret → 503', setup: (f) => f.secrets.delete('gitlab-flux-link/hook-signing/key'), sig: () => signatureHeaders(body), status: 503, result: 'secret_missing' },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        c.setup?.(f);
+        const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...c.sig() }, body });
+        expect(reply.status, reply.body).to.equal(c.status);
+        expect(f.observed).to.deep.equal([c.result]);
+        expect(f.enqueued).to.have.length(c.status === 202 ? 1 : 0);
+      });
+    }
+
+    it('still needs the token when the signature is valid', async () => {
+      const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) }, body });
+      expect(reply.status).to.equal(401);
+      expect(f.enqueued).to.have.length(0);
+    });
+  });
+
+  describe('body limit', () => {
+    it('a declared Content-Length over the limit → 413 at once, nothing read or queued', async () => {
+      f.maxBodyBytes = 1024;
+      const head = `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: 10000000\r\n\r\n`;
+      const got = await rawExchange(server.port, head, [Buffer.alloc(100, 0x20)]);
+      expect(got).to.match(/^HTTP\/1\.1 413 /);
+      expect(f.observed).to.deep.equal(['too_large']);
+      expect(f.enqueued).to.have.length(0);
+      expect(f.secretReads, 'the token is not even looked at').to.equal(0);
+    });
+
+    it('a chunked body that grows over the limit → 413 and nothing queued', async () => {
+      f.maxBodyBytes = 1024;
+      const head = `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      const chunk = (n: number) => Buffer.from(`${n.toString(16)}\r\n${' '.repeat(n)}\r\n`);
+      const got = await rawExchange(server.port, head, [chunk(600), chunk(600)]);
+      expect(got).to.match(/^HTTP\/1\.1 413 /);
+      expect(f.observed).to.deep.equal(['too_large']);
+      expect(f.enqueued).to.have.length(0);
+    });
+
+    it('a body of exactly the limit is accepted', async () => {
+      const body = pushBody();
+      f.maxBodyBytes = Buffer.byteLength(body);
+      const reply = await send(server.port, { headers: headers(), body });
+      expect(reply.status).to.equal(202);
+    });
+
+    it('one byte over the limit (with a truthful Content-Length) → 413', async () => {
+      const body = pushBody();
+      f.maxBodyBytes = Buffer.byteLength(body) - 1;
+      const head = `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+      const got = await rawExchange(server.port, head, [Buffer.from(body)]);
+      expect(got).to.match(/^HTTP\/1\.1 413 /);
+      expect(f.enqueued).to.have.length(0);
+    });
+  });
+
+  describe('property: no input makes it fail (5xx) or trigger without the token', () => {
+    const headerValue = fc.stringMatching(/^[!-~]{0,48}$/);
+    it('random bodies and header values', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.string({ maxLength: 200 }), fc.json({ maxDepth: 3 }), fc.constant(pushBody()), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a).toString('latin1'))),
+          fc.oneof(fc.constant('Push Hook'), fc.constant('Tag Push Hook'), fc.constant('System Hook'), headerValue),
+          fc.oneof(fc.constant(HOOK_TOKEN), headerValue),
+          fc.option(headerValue, { nil: undefined }),
+          async (body, event, token, contentType) => {
+            f.enqueued.length = 0;
+            const h: Record<string, string> = { 'X-Gitlab-Event': event, 'X-Gitlab-Token': token };
+            if (contentType !== undefined) h['Content-Type'] = contentType;
+            const reply = await send(server.port, { headers: h, body });
+            expect(reply.status, reply.body).to.be.below(500);
+            if (token !== HOOK_TOKEN) {
+              expect(reply.status).to.equal(401);
+              expect(f.enqueued).to.have.length(0);
+            }
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+
+    it('random link names in the path', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.string({ maxLength: 40 }), async (name) => {
+          const reply = await send(server.port, { path: '/hooks/' + encodeURIComponent(name), headers: headers(), body: pushBody() });
+          expect(reply.status).to.equal(name === 'gitlab' || name === 'signed' ? (name === 'gitlab' ? 202 : 401) : 404);
+        }),
+        { numRuns: 100 },
+      );
+    });
+  });
+});
