@@ -100,6 +100,9 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     if (deleted) links.delete(name);
     else links.add(name);
   }, log);
+  // The framework's watch exits the process on any watch error, including the 429 a freshly created CRD
+  // answers while the API server's watch cache initialises: start it once our own cache of links has synced.
+  await linkCache.waitForSync();
   await watcher.start();
   const resync = setInterval(enqueueAll, config.resyncSeconds * 1000);
   resync.unref();

@@ -87,18 +87,17 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
   const projectTargets = new Map<string, WebhookTarget>();
   const webhookUUIDs = new Map<string, string>(); // X-Gitlab-Webhook-UUID: one per configured hook (kind + url)
   const pushLocks = new Map<string, Promise<void>>();
-  const inflight = new Set<Promise<unknown>>();
+  // Pushes only: idle() must not wait for fetches, which a client (source-controller) may leave hanging.
+  const pushes = new Set<Promise<unknown>>();
   let queue: Promise<void> = Promise.resolve(); // webhook deliveries, strictly one after another
   let stopped = false;
   const deliveries: Delivery[] = [];
 
   const server = http.createServer((req, res) => {
-    const work = handle(req, res).catch((err: Error) => {
+    void handle(req, res).catch((err: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`${err.message}\n`);
     });
-    inflight.add(work);
-    void work.finally(() => inflight.delete(work));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -140,7 +139,7 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
     if (req.method !== 'POST' || m[2] !== '/git-receive-pack') return runBackend(req, res, cgiEnv);
 
     // A push: diff the refs around it, under a per-project lock so a concurrent push cannot blur the diff.
-    const changes = await withLock(pushLocks, project.path, async () => {
+    const push = withLock(pushLocks, project.path, async () => {
       const before = await snapshotRefs(project);
       await runBackend(req, res, cgiEnv); // resolves once the answer to git is complete
       const after = await snapshotRefs(project);
@@ -155,10 +154,14 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
       if (!target) return [];
       const hooked = changesToHook(changed);
       return Promise.all(hooked.map(async (c) => ({ change: c, target, payload: await buildPushPayload(project, c, env) })));
+    }).then((changes) => {
+      for (const { change, target, payload } of changes) {
+        queue = queue.then(() => deliver(project, change, target, payload));
+      }
     });
-    for (const { change, target, payload } of changes) {
-      queue = queue.then(() => deliver(project, change, target, payload));
-    }
+    pushes.add(push);
+    void push.finally(() => pushes.delete(push)).catch(() => undefined);
+    await push;
   }
 
   async function snapshotRefs(project: ServedProject): Promise<Map<string, string>> {
@@ -319,8 +322,8 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
     },
 
     async idle() {
-      // A push's handler registers before git sees the answer; its webhooks are queued when it settles.
-      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      // A push registers before git sees the answer; its webhooks are queued when it settles.
+      while (pushes.size > 0) await Promise.allSettled([...pushes]);
       await queue;
     },
 
@@ -329,7 +332,7 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
       for (const child of children) child.kill('SIGKILL');
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([...inflight]);
+      await Promise.allSettled([...pushes]);
       await queue;
     },
   };

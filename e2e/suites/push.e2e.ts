@@ -6,7 +6,6 @@ import { apply, condition, eventually, freshNamespace, getJson } from '../suppor
 import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
-import { startTestHost, type TestHost } from '../testenv/test-host.js';
 
 /**
  * Step C on the real test ground: a real `git push` to the loopback git server → GitLab-shaped webhook →
@@ -18,7 +17,6 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   const TOKEN = 'push-e2e-webhook-token-0123456789';
   let env: TestEnv;
   let op: OperatorProcess;
-  let host: TestHost | undefined;
   let n = 0;
 
   const gitRepo = (ns: string, name: string, project: string, ref: Record<string, string>) => ({
@@ -64,7 +62,6 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   });
   after(async () => {
     await op?.stop();
-    await host?.stop();
   });
 
   it('a push to the tracked branch reconciles the GitRepository at once (interval 1h)', async () => {
@@ -148,27 +145,6 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     const err = await apply(env.cluster, [bad]).then(() => undefined, (e: { stderr?: string }) => e.stderr ?? String(e));
     expect(err).to.match(/spec\.receiver\.endpoint: service proxy kube-system\/secret-service is not allowed by spec\.trust\.serviceProxies/);
     expect(await getJson(env.cluster, 'gitlabfluxlink', 'untrusted-proxy')).to.equal(undefined);
-  });
-
-  it('triggers through the Kubernetes API service proxy to a receiver on a test host', async function () {
-    if (env.cluster.provider !== 'local') throw new Error('the service-proxy case needs the local provider (it creates a test host)');
-    host = await startTestHost({ logDir: env.logDir });
-    const receiverPort = Number(new URL(env.cluster.receiverURL).port);
-    await host.forward(9292, receiverPort);
-    const svcNs = await freshNamespace(env.cluster, 'proxy-target');
-    await apply(env.cluster, [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'webhook-receiver', namespace: svcNs }, spec: { ports: [{ name: 'http', port: 80, targetPort: 9292 }] } },
-      { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'webhook-receiver', namespace: svcNs }, subsets: [{ addresses: [{ ip: host.address }], ports: [{ name: 'http', port: 9292 }] }] },
-      // The operator may proxy to this one service only (config/rbac/service-proxy shows the pattern).
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs }, rules: [{ apiGroups: [''], resources: ['services/proxy'], resourceNames: ['webhook-receiver', 'webhook-receiver:80', 'webhook-receiver:http'], verbs: ['create'] }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'gitlab-flux-link-proxy' }, subjects: [{ kind: 'ServiceAccount', name: 'gitlab-flux-link', namespace: OPERATOR_NAMESPACE }] },
-    ]);
-    const { ns, project } = await setup([{ name: 'app', ref: { branch: 'main' } }], (label) => ({
-      receiver: { endpoint: `/api/v1/namespaces/${svcNs}/services/webhook-receiver:80/proxy` },
-      trust: { namespaceSelector: { matchLabels: label }, projects: ['push/**'], serviceProxies: [{ namespace: svcNs, name: 'webhook-receiver' }] },
-    }));
-    const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': 'proxied' } });
-    await eventually('artifact through the service proxy', async () => (await revision(ns, 'app')) === `main@sha1:${sha}`, 30_000, 200);
   });
 
   it('retries while notification-controller is down and triggers once it is back', async function () {

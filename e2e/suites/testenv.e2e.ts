@@ -1,9 +1,12 @@
 import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import { pushCommit } from '../gitlab/git-server.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
+import { kubeconfigYaml } from '../testenv/certs.js';
 import type { TestEnv } from '../testenv/index.js';
 
 /** The test ground itself: every later suite relies on these components being real and wired. */
@@ -34,7 +37,10 @@ describe('test ground (real control plane, Flux controllers and git server)', ()
     await env.cluster.kubectl(['create', 'serviceaccount', 'robot', '-n', ns]);
     const token = (await env.cluster.kubectl(['create', 'token', 'robot', '-n', ns, '--duration=10m'])).trim();
     expect(token.split('.')).to.have.length(3);
-    const whoami = JSON.parse(await env.cluster.kubectl(['auth', 'whoami', '-o', 'json', `--token=${token}`])) as { status: { userInfo: { username: string } } };
+    // A kubeconfig with only the token (the admin one carries a client certificate, which would win).
+    const file = path.join(env.cluster.workDir, `robot-${ns}.kubeconfig`);
+    fs.writeFileSync(file, kubeconfigYaml({ server: env.cluster.server, caCert: env.cluster.caCert!, user: 'robot', token }));
+    const whoami = JSON.parse(await env.cluster.kubectl(['auth', 'whoami', '-o', 'json', `--kubeconfig=${file}`])) as { status: { userInfo: { username: string } } };
     expect(whoami.status.userInfo.username).to.equal(`system:serviceaccount:${ns}:robot`);
   });
 

@@ -50,8 +50,11 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     git,
     logDir,
     async stop() {
-      await git.stop();
+      const started = Date.now();
+      // The git server first, bounded: a hung webhook delivery must never keep the control plane alive.
+      await Promise.race([git.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
       await cluster.stop();
+      process.stderr.write(`[testenv] stopped in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     },
   };
 }

@@ -11,6 +11,7 @@ import { onExitSync, startProcess, type ManagedProcess } from './processes.js';
 import type { Cluster, ComponentName } from './types.js';
 
 const run = promisify(execFile);
+const STOP_GRACE_MS = 3_000;
 
 export interface LocalClusterOptions {
   logDir: string;
@@ -93,7 +94,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
       async start() {
         const proc = spawn('kube-controller-manager', bins.path('kube-controller-manager'), [
           `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-          '--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token,endpointslice-mirroring',
+          '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,endpointslice-mirroring-controller,root-ca-certificate-publisher-controller',
           `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
           '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${ports.kcm}`,
           `--cert-dir=${path.join(workDir, 'kcm-certs')}`, '--v=1',
@@ -161,7 +162,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     async stopComponent(name) {
       const c = byName.get(name);
       if (!c) throw new Error(`no component ${name}`);
-      await c.proc?.stop();
+      await c.proc?.stop(STOP_GRACE_MS);
       c.proc = undefined;
     },
     async startComponent(name) {
@@ -172,8 +173,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     processes: () => components.flatMap((c) => (c.proc ? [c.proc] : [])),
     async stop() {
       // Reverse order: controllers first, etcd last, so nothing logs errors about a vanished API server.
+      // Their data is disposable: a short grace period, then SIGKILL (kube-apiserver alone would take 10 s+).
       for (const c of [...components].reverse()) {
-        await c.proc?.stop().catch(() => undefined);
+        const started = Date.now();
+        await c.proc?.stop(STOP_GRACE_MS).catch(() => undefined);
+        if (Date.now() - started > 2 * STOP_GRACE_MS) process.stderr.write(`[testenv] ${c.name} took ${Date.now() - started} ms to stop\n`);
         c.proc = undefined;
       }
       fs.rmSync(workDir, { recursive: true, force: true });

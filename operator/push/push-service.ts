@@ -51,14 +51,14 @@ export class PushService {
     });
   }
 
-  /** Validated spec of a link that exists, is not being deleted and is not suspended. */
+  /** Validated spec of a link that exists and is not being deleted (suspended ones included: the handler answers them). */
   private spec(name: string): ValidatedLinkSpec | undefined {
     const entry = this.deps.index.link(name);
     if (!entry) return undefined;
     const link: GitLabFluxLink & KubeObject = entry.link;
     if (!this.specs.has(link)) {
       const v = validateLinkSpec(link.spec);
-      this.specs.set(link, 'spec' in v && !v.spec.suspend ? v.spec : undefined);
+      this.specs.set(link, 'spec' in v ? v.spec : undefined);
     }
     return this.specs.get(link);
   }
@@ -72,7 +72,7 @@ export class PushService {
       key,
       run: async () => {
         const spec = this.spec(linkName);
-        if (!spec) return; // the link went away meanwhile
+        if (!spec || spec.suspend) return; // the link went away or was suspended meanwhile
         const outcome = await this.triggerClient.trigger({ linkName, spec, namespace: target.namespace, receiver: target.receiver, event: push.event, body });
         metrics.triggers.inc({ result: outcome.result });
         metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);

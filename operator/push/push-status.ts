@@ -10,6 +10,7 @@ import { LINKS } from '../kube/resources.js';
 export class PushStatusRecorder {
   private readonly pending = new Map<string, { lastPush?: PushRecord; lastTrigger?: TriggerRecord }>();
   private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: KubeClient,
@@ -31,16 +32,21 @@ export class PushStatusRecorder {
     this.timer.unref?.();
   }
 
-  async flush(): Promise<void> {
+  /** Writes what is pending now; flushes run one after another, so an older record never lands last. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = [...this.pending];
     this.pending.clear();
-    for (const [link, status] of batch) {
-      try {
-        await this.client.patch(LINKS, undefined, link, { status }, 'merge', { subresource: 'status' });
-      } catch (err) {
-        this.onError(err);
+    this.flushing = this.flushing.then(async () => {
+      for (const [link, status] of batch) {
+        try {
+          await this.client.patch(LINKS, undefined, link, { status }, 'merge', { subresource: 'status' });
+        } catch (err) {
+          this.onError(err);
+        }
       }
-    }
+    });
+    return this.flushing;
   }
 }

@@ -80,8 +80,9 @@ export class TriggerClient {
         });
         if (status >= 200 && status < 300) return { result: 'delivered', attempts, detail: `HTTP ${status}` };
         if (status !== 0) last = `HTTP ${status}`;
-        // 400/401/403: the receiver refuses what we send; retrying the same request cannot help.
-        if (status === 400 || status === 401 || status === 403) return { result: 'failed', attempts, detail: last };
+        // Any other 4xx: the receiver refuses what we send; retrying the same request cannot help.
+        // (404: the webhook path changed, read again below; 408/429: the receiver asks us to come back.)
+        if (status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429) return { result: 'failed', attempts, detail: last };
       } else {
         last = !receiver ? 'Receiver not found' : !path ? 'Receiver has no webhook path yet' : 'token Secret missing';
       }

@@ -184,6 +184,7 @@ describe('trigger-queue: TriggerQueue', () => {
     const q = new TriggerQueue({ concurrency: 1, maxPending: 10, onDepth: (d) => depths.push(d) });
     q.enqueue(h.job('ns/a'));
     q.enqueue(h.job('ns/b'));
+    await settle(); // jobs start on the next tick
     await h.releaseAll();
     await q.idle();
     expect(depths[depths.length - 1]).to.equal(0);

@@ -69,8 +69,9 @@ export class TriggerQueue {
       this.waiting.delete(key);
       this.running.add(key);
       this.opts.onDepth?.(this.waiting.size);
-      void job
-        .run()
+      // Through a promise even if run() throws synchronously: the key must always leave `running`.
+      void Promise.resolve()
+        .then(() => job.run())
         .catch(() => undefined)
         .finally(() => {
           this.running.delete(key);

@@ -14,7 +14,8 @@ import { shouldTrigger } from './ref-match.js';
  * with the number of repositories (GitLab disables hooks that answer slowly).
  *
  * Answers: 202 push accepted (triggers queued, possibly none); 200 authenticated event that is not a push;
- * 400 malformed; 401 wrong or missing token or signature; 404 unknown link; 405 not POST; 413 too large;
+ * 400 malformed; 401 wrong or missing token or signature; 404 unknown link (or one whose spec is invalid);
+ * 405 not POST; 413 too large; 202 for a suspended link (authenticated, nothing triggered);
  * 503 the link's webhook Secret cannot be read.
  */
 export const HOOK_PREFIX = '/hooks/';
@@ -50,8 +51,12 @@ export function webhookRoute(deps: WebhookDeps): Route {
     }
     const answer = await handle(deps, req, linkName);
     deps.observe(answer.result);
+    if (answer.status === 413) {
+      // The rest of the body is not read: close after the answer is out, so the client still gets it.
+      res.setHeader('Connection', 'close');
+      res.once('finish', () => req.destroy());
+    }
     if (!res.headersSent) text(res, answer.status, answer.body);
-    if (answer.status === 413) req.destroy();
     return true;
   };
 }
@@ -82,6 +87,9 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
     const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000));
     if (!sig.ok) return { status: 401, body: 'unauthorized', result: 'bad_signature' };
   }
+
+  // Suspended: authenticated pushes are acknowledged (GitLab disables hooks that keep failing) and dropped.
+  if (spec.suspend) return { status: 202, body: 'accepted: link suspended, nothing triggered', result: 'suspended' };
 
   let json: unknown;
   try {

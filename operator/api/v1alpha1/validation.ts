@@ -68,6 +68,15 @@ export const INTERVAL_REGEX = String.raw`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`;
 export const SERVICE_PROXY_PATH_REGEX =
   '^/api/v1/namespaces/[a-z0-9]([-a-z0-9]*[a-z0-9])?/services/[a-z0-9]([-a-z0-9]*[a-z0-9])?(:[a-z0-9-]+)?/proxy/?$';
 
+/**
+ * The shapes of spec.gitlab.url and spec.receiver.endpoint as OpenAPI `pattern`s of the CRD (a pattern costs
+ * nothing against the API server's CEL budget; regex rules on 2 KiB strings exceed it). Built from the same
+ * pieces the checks below use.
+ */
+const HOST_PART = String.raw`(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_])?)`;
+export const URL_PATTERN_REGEX = String.raw`^https?://` + HOST_PART + String.raw`(:[0-9]{1,5})?(/[A-Za-z0-9_.~-]+)*/?$`;
+export const ENDPOINT_PATTERN_REGEX = '^(https?://' + HOST_PART + String.raw`(:[0-9]{1,5})?(/[!-"$->@-~]*)?|` + SERVICE_PROXY_PATH_REGEX.slice(1, -1) + ')$';
+
 /** Size limits; the CRD has the same maxLength/maxItems/maxProperties (bounded sizes keep CEL cost estimates low). */
 export const LIMITS = {
   linkName: 63,
@@ -102,6 +111,8 @@ const LABEL_KEY = new RegExp(LABEL_KEY_REGEX);
 const LABEL_VALUE = new RegExp(LABEL_VALUE_REGEX);
 const INTERVAL = new RegExp(INTERVAL_REGEX);
 const SERVICE_PROXY_PATH = new RegExp(SERVICE_PROXY_PATH_REGEX);
+const URL_PATTERN = new RegExp(URL_PATTERN_REGEX);
+const ENDPOINT_PATTERN = new RegExp(ENDPOINT_PATTERN_REGEX);
 
 // ---------------------------------------------------------------------------------------------
 // Public types and helpers
@@ -302,7 +313,7 @@ function httpURLProblem(v: string, max: number, rootPathOnly: boolean): string |
 
 function gitlabURL(v: unknown): string | undefined {
   if (typeof v !== 'string') return mustBeString(v);
-  const p = httpURLProblem(v, LIMITS.url, true);
+  const p = httpURLProblem(v, LIMITS.url, true) ?? (URL_PATTERN.test(v) ? undefined : `${show(v)} must match ${URL_PATTERN_REGEX}`);
   return p === undefined ? undefined : `${p} (expected the instance's base URL, e.g. https://gitlab.example.com or https://example.com/gitlab)`;
 }
 
@@ -320,7 +331,7 @@ function receiverEndpoint(v: unknown): string | undefined {
   if (!/^https?:\/\//.test(v)) {
     return `${show(v)} must be an absolute http:// or https:// URL, or a Kubernetes API service-proxy path ${PROXY_FORM}`;
   }
-  const p = httpURLProblem(v, LIMITS.endpoint, false);
+  const p = httpURLProblem(v, LIMITS.endpoint, false) ?? (ENDPOINT_PATTERN.test(v) ? undefined : `${show(v)} must match ${ENDPOINT_PATTERN_REGEX}`);
   return p === undefined ? undefined : `${p} (expected the base URL of Flux's webhook receiver, e.g. ${DEFAULT_RECEIVER_ENDPOINT})`;
 }
 
