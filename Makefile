@@ -56,6 +56,10 @@ test: build testenv ## Everything CI runs: unit tests, then the e2e suites on th
 test-unit: build ## Unit tests (no cluster).
 	npx mocha --config .mocharc.unit.json
 
+.PHONY: test-unit-node24
+test-unit-node24: build ## Unit tests on Node 24 LTS (installed from the npm registry's `node` package).
+	npm exec --yes --package=node@24 -- node node_modules/mocha/bin/mocha.js --config .mocharc.unit.json --reporter-option label=unit-node24
+
 .PHONY: test-e2e
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
 	npx mocha --config .mocharc.e2e.json

@@ -184,7 +184,7 @@ describe('LinkController', () => {
       expect(world.condition('team-a', 'Reconciling')).to.include({ status: 'True' });
       expect(world.condition('team-a', 'Stalled')).to.equal(undefined);
       expect(world.events.map((e) => `${e.type} ${e.reason}: ${e.message}`)).to.deep.equal([
-        'Warning Progressing: 2 repositories linked, 0 receivers ready',
+        'Normal Progressing: 2 repositories linked, 0 receivers ready',
         'Normal ReceiversChanged: Receivers 2 created',
       ]);
     });

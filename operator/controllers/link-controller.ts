@@ -281,7 +281,8 @@ export class LinkController {
     const wasReady = previous?.conditions?.find((c) => c.type === 'Ready');
     if (ready && (ready.status !== wasReady?.status || ready.reason !== wasReady?.reason)) {
       this.deps.log.info('link status', { link: link.metadata.name, ready: ready.status, reason: ready.reason, message: ready.message });
-      await this.deps.events.record(link, ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ready.message);
+      const warning = ready.reason === Reason.InvalidSpec || ready.reason === Reason.ReconciliationFailed || ready.reason === Reason.FluxNotInstalled;
+      await this.deps.events.record(link, warning ? 'Warning' : 'Normal', ready.reason, ready.message);
     }
   }
 
