@@ -1,10 +1,11 @@
-import http from 'node:http';
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
+import { post } from '../support/http.js';
 import { pushCommit } from '../gitlab/git-server.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
+import { startTestHost, type TestHost } from '../testenv/test-host.js';
 import { sleep } from '../testenv/probe.js';
 
 /**
@@ -17,6 +18,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   const TOKEN = 'push-e2e-webhook-token-0123456789';
   let env: TestEnv;
   let op: OperatorProcess;
+  let host: TestHost | undefined;
   let n = 0;
 
   const gitRepo = (ns: string, name: string, project: string, ref: Record<string, string>) => ({
@@ -62,6 +64,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   });
   after(async () => {
     await op?.stop();
+    await host?.stop();
   });
 
   it('a push to the tracked branch reconciles the GitRepository at once (interval 1h)', async () => {
@@ -147,6 +150,33 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     expect(await getJson(env.cluster, 'gitlabfluxlink', 'untrusted-proxy')).to.equal(undefined);
   });
 
+  it('triggers through the Kubernetes API service proxy to a receiver on a test host', async function () {
+    if (env.cluster.provider !== 'local') throw new Error('the service-proxy case needs the local provider (it creates a test host)');
+    // The API server refuses to proxy to loopback and only to addresses that are a Pod's IP: the receiver is
+    // forwarded from a test host in a network namespace, and a Pod object (never run: there are no kubelets)
+    // carries that host's address as its IP.
+    host = await startTestHost({ logDir: env.logDir });
+    await host.forward(9292, Number(new URL(env.cluster.receiverURL).port));
+    const svcNs = await freshNamespace(env.cluster, 'proxy-target');
+    await apply(env.cluster, [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'receiver-host', namespace: svcNs }, spec: { nodeName: 'test-host', containers: [{ name: 'receiver', image: 'none' }] } }]);
+    await env.cluster.kubectl(['patch', 'pod', 'receiver-host', '-n', svcNs, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: host.address, podIPs: [{ ip: host.address }] } })]);
+    await apply(env.cluster, [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'webhook-receiver', namespace: svcNs }, spec: { ports: [{ name: 'http', port: 80, targetPort: 9292 }] } },
+      { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'webhook-receiver', namespace: svcNs }, subsets: [{ addresses: [{ ip: host.address, targetRef: { kind: 'Pod', name: 'receiver-host', namespace: svcNs } }], ports: [{ name: 'http', port: 9292 }] }] },
+      // The operator may proxy to this one service only (the pattern of config/rbac/optional/service-proxy.yaml).
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs }, rules: [{ apiGroups: [''], resources: ['services/proxy'], resourceNames: ['webhook-receiver', 'webhook-receiver:80', 'webhook-receiver:http'], verbs: ['create'] }] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'gitlab-flux-link-proxy' }, subjects: [{ kind: 'ServiceAccount', name: 'gitlab-flux-link', namespace: OPERATOR_NAMESPACE }] },
+    ]);
+    const { ns, project } = await setup([{ name: 'app', ref: { branch: 'main' } }], (label) => ({
+      receiver: { endpoint: `/api/v1/namespaces/${svcNs}/services/webhook-receiver:80/proxy` },
+      trust: { namespaceSelector: { matchLabels: label }, projects: ['push/**'], serviceProxies: [{ namespace: svcNs, name: 'webhook-receiver' }] },
+    }));
+    const before = metricSum(await op.metrics(), 'rest_client_requests_total', { resource: 'services/proxy' });
+    const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': 'proxied' } });
+    await eventually('artifact through the service proxy', async () => (await revision(ns, 'app')) === `main@sha1:${sha}`, 30_000, 200);
+    expect(metricSum(await op.metrics(), 'rest_client_requests_total', { resource: 'services/proxy', code: '200' }), 'delivered through the API server').to.be.greaterThan(before);
+  });
+
   it('retries while notification-controller is down and triggers once it is back', async function () {
     if (env.cluster.provider !== 'local') throw new Error('this case stops notification-controller: it needs the local provider');
     const { ns, project, first } = await setup([{ name: 'app', ref: { branch: 'main' } }]);
@@ -164,14 +194,3 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     await eventually('artifact after notification-controller came back', async () => (await revision(ns, 'app')) === `main@sha1:${sha}`, 90_000, 250);
   });
 });
-
-function post(url: string, body: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

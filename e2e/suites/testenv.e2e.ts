@@ -4,6 +4,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
+import { post } from '../support/http.js';
 import { pushCommit } from '../gitlab/git-server.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { kubeconfigYaml } from '../testenv/certs.js';
@@ -95,14 +96,3 @@ describe('test ground (real control plane, Flux controllers and git server)', ()
     }
   });
 });
-
-function post(url: string, body: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
