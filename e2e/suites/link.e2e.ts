@@ -206,6 +206,25 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     expect(token).to.be.a('string');
   });
 
+  it('ends Stalled with a message naming the field for a spec only the operator can refuse, and creates nothing', async () => {
+    // matchLabels keys are checked by the operator only (a CEL rule over map keys exceeds the API server's
+    // cost budget), so this invalid link is stored and must stall.
+    const { ns } = await scope();
+    await apply(env.cluster, [gitRepo(ns, 'app', `${env.git.instanceURL}/team/app.git`)]);
+    await apply(env.cluster, [link('bad-selector', { 'not a valid key!': 'x' })]);
+    const l = await eventually('link Stalled', async () => {
+      const x = await getJson(env.cluster, 'gitlabfluxlink', 'bad-selector');
+      return condition(x, 'Stalled')?.status === 'True' ? x : undefined;
+    });
+    expect(condition(l, 'Ready')).to.include({ status: 'False', reason: 'InvalidSpec' });
+    expect(condition(l, 'Ready')?.message).to.include('spec.trust.namespaceSelector.matchLabels');
+    expect(condition(l, 'Reconciling'), 'Reconciling absent when Stalled').to.equal(undefined);
+    expect(l.status.observedGeneration).to.equal(l.metadata.generation);
+    const made = await getJson(env.cluster, 'receivers', '-A', '-l', 'fluxlink.dev/link=bad-selector');
+    expect(made.items).to.have.length(0);
+    await env.cluster.kubectl(['delete', 'gitlabfluxlink', 'bad-selector', '--wait=true', '--timeout=30s']);
+  });
+
   it('removes everything it made when the link is deleted (finalizer)', async () => {
     const { label, ns } = await scope();
     await apply(env.cluster, [gitRepo(ns, 'x', `${env.git.instanceURL}/team/x.git`), gitRepo(ns, 'y', `${env.git.instanceURL}/team/y.git`)]);

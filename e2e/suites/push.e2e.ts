@@ -68,7 +68,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   });
 
   it('a push to the tracked branch reconciles the GitRepository at once (interval 1h)', async () => {
-    const { ns, project } = await setup([{ name: 'app', ref: { branch: 'main' } }]);
+    const { ns, project, linkName } = await setup([{ name: 'app', ref: { branch: 'main' } }]);
     const started = Date.now();
     const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': '2' } });
     await eventually('artifact of the pushed commit', async () => (await revision(ns, 'app')) === `main@sha1:${sha}`, 30_000, 100);
@@ -77,6 +77,13 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     expect(seconds).to.be.lessThan(15);
     const d = env.git.deliveries.filter((x) => x.project === project).pop()!;
     expect(d.status).to.equal(202);
+    // The link's status tells the last push and the last trigger (written at most every 5 s).
+    const status = await eventually('status.lastPush and lastTrigger', async () => {
+      const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
+      return l?.status?.lastTrigger && l.status.lastPush?.ref === 'refs/heads/main' ? l.status : undefined;
+    }, 20_000);
+    expect(status.lastPush.project).to.equal(project);
+    expect(status.lastTrigger).to.include({ gitRepository: `${ns}/app`, result: 'delivered' });
   });
 
   it('a push to a branch the GitRepository does not track triggers nothing', async () => {
