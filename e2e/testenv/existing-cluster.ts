@@ -38,6 +38,7 @@ export async function connectExistingCluster(kubeconfig: string, logDir: string)
     stopComponent: unsupported,
     startComponent: unsupported,
     processes: () => [],
+    installFlux: unsupported,
     async stop() {
       fs.rmSync(workDir, { recursive: true, force: true });
     },

@@ -19,6 +19,8 @@ export interface LocalClusterOptions {
   extraArgs?: Partial<Record<ComponentName, string[]>>;
   /** Start Flux's kustomize-controller too (only the install-by-Flux e2e needs it). */
   kustomizeController?: boolean;
+  /** false: a control plane without Flux (no CRDs, no controllers) until `installFlux()` is called. */
+  flux?: boolean;
 }
 
 interface Component {
@@ -171,6 +173,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
       if (!c.proc) c.proc = await c.start();
     },
     processes: () => components.flatMap((c) => (c.proc ? [c.proc] : [])),
+    async installFlux() {
+      await installFluxCrds(kubectl, bins);
+      for (const c of components.slice(3)) await cluster.startComponent(c.name);
+    },
     async stop() {
       // Reverse order: controllers first, etcd last, so nothing logs errors about a vanished API server.
       // Their data is disposable: a short grace period, then SIGKILL (kube-apiserver alone would take 10 s+).
@@ -188,8 +194,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
   try {
     for (const name of ['etcd', 'kube-apiserver'] as const) await cluster.startComponent(name);
     await waitFor('namespace default', async () => (await getStatus(`${server}/api/v1/namespaces/default`, tls)).status === 200, { timeoutMs: 60_000 });
-    await installFluxCrds(kubectl, bins);
-    for (const c of components.slice(2)) await cluster.startComponent(c.name);
+    await cluster.startComponent('kube-controller-manager');
+    if (opts.flux !== false) await cluster.installFlux();
   } catch (err) {
     await cluster.stop();
     throw err;

@@ -22,5 +22,7 @@ export interface Cluster {
   stopComponent(name: ComponentName): Promise<void>;
   startComponent(name: ComponentName): Promise<void>;
   processes(): ManagedProcess[];
+  /** Installs the Flux CRDs and starts the controllers (local provider started with `flux: false`). */
+  installFlux(): Promise<void>;
   stop(): Promise<void>;
 }
