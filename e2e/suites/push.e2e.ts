@@ -136,6 +136,9 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     const { ns, project, linkName } = await setup([{ name: 'app', ref: { branch: 'main' } }]);
     const last = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': 'burst' } });
     await env.git.idle();
+    // That push's own trigger must be done before counting, or it would be counted with the burst.
+    await eventually('artifact of the last commit', async () => (await revision(ns, 'app')) === `main@sha1:${last.sha}`, 30_000);
+    await sleep(500);
     const before = { calls: await triggered(), coalesced: metricSum(await op.metrics(), 'fluxlink_pushes_coalesced_total') };
     const body = JSON.stringify({ object_kind: 'push', event_name: 'push', ref: 'refs/heads/main', before: last.sha, after: last.sha, project: { path_with_namespace: project } });
     const answers = await Promise.all(Array.from({ length: 100 }, () => post(`${op.url}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN })));
@@ -145,9 +148,11 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     const calls = (await triggered()) - before.calls;
     const coalesced = metricSum(await op.metrics(), 'fluxlink_pushes_coalesced_total') - before.coalesced;
     console.log(`      100 pushes → ${calls} receiver calls, ${coalesced} coalesced`);
-    expect(calls).to.be.within(1, 10);
-    expect(coalesced).to.be.at.least(90);
-    await eventually('artifact of the last commit', async () => (await revision(ns, 'app')) === `main@sha1:${last.sha}`, 30_000);
+    // Every push either started a Receiver call or folded into one waiting: nothing lost, nothing doubled.
+    expect(calls + coalesced, 'calls + coalesced pushes').to.equal(100);
+    // Pushes arrive faster than calls complete, so most fold (how many depends on the machine's speed).
+    expect(calls).to.be.within(1, 50);
+    expect(await revision(ns, 'app')).to.equal(`main@sha1:${last.sha}`);
   });
 
   it('refuses a link whose service-proxy endpoint is not allow-listed (the API server rejects it)', async () => {
