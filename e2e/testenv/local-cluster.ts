@@ -129,7 +129,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
       },
     },
   ];
-  if (opts.kustomizeController) {
+  {
     components.push({
       name: 'kustomize-controller',
       async start() {
@@ -175,7 +175,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     processes: () => components.flatMap((c) => (c.proc ? [c.proc] : [])),
     async installFlux() {
       await installFluxCrds(kubectl, bins);
-      for (const c of components.slice(3)) await cluster.startComponent(c.name);
+      await cluster.startComponent('source-controller');
+      await cluster.startComponent('notification-controller');
+      // kustomize-controller only on request (the install-by-Flux suite starts it itself).
+      if (opts.kustomizeController) await cluster.startComponent('kustomize-controller');
     },
     async stop() {
       // Reverse order: controllers first, etcd last, so nothing logs errors about a vanished API server.
