@@ -50,12 +50,13 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const client = new HttpKubeClient({ kubeConfig, observe: metrics.observeRequest, userAgent: 'gitlab-flux-link' });
   const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 
+  const watchFailed = (resource: string) => (e: unknown) => log.warn('watch failed', { resource, error: String(e) });
   const missing = { gitRepositories: false, receivers: false };
   const caches: Caches = {
-    gitRepositories: new Informer(client, GIT_REPOSITORIES, { onMissing: (m) => flux('gitRepositories', m), onError: (e) => log.warn('watch failed', { resource: 'gitrepositories', error: String(e) }) }),
-    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, onMissing: (m) => flux('receivers', m), onError: (e) => log.warn('watch failed', { resource: 'receivers', error: String(e) }) }),
-    secrets: new Informer(client, SECRETS, { labelSelector: managed, onError: (e) => log.warn('watch failed', { resource: 'secrets', error: String(e) }) }),
-    namespaces: new Informer(client, NAMESPACES, { onError: (e) => log.warn('watch failed', { resource: 'namespaces', error: String(e) }) }),
+    gitRepositories: new Informer(client, GIT_REPOSITORIES, { onMissing: (m) => flux('gitRepositories', m), onError: watchFailed('gitrepositories') }),
+    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, onMissing: (m) => flux('receivers', m), onError: watchFailed('receivers') }),
+    secrets: new Informer(client, SECRETS, { labelSelector: managed, onError: watchFailed('secrets') }),
+    namespaces: new Informer(client, NAMESPACES, { onError: watchFailed('namespaces') }),
   };
 
   const controller = new LinkController({ client, caches, fluxInstalled: () => !missing.gitRepositories && !missing.receivers, log, metrics, events: new EventRecorder(client, log), writeConcurrency: config.writeConcurrency });
@@ -86,7 +87,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   caches.secrets.onChange(byLabel);
 
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
-  const linkCache = new Informer<GitLabFluxLink & KubeObject>(client, LINKS, { onError: (e) => log.warn('watch failed', { resource: 'gitlabfluxlinks', error: String(e) }) });
+  const linkCache = new Informer<GitLabFluxLink & KubeObject>(client, LINKS, { onError: watchFailed('gitlabfluxlinks') });
   const index = new ReceiverIndex(linkCache, caches.gitRepositories, caches.namespaces);
   const push = new PushService({ client, index, receivers: caches.receivers, secrets: caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize });
 

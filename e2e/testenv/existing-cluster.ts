@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { findBinaries } from './binaries.js';
+import { kubectlFor } from './kubectl.js';
 import type { Cluster } from './types.js';
 
-const run = promisify(execFile);
 
 /**
  * An existing cluster that already runs Flux (E2E_KUBECONFIG). The receiver is reached through the API
@@ -17,11 +15,7 @@ const run = promisify(execFile);
 export async function connectExistingCluster(kubeconfig: string, logDir: string): Promise<Cluster> {
   if (!fs.existsSync(kubeconfig)) throw new Error(`E2E_KUBECONFIG=${kubeconfig}: no such file`);
   const kubectlBin = process.env.E2E_KUBECTL ?? findBinaries().path('kubectl');
-  const kubectl = async (args: string[], input?: string) => {
-    const child = run(kubectlBin, [`--kubeconfig=${kubeconfig}`, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    if (input !== undefined) child.child.stdin?.end(input);
-    return (await child).stdout;
-  };
+  const kubectl = kubectlFor(kubectlBin, kubeconfig);
   const server = (await kubectl(['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'])).trim();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gfl-existing-'));
   const unsupported = async () => {

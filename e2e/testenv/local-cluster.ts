@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { findBinaries, type Binaries } from './binaries.js';
 import { createPki, kubeconfigYaml, type Pki } from './certs.js';
+import { kubectlFor } from './kubectl.js';
 import { freePort } from './ports.js';
 import { getStatus, waitFor, type TlsClient } from './probe.js';
 import { onExitSync, startProcess, type ManagedProcess } from './processes.js';
 import type { Cluster, ComponentName } from './types.js';
 
-const run = promisify(execFile);
 const STOP_GRACE_MS = 3_000;
 
 export interface LocalClusterOptions {
@@ -144,13 +142,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
   }
 
   const byName = new Map(components.map((c) => [c.name, c]));
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const child = run(bins.path('kubectl'), [`--kubeconfig=${kubeconfig}`, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    if (input !== undefined) {
-      child.child.stdin?.end(input);
-    }
-    return (await child).stdout;
-  };
+  const kubectl = kubectlFor(bins.path('kubectl'), kubeconfig);
 
   const cluster: Cluster = {
     provider: 'local',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Reason } from '../api/v1alpha1/conditions.js';
-import type { GitLabFluxLink, GitLabFluxLinkSpec, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
+import type { GitLabFluxLink, GitLabFluxLinkSpec, RepositoryEntry } from '../api/v1alpha1/types.js';
 import { formatFieldErrors, validateLinkSpec } from '../api/v1alpha1/validation.js';
 import { receiverReadiness, type GitRepository, type Namespace, type Receiver, type Secret } from '../flux/types.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
@@ -298,4 +298,3 @@ export class LinkController {
   }
 }
 
-export type { GitLabFluxLinkStatus };

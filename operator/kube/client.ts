@@ -1,7 +1,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { resourceLabel, resourcePath, type Resource } from './resources.js';
+import { apiVersionOf, resourceLabel, resourcePath, type Resource } from './resources.js';
 
 /**
  * The operator's own client for the Kubernetes API: every read and write of the reconcile path goes through
@@ -197,7 +197,7 @@ export class HttpKubeClient implements KubeClient {
     const items = res.items ?? [];
     // The list response omits apiVersion/kind on items; callers compare whole objects, so fill them in.
     for (const item of items) {
-      item.apiVersion ??= r.group ? `${r.group}/${r.version}` : r.version;
+      item.apiVersion ??= apiVersionOf(r);
       item.kind ??= r.kind;
     }
     if (res.metadata.continue && opts.limit) {

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeClient, KubeObject } from '../kube/client.js';
-import type { Resource } from '../kube/resources.js';
+import { EVENTS } from '../kube/resources.js';
 import type { Logger } from './logger.js';
-
-const CORE_EVENTS: Resource = { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
 
 /**
  * Kubernetes Events for notable changes, shown by `kubectl describe`. Events of cluster-scoped objects live in
@@ -36,7 +34,7 @@ export class EventRecorder {
       count: 1,
     };
     try {
-      await this.client.create(CORE_EVENTS, event as unknown as KubeObject);
+      await this.client.create(EVENTS, event as unknown as KubeObject);
     } catch (err) {
       this.log.debug('event not recorded', { reason, error: String(err) });
     }
