@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 /** Settings from the environment, typed, with defaults. Flags are not used: a Deployment sets env. */
 export interface Config {
   /** kubeconfig file; unset = $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
@@ -15,6 +18,44 @@ export interface Config {
   triggerConcurrency: number;
   /** Receivers that may wait for a trigger; beyond it new triggers are dropped (see push/trigger-queue.ts). */
   triggerQueueSize: number;
+  /** Leader election: only the replica holding the Lease reconciles; every replica answers webhooks. */
+  leaderElection: LeaderElectionConfig | undefined;
+}
+
+export interface LeaderElectionConfig {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
+}
+
+const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function bool(name: string, fallback: boolean, env: NodeJS.ProcessEnv): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new Error(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** Defaults are controller-runtime's (15 s / 10 s / 2 s): a dead leader is replaced within 15 s. */
+function leaderElection(env: NodeJS.ProcessEnv): LeaderElectionConfig | undefined {
+  if (!bool('LEADER_ELECT', true, env)) return undefined;
+  const inCluster = () => (fs.existsSync(SA_NAMESPACE_FILE) ? fs.readFileSync(SA_NAMESPACE_FILE, 'utf8').trim() : undefined);
+  const settings = {
+    namespace: env.LEASE_NAMESPACE || env.POD_NAMESPACE || inCluster() || 'gitlab-flux-link-system',
+    name: env.LEASE_NAME || 'gitlab-flux-link-leader',
+    // Unique per process: a restarted pod must not pass for the old one's still-valid lease.
+    identity: `${env.POD_NAME || os.hostname()}_${randomBytes(4).toString('hex')}`,
+    leaseDurationSeconds: int('LEASE_DURATION_SECONDS', 15, env),
+    renewDeadlineSeconds: int('LEASE_RENEW_DEADLINE_SECONDS', 10, env),
+    retryPeriodSeconds: int('LEASE_RETRY_PERIOD_SECONDS', 2, env),
+  };
+  if (settings.renewDeadlineSeconds >= settings.leaseDurationSeconds) throw new Error('LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
+  if (settings.retryPeriodSeconds < 1 || settings.retryPeriodSeconds >= settings.renewDeadlineSeconds) throw new Error('LEASE_RETRY_PERIOD_SECONDS must be at least 1 and less than LEASE_RENEW_DEADLINE_SECONDS');
+  return settings;
 }
 
 function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
@@ -37,5 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: int('SHUTDOWN_TIMEOUT_SECONDS', 20, env),
     triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
     triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),
+    leaderElection: leaderElection(env),
   };
 }

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import framework from '@dot-i/k8s-operator';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config, type LeaderElectionConfig } from './config.js';
 import { LinkController, type Caches } from './controllers/link-controller.js';
 import type { GitLabFluxLink } from './api/v1alpha1/types.js';
 import { HttpKubeClient, loadKubeConfig, type KubeObject } from './kube/client.js';
 import { Informer } from './kube/informer.js';
+import { LeaderElector } from './leader/leader-elector.js';
 import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from './kube/resources.js';
 import { EventRecorder } from './observability/events.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -31,10 +32,21 @@ class LinkWatcher extends Operator {
     super({ debug: (m) => log.debug(m), info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) });
   }
 
+  private muted = false;
+
   protected async init(): Promise<void> {
     await this.watchResource(LINKS.group, LINKS.version, LINKS.plural, async (event) => {
-      this.onLink(event.meta.name, event.type === 'DELETED');
+      if (!this.muted) this.onLink(event.meta.name, event.type === 'DELETED');
     });
+  }
+
+  /**
+   * The framework's stop() aborts its watch, and its watch takes the abort for an error and calls
+   * process.exit(1) at once — before the queue has drained. So stopping only mutes the events; the watch
+   * ends with the process, after the drain.
+   */
+  override stop(): void {
+    this.muted = true;
   }
 }
 
@@ -62,6 +74,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const controller = new LinkController({ client, caches, fluxInstalled: () => !missing.gitRepositories && !missing.receivers, log, metrics, events: new EventRecorder(client, log), writeConcurrency: config.writeConcurrency });
   const queue = new WorkQueue((key) => controller.reconcile(key), {
     workers: config.workers,
+    // With leader election, nothing is reconciled until this replica leads; keys wait, deduplicated.
+    paused: config.leaderElection !== undefined,
     onDepthChange: (d) => metrics.workqueueDepth.set({ name: 'gitlabfluxlink' }, d),
     onError: (key, error, attempt) => log.warn('reconcile failed, retrying with backoff', { link: key, attempt, error: error instanceof Error ? error.message : String(error) }),
   });
@@ -107,6 +121,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   await watcher.start();
   const resync = setInterval(enqueueAll, config.resyncSeconds * 1000);
   resync.unref();
+  const elector = config.leaderElection && startLeaderElection(client, config.leaderElection, queue, enqueueAll, metrics, log);
 
   let started = false;
   const http = await startHttpServer({
@@ -129,6 +144,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
       const drained = queue.shutdown();
       const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
       await Promise.race([Promise.all([drained, push.close()]), timeout]);
+      // Released only after the last write: a successor must not start while we still write.
+      await elector?.stop();
       informers.forEach((c) => c.stop());
       await Promise.race([Promise.all(informerRuns), timeout]);
       await http.close();
@@ -136,6 +153,38 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
       await new Promise<void>((resolve) => log.on('finish', resolve).end());
     },
   };
+}
+
+/**
+ * Only the leader reconciles (writes Receivers, Secrets, link status); followers keep their caches warm and
+ * answer webhooks, each triggering for the webhooks it received. Leadership lost (no renewal within the
+ * deadline, e.g. an API server outage) pauses reconciling instead of exiting, so pushes accepted meanwhile
+ * are still delivered; it resumes when the lease is won back (docs/adr/0005-leader-election.md).
+ */
+function startLeaderElection(client: HttpKubeClient, settings: LeaderElectionConfig, queue: WorkQueue, enqueueAll: () => void, metrics: Metrics, log: Logger): LeaderElector {
+  const gauge = (v: number) => metrics.leader.set({ name: settings.name }, v);
+  gauge(0);
+  const elector = new LeaderElector(client, settings, {
+    onStartedLeading() {
+      log.info('leading: reconciling', { lease: `${settings.namespace}/${settings.name}`, identity: settings.identity });
+      gauge(1);
+      enqueueAll();
+      queue.resume();
+    },
+    onStoppedLeading() {
+      log.warn('leadership lost: reconciling paused until the lease is won back', { lease: `${settings.namespace}/${settings.name}`, identity: settings.identity });
+      gauge(0);
+      queue.pause();
+    },
+    onNewLeader(identity) {
+      if (identity !== settings.identity) log.info('following', { leader: identity });
+    },
+    onError(error) {
+      log.warn('leader election: lease not read or written', { error: error instanceof Error ? error.message : String(error) });
+    },
+  });
+  elector.start();
+  return elector;
 }
 
 // Started as a program (not imported by a test): run until SIGTERM/SIGINT.

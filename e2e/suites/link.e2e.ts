@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
-import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { apiWrites, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { repoRoot } from '../testenv/paths.js';
 import { sleep } from '../testenv/probe.js';
@@ -113,9 +113,9 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     await apply(env.cluster, [link('steady', label)]);
     await readyLink('steady', 1);
     await sleep(3000); // let the last Receiver status events settle
-    const before = { link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion, writes: writes(await op.metrics()) };
+    const before = { link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion, writes: apiWrites(await op.metrics()) };
     await sleep(8000);
-    const after = { link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion, writes: writes(await op.metrics()) };
+    const after = { link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion, writes: apiWrites(await op.metrics()) };
     expect(after.link, 'link resourceVersion').to.equal(before.link);
     expect(after.writes - before.writes, 'API writes by the operator').to.equal(0);
   });
@@ -235,8 +235,3 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     await gone(ns, 'every Receiver and Secret of the deleted link removed');
   });
 });
-
-/** Writes the operator made to the API (creates, updates, patches, deletes), from its own metrics. */
-function writes(metrics: string): number {
-  return metricSum(metrics, 'rest_client_requests_total', { verb: /^(create|update|update-status|patch|patch-status|delete)$/ });
-}

@@ -40,8 +40,15 @@ export interface OperatorProcess {
 
 let instances = 0;
 
-/** Starts `node dist/operator/main.js` as the ServiceAccount and waits for /readyz. */
-export async function startOperator(cluster: Cluster, env: Record<string, string> = {}): Promise<OperatorProcess> {
+export interface StartOptions {
+  /** Wait until this process leads (holds the Lease) — the default: suites expect it to reconcile at once. */
+  awaitLeadership?: boolean;
+  /** Extra arguments for node, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
+}
+
+/** Starts `node dist/operator/main.js` as the ServiceAccount and waits for /readyz (and leadership). */
+export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
   const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}.kubeconfig`));
   const port = await freePort();
@@ -49,16 +56,18 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   const proc = startProcess({
     name,
     command: process.execPath,
-    args: [path.join(repoRoot, 'dist/operator/main.js')],
+    args: [...(opts.nodeArgs ?? []), path.join(repoRoot, 'dist/operator/main.js')],
     logDir: cluster.logDir,
     pidFile: path.join(cluster.logDir, 'pids'),
     env: { ...process.env, KUBECONFIG: kubeconfig, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'debug', RESYNC_SECONDS: '600', ...env },
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${name} /readyz`, async () => (await getStatus(`${url}/readyz`)).status === 200, {
-    timeoutMs: 60_000,
-    aborted: () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined),
-  });
+  const aborted = () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined);
+  await waitFor(`${name} /readyz`, async () => (await getStatus(`${url}/readyz`)).status === 200, { timeoutMs: 60_000, aborted });
+  if ((opts.awaitLeadership ?? true) && env.LEADER_ELECT !== 'false') {
+    // A predecessor killed without releasing the Lease holds it for up to its duration (15 s).
+    await waitFor(`${name} leading`, async () => isLeader((await getStatus(`${url}/metrics`)).body), { timeoutMs: 30_000, aborted });
+  }
   return {
     proc,
     url,
@@ -81,3 +90,12 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   }
   return sum;
 }
+
+/** Whether the metrics document says this replica holds the leader Lease. */
+export const isLeader = (metricsText: string) => metricSum(metricsText, 'leader_election_master_status') === 1;
+
+/**
+ * Writes the operator made to the API (creates, updates, patches, deletes), from its own metrics; Lease
+ * renewals are left out: they are leader election's heartbeat (every 2 s), not a change of state.
+ */
+export const apiWrites = (metricsText: string) => metricSum(metricsText, 'rest_client_requests_total', { verb: /^(create|update|update-status|patch|patch-status|delete)$/, resource: /^(?!leases\.)/ });

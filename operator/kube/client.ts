@@ -137,6 +137,9 @@ export class HttpKubeClient implements KubeClient {
     const mod = this.base.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { ...(auth.headers as Record<string, string> | undefined), Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'gitlab-flux-link', ...extraHeaders };
     if (contentType) headers['Content-Type'] = contentType;
+    // Always an explicit length: node sends a DELETE body neither chunked nor with a length, so the API
+    // server reads the DeleteOptions as the start of the next request on the kept-alive socket (HTTP 400).
+    if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
     return new Promise((resolve, reject) => {
       const req = mod.request(
         {

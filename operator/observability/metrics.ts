@@ -10,6 +10,8 @@ export class Metrics {
   readonly reconcileErrors = new client.Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciliations that ended in an error.', labelNames: ['controller'], registers: [this.registry] });
   readonly reconcileSeconds = new client.Histogram({ name: 'controller_runtime_reconcile_time_seconds', help: 'Time per reconciliation.', labelNames: ['controller'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
   readonly workqueueDepth = new client.Gauge({ name: 'workqueue_depth', help: 'Keys waiting in a work queue.', labelNames: ['name'], registers: [this.registry] });
+  // client-go's name, so existing leader-election alerts fit.
+  readonly leader = new client.Gauge({ name: 'leader_election_master_status', help: '1 while this replica holds the leader Lease (it alone reconciles).', labelNames: ['name'], registers: [this.registry] });
   readonly restRequests = new client.Counter({ name: 'rest_client_requests_total', help: 'Requests to the Kubernetes API by verb, resource and status code.', labelNames: ['verb', 'resource', 'code'], registers: [this.registry] });
   readonly managedRepositories = new client.Gauge({ name: 'fluxlink_linked_repositories', help: 'GitRepositories managed per link.', labelNames: ['link'], registers: [this.registry] });
   readonly readyReceivers = new client.Gauge({ name: 'fluxlink_ready_receivers', help: 'Ready Receivers per link.', labelNames: ['link'], registers: [this.registry] });

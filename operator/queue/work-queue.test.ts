@@ -322,4 +322,36 @@ describe('WorkQueue', () => {
       await Promise.race([Promise.all([first, second]), settle()]);
     });
   });
+
+  describe('pause and resume (leader election)', () => {
+    it('keeps keys while paused, processes none, and runs each once on resume', async () => {
+      const calls: string[] = [];
+      const q = new WorkQueue(async (k) => (calls.push(k), DONE), { workers: 2, clock: new FakeClock(), paused: true });
+      q.add('a');
+      q.add('b');
+      q.add('a');
+      await settle();
+      expect(calls).to.deep.equal([]);
+      expect(q.depth).to.equal(2);
+      q.resume();
+      await settle();
+      expect(calls.sort()).to.deep.equal(['a', 'b']);
+    });
+
+    it('lets a running key finish after pause but starts no other', async () => {
+      const h = gatedHandler();
+      const q = new WorkQueue(h.handler, { workers: 1, clock: new FakeClock() });
+      q.add('running');
+      q.add('next');
+      await settle();
+      q.pause();
+      h.release('running');
+      await settle();
+      expect(h.calls).to.deep.equal(['running']);
+      q.resume();
+      await settle();
+      expect(h.calls).to.deep.equal(['running', 'next']);
+      h.release('next');
+    });
+  });
 });

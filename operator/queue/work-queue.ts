@@ -34,6 +34,8 @@ export interface WorkQueueOptions {
   clock?: Clock;
   onDepthChange?: (depth: number) => void;
   onError?: (key: string, error: unknown, attempt: number) => void;
+  /** Start paused: keys are kept (deduplicated) but none is processed until `resume()` (leader election). */
+  paused?: boolean;
 }
 
 export class WorkQueue {
@@ -47,6 +49,7 @@ export class WorkQueue {
   private readonly backoff: Backoff;
   private active = 0;
   private shuttingDown = false;
+  private paused: boolean;
   private drained?: { promise: Promise<void>; resolve: () => void };
 
   constructor(
@@ -55,6 +58,17 @@ export class WorkQueue {
   ) {
     this.clock = opts.clock ?? realClock;
     this.backoff = opts.backoff ?? { baseMs: 500, maxMs: 5 * 60_000 };
+    this.paused = opts.paused ?? false;
+  }
+
+  /** Stops starting keys (running ones finish); keys added meanwhile wait. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.pump();
   }
 
   add(key: string): void {
@@ -111,7 +125,7 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.shuttingDown && this.active < this.opts.workers && this.waiting.length > 0) {
+    while (!this.shuttingDown && !this.paused && this.active < this.opts.workers && this.waiting.length > 0) {
       const key = this.waiting.shift()!;
       this.waitingSet.delete(key);
       this.opts.onDepthChange?.(this.depth);

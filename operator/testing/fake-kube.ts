@@ -202,6 +202,10 @@ export class FakeKube implements KubeClient {
   readonly reactors: Reactor[] = [];
   /** Called after a list has been answered (its snapshot taken), before the caller sees it: a place to race. */
   afterList?: (r: Resource, opts: ListOptions) => void | Promise<void>;
+  /** Makes every get fail like an unreachable API server (outage tests). */
+  failReads = false;
+  /** Called after a get has been answered, before the caller sees it: a place to race. */
+  afterGet?: () => void | Promise<void>;
   /** Count of list calls per resource plural (informer tests tell a re-list from a resumed watch). */
   readonly listCalls = new Map<string, number>();
 
@@ -225,8 +229,11 @@ export class FakeKube implements KubeClient {
   // KubeClient
 
   async get<T extends KubeObject>(r: Resource, namespace: string | undefined, name: string): Promise<T | undefined> {
+    if (this.failReads) throw new KubeError(503, 'ServiceUnavailable', 'the API server is unavailable');
     if (this.unserved.has(rkeyOf(r))) return undefined; // the real client turns the 404 into undefined
-    return clone(this.bucket(r).get(this.key(r, namespace, name))) as T | undefined;
+    const found = clone(this.bucket(r).get(this.key(r, namespace, name))) as T | undefined;
+    await this.afterGet?.();
+    return found;
   }
 
   async list<T extends KubeObject>(r: Resource, opts: ListOptions = {}): Promise<ListResult<T>> {

@@ -1,0 +1,27 @@
+import { expect } from 'chai';
+import { loadConfig } from './config.js';
+
+describe('config', () => {
+  it('defaults: leader election on, controller-runtime lease timings, lease in the operator namespace', () => {
+    const c = loadConfig({ POD_NAME: 'gfl-abc' });
+    expect(c.leaderElection).to.deep.include({ namespace: 'gitlab-flux-link-system', name: 'gitlab-flux-link-leader', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 });
+    expect(c.leaderElection?.identity).to.match(/^gfl-abc_[0-9a-f]{8}$/);
+    expect(loadConfig({ POD_NAME: 'gfl-abc' }).leaderElection?.identity).to.not.equal(c.leaderElection?.identity, 'each process has its own identity');
+  });
+
+  it('takes the namespace from LEASE_NAMESPACE, then POD_NAMESPACE', () => {
+    expect(loadConfig({ POD_NAMESPACE: 'ops' }).leaderElection?.namespace).to.equal('ops');
+    expect(loadConfig({ POD_NAMESPACE: 'ops', LEASE_NAMESPACE: 'elect' }).leaderElection?.namespace).to.equal('elect');
+  });
+
+  it('turns leader election off with LEADER_ELECT=false', () => {
+    expect(loadConfig({ LEADER_ELECT: 'false' }).leaderElection).to.equal(undefined);
+  });
+
+  it('refuses bad values, naming the variable', () => {
+    expect(() => loadConfig({ LEADER_ELECT: 'yes' })).to.throw(/LEADER_ELECT must be true or false/);
+    expect(() => loadConfig({ LEASE_RENEW_DEADLINE_SECONDS: '20' })).to.throw(/LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS/);
+    expect(() => loadConfig({ LEASE_RETRY_PERIOD_SECONDS: '0' })).to.throw(/LEASE_RETRY_PERIOD_SECONDS/);
+    expect(() => loadConfig({ WORKERS: '-1' })).to.throw(/WORKERS must be a non-negative integer/);
+  });
+});
