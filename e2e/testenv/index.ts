@@ -25,6 +25,8 @@ export interface TestEnvOptions {
   logDir?: string;
   extraArgs?: LocalClusterOptions['extraArgs'];
   kustomizeController?: boolean;
+  /** false: kube-apiserver writes no audit log (see LocalClusterOptions.audit). */
+  audit?: boolean;
 }
 
 export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
@@ -33,7 +35,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   const started = Date.now();
   const cluster = process.env.E2E_KUBECONFIG
     ? await connectExistingCluster(process.env.E2E_KUBECONFIG, logDir)
-    : await startLocalCluster({ logDir, extraArgs: opts.extraArgs, kustomizeController: opts.kustomizeController });
+    : await startLocalCluster({ logDir, extraArgs: opts.extraArgs, kustomizeController: opts.kustomizeController, audit: opts.audit });
   let git: GitServer;
   try {
     const gitRoot = path.join(cluster.workDir, 'git');

@@ -16,6 +16,11 @@ export interface Cluster {
   /** Base URL of notification-controller's receiver server, as reachable from this process. */
   receiverURL: string;
   logDir: string;
+  /**
+   * kube-apiserver's audit log (JSON lines, Metadata level, ServiceAccount users only), appended to for the
+   * whole life of the cluster. Undefined when the provider cannot give one (an existing cluster).
+   */
+  auditLog?: string;
   workDir: string;
   kubectl(args: string[], input?: string): Promise<string>;
   /** Stop and start single components (outage tests). Only the local provider can. */
