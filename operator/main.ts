@@ -20,12 +20,14 @@ import { startHttpServer } from './server/http-server.js';
 const Operator = framework.default;
 
 /**
- * The framework's part: the Operator lifecycle and the watch on GitLabFluxLinks, whose events only enqueue
- * the link's name. Its watch exits the process on a watch error; under a Deployment that is a clean restart
- * (everything the operator knows is re-read from the API server), and `make run` restarts it the same way.
+ * The framework's part: the Operator lifecycle (init/start/stop) and its logger. Link events come from our own
+ * informer, not from the framework's `watchResource`: that watch calls process.exit(1) on any watch error —
+ * an API server restart included — which would drop every trigger waiting for retry and refuse webhooks until
+ * the API server is back (docs/adr/0006-link-events-from-our-informer.md; e2e suite `outage`).
  */
 class LinkWatcher extends Operator {
   constructor(
+    private readonly links: Informer<GitLabFluxLink & KubeObject>,
     private readonly onLink: (name: string, deleted: boolean) => void,
     log: Logger,
   ) {
@@ -35,16 +37,14 @@ class LinkWatcher extends Operator {
   private muted = false;
 
   protected async init(): Promise<void> {
-    await this.watchResource(LINKS.group, LINKS.version, LINKS.plural, async (event) => {
-      if (!this.muted) this.onLink(event.meta.name, event.type === 'DELETED');
+    this.links.onChange((type, link) => {
+      if (!this.muted) this.onLink(link.metadata.name, type === 'DELETED');
     });
+    // Links listed before init (the informer's first sync) are not replayed as events: enqueue them once.
+    for (const link of this.links.list()) this.onLink(link.metadata.name, false);
   }
 
-  /**
-   * The framework's stop() aborts its watch, and its watch takes the abort for an error and calls
-   * process.exit(1) at once — before the queue has drained. So stopping only mutes the events; the watch
-   * ends with the process, after the drain.
-   */
+  /** Stops taking link events; the informer itself is stopped with the others after the drain. */
   override stop(): void {
     this.muted = true;
   }
@@ -105,9 +105,10 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const index = new ReceiverIndex(linkCache, caches.gitRepositories, caches.namespaces);
   const push = new PushService({ client, index, receivers: caches.receivers, secrets: caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize });
 
+  linkCache.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
   const informers = [...Object.values(caches), linkCache];
   const informerRuns = informers.map((c) => c.run());
-  const watcher = new LinkWatcher((name, deleted) => {
+  const watcher = new LinkWatcher(linkCache, (name, deleted) => {
     // Any link change may move repositories between links (ownership goes to the oldest matching link),
     // so every link is looked at again; a deleted one gets one last pass to clean up.
     queue.add(name);
@@ -115,9 +116,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     if (deleted) links.delete(name);
     else links.add(name);
   }, log);
-  // The framework's watch exits the process on any watch error, including the 429 a freshly created CRD
-  // answers while the API server's watch cache initialises: start it once our own cache of links has synced.
   await linkCache.waitForSync();
+  linkCache.list().forEach((l) => push.warmSecrets(l.metadata.name));
   await watcher.start();
   const resync = setInterval(enqueueAll, config.resyncSeconds * 1000);
   resync.unref();

@@ -32,13 +32,14 @@ export class PushService {
   private readonly status: PushStatusRecorder;
   private readonly triggerClient: TriggerClient;
   private readonly specs = new WeakMap<object, ValidatedLinkSpec | undefined>();
+  private readonly secrets: SecretReader;
 
   constructor(private readonly deps: PushServiceDeps) {
     const { metrics, log } = deps;
     this.queue = new TriggerQueue({ concurrency: deps.concurrency ?? 16, maxPending: deps.maxPending ?? 10_000, onDepth: (d) => metrics.triggerQueueDepth.set(d) });
     this.status = new PushStatusRecorder(deps.client, 5_000, (err) => log.debug('push status not written', { error: String(err) }));
     this.triggerClient = new TriggerClient({ client: deps.client, receiver: (ns, n) => deps.receivers.get(ns, n), secret: (ns, n) => deps.secrets.get(ns, n) });
-    const secrets = new SecretReader(deps.client);
+    const secrets = (this.secrets = new SecretReader(deps.client));
     this.route = webhookRoute({
       log,
       linkSpec: (name) => this.spec(name),
@@ -49,6 +50,15 @@ export class PushService {
       observe: (result) => metrics.webhooksReceived.inc({ result }),
       recordPush: (link, push, now) => this.status.push(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
     });
+  }
+
+  /**
+   * Reads a link's webhook Secrets ahead of its first webhook: if the API server is away later, the value
+   * read now still authenticates GitLab's webhooks (SecretReader serves the last value read during outages).
+   */
+  warmSecrets(linkName: string): void {
+    const spec = this.spec(linkName);
+    for (const ref of [spec?.webhook.secretRef, spec?.webhook.signingSecretRef]) if (ref) void this.secrets.value(ref);
   }
 
   /** Validated spec of a link that exists and is not being deleted (suspended ones included: the handler answers them). */

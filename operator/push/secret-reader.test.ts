@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
-import type { KubeClient } from '../kube/client.js';
+import { KubeError, type KubeClient } from '../kube/client.js';
 import { SECRETS, type Resource } from '../kube/resources.js';
 import { deferred } from '../testing/informers.js';
 import { secretObj } from '../testing/push-fakes.js';
@@ -114,13 +114,34 @@ describe('secret-reader: SecretReader', () => {
     expect(k.gets).to.have.length(2);
   });
 
-  it('a read error after the TTL does not serve the stale value as if fresh', async () => {
+  it('a 403 after the TTL does not serve the stale value: the operator lost its access', async () => {
     const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
     let t = 0;
     const reader = new SecretReader(k.client, 1_000, () => t);
     expect(await reader.value(ref())).to.equal('abc');
     t = 2_000;
-    k.failWith(new Error('forbidden'));
+    k.failWith(new KubeError(403, 'Forbidden', 'secrets "hook-token" is forbidden'));
+    expect(await reader.value(ref())).to.equal(undefined);
+  });
+
+  it('while the API server is away, serves the last value read for up to staleMs, then refuses', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    let t = 0;
+    const reader = new SecretReader(k.client, 1_000, () => t, 60_000);
+    expect(await reader.value(ref())).to.equal('abc');
+    for (const outage of [new Error('connect ECONNREFUSED 127.0.0.1:6443'), new KubeError(503, 'ServiceUnavailable', 'etcd'), new KubeError(429, 'TooManyRequests', 'slow down')]) {
+      t += 2_000;
+      k.failWith(outage);
+      expect(await reader.value(ref()), outage.message).to.equal('abc');
+    }
+    t = 60_001;
+    expect(await reader.value(ref()), 'beyond staleMs').to.equal(undefined);
+  });
+
+  it('serves no stale value for a Secret never read successfully', async () => {
+    const k = secretsClient([]);
+    const reader = new SecretReader(k.client, 1_000, () => 0);
+    k.failWith(new Error('connect ECONNREFUSED'));
     expect(await reader.value(ref())).to.equal(undefined);
   });
 

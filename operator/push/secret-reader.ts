@@ -1,20 +1,24 @@
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
-import type { KubeClient } from '../kube/client.js';
+import { KubeError, type KubeClient } from '../kube/client.js';
 import { SECRETS } from '../kube/resources.js';
 
 /**
  * Reads keys of the Secrets links name (webhook token, signing key), with a short cache: a burst of webhooks
- * costs one GET, and a rotated secret is picked up within `ttlMs`. A read error is "unavailable" (the
- * webhook is refused with 503), never a guess.
+ * costs one GET, and a rotated secret is picked up within `ttlMs`. While the API server is unreachable (a
+ * network error or a 5xx/429), the last value read is used (for up to `staleMs`, default unbounded): an
+ * outage must not turn GitLab's pushes away, and no newer value can be known until the API server is back. Any other error (401/403: the
+ * operator lost its access) is "unavailable" (the webhook is refused with 503), never a guess.
  */
 export class SecretReader {
   private readonly cache = new Map<string, { at: number; secret: Promise<Secret | undefined> }>();
+  private readonly lastRead = new Map<string, { at: number; secret: Secret | undefined }>();
 
   constructor(
     private readonly client: KubeClient,
     private readonly ttlMs = 10_000,
     private readonly now: () => number = Date.now,
+    private readonly staleMs = Infinity,
   ) {}
 
   async value(ref: Required<SecretKeyRef>): Promise<string | undefined> {
@@ -30,12 +34,20 @@ export class SecretReader {
     let secret: Secret | undefined;
     try {
       secret = await entry.secret;
-    } catch {
-      return undefined;
+      this.lastRead.set(id, { at: entry.at, secret });
+    } catch (error) {
+      const last = this.lastRead.get(id);
+      if (!last || !isOutage(error) || this.now() - last.at > this.staleMs) return undefined;
+      secret = last.secret;
     }
     const b64 = secret?.data?.[ref.key];
     if (b64 === undefined) return undefined;
     const value = Buffer.from(b64, 'base64').toString('utf8').replace(/\r?\n$/, '');
     return value === '' ? undefined : value;
   }
+}
+
+/** The API server is away (not: it answered that we may not read). */
+function isOutage(error: unknown): boolean {
+  return !(error instanceof KubeError) || error.status >= 500 || error.status === 429;
 }

@@ -221,7 +221,16 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     expect(server.seen[1]!.headers['x-signature']).to.equal(hmac(BODY, rotated));
   });
 
-  for (const status of [400, 401, 403]) {
+  it('400 is retried: notification-controller answers it when it cannot read the token Secret (API server away)', async () => {
+    let calls = 0;
+    server = await startFakeReceiverServer(() => (++calls < 3 ? 400 : 200));
+    const w = new World();
+    const out = await w.client().trigger(request(linkSpec({ endpoint: server.url })));
+    expect(out).to.deep.equal({ result: 'delivered', attempts: 3, detail: 'HTTP 200' });
+    expect(w.delays).to.deep.equal([250, 500]);
+  });
+
+  for (const status of [401, 403, 413]) {
     it(`${status} fails at once without a retry`, async () => {
       server = await startFakeReceiverServer(() => status);
       const w = new World();

@@ -80,9 +80,7 @@ export class TriggerClient {
         });
         if (status >= 200 && status < 300) return { result: 'delivered', attempts, detail: `HTTP ${status}` };
         if (status !== 0) last = `HTTP ${status}`;
-        // Any other 4xx: the receiver refuses what we send; retrying the same request cannot help.
-        // (404: the webhook path changed, read again below; 408/429: the receiver asks us to come back.)
-        if (status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429) return { result: 'failed', attempts, detail: last };
+        if (isPermanent(status)) return { result: 'failed', attempts, detail: last };
       } else {
         last = !receiver ? 'Receiver not found' : !path ? 'Receiver has no webhook path yet' : 'token Secret missing';
       }
@@ -119,4 +117,14 @@ export class TriggerClient {
       r.end(body);
     });
   }
+}
+
+/**
+ * A 4xx the receiver will answer again to the same request, so retrying cannot help. Not permanent: 404
+ * (the webhook path changed: read again), 408/429 (come back later), and 400, which notification-controller
+ * also answers when it cannot read the Receiver's token Secret from the API server ("unable to validate
+ * payload"), as during an API server outage.
+ */
+export function isPermanent(status: number): boolean {
+  return status >= 400 && status < 500 && ![400, 404, 408, 429].includes(status);
 }
