@@ -63,3 +63,8 @@ test-unit-node24: build ## Unit tests on Node 24 LTS (installed from the npm reg
 .PHONY: test-e2e
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
 	npx mocha --config .mocharc.e2e.json
+
+.PHONY: test-reliability
+test-reliability: build testenv ## Long fault suites (10 SIGKILLs while converging 2,000 GitRepositories); output kept in e2e/results/.
+	@mkdir -p e2e/results
+	set -o pipefail; npx mocha --config .mocharc.reliability.json 2>&1 | tee e2e/results/reliability.txt
