@@ -60,7 +60,7 @@ class World {
   private tokens = 0;
   private clock = Date.parse('2024-06-01T00:00:00Z');
 
-  constructor(readonly fake: FakeKube = cluster(), private readonly logLevel = 'error') {}
+  constructor(readonly fake: FakeKube = cluster(), private readonly logLevel = 'error', private readonly echoTimeoutMs?: number) {}
 
   async start(opts: { waitForSync?: boolean } = {}): Promise<this> {
     this.caches = await startCaches(this.fake, opts);
@@ -85,6 +85,7 @@ class World {
       events: recorder,
       now: () => new Date((this.clock += 60_000)),
       newToken: () => `token-${++this.tokens}-`.padEnd(64, 'x'),
+      echoTimeoutMs: this.echoTimeoutMs,
     });
     return this;
   }
@@ -233,11 +234,29 @@ describe('LinkController', () => {
       expect([world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')]).to.deep.equal(before);
     });
 
-    it('never overwrites a token when its cache is behind (create refused with AlreadyExists is fine)', async () => {
+    it('waits for the echo of its own writes instead of redoing them while its cache is behind', async () => {
       await worldWithLink();
       world.fake.holdWatches(); // the caches will not see what the first reconcile creates
       await world.reconcile('team-a');
       const tokens = [world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')];
+      const { outcome, writes } = await world.writesOf('team-a');
+      expect(outcome).to.deep.equal({ kind: 'requeueAfter', ms: 250 });
+      expect(writes).to.deep.equal([], 'no create, patch or status write before the caches caught up');
+      world.fake.releaseWatches();
+      await settle();
+      const after = (await world.writesOf('team-a')).writes;
+      expect(after.filter((w) => /secrets|receivers/.test(w)), 'no Secret or Receiver written again once they did').to.deep.equal([]);
+      expect([world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')]).to.deep.equal(tokens);
+    });
+
+    it('never overwrites a token when its cache is still behind after the echo timeout (AlreadyExists is fine)', async () => {
+      world = await new World(cluster(), 'error', 0).start();
+      world.fake.seed(LINKS, linkObject('team-a', SPEC));
+      await settle();
+      world.fake.holdWatches();
+      await world.reconcile('team-a');
+      const tokens = [world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')];
+      await new Promise((r) => setTimeout(r, 2));
       const { outcome, writes } = await world.writesOf('team-a');
       expect(outcome.kind).to.equal('done');
       expect(writes.filter((w) => w.startsWith('create'))).to.have.length(4, 'the stale view tries to create again');

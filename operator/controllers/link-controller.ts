@@ -12,6 +12,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
 import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
 import { desiredPair, usableToken, type DesiredPair } from '../reconcile/desired.js';
+import { Expectations } from '../reconcile/expectations.js';
 import { FINALIZER, LABEL_LINK, LABEL_MANAGED_BY, linkSelector, MANAGED_BY, objectName } from '../reconcile/names.js';
 import { plan, type Action } from '../reconcile/plan.js';
 import { computeStatus, statusChanged, summary, type StatusInput, type Verdict } from '../reconcile/status.js';
@@ -35,6 +36,8 @@ export interface LinkControllerDeps {
   newToken?: () => string;
   /** Parallel writes within one reconcile (a link may cover thousands of repositories). */
   writeConcurrency?: number;
+  /** How long a reconcile waits for the caches to show its own last writes before planning anyway. */
+  echoTimeoutMs?: number;
 }
 
 const RESOURCE_OF: Record<Action['kind'], Resource> = { Secret: SECRETS, Receiver: RECEIVERS };
@@ -42,6 +45,7 @@ const isManaged = (o: KubeObject) => o.metadata.labels?.[LABEL_MANAGED_BY] === M
 const where = (a: Action) => (a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`);
 const FLUX_RECHECK_MS = 30_000;
 const CACHE_WAIT_MS = 1_000;
+const ECHO_WAIT_MS = 250;
 
 /**
  * Reconciles one GitLabFluxLink: read → finalizer/deletion → validate → gather → desired (pure) → plan (pure)
@@ -51,11 +55,13 @@ const CACHE_WAIT_MS = 1_000;
 export class LinkController {
   private readonly now: () => Date;
   private readonly newToken: () => string;
+  private readonly expectations: Expectations;
 
   constructor(private readonly deps: LinkControllerDeps) {
     this.now = deps.now ?? (() => new Date());
     // 32 random bytes, hex-encoded: Flux hashes the token into the webhook path, so it must be unguessable.
     this.newToken = deps.newToken ?? (() => randomBytes(32).toString('hex'));
+    this.expectations = new Expectations(deps.echoTimeoutMs ?? 30_000);
   }
 
   async reconcile(name: string): Promise<Outcome> {
@@ -125,6 +131,8 @@ export class LinkController {
   private async converge(link: GitLabFluxLink & KubeObject, spec: GitLabFluxLinkSpec, self: LinkMatcher, matchers: LinkMatcher[]): Promise<Outcome> {
     const { caches } = this.deps;
     const name = link.metadata.name;
+    // Our last writes not yet seen by the caches: planning now would redo them.
+    if (!this.expectations.satisfied(name, (kind, ns, n) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null, Date.now())) return { kind: 'requeueAfter', ms: ECHO_WAIT_MS };
     const nsLabels = (ns: string) => caches.namespaces.get(undefined, ns)?.metadata.labels ?? (caches.namespaces.get(undefined, ns) ? {} : undefined);
     const claims = claimsOf(self, matchers, caches.gitRepositories.list(), nsLabels);
 
@@ -146,7 +154,7 @@ export class LinkController {
       managedByOtherLink: (other) => liveLinks.has(other),
     }, (key) => kept.has(key));
 
-    const { failures, foreign } = await this.apply(thePlan.actions);
+    const { failures, foreign } = await this.apply(name, thePlan.actions);
 
     const entries: RepositoryEntry[] = [];
     let ready = 0;
@@ -187,14 +195,14 @@ export class LinkController {
    * failed writes, and the objects whose names turned out to be taken by objects the operator does not
    * manage (the caches only hold managed objects, so the plan cannot know those in advance).
    */
-  private async apply(actions: Action[]): Promise<{ failures: string[]; foreign: Map<string, string> }> {
+  private async apply(link: string, actions: Action[]): Promise<{ failures: string[]; foreign: Map<string, string> }> {
     const phase = (a: Action) => (a.verb === 'delete' ? 2 : a.kind === 'Secret' ? 0 : 1);
     const failures: string[] = [];
     const foreign = new Map<string, string>(); // namespace/name → message
     for (const p of [0, 1, 2]) {
       const batch = actions.filter((a) => phase(a) === p && !foreign.has(where(a)));
       await mapLimit(batch, this.deps.writeConcurrency ?? 16, async (a) => {
-        const result = await this.applyOne(a);
+        const result = await this.applyOne(link, a);
         if (result?.foreign) foreign.set(where(a), result.foreign);
         else if (result?.error) failures.push(result.error);
       });
@@ -203,14 +211,17 @@ export class LinkController {
   }
 
   /** One write; undefined when done or harmlessly superseded. */
-  private async applyOne(a: Action): Promise<{ error?: string; foreign?: string } | undefined> {
+  private async applyOne(link: string, a: Action): Promise<{ error?: string; foreign?: string } | undefined> {
     const { client, metrics, log } = this.deps;
     const resource = RESOURCE_OF[a.kind];
+    const [namespace, name] = where(a).split('/') as [string, string];
+    const before = this.cacheOf(a.kind).get(namespace, name)?.metadata.resourceVersion;
     try {
       if (a.verb === 'create') await client.create(resource, a.object);
       else if (a.verb === 'patch') await client.patch(resource, a.namespace, a.name, a.patch, 'merge');
       else await client.delete(resource, a.namespace, a.name, { resourceVersion: a.resourceVersion });
       metrics.objectWrites.inc({ verb: a.verb, kind: a.kind });
+      this.expectations.expect(link, a.kind, namespace, name, before, a.verb === 'delete', Date.now());
       return undefined;
     } catch (err) {
       if (a.verb === 'create' && isAlreadyExists(err)) {
@@ -225,6 +236,10 @@ export class LinkController {
       log.warn('write failed', { verb: a.verb, kind: a.kind, object: where(a), error: String(err) });
       return { error: `${a.verb} ${a.kind} ${where(a)}: ${(err as Error).message}` };
     }
+  }
+
+  private cacheOf(kind: string): Informer<KubeObject> {
+    return (kind === 'Secret' ? this.deps.caches.secrets : this.deps.caches.receivers) as unknown as Informer<KubeObject>;
   }
 
   private async finalize(link: GitLabFluxLink & KubeObject): Promise<Outcome> {
