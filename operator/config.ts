@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import type { LeaderElectionSettings } from './leader/leader-elector.js';
 /** Settings from the environment, typed, with defaults. Flags are not used: a Deployment sets env. */
 export interface Config {
   /** kubeconfig file; unset = $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
@@ -22,14 +23,7 @@ export interface Config {
   leaderElection: LeaderElectionConfig | undefined;
 }
 
-export interface LeaderElectionConfig {
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationSeconds: number;
-  renewDeadlineSeconds: number;
-  retryPeriodSeconds: number;
-}
+export type LeaderElectionConfig = LeaderElectionSettings;
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 

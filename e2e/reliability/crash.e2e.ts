@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
+import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
 import { apply, condition, eventually, getJson } from '../support/kube.js';
-import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { metricSum, startOperator, type OperatorProcess } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 
@@ -96,15 +97,8 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
     console.log(`      ${REPOS} GitRepositories created in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // Installs the CRD and RBAC; this first operator is stopped before the link exists.
     await (await startOperator(env.cluster, { LEADER_ELECT: 'false' })).stop();
-    await apply(env.cluster, [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'crash-webhook', namespace: OPERATOR_NAMESPACE }, stringData: { token: 'crash-e2e-webhook-token-0123456789' } }]);
-    await apply(env.cluster, [{
-      apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: `crash-${process.pid}` },
-      spec: {
-        gitlab: { url: env.git.instanceURL }, receiver: { endpoint: env.cluster.receiverURL },
-        trust: { namespaceSelector: { matchLabels: label }, projects: ['crash/**'] },
-        webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: 'crash-webhook' } },
-      },
-    }]);
+    await apply(env.cluster, [webhookSecretManifest('crash-webhook', 'crash-e2e-webhook-token-0123456789')]);
+    await apply(env.cluster, [linkManifest(env, `crash-${process.pid}`, { label, projects: ['crash/**'], webhookSecret: 'crash-webhook' })]);
   });
 
   it(`keeps exactly the desired objects and every token across ${RUNS} crashes`, async () => {

@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import { testEnv } from '../hooks.js';
 import { pushCommit } from '../gitlab/git-server.js';
 import { post } from '../support/http.js';
+import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
-import { isLeader, metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { isLeader, metricSum, startOperator, type OperatorProcess } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 
@@ -40,14 +41,7 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
       spec: { url: `${env.git.baseURL}/${p}.git`, interval: '1h', ref: { branch: 'main' } },
     })));
     const linkName = `outage-${id}`;
-    await apply(env.cluster, [{
-      apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: linkName },
-      spec: {
-        gitlab: { url: env.git.instanceURL }, receiver: { endpoint: env.cluster.receiverURL },
-        trust: { namespaceSelector: { matchLabels: label }, projects: ['outage/**'] },
-        webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: 'outage-webhook' } },
-      },
-    }]);
+    await apply(env.cluster, [linkManifest(env, linkName, { label, projects: ['outage/**'], webhookSecret: 'outage-webhook' })]);
     await eventually(`link ${linkName} Ready`, async () => {
       const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
       return condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === count;
@@ -62,7 +56,7 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
     env = await testEnv();
     if (env.cluster.provider !== 'local') throw new Error('the outage suite stops kube-apiserver and notification-controller: it needs the local provider');
     op = await startOperator(env.cluster);
-    await apply(env.cluster, [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'outage-webhook', namespace: OPERATOR_NAMESPACE }, stringData: { token: TOKEN } }]);
+    await apply(env.cluster, [webhookSecretManifest('outage-webhook', TOKEN)]);
   });
   after(async () => {
     await env.cluster.startComponent('kube-apiserver');

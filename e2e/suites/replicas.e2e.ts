@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import { pushCommit } from '../gitlab/git-server.js';
+import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { apiWrites, isLeader, metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
@@ -39,7 +40,7 @@ describe('two replicas: one leader on a Lease, webhooks served by both', functio
     env = await testEnv();
     ops.push(...(await Promise.all([startOperator(env.cluster, {}, { awaitLeadership: false }), startOperator(env.cluster, {}, { awaitLeadership: false })])));
     // After the operators: starting one installs the operator's namespace, where the webhook Secret lives.
-    await apply(env.cluster, [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'replicas-webhook', namespace: OPERATOR_NAMESPACE }, stringData: { token: TOKEN } }]);
+    await apply(env.cluster, [webhookSecretManifest('replicas-webhook', TOKEN)]);
     ns = await freshNamespace(env.cluster, 'replicas', label);
     await env.git.createProject(project);
     await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': '0' } });
@@ -55,14 +56,7 @@ describe('two replicas: one leader on a Lease, webhooks served by both', functio
     expect(lease.spec.holderIdentity).to.be.a('string').and.not.equal('');
 
     await apply(env.cluster, ['a', 'b', 'c'].map(gitRepo));
-    await apply(env.cluster, [{
-      apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: linkName },
-      spec: {
-        gitlab: { url: env.git.instanceURL }, receiver: { endpoint: env.cluster.receiverURL },
-        trust: { namespaceSelector: { matchLabels: label }, projects: ['replicas/**'] },
-        webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: 'replicas-webhook' } },
-      },
-    }]);
+    await apply(env.cluster, [linkManifest(env, linkName, { label, projects: ['replicas/**'], webhookSecret: 'replicas-webhook' })]);
     await eventually('link Ready with 3 receivers', async () => {
       const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
       return condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === 3;
