@@ -9,6 +9,7 @@ import { Metrics } from '../observability/metrics.js';
 import { startHttpServer } from '../server/http-server.js';
 import { deferred } from '../testing/informers.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
+import { RawConnection } from '../testing/raw-http.js';
 import type { Push } from './gitlab-event.js';
 import type { Target } from './receiver-index.js';
 import { TriggerQueue } from './trigger-queue.js';
@@ -37,6 +38,8 @@ interface Fixture {
   logLines: string[];
   maxBodyBytes?: number;
   enqueueHook?: (link: string, push: Push, target: Target) => void;
+  /** When set, secret reads wait for it. */
+  secretGate?: Promise<void>;
 }
 
 function fixture(): Fixture {
@@ -64,6 +67,7 @@ function deps(f: Fixture): WebhookDeps {
     linkSpec: (name) => f.links.get(name),
     secretValue: async (ref: Required<SecretKeyRef>) => {
       f.secretReads++;
+      await f.secretGate;
       return f.secrets.get(`${ref.namespace}/${ref.name}/${ref.key}`);
     },
     projectAllowed: (_link, project) => f.allowedProjects.has(project),
@@ -277,6 +281,50 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     it('still needs the token when the signature is valid', async () => {
       const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) }, body });
       expect(reply.status).to.equal(401);
+      expect(f.enqueued).to.have.length(0);
+    });
+  });
+
+  describe('unauthenticated requests cost no buffering', () => {
+    it('a wrong token is answered 401 before the body is read: the client need not send it', async () => {
+      const conn = await RawConnection.open(server.port);
+      try {
+        await conn.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: guess\r\nContent-Length: 4000000\r\n\r\n{"object_kind":`);
+        const reply = await conn.waitForReply(5_000);
+        expect(reply?.status, 'answered while most of the declared body is still unsent').to.equal(401);
+        expect(f.observed).to.deep.equal(['unauthorized']);
+      } finally {
+        conn.destroy();
+      }
+    });
+
+    it('a chunked body with a wrong token is refused 401 (not read up to the limit)', async () => {
+      f.maxBodyBytes = 1024;
+      const head = `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: guess\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      const conn = await RawConnection.open(server.port);
+      try {
+        await conn.write(head + `600\r\n${' '.repeat(0x600)}\r\n`);
+        const reply = await conn.waitForReply(5_000);
+        expect(reply?.status).to.equal(401);
+        expect(f.observed).to.deep.equal(['unauthorized']);
+      } finally {
+        conn.destroy();
+      }
+    });
+
+    it('a client that goes away while the token is being checked ends the request (no handler left waiting)', async () => {
+      const gate = deferred();
+      f.secretGate = gate.promise;
+      const conn = await RawConnection.open(server.port);
+      await conn.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: 1000\r\n\r\n{"object_kind":`);
+      while (f.secretReads === 0) await new Promise((r) => setTimeout(r, 2));
+      conn.reset();
+      await conn.closed;
+      const open = () => new Promise<number>((resolve) => server.server.getConnections((_e, n) => resolve(n)));
+      while ((await open()) > 0) await new Promise((r) => setTimeout(r, 2)); // the server has seen the reset
+      gate.resolve();
+      for (let i = 0; i < 500 && f.observed.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(f.observed).to.deep.equal(['aborted']);
       expect(f.enqueued).to.have.length(0);
     });
   });

@@ -70,10 +70,10 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
     return { status: 404, body: 'no such GitLabFluxLink', result: 'unknown_link' };
   }
   const limit = deps.maxBodyBytes ?? MAX_BODY_BYTES;
-  const body = await readBody(req, limit);
-  if (body === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
-  if (body === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
+  if (Number(req.headers['content-length'] ?? 0) > limit) return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
 
+  // The token is in a header: check it before reading the body, so an unauthenticated client cannot make
+  // the operator hold up to `limit` bytes per connection (node discards the unread body after the answer).
   const token = await deps.secretValue(spec.webhook.secretRef);
   if (token === undefined) {
     deps.log.warn('webhook Secret unreadable: refusing the webhook', { link: linkName, secretNamespace: spec.webhook.secretRef.namespace, secretName: spec.webhook.secretRef.name });
@@ -81,6 +81,10 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
   }
   const auth = checkToken(header(req, 'x-gitlab-token'), token);
   if (!auth.ok) return { status: 401, body: 'unauthorized', result: 'unauthorized' };
+
+  const body = await readBody(req, limit);
+  if (body === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
+  if (body === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
   if (spec.webhook.signingSecretRef) {
     const key = await deps.secretValue(spec.webhook.signingSecretRef);
     if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
@@ -117,10 +121,11 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Reads at most `limit` bytes; a declared or actual larger body stops the read at once. */
+/** Reads at most `limit` bytes; a larger body stops the read at once. */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.resolve('too-large');
+  // The read starts after an await (the token check): the client may have gone meanwhile, and its
+  // 'aborted' and 'close' events with it.
+  if (req.destroyed) return Promise.resolve('aborted');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -137,5 +142,6 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 't
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('aborted', () => resolve('aborted'));
     req.on('error', () => resolve('aborted'));
+    req.on('close', () => resolve('aborted')); // after 'end' this changes nothing: a promise settles once
   });
 }

@@ -8,16 +8,37 @@ import type { Metrics } from '../observability/metrics.js';
  */
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => boolean | Promise<boolean>;
 
+/** Connection limits. The defaults are production's; tests shorten the timeouts to see them act quickly. */
+export interface HttpServerLimits {
+  /** Time to receive the request line and headers (slowloris). */
+  headersTimeoutMs: number;
+  /** Time to receive the whole request, body included (slow body drip). */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  /**
+   * How often node checks the two timeouts above; undefined = node's default (30 s), so in production a
+   * timeout acts up to that much later than configured.
+   */
+  connectionsCheckingIntervalMs?: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = { headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024 };
+
 export interface HttpServerOptions {
   host: string;
   port: number;
   metrics: Metrics;
   ready: () => boolean;
   routes?: Route[];
+  limits?: Partial<HttpServerLimits>;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
-  const server = http.createServer({ requestTimeout: 15_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 }, async (req, res) => {
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const serverOptions: http.ServerOptions = { requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, maxHeaderSize: limits.maxHeaderBytes };
+  if (limits.connectionsCheckingIntervalMs !== undefined) serverOptions.connectionsCheckingInterval = limits.connectionsCheckingIntervalMs;
+  const server = http.createServer(serverOptions, async (req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && path === '/healthz') return text(res, 200, 'ok');
