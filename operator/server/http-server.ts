@@ -17,13 +17,13 @@ export interface HttpServerLimits {
   keepAliveTimeoutMs: number;
   maxHeaderBytes: number;
   /**
-   * How often node checks the two timeouts above; undefined = node's default (30 s), so in production a
-   * timeout acts up to that much later than configured.
+   * How often node checks the two timeouts above. Node's default is 30 s, which lets a slowloris client hold
+   * a connection about 35 s instead of 5; once a second costs nothing measurable.
    */
   connectionsCheckingIntervalMs?: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = { headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024 };
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = { headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024, connectionsCheckingIntervalMs: 1_000 };
 
 export interface HttpServerOptions {
   host: string;
