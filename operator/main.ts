@@ -40,6 +40,7 @@ class LinkWatcher extends Operator {
 
 export interface RunningOperator {
   port: number;
+  /** Drains (bounded by SHUTDOWN_TIMEOUT_SECONDS); the caller then exits the process. */
   stop(): Promise<void>;
 }
 
@@ -60,6 +61,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   };
 
   const controller = new LinkController({ client, caches, fluxInstalled: () => !missing.gitRepositories && !missing.receivers, log, metrics, events: new EventRecorder(client, log), writeConcurrency: config.writeConcurrency });
+  metrics.initController('gitlabfluxlink');
   const queue = new WorkQueue((key) => controller.reconcile(key), {
     workers: config.workers,
     onDepthChange: (d) => metrics.workqueueDepth.set({ name: 'gitlabfluxlink' }, d),
@@ -123,9 +125,11 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     port: http.port,
     async stop() {
       // Stop taking work, let running reconciles finish (bounded), then close watches and the server.
+      // The framework's watch is left open (the process exits right after): its stop() aborts the request,
+      // which its own error handler takes for a failed watch and answers with process.exit(1) at once, before
+      // the drain (main.test.ts). What the watch still delivers meanwhile, the stopped queue ignores.
       log.info('shutting down');
       clearInterval(resync);
-      watcher.stop();
       const drained = queue.shutdown();
       const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
       await Promise.race([Promise.all([drained, push.close()]), timeout]);

@@ -137,6 +137,10 @@ export class HttpKubeClient implements KubeClient {
     const mod = this.base.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { ...(auth.headers as Record<string, string> | undefined), Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'gitlab-flux-link', ...extraHeaders };
     if (contentType) headers['Content-Type'] = contentType;
+    // Node frames a body with neither Content-Length nor chunked encoding for DELETE (and GET): the API server
+    // then reads a DELETE without its DeleteOptions (preconditions, propagationPolicy lost) and takes the
+    // stray JSON for the start of the next request on the keep-alive socket (400 Bad Request).
+    if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
     return new Promise((resolve, reject) => {
       const req = mod.request(
         {
