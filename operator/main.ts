@@ -52,6 +52,7 @@ class LinkWatcher extends Operator {
 
 export interface RunningOperator {
   port: number;
+  /** Drains (bounded by SHUTDOWN_TIMEOUT_SECONDS); the caller then exits the process. */
   stop(): Promise<void>;
 }
 
@@ -72,6 +73,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   };
 
   const controller = new LinkController({ client, caches, fluxInstalled: () => !missing.gitRepositories && !missing.receivers, log, metrics, events: new EventRecorder(client, log), writeConcurrency: config.writeConcurrency });
+  metrics.initController('gitlabfluxlink');
   const queue = new WorkQueue((key) => controller.reconcile(key), {
     workers: config.workers,
     // With leader election, nothing is reconciled until this replica leads; keys wait, deduplicated.
@@ -138,6 +140,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     port: http.port,
     async stop() {
       // Stop taking work, let running reconciles finish (bounded), then close watches and the server.
+      // LinkWatcher.stop() only mutes link events: the framework's own stop() would abort a watch, which its
+      // error handler answers with process.exit(1) before the drain (main.test.ts, ADR 0006).
       log.info('shutting down');
       clearInterval(resync);
       watcher.stop();

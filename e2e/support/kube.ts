@@ -1,3 +1,6 @@
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster } from '../testenv/types.js';
 import { sleep } from '../testenv/probe.js';
 
@@ -43,4 +46,41 @@ export async function freshNamespace(cluster: Cluster, prefix: string, labels: R
 
 export function condition(obj: any, type: string): { status: string; reason?: string; message?: string } | undefined {
   return obj?.status?.conditions?.find((c: { type: string }) => c.type === type);
+}
+
+/** The meta.k8s.io/v1 Table the API server renders for `kubectl get` (server-side printing). */
+export interface Table {
+  kind: 'Table';
+  columnDefinitions: Array<{ name: string; type: string; format: string; description: string; priority?: number }>;
+  rows: Array<{ cells: unknown[]; object?: { metadata?: { name?: string } } }>;
+}
+
+/**
+ * GET `apiPath` as a Table, with the admin kubeconfig's credentials. `kubectl get --raw` cannot set the
+ * Accept header, so this is the one request of the suites made without kubectl.
+ */
+export async function getTable(cluster: Cluster, apiPath: string): Promise<Table> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const options: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const url = new URL(kc.getCurrentCluster()!.server.replace(/\/$/, '') + apiPath);
+  const mod = url.protocol === 'https:' ? https : http;
+  const headers = { ...(options.headers as Record<string, string> | undefined), Accept: 'application/json;as=Table;g=meta.k8s.io;v=v1' };
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = mod.request(url, { ...options, headers, method: 'GET', timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${apiPath} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+  if (status !== 200) throw new Error(`GET ${apiPath} as Table: HTTP ${status}: ${body.slice(0, 300)}`);
+  const table = JSON.parse(body) as Table;
+  if (table.kind !== 'Table') throw new Error(`GET ${apiPath}: expected a Table, got ${table.kind}`);
+  return table;
 }

@@ -22,10 +22,10 @@ export async function installOperatorManifests(cluster: Cluster): Promise<void> 
  * A kubeconfig for the operator's ServiceAccount with a token from the TokenRequest API: the operator runs
  * with exactly the shipped ClusterRole, never as admin, so the e2e proves the RBAC is enough.
  */
-export async function serviceAccountKubeconfig(cluster: Cluster, file: string): Promise<string> {
-  const token = (await cluster.kubectl(['create', 'token', OPERATOR_SA, '-n', OPERATOR_NAMESPACE, '--duration=6h'])).trim();
+export async function serviceAccountKubeconfig(cluster: Cluster, file: string, serviceAccount = OPERATOR_SA): Promise<string> {
+  const token = (await cluster.kubectl(['create', 'token', serviceAccount, '-n', OPERATOR_NAMESPACE, '--duration=6h'])).trim();
   if (!cluster.caCert) throw new Error('the cluster provider gave no CA certificate');
-  fs.writeFileSync(file, kubeconfigYaml({ server: cluster.server, caCert: cluster.caCert, user: OPERATOR_SA, token }), { mode: 0o600 });
+  fs.writeFileSync(file, kubeconfigYaml({ server: cluster.server, caCert: cluster.caCert, user: serviceAccount, token }), { mode: 0o600 });
   return file;
 }
 
@@ -41,6 +41,10 @@ export interface OperatorProcess {
 let instances = 0;
 
 export interface StartOptions {
+  /** Another ServiceAccount of the operator's namespace (a test that withholds a permission). */
+  serviceAccount?: string;
+  /** false: return once the process serves HTTP (/healthz), ready or not (and leading or not). */
+  waitReady?: boolean;
   /** Wait until this process leads (holds the Lease) — the default: suites expect it to reconcile at once. */
   awaitLeadership?: boolean;
   /** Extra arguments for node, before the script (e.g. `--cpu-prof`). */
@@ -50,7 +54,8 @@ export interface StartOptions {
 /** Starts `node dist/operator/main.js` as the ServiceAccount and waits for /readyz (and leadership). */
 export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
-  const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}.kubeconfig`));
+  const sa = opts.serviceAccount ?? OPERATOR_SA;
+  const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}-${sa}.kubeconfig`), sa);
   const port = await freePort();
   const name = `operator-${++instances}`;
   const proc = startProcess({
@@ -63,8 +68,9 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   });
   const url = `http://127.0.0.1:${port}`;
   const aborted = () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined);
-  await waitFor(`${name} /readyz`, async () => (await getStatus(`${url}/readyz`)).status === 200, { timeoutMs: 60_000, aborted });
-  if ((opts.awaitLeadership ?? true) && env.LEADER_ELECT !== 'false') {
+  const probe = opts.waitReady === false ? '/healthz' : '/readyz';
+  await waitFor(`${name} ${probe}`, async () => (await getStatus(`${url}${probe}`)).status === 200, { timeoutMs: 60_000, aborted });
+  if (opts.waitReady !== false && (opts.awaitLeadership ?? true) && env.LEADER_ELECT !== 'false') {
     // A predecessor killed without releasing the Lease holds it for up to its duration (15 s).
     await waitFor(`${name} leading`, async () => isLeader((await getStatus(`${url}/metrics`)).body), { timeoutMs: 30_000, aborted });
   }

@@ -149,6 +149,13 @@ class World {
   }
 }
 
+/** controller_runtime_reconcile_errors_total and controller_runtime_reconcile_total{result="error"}. */
+async function reconcileCounts(): Promise<{ errors: number; errorResults: number }> {
+  const errors = (await metrics.reconcileErrors.get()).values.find((v) => v.labels.controller === 'gitlabfluxlink')?.value ?? 0;
+  const errorResults = (await metrics.reconcileTotal.get()).values.find((v) => v.labels.controller === 'gitlabfluxlink' && v.labels.result === 'error')?.value ?? 0;
+  return { errors, errorResults };
+}
+
 const FIRST_PASS = [
   'patch gitlabfluxlinks team-a',
   'create secrets apps/gfl-app1',
@@ -483,8 +490,11 @@ describe('LinkController', () => {
     it('a failed write: Ready=False ReconciliationFailed, Reconciling ProgressingWithRetry, retry with backoff, generation not observed', async () => {
       await worldWithLink();
       world.fake.failWrites((w) => w.verb === 'create' && w.resource === 'receivers' && w.name === 'gfl-app2', new KubeError(500, 'InternalError', 'etcd is sad'));
+      const before = await reconcileCounts();
       const { outcome, writes } = await world.writesOf('team-a');
       expect(outcome.kind).to.equal('retry');
+      const after = await reconcileCounts();
+      expect({ errors: after.errors - before.errors, errorResults: after.errorResults - before.errorResults }, 'both error series count it').to.deep.equal({ errors: 1, errorResults: 1 });
       expect(writes).to.deep.equal(FIRST_PASS);
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'False', reason: 'ReconciliationFailed' });
       expect(world.condition('team-a', 'Ready')!.message).to.contain('create Receiver apps/gfl-app2').and.contain('etcd is sad');

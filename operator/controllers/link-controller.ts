@@ -69,6 +69,9 @@ export class LinkController {
     const { metrics } = this.deps;
     try {
       const outcome = await this.reconcileOnce(name);
+      // A reconcile that ends in a retry is an error however it ended (controller-runtime counts every
+      // returned error in both series), so errors_total equals reconcile_total{result="error"}.
+      if (outcome.kind === 'retry') metrics.reconcileErrors.inc({ controller: 'gitlabfluxlink' });
       metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success' });
       return outcome;
     } catch (error) {

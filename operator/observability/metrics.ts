@@ -28,6 +28,17 @@ export class Metrics {
     client.collectDefaultMetrics({ register: this.registry });
   }
 
+  /**
+   * What controller-runtime does when a controller starts: every reconcile series exists at 0 and the queue
+   * depth at 0, so `rate(controller_runtime_reconcile_errors_total[5m])` and alerts on it work before the
+   * first error (a labelled prom-client counter has no sample until it is incremented).
+   */
+  initController(name: string): void {
+    this.reconcileErrors.inc({ controller: name }, 0);
+    for (const result of ['success', 'error', 'requeue', 'requeue_after']) this.reconcileTotal.inc({ controller: name, result }, 0);
+    this.workqueueDepth.set({ name }, 0);
+  }
+
   observeRequest = (verb: string, resource: string, status: number): void => {
     this.restRequests.inc({ verb, resource, code: String(status) });
   };
