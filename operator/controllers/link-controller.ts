@@ -220,11 +220,12 @@ export class LinkController {
     const [namespace, name] = where(a).split('/') as [string, string];
     const before = this.cacheOf(a.kind).get(namespace, name)?.metadata.resourceVersion;
     try {
-      if (a.verb === 'create') await client.create(resource, a.object);
-      else if (a.verb === 'patch') await client.patch(resource, a.namespace, a.name, a.patch, 'merge');
+      let written: KubeObject | undefined;
+      if (a.verb === 'create') written = await client.create(resource, a.object);
+      else if (a.verb === 'patch') written = await client.patch(resource, a.namespace, a.name, a.patch, 'merge');
       else await client.delete(resource, a.namespace, a.name, { resourceVersion: a.resourceVersion });
       metrics.objectWrites.inc({ verb: a.verb, kind: a.kind });
-      this.expectations.expect(link, a.kind, namespace, name, before, a.verb === 'delete', Date.now());
+      this.expectations.expect(link, a.kind, namespace, name, { before, after: written?.metadata.resourceVersion, deleted: a.verb === 'delete' }, Date.now());
       return undefined;
     } catch (err) {
       if (a.verb === 'create' && isAlreadyExists(err)) {
