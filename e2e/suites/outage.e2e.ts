@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { testEnv } from '../hooks.js';
 import { pushCommit } from '../gitlab/git-server.js';
 import { post } from '../support/http.js';
+import { recordApiServerRestart } from '../support/restarts.js';
 import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { isLeader, metricSum, startOperator, type OperatorProcess } from '../support/operator.js';
@@ -77,7 +78,9 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
     expect(answers, 'answers to the webhooks sent during the outage').to.deep.equal(projects.map(() => 202));
     await sleep(Math.max(0, 15_000 - (Date.now() - stoppedAt)));
     expect(op.proc.child.exitCode, 'operator exit code during the outage').to.equal(null);
+    const restartAt = Date.now();
     await env.cluster.startComponent('kube-apiserver');
+    recordApiServerRestart(restartAt);
     const backAt = Date.now();
     for (let i = 0; i < projects.length; i++) {
       await eventually(`app${i} reconciled to the commit pushed during the outage`, async () => (await revision(ns, `app${i}`)) === `main@sha1:${pushed[i]}`, 120_000, 250);

@@ -7,6 +7,7 @@ import {
   compareGrants, describeGrant, describeRequest, forbiddenRequests, grantsTo, kustomizeDocs, manifestDocs, parseAuditLog, requestsOf,
   serviceAccountUser, serviceProxyNames, serviceProxyProblems, usedAccess, usesGrant, type AuditedRequest, type Exception,
 } from '../support/rbac-audit.js';
+import { apiServerRestartWindows } from '../support/restarts.js';
 import { repoRoot } from '../testenv/paths.js';
 
 /**
@@ -53,7 +54,10 @@ describe('least privilege: the operator\'s requests (kube-apiserver audit log) a
 
   it('every request the operator made was allowed (no 403)', async () => {
     const rs = await requests();
-    const refused = forbiddenRequests(rs).map(describeRequest);
+    const excused = apiServerRestartWindows();
+    const refused = forbiddenRequests(rs, excused).map(describeRequest);
+    const duringRestarts = forbiddenRequests(rs).length - refused.length;
+    if (duringRestarts) console.log(`      ${duringRestarts} requests refused while a restarted kube-apiserver had not loaded RBAC yet (outage suite), not counted`);
     expect(refused, `requests of ${user} refused by the API server:\n  ${refused.join('\n  ')}\n`).to.deep.equal([]);
   });
 

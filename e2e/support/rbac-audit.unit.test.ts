@@ -10,7 +10,7 @@ const USER = serviceAccountUser(SA.namespace, SA.name);
 let ids = 0;
 
 /** One audit line as kube-apiserver writes it at Metadata level. */
-function line(verb: string, objectRef: AuditEvent['objectRef'] | undefined, opts: { code?: number; user?: string; stage?: string; id?: string; uri?: string; decision?: string } = {}): string {
+function line(verb: string, objectRef: AuditEvent['objectRef'] | undefined, opts: { code?: number; user?: string; stage?: string; id?: string; uri?: string; decision?: string; at?: string } = {}): string {
   const ref = objectRef ?? {};
   const uri = opts.uri ?? (objectRef
     ? `${ref.apiGroup ? `/apis/${ref.apiGroup}/v1` : '/api/v1'}${ref.namespace ? `/namespaces/${ref.namespace}` : ''}/${ref.resource}${ref.name ? `/${ref.name}` : ''}${ref.subresource ? `/${ref.subresource}` : ''}`
@@ -21,6 +21,7 @@ function line(verb: string, objectRef: AuditEvent['objectRef'] | undefined, opts
     ...(objectRef ? { objectRef: { ...objectRef, apiVersion: 'v1' } } : {}),
     responseStatus: { metadata: {}, code: opts.code ?? 200 },
     annotations: { 'authorization.k8s.io/decision': opts.decision ?? ((opts.code ?? 200) === 403 ? 'forbid' : 'allow') },
+    ...(opts.at ? { requestReceivedTimestamp: opts.at } : {}),
   });
 }
 const requests = (...lines: string[]) => requestsOf(parseAuditLog(lines.join('\n')), USER);
@@ -66,6 +67,16 @@ describe('rbac-audit: reading the audit log', () => {
       'DELETE /api/v1/namespaces/a/configmaps/x (delete core/configmaps "x" in a) → 403',
       'GET /api/v1/namespaces/a/pods/p (get core/pods "p" in a) → 500',
     ]);
+  });
+
+  it('excuses 403s received within a window (a restarted API server loading RBAC), and only those', () => {
+    const rs = requests(
+      line('list', { resource: 'secrets' }, { code: 403, at: '2026-11-24T03:04:28.500000Z' }),
+      line('list', { resource: 'namespaces' }, { code: 403, at: '2026-11-24T03:05:30.000000Z' }),
+    );
+    const window = { from: Date.parse('2026-11-24T03:04:26Z'), to: Date.parse('2026-11-24T03:04:56Z') };
+    expect(forbiddenRequests(rs, [window]).map((r) => r.resource)).to.deep.equal(['namespaces']);
+    expect(forbiddenRequests(rs)).to.have.length(2);
   });
 
   it('never keeps a query string or what follows a service proxy\'s /proxy (a Receiver\'s secret webhook path)', () => {
