@@ -36,7 +36,9 @@ async function startReceiver(): Promise<{ url: string; requests: Received[]; clo
   };
 }
 
-describe('e2e/gitlab git server', () => {
+describe('e2e/gitlab git server', function () {
+  // Real git pushes through git http-backend: seconds each when the 2 cores are busy.
+  this.timeout(60_000);
   const TOKEN = 'test-secret-token';
   let tmp: string;
   let server: GitServer;
