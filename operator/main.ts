@@ -4,6 +4,7 @@ import { loadConfig, type Config, type LeaderElectionConfig } from './config.js'
 import { LinkController, type Caches } from './controllers/link-controller.js';
 import type { GitLabFluxLink } from './api/v1alpha1/types.js';
 import { HttpKubeClient, loadKubeConfig, type KubeObject } from './kube/client.js';
+import { changeMatters } from './kube/changes.js';
 import { Informer } from './kube/informer.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from './kube/resources.js';
@@ -37,8 +38,9 @@ class LinkWatcher extends Operator {
   private muted = false;
 
   protected async init(): Promise<void> {
-    this.links.onChange((type, link) => {
-      if (!this.muted) this.onLink(link.metadata.name, type === 'DELETED');
+    this.links.onChange((type, link, old) => {
+      // Status-only changes (our own status writes, most of them) change nothing a reconcile computes.
+      if (!this.muted && changeMatters(type, link, old)) this.onLink(link.metadata.name, type === 'DELETED');
     });
     // Links listed before init (the informer's first sync) are not replayed as events: enqueue them once.
     for (const link of this.links.list()) this.onLink(link.metadata.name, false);
@@ -95,7 +97,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     const link = obj.metadata.labels?.[LABEL_LINK];
     if (link) queue.add(link);
   };
-  caches.gitRepositories.onChange(enqueueAll);
+  caches.gitRepositories.onChange((type, repo, old) => changeMatters(type, repo, old) && enqueueAll());
   caches.namespaces.onChange((type, ns, old) => {
     if (type !== 'MODIFIED' || JSON.stringify(ns.metadata.labels) !== JSON.stringify(old?.metadata.labels)) enqueueAll();
   });

@@ -2,6 +2,7 @@ import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import { validateLinkSpec } from '../api/v1alpha1/validation.js';
 import { normalizeProject } from '../flux/gitlab-url.js';
 import type { GitRepository, Namespace } from '../flux/types.js';
+import { changeMatters } from '../kube/changes.js';
 import type { KubeObject } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
@@ -37,7 +38,10 @@ export class ReceiverIndex {
     private readonly gitRepositories: Informer<GitRepository>,
     private readonly namespaces: Informer<Namespace>,
   ) {
-    const invalidate = () => (this.stale = true);
+    // Rebuilt (O(repositories)) only for changes it depends on, not for every status or annotation change.
+    const invalidate = (type: string, obj: KubeObject, old?: KubeObject) => {
+      if (changeMatters(type, obj, old)) this.stale = true;
+    };
     links.onChange(invalidate);
     gitRepositories.onChange(invalidate);
     namespaces.onChange(invalidate);
