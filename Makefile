@@ -63,3 +63,12 @@ test-unit-node24: build ## Unit tests on Node 24 LTS (installed from the npm reg
 .PHONY: test-e2e
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
 	npx mocha --config .mocharc.e2e.json
+
+##@ Benchmarks (measure and report; never fail on a slow machine)
+.PHONY: bench
+bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
+	node dist/bench/run.js $(BENCH_ARGS)
+
+.PHONY: bench-quick
+bench-quick: build testenv ## The same, smaller (under 10 minutes on 2 cores); report in bench/results/<date>-quick/.
+	node dist/bench/run.js --quick $(BENCH_ARGS)

@@ -40,8 +40,13 @@ export interface OperatorProcess {
 
 let instances = 0;
 
+export interface StartOperatorOptions {
+  /** Flags for node before the script, e.g. `--cpu-prof --cpu-prof-dir=...` (the benchmarks profile with it). */
+  nodeArgs?: string[];
+}
+
 /** Starts `node dist/operator/main.js` as the ServiceAccount and waits for /readyz. */
-export async function startOperator(cluster: Cluster, env: Record<string, string> = {}): Promise<OperatorProcess> {
+export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOperatorOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
   const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}.kubeconfig`));
   const port = await freePort();
@@ -49,7 +54,7 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   const proc = startProcess({
     name,
     command: process.execPath,
-    args: [path.join(repoRoot, 'dist/operator/main.js')],
+    args: [...(opts.nodeArgs ?? []), path.join(repoRoot, 'dist/operator/main.js')],
     logDir: cluster.logDir,
     pidFile: path.join(cluster.logDir, 'pids'),
     env: { ...process.env, KUBECONFIG: kubeconfig, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'debug', RESYNC_SECONDS: '600', ...env },
