@@ -45,6 +45,9 @@ export interface ProfileSummary {
   byPackage: Entry[];
 }
 
+/** Maps a compiled position to its source (see sourcemap.ts): a repository-relative path and a 1-based line. */
+export type Resolve = (url: string, line: number, column: number) => { file: string; line: number } | undefined;
+
 /** A profile URL as a short repository path: `operator/kube/informer.js`, `node_modules/x/...`, `node:internal/...`. */
 export function shortUrl(url: string): string {
   if (!url) return '(native)';
@@ -69,18 +72,25 @@ export function packageOf(file: string): string {
 
 const SPECIAL = new Set(['(root)', '(program)', '(idle)', '(garbage collector)']);
 
-function frameKey(f: CallFrame): string {
+/** Where a frame's function is: its TypeScript source when a source map says so, else the compiled file. */
+function locate(f: CallFrame, resolve?: Resolve): { file: string; line: number } {
+  const r = resolve?.(f.url, f.lineNumber, f.columnNumber);
+  return r ?? { file: shortUrl(f.url), line: f.lineNumber + 1 };
+}
+
+function frameKey(f: CallFrame, resolve?: Resolve): string {
   const name = f.functionName || '(anonymous)';
   if (SPECIAL.has(name)) return name;
-  const file = shortUrl(f.url);
-  return file === '(native)' ? `${name} (native)` : `${name} ${file}:${f.lineNumber + 1}`;
+  const { file, line } = locate(f, resolve);
+  return file === '(native)' ? `${name} (native)` : `${name} ${file}:${line}`;
 }
 
 /**
  * Sample i lasts until the next sample (the last one until endTime); samples whose start lies outside
  * [fromUs, toUs] are left out.
  */
-export function summarizeProfile(p: CpuProfile, opts: { fromUs?: number; toUs?: number; top?: number } = {}): ProfileSummary {
+export function summarizeProfile(p: CpuProfile, opts: { fromUs?: number; toUs?: number; top?: number; resolve?: Resolve } = {}): ProfileSummary {
+  const resolve = opts.resolve;
   const top = opts.top ?? 15;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -105,7 +115,7 @@ export function summarizeProfile(p: CpuProfile, opts: { fromUs?: number; toUs?: 
     const node = byId.get(p.samples[i]!);
     if (!node) continue;
     windowUs += dur;
-    const key = frameKey(node.callFrame);
+    const key = frameKey(node.callFrame, resolve);
     if (key === '(idle)') {
       idle += dur;
       continue;
@@ -113,14 +123,14 @@ export function summarizeProfile(p: CpuProfile, opts: { fromUs?: number; toUs?: 
     if (key === '(garbage collector)') gc += dur;
     if (key === '(program)') program += dur;
     self.set(key, (self.get(key) ?? 0) + dur);
-    const file = SPECIAL.has(key) ? key : shortUrl(node.callFrame.url);
+    const file = SPECIAL.has(key) ? key : locate(node.callFrame, resolve).file;
     files.set(file, (files.get(file) ?? 0) + dur);
     // Inclusive time of operator functions: each function on the stack once per sample.
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const f = byId.get(id)!.callFrame;
-      if (!shortUrl(f.url).startsWith('operator/')) continue;
-      const k = frameKey(f);
+      if (!locate(f, resolve).file.startsWith('operator/')) continue;
+      const k = frameKey(f, resolve);
       if (seen.has(k)) continue;
       seen.add(k);
       inclusive.set(k, (inclusive.get(k) ?? 0) + dur);

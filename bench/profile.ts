@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
+import { sourceResolver } from './sourcemap.js';
 
 /** Running the operator under `node --cpu-prof`, and reading back the profile for a window of the run. */
 export interface ProfileRequest {
@@ -29,5 +30,6 @@ export function monotonicUs(): number {
 export function readProfile(p: ProfileRequest, windowLabel: string, fromUs: number, toUs: number): ProfileResult {
   const file = path.join(p.dir, p.name);
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
-  return { file, windowLabel, window: summarizeProfile(profile, { fromUs, toUs }), whole: summarizeProfile(profile) };
+  const resolve = sourceResolver();
+  return { file, windowLabel, window: summarizeProfile(profile, { fromUs, toUs, resolve }), whole: summarizeProfile(profile, { resolve }) };
 }

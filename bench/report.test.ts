@@ -12,7 +12,7 @@ function scale(repositories: number, over: { operator?: number; baseline?: numbe
     repositories, namespaces: repositories / 10, groundStartSeconds: 9, createRepositoriesSeconds: 3,
     baseline: { writesSeconds: 5, readySeconds: over.baseline ?? 10, requests: 2 * repositories },
     operator: { linkReadySeconds: over.operator ?? 12, allReceiversReadySeconds: over.operator ?? 12, convergenceSeconds: over.operator ?? 12, requests: { reads: 10, writes: 2 * repositories, byVerbResource: { 'create secrets': repositories } }, reconciles: 40, meanReconcileSeconds: 0.05, cpuSeconds: 8, cpuSecondsTotal: 20, peakRssBytes: (over.rss ?? 200) * MiB },
-    steady: { seconds: 30, requests: { reads: 0, writes: over.steadyWrites ?? 0, byVerbResource: over.steadyWrites ? { 'patch secrets': over.steadyWrites } : {} } },
+    steady: { seconds: 30, requests: { reads: 0, writes: over.steadyWrites ?? 0, byVerbResource: over.steadyWrites ? { 'patch secrets': over.steadyWrites } : {} }, memory: { heapUsedBytes: 80 * MiB, heapTotalBytes: 120 * MiB, externalBytes: 5 * MiB, rssBytes: 180 * MiB } },
     restart: { readyzSeconds: 2, firstReconcileSeconds: 2.5, settleSeconds: 10, requests: { ...none, writes: over.restartWrites ?? 0 }, peakRssBytes: 150 * MiB },
   };
 }
@@ -27,7 +27,7 @@ function run(over: Partial<RunResults> = {}): RunResults {
     push: {
       pushesPerMethod: 3, operator: [0.3, 0.4, 0.5], hand: [0.3, 0.3, 0.4], operatorFromPush: [0.4, 0.5, 0.6], handFromPush: [0.4, 0.4, 0.5], polling: [10, 30, 50],
       pollingRepos: 3, pollingInterval: '1m', pollingStaggerSeconds: 60, webhookStatuses: { operator: { 202: 3 }, hand: { 200: 3 } },
-      dispatchBuckets: [{ le: 0.001, count: 1 }, { le: 0.005, count: 3 }, { le: Infinity, count: 3 }], durationSeconds: 100,
+      dispatchBuckets: [{ le: 0.001, count: 1 }, { le: 0.005, count: 3 }, { le: Infinity, count: 3 }], reconcilesDuringPushes: 12, durationSeconds: 100,
     },
     scale: [scale(1000)],
     errors: [],

@@ -21,6 +21,8 @@ export interface PushResult {
   webhookStatuses: { operator: Record<string, number>; hand: Record<string, number> };
   /** fluxlink_trigger_dispatch_seconds buckets observed during the operator pushes. */
   dispatchBuckets: Bucket[];
+  /** Link reconciles the operator ran during the (a)/(b) pushes (each new artifact is a GitRepository change). */
+  reconcilesDuringPushes: number;
   durationSeconds: number;
 }
 
@@ -80,7 +82,8 @@ export interface ScaleResult {
     peakRssBytes: number;
     timedOut?: string;
   };
-  steady: { seconds: number; requests: RequestCounts };
+  /** At the end of the steady state: the V8 heap in use and allocated, memory outside it, and RSS (prom-client defaults). */
+  steady: { seconds: number; requests: RequestCounts; memory: { heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; rssBytes: number } };
   restart: { readyzSeconds: number; firstReconcileSeconds: number; settleSeconds: number; requests: RequestCounts; peakRssBytes: number; timedOut?: string };
   profile?: ProfileResult;
 }

@@ -5,7 +5,7 @@ import { GIT_REPOSITORIES, RECEIVERS, SECRETS } from '../../operator/kube/resour
 import type { Receiver } from '../../operator/flux/types.js';
 import type { BenchConfig } from '../config.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN, type Ground } from '../ground.js';
-import { histogram } from '../prom.js';
+import { histogram, sum } from '../prom.js';
 import type { PushResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
 import { RevisionWatcher, until, waitLinkReady } from '../watch.js';
@@ -59,9 +59,10 @@ export async function runPushPhase(cfg: BenchConfig['push'], logDir: string, log
     const result: PushResult = {
       pushesPerMethod: cfg.pushes, operator: [], hand: [], operatorFromPush: [], handFromPush: [], polling: [],
       pollingRepos: cfg.pollingRepos, pollingInterval: cfg.pollingInterval, pollingStaggerSeconds: cfg.staggerSeconds,
-      webhookStatuses: { operator: {}, hand: {} }, dispatchBuckets: [], durationSeconds: 0,
+      webhookStatuses: { operator: {}, hand: {} }, dispatchBuckets: [], reconcilesDuringPushes: 0, durationSeconds: 0,
     };
-    const dispatchBefore = histogram(await op.scrape(), 'fluxlink_trigger_dispatch_seconds');
+    const before = await op.scrape();
+    const dispatchBefore = histogram(before, 'fluxlink_trigger_dispatch_seconds');
     for (let i = 0; i < cfg.pushes; i++) {
       // Alternating order, so neither method always follows the other.
       const order = i % 2 === 0 ? (['operator', 'hand'] as const) : (['hand', 'operator'] as const);
@@ -75,7 +76,9 @@ export async function runPushPhase(cfg: BenchConfig['push'], logDir: string, log
         await sleep(100);
       }
     }
-    result.dispatchBuckets = bucketDelta(histogram(await op.scrape(), 'fluxlink_trigger_dispatch_seconds'), dispatchBefore);
+    const after = await op.scrape();
+    result.dispatchBuckets = bucketDelta(histogram(after, 'fluxlink_trigger_dispatch_seconds'), dispatchBefore);
+    result.reconcilesDuringPushes = sum(after, 'controller_runtime_reconcile_total') - sum(before, 'controller_runtime_reconcile_total');
     log(`push: polling, ${cfg.pollingRepos} repositories at interval ${cfg.pollingInterval}, one push each spread over ${cfg.staggerSeconds} s`);
     const spacing = (cfg.staggerSeconds * 1000) / cfg.pollingRepos;
     result.polling = await Promise.all(

@@ -103,7 +103,11 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     // Steady state: nothing changes, so nothing may be written.
     await sleep(opts.steadySeconds * 1000);
     const steadyEnd = await op.scrape();
-    const steady = { seconds: opts.steadySeconds, requests: requestCounts(steadyEnd, converged) };
+    const steady = {
+      seconds: opts.steadySeconds,
+      requests: requestCounts(steadyEnd, converged),
+      memory: { heapUsedBytes: sum(steadyEnd, 'nodejs_heap_size_used_bytes'), heapTotalBytes: sum(steadyEnd, 'nodejs_heap_size_total_bytes'), externalBytes: sum(steadyEnd, 'nodejs_external_memory_bytes'), rssBytes: sum(steadyEnd, 'process_resident_memory_bytes') },
+    };
     const peakBeforeRestart = op.proc().peakRssBytes;
     operator.peakRssBytes = Math.max(operator.peakRssBytes, peakBeforeRestart);
     operator.cpuSecondsTotal = op.proc().cpuSeconds;
