@@ -69,3 +69,12 @@ test-reliability: build testenv ## Long fault suites (10 SIGKILLs while convergi
 	@mkdir -p e2e/results
 	set -o pipefail; { echo "# make test-reliability, $$(date -u +%FT%TZ), commit $$(git rev-parse --short HEAD), $$(nproc) cores, node $$(node --version)"; \
 	  npx mocha --config .mocharc.reliability.json 2>&1; } | tee e2e/results/reliability.txt
+
+##@ Benchmarks (measure and report; never fail on a slow machine)
+.PHONY: bench
+bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
+	node dist/bench/run.js $(BENCH_ARGS)
+
+.PHONY: bench-quick
+bench-quick: build testenv ## The same, smaller (under 10 minutes on 2 cores); report in bench/results/<date>-quick/.
+	node dist/bench/run.js --quick $(BENCH_ARGS)

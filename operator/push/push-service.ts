@@ -46,7 +46,7 @@ export class PushService {
       secretValue: (ref) => secrets.value(ref),
       projectAllowed: (link, project) => deps.index.link(link)?.matcher.projects.matches(project) ?? false,
       targets: (link, project) => deps.index.lookup(link, project),
-      enqueue: (link, push, target) => this.enqueue(link, push, target),
+      enqueue: (link, push, target, receivedAt) => this.enqueue(link, push, target, receivedAt),
       observe: (result) => metrics.webhooksReceived.inc({ result }),
       recordPush: (link, push, now) => this.status.push(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
     });
@@ -73,9 +73,13 @@ export class PushService {
     return this.specs.get(link);
   }
 
-  private enqueue(linkName: string, push: Push, target: Target): void {
+  private enqueue(linkName: string, push: Push, target: Target, webhookAt: bigint): void {
     const { metrics, log } = this.deps;
     const received = process.hrtime.bigint();
+    // The operator's added latency: webhook in → first Receiver request out (retries are Flux's downtime, not ours).
+    const onSend = (attempt: number) => {
+      if (attempt === 1) metrics.triggerDispatchSeconds.observe(Number(process.hrtime.bigint() - webhookAt) / 1e9);
+    };
     const key = `${target.namespace}/${target.receiver}`;
     const body = JSON.stringify({ object_kind: push.event === 'Tag Push Hook' ? 'tag_push' : 'push', project: { path_with_namespace: push.project }, ref: push.ref, after: push.after, source: 'gitlab-flux-link' });
     const result = this.queue.enqueue({
@@ -83,7 +87,7 @@ export class PushService {
       run: async () => {
         const spec = this.spec(linkName);
         if (!spec || spec.suspend) return; // the link went away or was suspended meanwhile
-        const outcome = await this.triggerClient.trigger({ linkName, spec, namespace: target.namespace, receiver: target.receiver, event: push.event, body });
+        const outcome = await this.triggerClient.trigger({ linkName, spec, namespace: target.namespace, receiver: target.receiver, event: push.event, body, onSend });
         metrics.triggers.inc({ result: outcome.result });
         metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);
         const gitRepository = `${target.namespace}/${target.gitRepository}`;

@@ -153,6 +153,23 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     expect(server.seen.map((s) => s.url)).to.deep.equal([PATH_A, PATH_A, PATH_A]);
   });
 
+  it('calls onSend just before each request, with the attempt number (1, 2, 3 for 503, 503, 200)', async () => {
+    server = await startFakeReceiverServer((_r, i) => (i < 2 ? 503 : 200));
+    const w = new World();
+    const calls: Array<{ attempt: number; seenBefore: number }> = [];
+    const out = await w.client().trigger({ ...request(linkSpec({ endpoint: server.url })), onSend: (attempt) => calls.push({ attempt, seenBefore: server!.seen.length }) });
+    expect(out).to.include({ result: 'delivered', attempts: 3 });
+    expect(calls).to.deep.equal([{ attempt: 1, seenBefore: 0 }, { attempt: 2, seenBefore: 1 }, { attempt: 3, seenBefore: 2 }]);
+  });
+
+  it('never calls onSend when nothing is sent (Receiver without a webhook path)', async () => {
+    const w = new World(null);
+    const calls: number[] = [];
+    const out = await w.client(undefined, { budgetMs: 1_000 }).trigger({ ...request(linkSpec()), onSend: (a) => calls.push(a) });
+    expect(out.result).to.equal('not-ready');
+    expect(calls).to.deep.equal([]);
+  });
+
   it('retries a 500 (a target patch failed in notification-controller)', async () => {
     server = await startFakeReceiverServer((_r, i) => (i < 1 ? 500 : 200));
     const w = new World();

@@ -22,6 +22,8 @@ export interface TriggerRequest {
   receiver: string;
   event: 'Push Hook' | 'Tag Push Hook';
   body: string;
+  /** Called just before each request to the Receiver is sent, with its attempt number (1 = first). */
+  onSend?: (attempt: number) => void;
 }
 
 export interface TriggerDeps {
@@ -74,6 +76,7 @@ export class TriggerClient {
       const path = receiver?.status?.webhookPath;
       if (path && token) {
         attempts++;
+        req.onSend?.(attempts);
         const status = await this.post(req, proxy.proxy, path, token).catch((err: Error) => {
           last = `connection error: ${err.message}`;
           return 0;

@@ -31,7 +31,7 @@ interface Fixture {
   secrets: Map<string, string>;
   allowedProjects: Set<string>;
   targets: Target[];
-  enqueued: Array<{ link: string; push: Push; target: Target }>;
+  enqueued: Array<{ link: string; push: Push; target: Target; receivedAt: bigint }>;
   observed: string[];
   recorded: Array<{ link: string; push: Push }>;
   secretReads: number;
@@ -72,8 +72,8 @@ function deps(f: Fixture): WebhookDeps {
     },
     projectAllowed: (_link, project) => f.allowedProjects.has(project),
     targets: (_link, project) => (project === 'team/app' ? f.targets : []),
-    enqueue: (link, push, t) => {
-      f.enqueued.push({ link, push, target: t });
+    enqueue: (link, push, t, receivedAt) => {
+      f.enqueued.push({ link, push, target: t, receivedAt });
       f.enqueueHook?.(link, push, t);
     },
     observe: (result) => f.observed.push(result),
@@ -205,6 +205,17 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     f.targets.push(target('app-main-2', { branch: 'main' }), target('app-any', { commit: 'abc' }));
     await send(server.port, { headers: headers(), body: pushBody() });
     expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-main', 'app-main-2', 'app-any']);
+  });
+
+  it('hands every trigger the time the request arrived (the start of the operator\'s added latency)', async () => {
+    f.targets.push(target('app-main-2', { branch: 'main' }));
+    const before = process.hrtime.bigint();
+    await send(server.port, { headers: headers(), body: pushBody() });
+    const after = process.hrtime.bigint();
+    expect(f.enqueued).to.have.length(2);
+    const [a, b] = f.enqueued.map((e) => e.receivedAt);
+    expect(a).to.equal(b, 'one arrival time per webhook');
+    expect(a! > before && a! < after, 'arrival between send and answer').to.equal(true);
   });
 
   it('records the push for the status, also for an untrusted project, but never for an unauthenticated request', async () => {

@@ -30,7 +30,8 @@ export interface WebhookDeps {
   secretValue(ref: Required<SecretKeyRef>): Promise<string | undefined>;
   projectAllowed(link: string, project: string): boolean;
   targets(link: string, project: string): Target[];
-  enqueue(link: string, push: Push, target: Target): void;
+  /** `receivedAt`: process.hrtime.bigint() when the webhook request reached the route. */
+  enqueue(link: string, push: Push, target: Target, receivedAt: bigint): void;
   observe(result: string): void;
   recordPush(link: string, push: Push, now: Date): void;
   now?: () => Date;
@@ -41,6 +42,7 @@ type Answer = { status: number; body: string; result: string };
 
 export function webhookRoute(deps: WebhookDeps): Route {
   return async (req, res) => {
+    const receivedAt = process.hrtime.bigint();
     const path = (req.url ?? '').split('?')[0];
     if (!path.startsWith(HOOK_PREFIX)) return false;
     let linkName: string;
@@ -49,7 +51,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
     } catch {
       linkName = ''; // not valid percent-encoding: no link has such a name
     }
-    const answer = await handle(deps, req, linkName);
+    const answer = await handle(deps, req, linkName, receivedAt);
     deps.observe(answer.result);
     if (answer.status === 413) {
       // The rest of the body is not read: close after the answer is out, so the client still gets it.
@@ -61,7 +63,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
   };
 }
 
-async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: string): Promise<Answer> {
+async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, receivedAt: bigint): Promise<Answer> {
   const now = deps.now?.() ?? new Date();
   if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
   const spec = deps.linkSpec(linkName);
@@ -111,7 +113,7 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
     return { status: 202, body: 'accepted: project not allowed by the link\'s trust policy', result: 'untrusted_project' };
   }
   const targets = deps.targets(linkName, event.project).filter((t) => shouldTrigger(t.ref, { ref: event.ref, deleted: event.deleted }));
-  for (const t of targets) deps.enqueue(linkName, event, t);
+  for (const t of targets) deps.enqueue(linkName, event, t, receivedAt);
   deps.log.info('push accepted', { link: linkName, project: event.project, ref: event.ref, deleted: event.deleted, receivers: targets.length });
   return { status: 202, body: `accepted: ${targets.length} receiver(s) to trigger`, result: 'accepted' };
 }

@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import { parseArgs } from './args.js';
+import { FULL, QUICK } from './config.js';
+
+describe('bench/args', () => {
+  it('defaults to the full sizes and every part', () => {
+    const a = parseArgs([]);
+    expect(a).to.deep.include({ quick: false, only: ['push', 'load', 'scale'], profile: true, help: false });
+    expect(parseArgs(['--no-profile']).profile).to.equal(false);
+    expect(a.config).to.deep.equal(FULL);
+  });
+
+  it('--quick takes the quick sizes; --only picks parts', () => {
+    const a = parseArgs(['--quick', '--only', 'push,scale']);
+    expect(a.config).to.deep.equal(QUICK);
+    expect(a.only).to.deep.equal(['push', 'scale']);
+  });
+
+  it('--set overrides numbers and scale sizes without touching the defaults', () => {
+    const a = parseArgs(['--quick', '--set', 'push.pushes=3', '--set', 'scale.sizes=300x30,1000x100']);
+    expect(a.config.push.pushes).to.equal(3);
+    expect(a.config.scale.sizes).to.deep.equal([{ repositories: 300, namespaces: 30 }, { repositories: 1000, namespaces: 100 }]);
+    expect(QUICK.push.pushes).to.equal(15);
+  });
+
+  it('refuses unknown parts, keys and arguments', () => {
+    expect(() => parseArgs(['--only', 'push,nope'])).to.throw(/--only/);
+    expect(() => parseArgs(['--set', 'push.nope=1'])).to.throw(/no setting nope/);
+    expect(() => parseArgs(['--set', 'push.pushes=-1'])).to.throw(/positive/);
+    expect(() => parseArgs(['--fast'])).to.throw(/unknown argument/);
+  });
+
+  it("full sizes are the issue's: ≥ 50 pushes, 200/s for 30 s over 1,000 projects and 5,000 repositories, 1k/5k/10k", () => {
+    expect(FULL.push.pushes).to.be.at.least(50);
+    expect(FULL.load).to.deep.include({ rate: 200, seconds: 30, projects: 1000 });
+    expect(FULL.load.projects * FULL.load.reposPerProject).to.equal(5000);
+    expect(FULL.scale.sizes.map((s) => [s.repositories, s.namespaces])).to.deep.equal([[1000, 100], [5000, 500], [10000, 1000]]);
+    expect(FULL.scale.steadySeconds).to.equal(300);
+  });
+});

@@ -1,0 +1,19 @@
+/** Sizes of a run: `make bench` (full, the issue's figures) and `make bench-quick` (under 10 minutes on 2 cores). */
+export interface BenchConfig {
+  push: { pushes: number; pollingRepos: number; pollingInterval: string; staggerSeconds: number };
+  load: { projects: number; reposPerProject: number; namespaces: number; rate: number; seconds: number };
+  scale: { sizes: Array<{ repositories: number; namespaces: number }>; steadySeconds: number; restartSettleSeconds: number };
+}
+
+export const FULL: BenchConfig = {
+  // Polling: one push to each of 50 repositories, staggered over one interval, so 50 samples take minutes, not 25.
+  push: { pushes: 50, pollingRepos: 50, pollingInterval: '1m', staggerSeconds: 60 },
+  load: { projects: 1000, reposPerProject: 5, namespaces: 100, rate: 200, seconds: 30 },
+  scale: { sizes: [{ repositories: 1000, namespaces: 100 }, { repositories: 5000, namespaces: 500 }, { repositories: 10_000, namespaces: 1000 }], steadySeconds: 300, restartSettleSeconds: 30 },
+};
+
+export const QUICK: BenchConfig = {
+  push: { pushes: 15, pollingRepos: 12, pollingInterval: '1m', staggerSeconds: 60 },
+  load: { projects: 200, reposPerProject: 5, namespaces: 20, rate: 200, seconds: 10 },
+  scale: { sizes: [{ repositories: 1000, namespaces: 100 }], steadySeconds: 30, restartSettleSeconds: 10 },
+};

@@ -1,0 +1,113 @@
+import type { ProfileResult } from './profile.js';
+import type { RequestCounts } from './prom.js';
+import type { Bucket } from './stats.js';
+
+/** Everything one run measured; report.ts renders it, targets.ts judges it, results.json keeps it. */
+
+export interface PushResult {
+  pushesPerMethod: number;
+  /** Seconds from the webhook request (git server starts the POST) to the new artifact revision seen. */
+  operator: number[];
+  hand: number[];
+  /** Same pushes measured from the end of `git push` (for comparison with polling). */
+  operatorFromPush: number[];
+  handFromPush: number[];
+  /** Seconds from the end of `git push` to the new artifact revision (no webhook). */
+  polling: number[];
+  pollingRepos: number;
+  pollingInterval: string;
+  pollingStaggerSeconds: number;
+  /** Answers the webhooks got: operator (202 expected) and notification-controller's receiver (200). */
+  webhookStatuses: { operator: Record<string, number>; hand: Record<string, number> };
+  /** fluxlink_trigger_dispatch_seconds buckets observed during the operator pushes. */
+  dispatchBuckets: Bucket[];
+  /** Link reconciles the operator ran during the (a)/(b) pushes (each new artifact is a GitRepository change). */
+  reconcilesDuringPushes: number;
+  durationSeconds: number;
+}
+
+export interface LoadResult {
+  projects: number;
+  repositories: number;
+  namespaces: number;
+  rate: number;
+  seconds: number;
+  linkedRepositories: number;
+  convergenceSeconds: number;
+  sent: number;
+  /** Answer time in seconds, measured from each request's scheduled send time (open loop). */
+  answers: number[];
+  /** How late the client was sending, seconds (scheduled → actually sent). */
+  sendLag: number[];
+  statuses: Record<string, number>;
+  non2xx: number;
+  /** (push, Receiver) pairs the accepted webhooks named, from the 202 answers. */
+  expectedTriggers: number;
+  calls: number;
+  delivered: number;
+  failedCalls: number;
+  coalesced: number;
+  dropped: number;
+  drainSeconds: number;
+  drained: boolean;
+  dispatchBuckets: Bucket[];
+  peakRssBytesBeforeLoad: number;
+  peakRssBytes: number;
+  cpuSecondsDuringLoad: number;
+  /** prom-client's event-loop delay of the operator over the load (monitorEventLoopDelay), seconds. */
+  eventLoopLag: { p50: number; p99: number; max: number };
+  /** Link reconciles the operator ran from the load's start until the queue drained (nothing changed but annotations). */
+  reconcilesDuringLoad: number;
+  /** CPU seconds per process from the load's start until the queue drained, and the machine's busy share. */
+  cpu: { perProcess: Record<string, number>; machineBusy: number };
+  profile?: ProfileResult;
+}
+
+export interface ScaleResult {
+  repositories: number;
+  namespaces: number;
+  groundStartSeconds: number;
+  createRepositoriesSeconds: number;
+  baseline: { writesSeconds: number; readySeconds: number; requests: number; timedOut?: string };
+  operator: {
+    linkReadySeconds: number;
+    allReceiversReadySeconds: number;
+    convergenceSeconds: number;
+    requests: RequestCounts;
+    /** Link reconciles run during convergence and their mean duration (controller_runtime_reconcile_*). */
+    reconciles: number;
+    meanReconcileSeconds: number;
+    cpuSeconds: number;
+    cpuSecondsTotal: number;
+    peakRssBytes: number;
+    timedOut?: string;
+  };
+  /** At the end of the steady state: the V8 heap in use and allocated, memory outside it, and RSS (prom-client defaults). */
+  steady: { seconds: number; requests: RequestCounts; memory: { heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; rssBytes: number } };
+  restart: { readyzSeconds: number; firstReconcileSeconds: number; settleSeconds: number; requests: RequestCounts; peakRssBytes: number; timedOut?: string };
+  profile?: ProfileResult;
+}
+
+export interface Machine {
+  nproc: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  go: string;
+  kernel: string;
+  commit: string;
+  date: string;
+}
+
+export interface RunResults {
+  quick: boolean;
+  machine: Machine;
+  startedAt: string;
+  wallSeconds: number;
+  fluxClientArgs: string[];
+  push?: PushResult;
+  load?: LoadResult;
+  scale: ScaleResult[];
+  /** `timeout`: a wait ran out (a slow machine: reported, not a failure); `error`: the part could not run. */
+  errors: Array<{ phase: string; message: string; kind: 'timeout' | 'error' }>;
+}

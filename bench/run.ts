@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../e2e/testenv/paths.js';
+import { parseArgs, USAGE } from './args.js';
+import { FLUX_CLIENT_ARGS } from './ground.js';
+import { describeMachine } from './machine.js';
+import { runLoadPhase } from './phases/load.js';
+import { runPushPhase } from './phases/push.js';
+import { runScaleSize } from './phases/scale.js';
+import { renderConsole, renderMarkdown } from './report.js';
+import { reportCharts } from './report-charts.js';
+import type { RunResults } from './results.js';
+import { BenchTimeout } from './watch.js';
+
+/**
+ * `make bench` / `make bench-quick`: runs the parts on fresh test grounds, one after another, then writes
+ * bench/results/<date>[-quick]/{report.md, results.json, *.png} and prints the table. It measures and
+ * reports: a slow figure is a missed target in the report, never a failed build. It exits non-zero only
+ * when a part could not run at all (an error, not a slow result).
+ */
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const started = new Date();
+  const day = started.toISOString().slice(0, 10);
+  const outDir = path.resolve(args.out ?? path.join(repoRoot, 'bench', 'results', `${day}${args.quick ? '-quick' : ''}`));
+  const logRoot = path.join(repoRoot, 'e2e', 'logs', `bench-${started.toISOString().replace(/[:.]/g, '-')}`);
+  fs.mkdirSync(outDir, { recursive: true });
+  const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
+  const results: RunResults = { quick: args.quick, machine: describeMachine(started), startedAt: started.toISOString(), wallSeconds: 0, fluxClientArgs: FLUX_CLIENT_ARGS, scale: [], errors: [] };
+  log(`results in ${outDir}; component logs in ${logRoot}`);
+
+  const attempt = async (phase: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log(`${phase} failed: ${message}`);
+      results.errors.push({ phase, message, kind: err instanceof BenchTimeout ? 'timeout' : 'error' });
+    }
+  };
+  if (args.only.includes('push')) await attempt('push', async () => void (results.push = await runPushPhase(args.config.push, path.join(logRoot, 'push'), log)));
+  const profileDir = path.join(logRoot, 'profiles');
+  if (args.only.includes('load')) await attempt('load', async () => void (results.load = await runLoadPhase(args.config.load, path.join(logRoot, 'load'), log, args.profile ? { dir: profileDir, name: 'operator-load.cpuprofile' } : undefined)));
+  if (args.only.includes('scale')) {
+    const sizes = args.config.scale.sizes;
+    const largest = Math.max(...sizes.map((s) => s.repositories));
+    for (const size of sizes) {
+      // The slowest phase (convergence at the largest size) runs under the CPU profiler.
+      const profile = args.profile && size.repositories === largest ? { dir: profileDir, name: `operator-scale-${size.repositories}.cpuprofile` } : undefined;
+      await attempt(`scale ${size.repositories}`, async () => {
+        results.scale.push(await runScaleSize({ ...size, steadySeconds: args.config.scale.steadySeconds, restartSettleSeconds: args.config.scale.restartSettleSeconds, profile }, path.join(logRoot, `scale-${size.repositories}`), log));
+      });
+    }
+  }
+  results.wallSeconds = (Date.now() - started.getTime()) / 1000;
+
+  const charts = reportCharts(results);
+  for (const [name, png] of Object.entries(charts)) fs.writeFileSync(path.join(outDir, name), png);
+  const chartNames = { push: charts['push-latency.png'] && 'push-latency.png', load: charts['load-answer-time.png'] && 'load-answer-time.png', scale: charts['convergence.png'] && 'convergence.png' };
+  const md = renderMarkdown(results, Object.fromEntries(Object.entries(chartNames).filter(([, v]) => v)) as Record<string, string>);
+  fs.writeFileSync(path.join(outDir, 'report.md'), md.replaceAll(repoRoot + '/', ''));
+  fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1) + '\n');
+  process.stdout.write(renderConsole(results));
+  log(`report: ${path.join(outDir, 'report.md')} (${results.wallSeconds.toFixed(0)} s in all)`);
+  return results.errors.some((e) => e.kind === 'error') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(2);
+  },
+);
