@@ -1,7 +1,10 @@
 import http from 'node:http';
+import fs from 'node:fs';
 import path from 'node:path';
+import yaml from 'js-yaml';
 import { OPERATOR_NAMESPACE, serviceAccountKubeconfig, startOperator, type OperatorProcess } from '../e2e/support/operator.js';
 import { startTestEnv, type TestEnv } from '../e2e/testenv/index.js';
+import { repoRoot } from '../e2e/testenv/paths.js';
 import { HttpKubeClient, isAlreadyExists, loadKubeConfig, type KubeObject, type RequestObserver } from '../operator/kube/client.js';
 import { LINKS, NAMESPACES, SECRETS } from '../operator/kube/resources.js';
 import { mapLimit } from '../operator/controllers/concurrency.js';
@@ -50,7 +53,7 @@ export interface BenchOperator {
  * defaults (WRITE_CONCURRENCY 16, WORKERS 4), with a short shutdown bound so a profile is always written.
  */
 export async function startBenchOperator(ground: Ground, opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<BenchOperator> {
-  const op = await startOperator(ground.env.cluster, { LOG_LEVEL: 'info', WRITE_CONCURRENCY: '16', SHUTDOWN_TIMEOUT_SECONDS: '5', ...opts.env }, { nodeArgs: opts.nodeArgs });
+  const op = await startOperator(ground.env.cluster, { LOG_LEVEL: 'info', WRITE_CONCURRENCY: '16', SHUTDOWN_TIMEOUT_SECONDS: '5', NODE_OPTIONS: deployedNodeOptions(), ...opts.env }, { nodeArgs: opts.nodeArgs });
   const readyAt = Date.now();
   const pid = op.proc.pid;
   const spawnedAt = processStartedAtMs(pid);
@@ -131,4 +134,12 @@ export function gitRepository(namespace: string, name: string, url: string, opts
     metadata: { name, namespace },
     spec: { url, interval: opts.interval ?? '1h', ref: { branch: 'main' }, ...(opts.suspend ? { suspend: true } : {}) },
   };
+}
+
+/** NODE_OPTIONS of the shipped Deployment (config/manager/manager.yaml): the operator is measured as it runs there. */
+export function deployedNodeOptions(): string {
+  const deployment = yaml.load(fs.readFileSync(path.join(repoRoot, 'config/manager/manager.yaml'), 'utf8')) as { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (!value) throw new Error('config/manager/manager.yaml sets no NODE_OPTIONS for the operator container');
+  return value;
 }
