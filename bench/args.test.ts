@@ -7,6 +7,8 @@ describe('bench/args', () => {
     const a = parseArgs([]);
     expect(a).to.deep.include({ quick: false, only: ['push', 'load', 'scale'], profile: true, help: false });
     expect(parseArgs(['--no-profile']).profile).to.equal(false);
+    expect(parseArgs(['--operator-env', 'NODE_OPTIONS=--max-old-space-size=192']).operatorEnv).to.deep.equal({ NODE_OPTIONS: '--max-old-space-size=192' });
+    expect(() => parseArgs(['--operator-env', 'no-equals'])).to.throw(/NAME=value/);
     expect(a.config).to.deep.equal(FULL);
   });
 
@@ -21,6 +23,8 @@ describe('bench/args', () => {
     expect(a.config.push.pushes).to.equal(3);
     expect(a.config.scale.sizes).to.deep.equal([{ repositories: 300, namespaces: 30 }, { repositories: 1000, namespaces: 100 }]);
     expect(QUICK.push.pushes).to.equal(15);
+    expect(parseArgs(['--quick', '--set', 'profile.load=true']).config.profile.load).to.equal(true);
+    expect(() => parseArgs(['--set', 'profile.load=yes'])).to.throw(/true or false/);
   });
 
   it('refuses unknown parts, keys and arguments', () => {

@@ -12,8 +12,10 @@ export interface Args {
   only: Phase[];
   out?: string;
   config: BenchConfig;
-  /** Run the operator under `node --cpu-prof` during the load and the largest convergence (default on). */
+  /** Run the profiling passes (operator under `node --cpu-prof`; default on). */
   profile: boolean;
+  /** Environment added to every operator process (`--operator-env K=V`). */
+  operatorEnv: Record<string, string>;
   help: boolean;
 }
 
@@ -21,8 +23,9 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only push,load,
   --quick        smaller sizes (make bench-quick; under 10 minutes on 2 cores)
   --only         run only these parts (default: all)
   --out          results folder (default: bench/results/<yyyy-mm-dd>[-quick])
-  --no-profile   do not run the operator under the CPU profiler (part 4 is then empty)
-  --set k=v      override one setting, e.g. push.pushes=3, load.seconds=5, scale.sizes=300x30,1000x100`;
+  --no-profile   skip the profiling passes (part 4 is then empty)
+  --operator-env K=V   add to the operator's environment, e.g. NODE_OPTIONS=--max-old-space-size=192
+  --set k=v      override one setting, e.g. push.pushes=3, load.seconds=5, scale.sizes=300x30,1000x100, profile.load=true`;
 
 export function parseArgs(argv: string[]): Args {
   const quick = argv.includes('--quick');
@@ -31,6 +34,7 @@ export function parseArgs(argv: string[]): Args {
   let out: string | undefined;
   let help = false;
   let profile = true;
+  const operatorEnv: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -41,6 +45,11 @@ export function parseArgs(argv: string[]): Args {
     if (a === '--quick') continue;
     else if (a === '--help' || a === '-h') help = true;
     else if (a === '--no-profile') profile = false;
+    else if (a === '--operator-env') {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(value());
+      if (!m) throw new Error('--operator-env wants NAME=value');
+      operatorEnv[m[1]!] = m[2]!;
+    }
     else if (a === '--only') {
       only = value().split(',').map((s) => s.trim()).filter(Boolean) as Phase[];
       const bad = only.filter((p) => !PHASES.includes(p));
@@ -49,11 +58,11 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--set') applySet(config, value());
     else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
-  return { quick, only, out, config, profile, help };
+  return { quick, only, out, config, profile, operatorEnv, help };
 }
 
 function applySet(config: BenchConfig, assignment: string): void {
-  const m = /^(push|load|scale)\.(\w+)=(.+)$/.exec(assignment);
+  const m = /^(push|load|scale|profile)\.(\w+)=(.+)$/.exec(assignment);
   if (!m) throw new Error(`--set wants part.key=value, got ${assignment}`);
   const [, part, key, raw] = m as unknown as [string, keyof BenchConfig, string, string];
   const section = config[part] as unknown as Record<string, unknown>;
@@ -67,7 +76,10 @@ function applySet(config: BenchConfig, assignment: string): void {
     return;
   }
   const current = section[key];
-  if (typeof current === 'number') {
+  if (typeof current === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw new Error(`--set ${part}.${key} wants true or false, got ${raw}`);
+    section[key] = raw === 'true';
+  } else if (typeof current === 'number') {
     const n = Number(raw);
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--set ${part}.${key} wants a positive number, got ${raw}`);
     section[key] = n;

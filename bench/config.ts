@@ -3,6 +3,8 @@ export interface BenchConfig {
   push: { pushes: number; pollingRepos: number; pollingInterval: string; staggerSeconds: number };
   load: { projects: number; reposPerProject: number; namespaces: number; rate: number; seconds: number };
   scale: { sizes: Array<{ repositories: number; namespaces: number }>; steadySeconds: number; restartSettleSeconds: number };
+  /** Profiling passes (separate grounds): convergence at the largest size always; the load when `load` is true. */
+  profile: { load: boolean };
 }
 
 export const FULL: BenchConfig = {
@@ -10,10 +12,13 @@ export const FULL: BenchConfig = {
   push: { pushes: 50, pollingRepos: 50, pollingInterval: '1m', staggerSeconds: 60 },
   load: { projects: 1000, reposPerProject: 5, namespaces: 100, rate: 200, seconds: 30 },
   scale: { sizes: [{ repositories: 1000, namespaces: 100 }, { repositories: 5000, namespaces: 500 }, { repositories: 10_000, namespaces: 1000 }], steadySeconds: 300, restartSettleSeconds: 30 },
+  profile: { load: true },
 };
 
 export const QUICK: BenchConfig = {
   push: { pushes: 15, pollingRepos: 12, pollingInterval: '1m', staggerSeconds: 60 },
   load: { projects: 200, reposPerProject: 5, namespaces: 20, rate: 200, seconds: 10 },
   scale: { sizes: [{ repositories: 1000, namespaces: 100 }], steadySeconds: 30, restartSettleSeconds: 10 },
+  // The load's profiling pass costs ~1.5 min: left out so the quick run stays well under 10 minutes.
+  profile: { load: false },
 };

@@ -36,6 +36,9 @@ export async function startGround(logDir: string): Promise<Ground> {
   return { env, admin, startedInMs: Date.now() - started, stop: () => env.stop() };
 }
 
+/** Extra environment for every operator a run starts (`--operator-env K=V`), e.g. NODE_OPTIONS for tuning experiments. */
+export const operatorEnvOverrides: Record<string, string> = {};
+
 export interface BenchOperator {
   op: OperatorProcess;
   pid: number;
@@ -53,7 +56,7 @@ export interface BenchOperator {
  * defaults (WRITE_CONCURRENCY 16, WORKERS 4), with a short shutdown bound so a profile is always written.
  */
 export async function startBenchOperator(ground: Ground, opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<BenchOperator> {
-  const op = await startOperator(ground.env.cluster, { LOG_LEVEL: 'info', WRITE_CONCURRENCY: '16', SHUTDOWN_TIMEOUT_SECONDS: '5', NODE_OPTIONS: deployedNodeOptions(), ...opts.env }, { nodeArgs: opts.nodeArgs });
+  const op = await startOperator(ground.env.cluster, { LOG_LEVEL: 'info', WRITE_CONCURRENCY: '16', SHUTDOWN_TIMEOUT_SECONDS: '5', NODE_OPTIONS: deployedNodeOptions(), ...operatorEnvOverrides, ...opts.env }, { nodeArgs: opts.nodeArgs });
   const readyAt = Date.now();
   const pid = op.proc.pid;
   const spawnedAt = processStartedAtMs(pid);

@@ -18,7 +18,7 @@ export interface ProfileResult {
 }
 
 export function profileNodeArgs(p: ProfileRequest | undefined): string[] {
-  return p ? ['--cpu-prof', '--cpu-prof-interval=10000', `--cpu-prof-dir=${p.dir}`, `--cpu-prof-name=${p.name}`] : [];
+  return p ? ['--cpu-prof', `--cpu-prof-dir=${p.dir}`, `--cpu-prof-name=${p.name}`] : [];
 }
 
 /** Microseconds of the monotonic clock V8 stamps profiles with (process.hrtime's clock on Linux). */

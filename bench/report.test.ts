@@ -24,12 +24,14 @@ function run(over: Partial<RunResults> = {}): RunResults {
     startedAt: '2026-01-01T00:00:00.000Z',
     wallSeconds: 300,
     fluxClientArgs: ['--kube-api-qps=1000', '--kube-api-burst=2000'],
+    operatorEnv: {},
     push: {
       pushesPerMethod: 3, operator: [0.3, 0.4, 0.5], hand: [0.3, 0.3, 0.4], operatorFromPush: [0.4, 0.5, 0.6], handFromPush: [0.4, 0.4, 0.5], polling: [10, 30, 50],
       pollingRepos: 3, pollingInterval: '1m', pollingStaggerSeconds: 60, webhookStatuses: { operator: { 202: 3 }, hand: { 200: 3 } },
       dispatchBuckets: [{ le: 0.001, count: 1 }, { le: 0.005, count: 3 }, { le: Infinity, count: 3 }], reconcilesDuringPushes: 12, durationSeconds: 100,
     },
     scale: [scale(1000)],
+    profiles: [],
     errors: [],
     ...over,
   };
@@ -85,6 +87,15 @@ describe('bench/targets and bench/report', () => {
     expect(md).to.include('| 0 writes in steady state (1000 repositories, 30 s) | 4 | **missed** |');
     expect(md).to.include('Writes in steady state at 1000: patch secrets: 4.');
     expect(md).to.not.include('## 2. Answer time under load');
+  });
+
+  it('part 4 shows each profiling pass with its window and top functions', () => {
+    const summary = { windowMs: 30_000, busyMs: 20_000, idleMs: 10_000, gcMs: 2_000, programMs: 100, topSelf: [{ name: 'canonicalJson operator/reconcile/canonical.ts:2', ms: 3000, share: 0.15 }], topInclusiveOperator: [{ name: 'converge operator/controllers/link-controller.ts:125', ms: 14000, share: 0.7 }], byFile: [], byPackage: [] };
+    const md = renderMarkdown(run({ profiles: [{ file: 'x.cpuprofile', windowLabel: 'convergence at 1000 repositories, profiled pass', window: summary, whole: summary }] }), {});
+    expect(md).to.include('## 4. Where the time goes');
+    expect(md).to.include('### Convergence at the largest size (the slowest phase)');
+    expect(md).to.include('| `converge operator/controllers/link-controller.ts:125` | 14000 | 70.0 % |');
+    expect(renderMarkdown(run(), {})).to.not.include('## 4.');
   });
 
   it('the console table lists the targets and any error', () => {

@@ -60,7 +60,6 @@ export interface LoadResult {
   reconcilesDuringLoad: number;
   /** CPU seconds per process from the load's start until the queue drained, and the machine's busy share. */
   cpu: { perProcess: Record<string, number>; machineBusy: number };
-  profile?: ProfileResult;
 }
 
 export interface ScaleResult {
@@ -85,7 +84,6 @@ export interface ScaleResult {
   /** At the end of the steady state: the V8 heap in use and allocated, memory outside it, and RSS (prom-client defaults). */
   steady: { seconds: number; requests: RequestCounts; memory: { heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; rssBytes: number } };
   restart: { readyzSeconds: number; firstReconcileSeconds: number; settleSeconds: number; requests: RequestCounts; peakRssBytes: number; timedOut?: string };
-  profile?: ProfileResult;
 }
 
 export interface Machine {
@@ -105,9 +103,13 @@ export interface RunResults {
   startedAt: string;
   wallSeconds: number;
   fluxClientArgs: string[];
+  /** Environment added to the operator (`--operator-env`); empty for a run at the defaults. */
+  operatorEnv: Record<string, string>;
   push?: PushResult;
   load?: LoadResult;
   scale: ScaleResult[];
+  /** CPU profiles from separate passes (the profiler must not touch the measured figures). */
+  profiles: ProfileResult[];
   /** `timeout`: a wait ran out (a slow machine: reported, not a failure); `error`: the part could not run. */
   errors: Array<{ phase: string; message: string; kind: 'timeout' | 'error' }>;
 }

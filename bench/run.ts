@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../e2e/testenv/paths.js';
 import { parseArgs, USAGE } from './args.js';
-import { FLUX_CLIENT_ARGS } from './ground.js';
+import { FLUX_CLIENT_ARGS, operatorEnvOverrides } from './ground.js';
 import { describeMachine } from './machine.js';
 import { runLoadPhase } from './phases/load.js';
 import { runPushPhase } from './phases/push.js';
-import { runScaleSize } from './phases/scale.js';
+import { profileConvergence, runScaleSize } from './phases/scale.js';
 import { renderConsole, renderMarkdown } from './report.js';
 import { reportCharts } from './report-charts.js';
 import type { RunResults } from './results.js';
@@ -30,7 +30,8 @@ async function main(): Promise<number> {
   const logRoot = path.join(repoRoot, 'e2e', 'logs', `bench-${started.toISOString().replace(/[:.]/g, '-')}`);
   fs.mkdirSync(outDir, { recursive: true });
   const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
-  const results: RunResults = { quick: args.quick, machine: describeMachine(started), startedAt: started.toISOString(), wallSeconds: 0, fluxClientArgs: FLUX_CLIENT_ARGS, scale: [], errors: [] };
+  const results: RunResults = { quick: args.quick, machine: describeMachine(started), startedAt: started.toISOString(), wallSeconds: 0, fluxClientArgs: FLUX_CLIENT_ARGS, operatorEnv: args.operatorEnv, scale: [], profiles: [], errors: [] };
+  Object.assign(operatorEnvOverrides, args.operatorEnv);
   log(`results in ${outDir}; component logs in ${logRoot}`);
 
   const attempt = async (phase: string, fn: () => Promise<void>) => {
@@ -43,18 +44,27 @@ async function main(): Promise<number> {
     }
   };
   if (args.only.includes('push')) await attempt('push', async () => void (results.push = await runPushPhase(args.config.push, path.join(logRoot, 'push'), log)));
-  const profileDir = path.join(logRoot, 'profiles');
-  if (args.only.includes('load')) await attempt('load', async () => void (results.load = await runLoadPhase(args.config.load, path.join(logRoot, 'load'), log, args.profile ? { dir: profileDir, name: 'operator-load.cpuprofile' } : undefined)));
+  if (args.only.includes('load')) await attempt('load', async () => void (results.load = await runLoadPhase(args.config.load, path.join(logRoot, 'load'), log)));
   if (args.only.includes('scale')) {
-    const sizes = args.config.scale.sizes;
-    const largest = Math.max(...sizes.map((s) => s.repositories));
-    for (const size of sizes) {
-      // The slowest phase (convergence at the largest size) runs under the CPU profiler.
-      const profile = args.profile && size.repositories === largest ? { dir: profileDir, name: `operator-scale-${size.repositories}.cpuprofile` } : undefined;
+    for (const size of args.config.scale.sizes) {
       await attempt(`scale ${size.repositories}`, async () => {
-        results.scale.push(await runScaleSize({ ...size, steadySeconds: args.config.scale.steadySeconds, restartSettleSeconds: args.config.scale.restartSettleSeconds, profile }, path.join(logRoot, `scale-${size.repositories}`), log));
+        results.scale.push(await runScaleSize({ ...size, steadySeconds: args.config.scale.steadySeconds, restartSettleSeconds: args.config.scale.restartSettleSeconds }, path.join(logRoot, `scale-${size.repositories}`), log));
       });
     }
+  }
+  // Part 4: profiling passes on fresh grounds, so the profiler's own memory and CPU never enter the figures above.
+  const profileDir = path.join(logRoot, 'profiles');
+  if (args.profile && args.only.includes('scale')) {
+    const largest = [...args.config.scale.sizes].sort((a, b) => b.repositories - a.repositories)[0]!;
+    await attempt(`profile scale ${largest.repositories}`, async () => {
+      results.profiles.push(await profileConvergence(largest, { dir: profileDir, name: `operator-scale-${largest.repositories}.cpuprofile` }, path.join(logRoot, 'profile-scale'), log));
+    });
+  }
+  if (args.profile && args.only.includes('load') && args.config.profile.load) {
+    await attempt('profile load', async () => {
+      const pass = await runLoadPhase(args.config.load, path.join(logRoot, 'profile-load'), log, { dir: profileDir, name: 'operator-load.cpuprofile' });
+      if (pass.profile) results.profiles.push(pass.profile);
+    });
   }
   results.wallSeconds = (Date.now() - started.getTime()) / 1000;
 

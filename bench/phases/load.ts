@@ -6,7 +6,7 @@ import type { BenchConfig } from '../config.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN } from '../ground.js';
 import { openLoop } from '../load-client.js';
 import { cpuBetween, cpuSnapshot } from '../proc.js';
-import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest } from '../profile.js';
+import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
 import { histogram, sum, type Sample } from '../prom.js';
 import type { LoadResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
@@ -22,7 +22,8 @@ import { waitLinkReady } from '../watch.js';
  */
 const LINK = 'bench-load';
 
-export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log: (s: string) => void, profile?: ProfileRequest): Promise<LoadResult> {
+/** With `profile`, the operator runs under the CPU profiler (a separate pass: its figures are not reported). */
+export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log: (s: string) => void, profile?: ProfileRequest): Promise<LoadResult & { profile?: ProfileResult }> {
   const ground = await startGround(logDir);
   try {
     const op = await startBenchOperator(ground, { nodeArgs: profileNodeArgs(profile) });
@@ -81,7 +82,7 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
     await sleep(1000); // anything late still shows up
     after = await op.scrape();
     const delta = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
-    const result: LoadResult = {
+    const result: LoadResult & { profile?: ProfileResult } = {
       projects: cfg.projects,
       repositories,
       namespaces: cfg.namespaces,
@@ -111,7 +112,7 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
       reconcilesDuringLoad: delta('controller_runtime_reconcile_total'),
     };
     await op.stop();
-    if (profile) result.profile = readProfile(profile, `the load (${cfg.rate} webhooks/s for ${cfg.seconds} s, until the trigger queue drained)`, windowFromUs, windowToUs);
+    if (profile) result.profile = readProfile(profile, `the load (${cfg.rate} webhooks/s for ${cfg.seconds} s over ${repositories} repositories, until the trigger queue drained), profiled pass`, windowFromUs, windowToUs);
     return result;
   } finally {
     await ground.stop();

@@ -5,7 +5,7 @@ import { GIT_REPOSITORIES, RECEIVERS, SECRETS } from '../../operator/kube/resour
 import { desiredPair } from '../../operator/reconcile/desired.js';
 import { LABEL_FLUX_WATCH } from '../../operator/reconcile/names.js';
 import type { GitLabFluxLinkSpec } from '../../operator/api/v1alpha1/types.js';
-import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest } from '../profile.js';
+import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
 import { createLink, createNamespaces, gitRepository, linkObject, serviceAccountClient, startBenchOperator, startGround, type BenchOperator, type Ground } from '../ground.js';
 import { requestCounts, sum } from '../prom.js';
 import type { ScaleResult } from '../results.js';
@@ -24,8 +24,8 @@ import { BenchTimeout, ReadyReceivers, until, waitLinkReady } from '../watch.js'
  *     rest_client_requests_total, CPU from /proc/<pid>/stat, peak RSS from VmHWM;
  *  4. steady state: requests (writes must be 0) over `steadySeconds`;
  *  5. restart: SIGTERM, a new process, time to /readyz and to its first finished reconcile; writes (0).
- * With `profile`, the first operator runs under `node --cpu-prof`, and the profile is summarised for the
- * convergence window (step 3) and for the whole process.
+ * profileConvergence() repeats steps 1 and 3 on another fresh ground with the operator under
+ * `node --cpu-prof` (the profiler's memory and CPU must not enter the measured figures).
  */
 const LINK = 'bench-scale';
 const SELECTOR = { 'bench.fluxlink.dev/scale': 'yes' };
@@ -36,29 +36,21 @@ export interface ScaleOptions {
   namespaces: number;
   steadySeconds: number;
   restartSettleSeconds: number;
-  /** Run the first operator under the CPU profiler and summarise its convergence window. */
-  profile?: ProfileRequest;
 }
 
 export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: string) => void): Promise<ScaleResult> {
   const { repositories: n } = opts;
   // Generous bounds: a slow machine reports "not reached", it never fails the build.
-  const convergeTimeoutMs = Math.max(5 * 60_000, n * 180);
+  const convergeTimeoutMs = convergeTimeout(n);
   const groundStarted = Date.now();
   const ground = await startGround(logDir);
   let op: BenchOperator | undefined;
   try {
-    op = await startBenchOperator(ground, { nodeArgs: profileNodeArgs(opts.profile) });
+    op = await startBenchOperator(ground);
     const groundStartSeconds = (Date.now() - groundStarted) / 1000;
 
-    const namespaces = Array.from({ length: opts.namespaces }, (_, i) => `scale-${i}`);
     const createStarted = Date.now();
-    await createNamespaces(ground, namespaces, SELECTOR);
-    const repos: GitRepository[] = new Array(n);
-    await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
-      const ns = namespaces[i % opts.namespaces]!;
-      repos[i] = await ground.admin.create<GitRepository>(GIT_REPOSITORIES, gitRepository(ns, `r${i}`, `${ground.env.git.baseURL}/scale/${ns}/r${i}.git`, { suspend: true }) as GitRepository);
-    });
+    const repos = await createRepositories(ground, n, opts.namespaces);
     const createRepositoriesSeconds = (Date.now() - createStarted) / 1000;
     log(`scale ${n}: ${n} GitRepositories in ${opts.namespaces} namespaces created in ${createRepositoriesSeconds.toFixed(1)} s; baseline`);
 
@@ -70,7 +62,6 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     await operatorReady.synced();
     const before = await op.scrape();
     const cpuBefore = op.proc().cpuSeconds;
-    const windowFromUs = monotonicUs();
     const linkAt = Date.now();
     await createLink(ground, linkObject(ground, LINK, SELECTOR));
     let linkReadyAt = NaN;
@@ -82,7 +73,6 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
       if (!(err instanceof BenchTimeout)) throw err;
       timedOut = err.message;
     }
-    const windowToUs = monotonicUs();
     await operatorReady.stop();
     const converged = await op.scrape();
     const procConverged = op.proc();
@@ -114,7 +104,6 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     await op.stop();
     op = undefined;
 
-    const profile = opts.profile && readProfile(opts.profile, `convergence at ${n} repositories (link created → every Receiver Ready)`, windowFromUs, windowToUs);
 
     // Restart with everything in place.
     log(`scale ${n}: restart`);
@@ -134,7 +123,53 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     const restart = { readyzSeconds, firstReconcileSeconds, settleSeconds: opts.restartSettleSeconds, requests: requestCounts(await restarted.scrape()), peakRssBytes: restarted.proc().peakRssBytes, timedOut: restartTimeout };
     await restarted.stop();
     op = undefined;
-    return { repositories: n, namespaces: opts.namespaces, groundStartSeconds, createRepositoriesSeconds, baseline, operator, steady, restart, profile };
+    return { repositories: n, namespaces: opts.namespaces, groundStartSeconds, createRepositoriesSeconds, baseline, operator, steady, restart };
+  } finally {
+    await op?.stop();
+    await ground.stop();
+  }
+}
+
+// Generous bounds: a slow machine reports "not reached", it never fails the build.
+const convergeTimeout = (n: number) => Math.max(5 * 60_000, n * 180);
+
+/** Namespaces labelled for the link, and `n` suspended GitRepositories spread over them (32 creates in flight). */
+async function createRepositories(ground: Ground, n: number, namespaceCount: number): Promise<GitRepository[]> {
+  const namespaces = Array.from({ length: namespaceCount }, (_, i) => `scale-${i}`);
+  await createNamespaces(ground, namespaces, SELECTOR);
+  const repos: GitRepository[] = new Array(n);
+  await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
+    const ns = namespaces[i % namespaceCount]!;
+    repos[i] = await ground.admin.create<GitRepository>(GIT_REPOSITORIES, gitRepository(ns, `r${i}`, `${ground.env.git.baseURL}/scale/${ns}/r${i}.git`, { suspend: true }) as GitRepository);
+  });
+  return repos;
+}
+
+/**
+ * The profiling pass: a fresh ground, the same GitRepositories, the operator under `node --cpu-prof`, and
+ * the profile summarised for the window from creating the link to every Receiver Ready.
+ */
+export async function profileConvergence(opts: { repositories: number; namespaces: number }, profile: ProfileRequest, logDir: string, log: (s: string) => void): Promise<ProfileResult> {
+  const n = opts.repositories;
+  const ground = await startGround(logDir);
+  let op: BenchOperator | undefined;
+  try {
+    op = await startBenchOperator(ground, { nodeArgs: profileNodeArgs(profile) });
+    await createRepositories(ground, n, opts.namespaces);
+    const ready = new ReadyReceivers(ground.admin, `fluxlink.dev/link=${LINK}`);
+    await ready.synced();
+    const fromUs = monotonicUs();
+    await createLink(ground, linkObject(ground, LINK, SELECTOR));
+    try {
+      await Promise.all([waitLinkReady(ground.admin, LINK, n, convergeTimeout(n), 500), ready.waitForCount(n, convergeTimeout(n), 'operator, profiled')]);
+    } finally {
+      await ready.stop();
+    }
+    const toUs = monotonicUs();
+    log(`profile: converged ${n} repositories under the profiler in ${((toUs - fromUs) / 1e6).toFixed(1)} s`);
+    await op.stop();
+    op = undefined;
+    return readProfile(profile, `convergence at ${n} repositories (link created → every Receiver Ready), profiled pass`, fromUs, toUs);
   } finally {
     await op?.stop();
     await ground.stop();
