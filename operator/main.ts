@@ -17,6 +17,8 @@ import { WorkQueue } from './queue/work-queue.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './reconcile/names.js';
 import { startHttpServer } from './server/http-server.js';
 
+const OWNED_EVENTS_BATCH_MS = 1_000;
+
 // @dot-i/k8s-operator is CommonJS with `exports.default`; from ESM its class is on `.default`.
 const Operator = framework.default;
 
@@ -93,9 +95,12 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     log.info(isMissing ? 'Flux API not served; waiting for Flux to be installed' : 'Flux API served', { resource: which });
     enqueueAll();
   }
+  // Events of the objects a link owns are batched for up to a second: while thousands of Receivers turn Ready
+  // one by one, the link is reconciled about once a second instead of once per Receiver (each pass is
+  // O(repositories); bench/results: 175 passes to converge 1,000 repositories before this).
   const byLabel = (_t: string, obj: KubeObject) => {
     const link = obj.metadata.labels?.[LABEL_LINK];
-    if (link) queue.add(link);
+    if (link) queue.addAfter(link, OWNED_EVENTS_BATCH_MS);
   };
   caches.gitRepositories.onChange((type, repo, old) => changeMatters(type, repo, old) && enqueueAll());
   caches.namespaces.onChange((type, ns, old) => {
