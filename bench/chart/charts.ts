@@ -122,25 +122,33 @@ function frame(c: Canvas, title: string, yLabel: string, legend: Array<{ name: s
   return top;
 }
 
-export function lineChart(spec: LineChartSpec): Canvas {
+/** The canvas, legend and title of a chart, and the plot area below them. */
+function plotArea(spec: { width?: number; height?: number; title: string; yLabel: string }, series: Array<{ name: string; color: Rgb }>) {
   const width = spec.width ?? 900;
   const height = spec.height ?? 520;
   const c = new Canvas(width, height);
-  const series = spec.series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length]! }));
-  const xs = axis(series.flatMap((s) => s.points.map((p) => p[0])), !!spec.xLog, spec.x);
-  const ys = axis(series.flatMap((s) => s.points.map((p) => p[1])), !!spec.yLog, spec.y);
-  const left = MARGIN.left;
-  const right = width - MARGIN.right;
   const top = frame(c, spec.title, spec.yLabel, series);
-  const bottom = height - MARGIN.bottom;
-  const sx = scale(xs, left, right);
-  const sy = scale(ys, bottom, top);
+  return { c, width, height, left: MARGIN.left, right: width - MARGIN.right, top, bottom: height - MARGIN.bottom };
+}
+
+/** Dashed horizontal grid lines with their labels at the y axis ticks. */
+function yGrid(c: Canvas, ys: Axis, sy: (v: number) => number, left: number, right: number): void {
   for (const t of ys.ticks) {
     const y = sy(t);
     c.dashed(left, y, right, y, GREY);
     const label = formatTick(t);
     c.text(left - 8 - textWidth(label), y - textHeight() / 2, label, DARK_GREY);
   }
+}
+
+export function lineChart(spec: LineChartSpec): Canvas {
+  const series = spec.series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length]! }));
+  const xs = axis(series.flatMap((s) => s.points.map((p) => p[0])), !!spec.xLog, spec.x);
+  const ys = axis(series.flatMap((s) => s.points.map((p) => p[1])), !!spec.yLog, spec.y);
+  const { c, height, left, right, top, bottom } = plotArea(spec, series);
+  const sx = scale(xs, left, right);
+  const sy = scale(ys, bottom, top);
+  yGrid(c, ys, sy, left, right);
   for (const t of xs.ticks) {
     const x = sx(t);
     c.dashed(x, top, x, bottom, GREY);
@@ -159,22 +167,11 @@ export function lineChart(spec: LineChartSpec): Canvas {
 }
 
 export function barChart(spec: BarChartSpec): Canvas {
-  const width = spec.width ?? 900;
-  const height = spec.height ?? 520;
-  const c = new Canvas(width, height);
   const series = spec.series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length]! }));
   const ys = axis(series.flatMap((s) => s.values).concat([0]), false);
-  const left = MARGIN.left;
-  const right = width - MARGIN.right;
-  const top = frame(c, spec.title, spec.yLabel, series);
-  const bottom = height - MARGIN.bottom;
+  const { c, left, right, top, bottom } = plotArea(spec, series);
   const sy = scale(ys, bottom, top);
-  for (const t of ys.ticks) {
-    const y = sy(t);
-    c.dashed(left, y, right, y, GREY);
-    const label = formatTick(t);
-    c.text(left - 8 - textWidth(label), y - textHeight() / 2, label, DARK_GREY);
-  }
+  yGrid(c, ys, sy, left, right);
   const group = (right - left) / Math.max(1, spec.categories.length);
   const barW = Math.max(4, (group * 0.7) / Math.max(1, series.length));
   const fmt = spec.format ?? formatTick;
