@@ -37,6 +37,11 @@ describe('bench/prom', () => {
     expect(histogram(samples, 'fluxlink_trigger_dispatch_seconds')).to.deep.equal([{ le: 0.001, count: 5 }, { le: 0.005, count: 9 }, { le: Infinity, count: 10 }]);
   });
 
+  it('counts the leader-election Lease apart: its renewals are no writes of state', () => {
+    const lease = parseMetrics('rest_client_requests_total{verb="get",resource="leases.coordination.k8s.io",code="200"} 15\nrest_client_requests_total{verb="update",resource="leases.coordination.k8s.io",code="200"} 15\nrest_client_requests_total{verb="list",resource="secrets",code="200"} 2');
+    expect(requestCounts(lease)).to.deep.include({ reads: 2, writes: 0, lease: 30 });
+  });
+
   it('counts API requests as reads and writes, between two scrapes', () => {
     const all = requestCounts(samples);
     expect(all).to.deep.include({ reads: 4, writes: 22 });

@@ -48,6 +48,8 @@ export const READ_VERBS = new Set(['get', 'list', 'watch']);
 export interface RequestCounts {
   reads: number;
   writes: number;
+  /** Reads and writes of the leader-election Lease (a renewal every 2 s): counted apart, they change no state. */
+  lease: number;
   /** `verb resource` → count, for the report's breakdown. */
   byVerbResource: Record<string, number>;
 }
@@ -65,13 +67,15 @@ export function requestCounts(after: readonly Sample[], before: readonly Sample[
   const byVerbResource: Record<string, number> = {};
   let reads = 0;
   let writes = 0;
+  let lease = 0;
   for (const [k, v] of a) {
     const d = v - (b.get(k) ?? 0);
     if (d === 0) continue;
     byVerbResource[k] = d;
-    const verb = k.split(' ')[0]!;
-    if (WRITE_VERBS.has(verb)) writes += d;
+    const [verb, resource] = k.split(' ') as [string, string];
+    if (resource.startsWith('leases.')) lease += d;
+    else if (WRITE_VERBS.has(verb)) writes += d;
     else if (READ_VERBS.has(verb)) reads += d;
   }
-  return { reads, writes, byVerbResource };
+  return { reads, writes, lease, byVerbResource };
 }

@@ -5,14 +5,14 @@ import { verdict } from './stats.js';
 import { targets } from './targets.js';
 
 const MiB = 2 ** 20;
-const none = { reads: 0, writes: 0, byVerbResource: {} };
+const none = { reads: 0, writes: 0, lease: 0, byVerbResource: {} };
 
 function scale(repositories: number, over: { operator?: number; baseline?: number; steadyWrites?: number; restartWrites?: number; rss?: number } = {}): ScaleResult {
   return {
     repositories, namespaces: repositories / 10, groundStartSeconds: 9, createRepositoriesSeconds: 3,
     baseline: { writesSeconds: 5, readySeconds: over.baseline ?? 10, requests: 2 * repositories },
-    operator: { linkReadySeconds: over.operator ?? 12, allReceiversReadySeconds: over.operator ?? 12, convergenceSeconds: over.operator ?? 12, requests: { reads: 10, writes: 2 * repositories, byVerbResource: { 'create secrets': repositories } }, reconciles: 40, meanReconcileSeconds: 0.05, cpuSeconds: 8, cpuSecondsTotal: 20, peakRssBytes: (over.rss ?? 200) * MiB },
-    steady: { seconds: 30, requests: { reads: 0, writes: over.steadyWrites ?? 0, byVerbResource: over.steadyWrites ? { 'patch secrets': over.steadyWrites } : {} }, memory: { heapUsedBytes: 80 * MiB, heapTotalBytes: 120 * MiB, externalBytes: 5 * MiB, rssBytes: 180 * MiB } },
+    operator: { linkReadySeconds: over.operator ?? 12, allReceiversReadySeconds: over.operator ?? 12, convergenceSeconds: over.operator ?? 12, requests: { reads: 10, writes: 2 * repositories, lease: 12, byVerbResource: { 'create secrets': repositories } }, reconciles: 40, meanReconcileSeconds: 0.05, cpuSeconds: 8, cpuSecondsTotal: 20, peakRssBytes: (over.rss ?? 200) * MiB },
+    steady: { seconds: 30, requests: { reads: 0, writes: over.steadyWrites ?? 0, lease: 30, byVerbResource: over.steadyWrites ? { 'patch secrets': over.steadyWrites } : {} }, memory: { heapUsedBytes: 80 * MiB, heapTotalBytes: 120 * MiB, externalBytes: 5 * MiB, rssBytes: 180 * MiB } },
     restart: { readyzSeconds: 2, firstReconcileSeconds: 2.5, settleSeconds: 10, requests: { ...none, writes: over.restartWrites ?? 0 }, peakRssBytes: 150 * MiB },
   };
 }
