@@ -49,9 +49,11 @@ describe('install: kustomize manifests and Flux managing the operator', function
       // wait: false here only because no kubelet runs the Deployment's pod; config/flux waits for health.
       { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'gitlab-flux-link', namespace: 'flux-system' }, spec: { interval: '10m', sourceRef: { kind: 'GitRepository', name: 'gitlab-flux-link' }, path: './config/default', prune: true, wait: false, timeout: '2m' } },
     ]);
-    const k = await eventually('Kustomization Ready', async () => {
+    // Ready and the applied revision are read together: kustomize-controller may show Ready=True a moment
+    // before status.lastAppliedRevision is in (seen once in a clean-clone run).
+    const k = await eventually(`Kustomization Ready with main@sha1:${sha} applied`, async () => {
       const x = await getJson(env.cluster, 'kustomization', 'gitlab-flux-link', '-n', 'flux-system');
-      return condition(x, 'Ready')?.status === 'True' ? x : undefined;
+      return condition(x, 'Ready')?.status === 'True' && x.status.lastAppliedRevision === `main@sha1:${sha}` ? x : undefined;
     }, 120_000, 500);
     expect(k.status.lastAppliedRevision).to.equal(`main@sha1:${sha}`);
     const inventory = (k.status.inventory?.entries ?? []).map((e: { id: string }) => e.id);
