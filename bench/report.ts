@@ -116,6 +116,7 @@ function loadSection(r: RunResults, charts: Record<string, string>): string[] {
     ['expected calls after coalescing (expected − coalesced − dropped) vs calls made', `${l.expectedTriggers - l.coalesced - l.dropped} vs ${l.calls}`],
     ['queue drained after the load', l.drained ? `yes, in ${formatSeconds(l.drainSeconds)}` : `no (waited ${formatSeconds(l.drainSeconds)})`],
     ['operator added latency under load (webhook in → Receiver request out)', bucketLine(l.dispatchBuckets)],
+    ...(l.handlingBuckets ? [['operator\'s own answer time (request at the webhook route → answer written; fluxlink_webhook_duration_seconds): the rest of the client\'s answer time was spent before the operator read the request', bucketLine(l.handlingBuckets)] as [string, string]] : []),
     ['operator peak RSS (VmHWM): after linking / after the load', `${mib(l.peakRssBytesBeforeLoad)} / ${mib(l.peakRssBytes)}`],
     ['operator CPU during the load', `${num(l.cpuSecondsDuringLoad, 1)} s`],
     ['link reconciles during the load and drain (notification-controller\'s annotations on the GitRepositories wake the link)', String(l.reconcilesDuringLoad)],

@@ -51,6 +51,8 @@ export interface LoadResult {
   drainSeconds: number;
   drained: boolean;
   dispatchBuckets: Bucket[];
+  /** fluxlink_webhook_duration_seconds over the load: the operator's own answer time, from the route to the answer. */
+  handlingBuckets?: Bucket[];
   peakRssBytesBeforeLoad: number;
   peakRssBytes: number;
   cpuSecondsDuringLoad: number;

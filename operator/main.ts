@@ -6,6 +6,7 @@ import type { GitLabFluxLink } from './api/v1alpha1/types.js';
 import { HttpKubeClient, loadKubeConfig, type KubeObject } from './kube/client.js';
 import { changeMatters } from './kube/changes.js';
 import { Informer } from './kube/informer.js';
+import { CACHE_TRANSFORMS, withoutManagedFields } from './kube/slim.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from './kube/resources.js';
 import { EventRecorder } from './observability/events.js';
@@ -13,11 +14,10 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { PushService } from './push/push-service.js';
 import { ReceiverIndex } from './push/receiver-index.js';
+import { ownedEventsDelay } from './queue/owned-events-delay.js';
 import { WorkQueue } from './queue/work-queue.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './reconcile/names.js';
 import { startHttpServer } from './server/http-server.js';
-
-const OWNED_EVENTS_BATCH_MS = 1_000;
 
 // @dot-i/k8s-operator is CommonJS with `exports.default`; from ESM its class is on `.default`.
 const Operator = framework.default;
@@ -70,15 +70,25 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const watchFailed = (resource: string) => (e: unknown) => log.warn('watch failed', { resource, error: String(e) });
   const missing = { gitRepositories: false, receivers: false };
   const caches: Caches = {
-    gitRepositories: new Informer(client, GIT_REPOSITORIES, { onMissing: (m) => flux('gitRepositories', m), onError: watchFailed('gitrepositories') }),
-    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, onMissing: (m) => flux('receivers', m), onError: watchFailed('receivers') }),
-    secrets: new Informer(client, SECRETS, { labelSelector: managed, onError: watchFailed('secrets') }),
-    namespaces: new Informer(client, NAMESPACES, { onError: watchFailed('namespaces') }),
+    gitRepositories: new Informer(client, GIT_REPOSITORIES, { transform: CACHE_TRANSFORMS.gitRepositories, onMissing: (m) => flux('gitRepositories', m), onError: watchFailed('gitrepositories') }),
+    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, transform: CACHE_TRANSFORMS.receivers, onMissing: (m) => flux('receivers', m), onError: watchFailed('receivers') }),
+    secrets: new Informer(client, SECRETS, { labelSelector: managed, transform: CACHE_TRANSFORMS.secrets, onError: watchFailed('secrets') }),
+    namespaces: new Informer(client, NAMESPACES, { transform: CACHE_TRANSFORMS.namespaces, onError: watchFailed('namespaces') }),
   };
 
   const controller = new LinkController({ client, caches, fluxInstalled: () => !missing.gitRepositories && !missing.receivers, log, metrics, events: new EventRecorder(client, log), writeConcurrency: config.writeConcurrency });
   metrics.initController('gitlabfluxlink');
-  const queue = new WorkQueue((key) => controller.reconcile(key), {
+  // Wall time of each link's last pass: it sets how long its owned objects' events are batched.
+  const lastPassMs = new Map<string, number>();
+  const reconcile = async (key: string) => {
+    const started = performance.now();
+    try {
+      return await controller.reconcile(key);
+    } finally {
+      lastPassMs.set(key, performance.now() - started);
+    }
+  };
+  const queue = new WorkQueue(reconcile, {
     workers: config.workers,
     // With leader election, nothing is reconciled until this replica leads; keys wait, deduplicated.
     paused: config.leaderElection !== undefined,
@@ -95,22 +105,19 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     log.info(isMissing ? 'Flux API not served; waiting for Flux to be installed' : 'Flux API served', { resource: which });
     enqueueAll();
   }
-  // Events of the objects a link owns are batched for up to a second: while thousands of Receivers turn Ready
-  // one by one, the link is reconciled about once a second instead of once per Receiver (each pass is
-  // O(repositories); bench/results: 175 passes to converge 1,000 repositories before this).
+  // Events of the objects a link owns are batched (queue/owned-events-delay.ts): while thousands of Receivers
+  // turn Ready one by one, the link is reconciled every few seconds instead of once per Receiver.
   const byLabel = (_t: string, obj: KubeObject) => {
     const link = obj.metadata.labels?.[LABEL_LINK];
-    if (link) queue.addAfter(link, OWNED_EVENTS_BATCH_MS);
+    if (link) queue.addAfter(link, ownedEventsDelay(lastPassMs.get(link)));
   };
   caches.gitRepositories.onChange((type, repo, old) => changeMatters(type, repo, old) && enqueueAll());
-  caches.namespaces.onChange((type, ns, old) => {
-    if (type !== 'MODIFIED' || JSON.stringify(ns.metadata.labels) !== JSON.stringify(old?.metadata.labels)) enqueueAll();
-  });
+  caches.namespaces.onChange((type, ns, old) => changeMatters(type, ns, old) && enqueueAll());
   caches.receivers.onChange(byLabel);
   caches.secrets.onChange(byLabel);
 
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
-  const linkCache = new Informer<GitLabFluxLink & KubeObject>(client, LINKS, { onError: watchFailed('gitlabfluxlinks') });
+  const linkCache = new Informer<GitLabFluxLink & KubeObject>(client, LINKS, { transform: withoutManagedFields, onError: watchFailed('gitlabfluxlinks') });
   const index = new ReceiverIndex(linkCache, caches.gitRepositories, caches.namespaces);
   const push = new PushService({ client, index, receivers: caches.receivers, secrets: caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize });
 
@@ -122,8 +129,10 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     // so every link is looked at again; a deleted one gets one last pass to clean up.
     queue.add(name);
     enqueueAll();
-    if (deleted) links.delete(name);
-    else links.add(name);
+    if (deleted) {
+      links.delete(name);
+      lastPassMs.delete(name);
+    } else links.add(name);
   }, log);
   await linkCache.waitForSync();
   linkCache.list().forEach((l) => push.warmSecrets(l.metadata.name));

@@ -104,6 +104,7 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
       drainSeconds,
       drained: accounted(after) - base >= expectedTriggers,
       dispatchBuckets: bucketDelta(histogram(after, 'fluxlink_trigger_dispatch_seconds'), histogram(before, 'fluxlink_trigger_dispatch_seconds')),
+      handlingBuckets: bucketDelta(histogram(after, 'fluxlink_webhook_duration_seconds'), histogram(before, 'fluxlink_webhook_duration_seconds')),
       peakRssBytesBeforeLoad: procBefore.peakRssBytes,
       peakRssBytes: op.proc().peakRssBytes,
       cpuSecondsDuringLoad: procAfterLoad.cpuSeconds - procBefore.cpuSeconds,

@@ -218,6 +218,9 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       const triggers = fam('fluxlink_triggers_total', 'counter').samples.reduce((a, s) => a + s.value, 0);
       expect(value(triggerTime, {}, `${triggerTime.name}_count`), 'every trigger timed once').to.equal(triggers);
       expect(value(triggerTime, {}, `${triggerTime.name}_sum`)! / triggers, 'mean trigger seconds').to.be.within(0, 30);
+      const answerTime = fam('fluxlink_webhook_duration_seconds', 'histogram');
+      const webhooks = fam('fluxlink_webhooks_received_total', 'counter').samples.reduce((a, s) => a + s.value, 0);
+      expect(value(answerTime, {}, `${answerTime.name}_count`), 'every webhook answer timed once').to.equal(webhooks);
       expect(value(fam('fluxlink_trigger_queue_depth', 'gauge'), {})).to.equal(0);
       expect(value(fam('fluxlink_pushes_coalesced_total', 'counter'), {})).to.be.at.least(0);
       expect(value(fam('fluxlink_triggers_dropped_total', 'counter'), {})).to.equal(0);

@@ -11,10 +11,10 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
 import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
-import { desiredPair, usableToken, type DesiredPair } from '../reconcile/desired.js';
+import { desiredPair, usableToken } from '../reconcile/desired.js';
 import { Expectations } from '../reconcile/expectations.js';
 import { FINALIZER, LABEL_LINK, LABEL_MANAGED_BY, linkSelector, MANAGED_BY, objectName } from '../reconcile/names.js';
-import { plan, type Action } from '../reconcile/plan.js';
+import { Planner, type Action } from '../reconcile/plan.js';
 import { computeStatus, statusChanged, summary, type StatusInput, type Verdict } from '../reconcile/status.js';
 import { mapLimit } from './concurrency.js';
 
@@ -38,6 +38,14 @@ export interface LinkControllerDeps {
   writeConcurrency?: number;
   /** How long a reconcile waits for the caches to show its own last writes before planning anyway. */
   echoTimeoutMs?: number;
+}
+
+/** What a pass keeps of each desired pair for the status. */
+interface Linked {
+  key: string; // namespace/gitRepositoryName
+  project: string;
+  namespace: string;
+  name: string; // of the Receiver and its Secret
 }
 
 const RESOURCE_OF: Record<Action['kind'], Resource> = { Secret: SECRETS, Receiver: RECEIVERS };
@@ -139,44 +147,47 @@ export class LinkController {
     const nsLabels = (ns: string) => caches.namespaces.get(undefined, ns)?.metadata.labels ?? (caches.namespaces.get(undefined, ns) ? {} : undefined);
     const claims = claimsOf(self, matchers, caches.gitRepositories.list(), nsLabels);
 
-    const kept = new Set<string>();
-    const desired: DesiredPair[] = claims.managed.map((claim) => {
-      const existing = caches.secrets.get(claim.repo.metadata.namespace, objectName(claim.repo.metadata.name));
-      const token = usableToken(existing);
-      const key = `${claim.repo.metadata.namespace}/${claim.repo.metadata.name}`;
-      if (token) kept.add(key);
-      return desiredPair(name, spec, claim, token ?? this.newToken());
-    });
     const owned = (o: KubeObject) => o.metadata.labels?.[LABEL_LINK] === name;
     const liveLinks = new Set(matchers.map((m) => m.name));
-    const thePlan = plan(name, desired, {
+    const planner = new Planner(name, {
       secret: (ns, n) => caches.secrets.get(ns, n),
       receiver: (ns, n) => caches.receivers.get(ns, n),
       ownedSecrets: caches.secrets.list().filter(owned),
       ownedReceivers: caches.receivers.list().filter(owned),
       managedByOtherLink: (other) => liveLinks.has(other),
-    }, (key) => kept.has(key));
+    });
+    // Each desired pair is made, planned and dropped (Planner): only what the status needs is kept.
+    const linked: Linked[] = [];
+    const blocked = new Map<string, string>();
+    for (const claim of claims.managed) {
+      const objectNamespace = claim.repo.metadata.namespace ?? '';
+      const token = usableToken(caches.secrets.get(objectNamespace, objectName(claim.repo.metadata.name)));
+      const pair = desiredPair(name, spec, claim, token ?? this.newToken());
+      const isBlocked = planner.add(pair, token !== undefined);
+      if (isBlocked) blocked.set(pair.key, isBlocked.message);
+      linked.push({ key: pair.key, project: pair.project, namespace: objectNamespace, name: pair.receiver.metadata.name });
+    }
+    const thePlan = planner.finish();
 
     const { failures, foreign } = await this.apply(name, thePlan.actions);
 
     const entries: RepositoryEntry[] = [];
     let ready = 0;
-    const blocked = new Map(thePlan.blocked.map((b) => [b.key, b.message]));
-    for (const pair of desired) {
-      const message = foreign.get(`${pair.secret.metadata.namespace}/${pair.secret.metadata.name}`);
-      if (message) blocked.set(pair.key, message);
+    for (const l of linked) {
+      const message = foreign.get(`${l.namespace}/${l.name}`);
+      if (message) blocked.set(l.key, message);
     }
-    for (const pair of desired) {
-      const r = receiverReadiness(caches.receivers.get(pair.receiver.metadata.namespace, pair.receiver.metadata.name));
-      const message = blocked.get(pair.key) ?? r.message;
-      const isReady = r.ready && !blocked.has(pair.key);
+    for (const l of linked) {
+      const r = receiverReadiness(caches.receivers.get(l.namespace, l.name));
+      const message = blocked.get(l.key) ?? r.message;
+      const isReady = r.ready && !blocked.has(l.key);
       if (isReady) ready++;
-      entries.push({ gitRepository: pair.key, project: pair.project, receiver: pair.receiver.metadata.name, ready: isReady, ...(isReady ? {} : { message }) });
+      entries.push({ gitRepository: l.key, project: l.project, receiver: l.name, ready: isReady, ...(isReady ? {} : { message }) });
     }
     for (const c of claims.conflicts) {
       entries.push({ gitRepository: `${c.repo.metadata.namespace}/${c.repo.metadata.name}`, project: c.project, receiver: '', ready: false, message: `managed by link ${c.owner}` });
     }
-    const total = desired.length;
+    const total = linked.length;
     const message = summary(total, ready, claims.conflicts.length, blocked.size);
     let verdict: Verdict;
     if (failures.length) verdict = { kind: 'failed', reason: Reason.ReconciliationFailed, message: `${failures.length} writes failed, retrying: ${failures[0]}` };

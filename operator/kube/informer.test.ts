@@ -15,7 +15,7 @@ const secret = (name: string, labels: Record<string, string> = { app: 'x' }, dat
 });
 
 /** An informer over the fake whose retry sleeps are released by the test. */
-function setup(opts: { labelSelector?: string } = {}) {
+function setup(opts: { labelSelector?: string; transform?: (s: Secret) => Secret } = {}) {
   const fake = new FakeKube();
   const sleeps: Array<{ ms: number; wake: () => void }> = [];
   const events: string[] = [];
@@ -23,6 +23,7 @@ function setup(opts: { labelSelector?: string } = {}) {
   const missing: boolean[] = [];
   const informer = new Informer<Secret>(fake, SECRETS, {
     labelSelector: opts.labelSelector,
+    transform: opts.transform,
     sleep: (ms) => {
       const d = deferred();
       sleeps.push({ ms, wake: () => d.resolve() });
@@ -66,6 +67,22 @@ describe('Informer', () => {
     fake.remove(SECRETS, 'apps', 'a');
     expect(informer.get('apps', 'a')).to.equal(undefined);
     expect(events).to.deep.equal(['ADDED a', `MODIFIED a (was rv ${rv1})`, `DELETED a (was rv ${Number(rv1) + 1})`]);
+    informer.stop();
+    await run;
+  });
+
+  it('keeps and hands out only what the transform returns, from the list and from the watch', async () => {
+    const seen: Array<Secret['data']> = [];
+    const { fake, informer } = setup({ transform: (s) => ({ ...s, data: { kept: 'eQ==' } }) });
+    informer.onChange((_t, obj) => seen.push(obj.data));
+    fake.seed(SECRETS, secret('listed', undefined, { big: 'eA==' }));
+    const run = informer.run();
+    await informer.waitForSync();
+    await settle();
+    await fake.create(SECRETS, secret('watched', undefined, { big: 'eA==' }));
+    expect(informer.get('apps', 'listed')!.data).to.deep.equal({ kept: 'eQ==' });
+    expect(informer.get('apps', 'watched')!.data).to.deep.equal({ kept: 'eQ==' });
+    expect(seen).to.deep.equal([{ kept: 'eQ==' }, { kept: 'eQ==' }]);
     informer.stop();
     await run;
   });

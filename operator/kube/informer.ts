@@ -13,11 +13,13 @@ import type { Resource } from './resources.js';
  */
 export type ChangeHandler<T> = (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T, old?: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   labelSelector?: string;
   /** Called when the resource does not exist (its CRD is not installed); the informer retries. */
   onMissing?: (missing: boolean) => void;
   onError?: (err: unknown) => void;
+  /** What the store keeps of each object (operator/kube/slim.ts); handlers see the kept form. */
+  transform?: (obj: T) => T;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -34,7 +36,7 @@ export class Informer<T extends KubeObject> {
   constructor(
     private readonly client: KubeClient,
     readonly resource: Resource,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
@@ -125,7 +127,8 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
+  private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', received: T): void {
+    const obj = this.opts.transform ? this.opts.transform(received) : received;
     const key = Informer.key(obj);
     const old = this.store.get(key);
     if (type === 'DELETED') {

@@ -18,6 +18,9 @@ export class Metrics {
   readonly objectWrites = new client.Counter({ name: 'fluxlink_object_writes_total', help: 'Writes of Receivers and Secrets by verb and kind.', labelNames: ['verb', 'kind'], registers: [this.registry] });
 
   readonly webhooksReceived = new client.Counter({ name: 'fluxlink_webhooks_received_total', help: 'GitLab webhooks received, by result (accepted, ignored, unauthorized, malformed, too_large, unknown_link, ...).', labelNames: ['result'], registers: [this.registry] });
+  // The operator's own answer time (request at the webhook route → answer written), so a slow answer seen by a
+  // client can be told apart from time spent before node even read the request (a CPU-starved node).
+  readonly webhookSeconds = new client.Histogram({ name: 'fluxlink_webhook_duration_seconds', help: 'From a webhook request reaching the webhook route to its answer being written.', buckets: [0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly triggers = new client.Counter({ name: 'fluxlink_triggers_total', help: 'Receiver calls by result (delivered, failed, refused, not-ready).', labelNames: ['result'], registers: [this.registry] });
   readonly triggerSeconds = new client.Histogram({ name: 'fluxlink_trigger_duration_seconds', help: 'From webhook received to the Receiver answering, including queueing and retries.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
   // The operator's own share of push latency (what the benchmarks compare with a hand-made Receiver): from the

@@ -47,7 +47,10 @@ export class PushService {
       projectAllowed: (link, project) => deps.index.link(link)?.matcher.projects.matches(project) ?? false,
       targets: (link, project) => deps.index.lookup(link, project),
       enqueue: (link, push, target, receivedAt) => this.enqueue(link, push, target, receivedAt),
-      observe: (result) => metrics.webhooksReceived.inc({ result }),
+      observe: (result, seconds) => {
+        metrics.webhooksReceived.inc({ result });
+        metrics.webhookSeconds.observe(seconds);
+      },
       recordPush: (link, push, now) => this.status.push(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
     });
   }

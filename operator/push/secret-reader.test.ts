@@ -33,16 +33,47 @@ function secretsClient(initial: Secret[] = []) {
 const ref = (name = 'hook-token', key = 'token'): Required<SecretKeyRef> => ({ namespace: 'gitlab-flux-link', name, key });
 
 describe('secret-reader: SecretReader', () => {
-  it('reads the Secret with one GET and serves repeated reads within the TTL from the cache', async () => {
+  it('reads the Secret with one GET and serves repeated reads within half the TTL from the cache', async () => {
     const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
     let t = 1_000;
     const reader = new SecretReader(k.client, 10_000, () => t);
     expect(await reader.value(ref())).to.equal('abc');
-    t += 5_000;
-    expect(await reader.value(ref())).to.equal('abc');
-    t += 5_000; // exactly the TTL: still fresh
+    t += 5_000; // exactly half the TTL: nothing read
     expect(await reader.value(ref())).to.equal('abc');
     expect(k.gets).to.deep.equal([`${SECRETS.plural}:gitlab-flux-link/hook-token`]);
+  });
+
+  it('past half the TTL, answers from the cache at once and refreshes it in the background', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'old' })]);
+    let t = 0;
+    const reader = new SecretReader(k.client, 10_000, () => t);
+    expect(await reader.value(ref())).to.equal('old');
+    k.store.set('gitlab-flux-link/hook-token', secretObj('gitlab-flux-link', 'hook-token', { token: 'new' }));
+    const gate = deferred();
+    k.holdWith(gate.promise);
+    t = 6_000;
+    const reads = [reader.value(ref()), reader.value(ref())];
+    expect(await Promise.all(reads), 'not waiting for the refresh (held)').to.deep.equal(['old', 'old']);
+    expect(k.gets, 'one refresh for both').to.have.length(2);
+    gate.resolve();
+    await new Promise((r) => setImmediate(r));
+    t = 11_000; // the first entry (read at 0) would have expired; the refreshed one (read at 6 s) is fresh
+    expect(await reader.value(ref())).to.equal('new');
+    expect(k.gets).to.have.length(2);
+  });
+
+  it('a failed refresh changes nothing: the entry expires at its TTL and the next read reports the error', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    let t = 0;
+    const reader = new SecretReader(k.client, 10_000, () => t);
+    expect(await reader.value(ref())).to.equal('abc');
+    k.failWith(new KubeError(403, 'Forbidden', 'secrets "hook-token" is forbidden'));
+    t = 6_000;
+    expect(await reader.value(ref())).to.equal('abc');
+    await new Promise((r) => setImmediate(r));
+    t = 10_001;
+    expect(await reader.value(ref()), 'lost access: no stale value').to.equal(undefined);
+    expect(k.gets).to.have.length(3);
   });
 
   it('reads again after the TTL and picks up a rotated value', async () => {

@@ -3,16 +3,23 @@ import type { Secret } from '../flux/types.js';
 import { KubeError, type KubeClient } from '../kube/client.js';
 import { SECRETS } from '../kube/resources.js';
 
+interface CacheEntry {
+  at: number;
+  secret: Promise<Secret | undefined>;
+}
+
 /**
  * Reads keys of the Secrets links name (webhook token, signing key), with a short cache: a burst of webhooks
- * costs one GET, and a rotated secret is picked up within `ttlMs`. While the API server is unreachable (a
- * network error or a 5xx/429), the last value read is used (for up to `staleMs`, default unbounded): an
- * outage must not turn GitLab's pushes away, and no newer value can be known until the API server is back. Any other error (401/403: the
+ * costs one GET, a steady stream none on its path (entries are refreshed ahead of expiry), and a rotated
+ * secret is picked up within `ttlMs`. While the API server is unreachable (a network error or a 5xx/429),
+ * the last value read is used (for up to `staleMs`, default unbounded): an outage must not turn GitLab's
+ * pushes away, and no newer value can be known until the API server is back. Any other error (401/403: the
  * operator lost its access) is "unavailable" (the webhook is refused with 503), never a guess.
  */
 export class SecretReader {
-  private readonly cache = new Map<string, { at: number; secret: Promise<Secret | undefined> }>();
+  private readonly cache = new Map<string, CacheEntry>();
   private readonly lastRead = new Map<string, { at: number; secret: Secret | undefined }>();
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly client: KubeClient,
@@ -24,13 +31,9 @@ export class SecretReader {
   async value(ref: Required<SecretKeyRef>): Promise<string | undefined> {
     const id = `${ref.namespace}/${ref.name}`;
     let entry = this.cache.get(id);
-    if (!entry || this.now() - entry.at > this.ttlMs) {
-      // The promise is cached, not the result: concurrent webhooks on a cold cache share one GET.
-      entry = { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
-      this.cache.set(id, entry);
-      const current = entry;
-      current.secret.catch(() => this.cache.get(id) === current && this.cache.delete(id)); // errors are not cached
-    }
+    const age = entry ? this.now() - entry.at : Infinity;
+    if (!entry || age > this.ttlMs) entry = this.read(id, ref);
+    else if (age > this.ttlMs / 2) this.refreshAhead(id, ref, entry);
     let secret: Secret | undefined;
     try {
       secret = await entry.secret;
@@ -44,6 +47,29 @@ export class SecretReader {
     if (b64 === undefined) return undefined;
     const value = Buffer.from(b64, 'base64').toString('utf8').replace(/\r?\n$/, '');
     return value === '' ? undefined : value;
+  }
+
+  /** A GET whose promise is cached, not its result: concurrent webhooks on a cold cache share one GET. */
+  private read(id: string, ref: Required<SecretKeyRef>): CacheEntry {
+    const entry = { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
+    this.cache.set(id, entry);
+    entry.secret.catch(() => this.cache.get(id) === entry && this.cache.delete(id)); // errors are not cached
+    return entry;
+  }
+
+  /**
+   * Past half its TTL, an entry in use is read again in the background and replaced once that read succeeds:
+   * a steady stream of webhooks never waits for the API server (that GET was the slowest step of the push
+   * path, bench/results), and no webhook is judged by a value older than the TTL. A failed refresh changes
+   * nothing: the entry expires at its TTL and the next webhook's own read decides.
+   */
+  private refreshAhead(id: string, ref: Required<SecretKeyRef>, current: CacheEntry): void {
+    if (this.refreshing.has(id)) return;
+    this.refreshing.add(id);
+    const next = { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
+    next.secret
+      .then(() => this.cache.get(id) === current && this.cache.set(id, next), () => undefined)
+      .finally(() => this.refreshing.delete(id));
   }
 }
 

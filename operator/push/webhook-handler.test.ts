@@ -76,7 +76,10 @@ function deps(f: Fixture): WebhookDeps {
       f.enqueued.push({ link, push, target: t, receivedAt });
       f.enqueueHook?.(link, push, t);
     },
-    observe: (result) => f.observed.push(result),
+    observe: (result, seconds) => {
+      expect(seconds).to.be.within(0, 10);
+      f.observed.push(result);
+    },
     recordPush: (link, push) => f.recorded.push({ link, push }),
     now: () => NOW,
     get maxBodyBytes() {

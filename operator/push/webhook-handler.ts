@@ -32,7 +32,8 @@ export interface WebhookDeps {
   targets(link: string, project: string): Target[];
   /** `receivedAt`: process.hrtime.bigint() when the webhook request reached the route. */
   enqueue(link: string, push: Push, target: Target, receivedAt: bigint): void;
-  observe(result: string): void;
+  /** One call per webhook answered: its result and the seconds from reaching the route to the answer written. */
+  observe(result: string, seconds: number): void;
   recordPush(link: string, push: Push, now: Date): void;
   now?: () => Date;
   maxBodyBytes?: number;
@@ -52,13 +53,13 @@ export function webhookRoute(deps: WebhookDeps): Route {
       linkName = ''; // not valid percent-encoding: no link has such a name
     }
     const answer = await handle(deps, req, linkName, receivedAt);
-    deps.observe(answer.result);
     if (answer.status === 413) {
       // The rest of the body is not read: close after the answer is out, so the client still gets it.
       res.setHeader('Connection', 'close');
       res.once('finish', () => req.destroy());
     }
     if (!res.headersSent) text(res, answer.status, answer.body);
+    deps.observe(answer.result, Number(process.hrtime.bigint() - receivedAt) / 1e9);
     return true;
   };
 }

@@ -1,6 +1,6 @@
 import type { KubeObject } from '../kube/client.js';
 import type { Receiver, Secret } from '../flux/types.js';
-import { canonicalJson } from './canonical.js';
+import { sameValue } from './same-value.js';
 import type { DesiredPair } from './desired.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './names.js';
 
@@ -56,10 +56,6 @@ function metadataPatch(want: KubeObject, have: KubeObject): Record<string, unkno
   return Object.keys(patch).length ? patch : undefined;
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
-}
-
 /** Spec fields the operator sets on a Receiver; what is unset stays with the API server's defaults. */
 function receiverSpecPatch(want: Receiver, have: Receiver): Record<string, unknown> | undefined {
   const w = want.spec;
@@ -67,9 +63,9 @@ function receiverSpecPatch(want: Receiver, have: Receiver): Record<string, unkno
   const patch: Record<string, unknown> = {};
   if (w.type !== h.type) patch.type = w.type;
   if (w.interval !== undefined && w.interval !== h.interval) patch.interval = w.interval;
-  if (!sameJson(w.events, h.events)) patch.events = w.events ?? null;
-  if (!sameJson(w.resources, h.resources)) patch.resources = w.resources;
-  if (!sameJson(w.secretRef, h.secretRef)) patch.secretRef = w.secretRef;
+  if (!sameValue(w.events, h.events)) patch.events = w.events ?? null;
+  if (!sameValue(w.resources, h.resources)) patch.resources = w.resources;
+  if (!sameValue(w.secretRef, h.secretRef)) patch.secretRef = w.secretRef;
   if (h.suspend) patch.suspend = null; // a hand-suspended Receiver would silently drop pushes
   return Object.keys(patch).length ? patch : undefined;
 }
@@ -114,27 +110,51 @@ function pairActions(linkName: string, pair: DesiredPair, observed: Observed, to
 }
 
 /**
- * @param tokenKept whether the existing Secret of a pair (by key) already holds a usable token; when it does
- *   not, `pair.secret` carries a fresh one and the Secret is patched with it.
+ * Plans pair by pair, so a caller can make each desired pair just before it is planned and drop it right
+ * after: at 10,000 repositories, holding every desired pair through a pass kept ~20 MB alive long enough for
+ * V8 to move it to the old generation, and the heap grew with it (bench/results).
  */
-export function plan(linkName: string, desired: DesiredPair[], observed: Observed, tokenKept: (key: string) => boolean): Plan {
-  const actions: Action[] = [];
-  const blocked: Blocked[] = [];
-  const wanted = new Set<string>();
-  for (const pair of desired) {
-    wanted.add(`${pair.secret.metadata.namespace}/${pair.secret.metadata.name}`);
-    const result = pairActions(linkName, pair, observed, tokenKept(pair.key));
-    if (Array.isArray(result)) actions.push(...result);
-    else blocked.push(result);
+export class Planner {
+  private readonly actions: Action[] = [];
+  private readonly blocked: Blocked[] = [];
+  private readonly wanted = new Set<string>();
+
+  constructor(
+    private readonly linkName: string,
+    private readonly observed: Observed,
+  ) {}
+
+  /**
+   * @param tokenKept whether the existing Secret of the pair already holds a usable token; when it does not,
+   *   `pair.secret` carries a fresh one and the Secret is patched with it.
+   * @returns why the pair is blocked, or undefined
+   */
+  add(pair: DesiredPair, tokenKept: boolean): Blocked | undefined {
+    this.wanted.add(`${pair.secret.metadata.namespace}/${pair.secret.metadata.name}`);
+    const result = pairActions(this.linkName, pair, this.observed, tokenKept);
+    if (Array.isArray(result)) this.actions.push(...result);
+    else this.blocked.push(result);
+    return Array.isArray(result) ? undefined : result;
   }
-  // Whatever this link made that is no longer wanted goes. Receivers before Secrets, so a Receiver
-  // never sits without its token.
-  for (const [kind, list] of [['Receiver', observed.ownedReceivers], ['Secret', observed.ownedSecrets]] as const) {
-    for (const obj of list) {
-      const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
-      if (wanted.has(key) || obj.metadata.deletionTimestamp) continue;
-      actions.push({ verb: 'delete', kind, namespace: obj.metadata.namespace!, name: obj.metadata.name, resourceVersion: obj.metadata.resourceVersion });
+
+  /** The plan: the pairs' writes, then deletes of whatever this link made that no pair wants. */
+  finish(): Plan {
+    const actions = [...this.actions];
+    // Receivers before Secrets, so a Receiver never sits without its token.
+    for (const [kind, list] of [['Receiver', this.observed.ownedReceivers], ['Secret', this.observed.ownedSecrets]] as const) {
+      for (const obj of list) {
+        const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+        if (this.wanted.has(key) || obj.metadata.deletionTimestamp) continue;
+        actions.push({ verb: 'delete', kind, namespace: obj.metadata.namespace!, name: obj.metadata.name, resourceVersion: obj.metadata.resourceVersion });
+      }
     }
+    return { actions, blocked: [...this.blocked] };
   }
-  return { actions, blocked };
+}
+
+/** The whole plan for a list of desired pairs (see Planner). */
+export function plan(linkName: string, desired: DesiredPair[], observed: Observed, tokenKept: (key: string) => boolean): Plan {
+  const planner = new Planner(linkName, observed);
+  for (const pair of desired) planner.add(pair, tokenKept(pair.key));
+  return planner.finish();
 }

@@ -1,6 +1,6 @@
 import { ConditionType, Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
-import { canonicalJson } from './canonical.js';
+import { sameValue } from './same-value.js';
 
 /**
  * Status the Flux way, computed without I/O: Ready always present, Reconciling and Stalled only when True,
@@ -88,5 +88,5 @@ export function summary(total: number, ready: number, conflicts: number, blocked
 
 /** Whether two statuses differ in anything but key order. */
 export function statusChanged(a: GitLabFluxLinkStatus | undefined, b: GitLabFluxLinkStatus): boolean {
-  return canonicalJson(a ?? {}) !== canonicalJson(b);
+  return !sameValue(a ?? {}, b);
 }

@@ -1,5 +1,6 @@
 import type { Caches } from '../controllers/link-controller.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
+import { CACHE_TRANSFORMS } from '../kube/slim.js';
 import { Informer, type InformerOptions } from '../kube/informer.js';
 import { GIT_REPOSITORIES, NAMESPACES, RECEIVERS, SECRETS, type Resource } from '../kube/resources.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
@@ -21,7 +22,7 @@ export interface RunningInformer<T extends KubeObject> {
 }
 
 /** Starts one informer over `client` and waits until its first list is in. */
-export async function startInformer<T extends KubeObject>(client: KubeClient, r: Resource, opts: InformerOptions = {}): Promise<RunningInformer<T>> {
+export async function startInformer<T extends KubeObject>(client: KubeClient, r: Resource, opts: InformerOptions<T> = {}): Promise<RunningInformer<T>> {
   const informer = new Informer<T>(client, r, { sleep: quickSleep, ...opts });
   const done = informer.run();
   await informer.waitForSync();
@@ -41,10 +42,10 @@ export interface RunningCaches {
 export async function startCaches(client: KubeClient, opts: { waitForSync?: boolean } = {}): Promise<RunningCaches> {
   const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
   const caches: Caches = {
-    gitRepositories: new Informer(client, GIT_REPOSITORIES, { sleep: quickSleep }),
-    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, sleep: quickSleep }),
-    secrets: new Informer(client, SECRETS, { labelSelector: managed, sleep: quickSleep }),
-    namespaces: new Informer(client, NAMESPACES, { sleep: quickSleep }),
+    gitRepositories: new Informer(client, GIT_REPOSITORIES, { transform: CACHE_TRANSFORMS.gitRepositories, sleep: quickSleep }),
+    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, transform: CACHE_TRANSFORMS.receivers, sleep: quickSleep }),
+    secrets: new Informer(client, SECRETS, { labelSelector: managed, transform: CACHE_TRANSFORMS.secrets, sleep: quickSleep }),
+    namespaces: new Informer(client, NAMESPACES, { transform: CACHE_TRANSFORMS.namespaces, sleep: quickSleep }),
   };
   const runs = Object.values(caches).map((c: Informer<KubeObject>) => c.run());
   if (opts.waitForSync ?? true) await Promise.all(Object.values(caches).map((c: Informer<KubeObject>) => c.waitForSync()));
