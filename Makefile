@@ -68,7 +68,7 @@ test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG
 test-reliability: build testenv ## Long fault suites (10 SIGKILLs while converging 2,000 GitRepositories); output kept in e2e/results/.
 	@mkdir -p e2e/results
 	set -o pipefail; { echo "# make test-reliability, $$(date -u +%FT%TZ), commit $$(git rev-parse --short HEAD), $$(nproc) cores, node $$(node --version)"; \
-	  npx mocha --config .mocharc.reliability.json 2>&1; } | tee e2e/results/reliability.txt
+	  ./node_modules/.bin/mocha --config .mocharc.reliability.json 2>&1; } | tee e2e/results/reliability.txt
 
 ##@ Benchmarks (measure and report; never fail on a slow machine)
 .PHONY: bench
