@@ -388,7 +388,7 @@ describe('LinkController', () => {
     it('the finalizer never deletes an object another link adopted after the list (deletes carry a precondition)', async () => {
       // BUG (link-controller.ts deleteEverythingOf): deletes are sent without the resourceVersion seen in the
       // list, so a Secret/Receiver that the younger link adopted in the meantime (the dying link no longer
-      // counts as live, so plan() adopts its objects) is deleted anyway; the younger link then re-creates it
+      // counts as live, so the plan adopts its objects) is deleted anyway; the younger link then re-creates it
       // with a new token. plan.ts promises the opposite for its own deletes.
       await worldWithLink();
       await world.reconcile('team-a');
@@ -449,7 +449,7 @@ describe('LinkController', () => {
 
     it('a Secret with the desired name that gitlab-flux-link does not manage blocks the repository, and the status says so', async () => {
       // BUG (link-controller.ts converge, with the label-selected caches main.ts builds): the Secret/Receiver
-      // caches only hold objects labelled managed-by=gitlab-flux-link, so plan() never sees a foreign object
+      // caches only hold objects labelled managed-by=gitlab-flux-link, so the plan never sees a foreign object
       // and never reports it as blocked. The create fails with AlreadyExists, which applyOne() swallows as
       // "cache behind"; the Receiver is created pointing at the foreign Secret (whose token the operator does
       // not know) and the link stays Progressing ("waiting for notification-controller") without a hint.

@@ -49,9 +49,13 @@ export class SecretReader {
     return value === '' ? undefined : value;
   }
 
+  private fetch(ref: Required<SecretKeyRef>): CacheEntry {
+    return { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
+  }
+
   /** A GET whose promise is cached, not its result: concurrent webhooks on a cold cache share one GET. */
   private read(id: string, ref: Required<SecretKeyRef>): CacheEntry {
-    const entry = { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
+    const entry = this.fetch(ref);
     this.cache.set(id, entry);
     entry.secret.catch(() => this.cache.get(id) === entry && this.cache.delete(id)); // errors are not cached
     return entry;
@@ -66,7 +70,7 @@ export class SecretReader {
   private refreshAhead(id: string, ref: Required<SecretKeyRef>, current: CacheEntry): void {
     if (this.refreshing.has(id)) return;
     this.refreshing.add(id);
-    const next = { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
+    const next = this.fetch(ref);
     next.secret
       .then(() => this.cache.get(id) === current && this.cache.set(id, next), () => undefined)
       .finally(() => this.refreshing.delete(id));

@@ -3,7 +3,14 @@ import type { GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository, Receiver, Secret } from '../flux/types.js';
 import { desiredPair, type DesiredPair } from './desired.js';
 import { LABEL_LINK } from './names.js';
-import { plan, type Action, type Observed } from './plan.js';
+import { Planner, type Action, type Observed, type Plan } from './plan.js';
+
+/** The whole plan for a list of pairs, as a pass builds it (link-controller.ts: add each pair, then finish). */
+function plan(linkName: string, desired: DesiredPair[], observed: Observed, tokenKept: (key: string) => boolean): Plan {
+  const planner = new Planner(linkName, observed);
+  for (const pair of desired) planner.add(pair, tokenKept(pair.key));
+  return planner.finish();
+}
 
 const LINK = 'team-a';
 const SPEC: GitLabFluxLinkSpec = { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'flux-system', name: 'hook' } } };

@@ -151,10 +151,3 @@ export class Planner {
     return { actions, blocked: [...this.blocked] };
   }
 }
-
-/** The whole plan for a list of desired pairs (see Planner). */
-export function plan(linkName: string, desired: DesiredPair[], observed: Observed, tokenKept: (key: string) => boolean): Plan {
-  const planner = new Planner(linkName, observed);
-  for (const pair of desired) planner.add(pair, tokenKept(pair.key));
-  return planner.finish();
-}
