@@ -32,6 +32,15 @@ function secretsClient(initial: Secret[] = []) {
 
 const ref = (name = 'hook-token', key = 'token'): Required<SecretKeyRef> => ({ namespace: 'gitlab-flux-link', name, key });
 
+/** A reader over the hook-token Secret holding `token`, on a clock the test moves (`clock.t`), read once at 0. */
+async function readOnce(token: string, ttlMs: number, staleMs?: number) {
+  const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token })]);
+  const clock = { t: 0 };
+  const reader = new SecretReader(k.client, ttlMs, () => clock.t, staleMs);
+  expect(await reader.value(ref())).to.equal(token);
+  return { k, clock, reader };
+}
+
 describe('secret-reader: SecretReader', () => {
   it('reads the Secret with one GET and serves repeated reads within half the TTL from the cache', async () => {
     const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
@@ -44,47 +53,38 @@ describe('secret-reader: SecretReader', () => {
   });
 
   it('past half the TTL, answers from the cache at once and refreshes it in the background', async () => {
-    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'old' })]);
-    let t = 0;
-    const reader = new SecretReader(k.client, 10_000, () => t);
-    expect(await reader.value(ref())).to.equal('old');
+    const { k, clock, reader } = await readOnce('old', 10_000);
     k.store.set('gitlab-flux-link/hook-token', secretObj('gitlab-flux-link', 'hook-token', { token: 'new' }));
     const gate = deferred();
     k.holdWith(gate.promise);
-    t = 6_000;
+    clock.t = 6_000;
     const reads = [reader.value(ref()), reader.value(ref())];
     expect(await Promise.all(reads), 'not waiting for the refresh (held)').to.deep.equal(['old', 'old']);
     expect(k.gets, 'one refresh for both').to.have.length(2);
     gate.resolve();
     await new Promise((r) => setImmediate(r));
-    t = 11_000; // the first entry (read at 0) would have expired; the refreshed one (read at 6 s) is fresh
+    clock.t = 11_000; // the first entry (read at 0) would have expired; the refreshed one (read at 6 s) is fresh
     expect(await reader.value(ref())).to.equal('new');
     expect(k.gets).to.have.length(2);
   });
 
   it('a failed refresh changes nothing: the entry expires at its TTL and the next read reports the error', async () => {
-    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
-    let t = 0;
-    const reader = new SecretReader(k.client, 10_000, () => t);
-    expect(await reader.value(ref())).to.equal('abc');
+    const { k, clock, reader } = await readOnce('abc', 10_000);
     k.failWith(new KubeError(403, 'Forbidden', 'secrets "hook-token" is forbidden'));
-    t = 6_000;
+    clock.t = 6_000;
     expect(await reader.value(ref())).to.equal('abc');
     await new Promise((r) => setImmediate(r));
-    t = 10_001;
+    clock.t = 10_001;
     expect(await reader.value(ref()), 'lost access: no stale value').to.equal(undefined);
     expect(k.gets).to.have.length(3);
   });
 
   it('reads again after the TTL and picks up a rotated value', async () => {
-    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'old' })]);
-    let t = 0;
-    const reader = new SecretReader(k.client, 10_000, () => t);
-    expect(await reader.value(ref())).to.equal('old');
+    const { k, clock, reader } = await readOnce('old', 10_000);
     k.store.set('gitlab-flux-link/hook-token', secretObj('gitlab-flux-link', 'hook-token', { token: 'new' }));
-    t = 9_999;
+    clock.t = 9_999;
     expect(await reader.value(ref()), 'cached within the TTL').to.equal('old');
-    t = 10_001;
+    clock.t = 10_001;
     expect(await reader.value(ref())).to.equal('new');
     expect(k.gets).to.have.length(2);
   });
@@ -146,26 +146,20 @@ describe('secret-reader: SecretReader', () => {
   });
 
   it('a 403 after the TTL does not serve the stale value: the operator lost its access', async () => {
-    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
-    let t = 0;
-    const reader = new SecretReader(k.client, 1_000, () => t);
-    expect(await reader.value(ref())).to.equal('abc');
-    t = 2_000;
+    const { k, clock, reader } = await readOnce('abc', 1_000);
+    clock.t = 2_000;
     k.failWith(new KubeError(403, 'Forbidden', 'secrets "hook-token" is forbidden'));
     expect(await reader.value(ref())).to.equal(undefined);
   });
 
   it('while the API server is away, serves the last value read for up to staleMs, then refuses', async () => {
-    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
-    let t = 0;
-    const reader = new SecretReader(k.client, 1_000, () => t, 60_000);
-    expect(await reader.value(ref())).to.equal('abc');
+    const { k, clock, reader } = await readOnce('abc', 1_000, 60_000);
     for (const outage of [new Error('connect ECONNREFUSED 127.0.0.1:6443'), new KubeError(503, 'ServiceUnavailable', 'etcd'), new KubeError(429, 'TooManyRequests', 'slow down')]) {
-      t += 2_000;
+      clock.t += 2_000;
       k.failWith(outage);
       expect(await reader.value(ref()), outage.message).to.equal('abc');
     }
-    t = 60_001;
+    clock.t = 60_001;
     expect(await reader.value(ref()), 'beyond staleMs').to.equal(undefined);
   });
 
