@@ -3,12 +3,15 @@ import framework from '@dot-i/k8s-operator';
 import { loadConfig, type Config, type LeaderElectionConfig } from './config.js';
 import { LinkController, type Caches } from './controllers/link-controller.js';
 import type { GitLabFluxLink } from './api/v1alpha1/types.js';
-import { HttpKubeClient, loadKubeConfig, type KubeObject } from './kube/client.js';
+import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
+import type { KubeObject } from './meta/object.js';
 import { changeMatters } from './kube/changes.js';
 import { Informer } from './kube/informer.js';
 import { CACHE_TRANSFORMS, withoutManagedFields } from './kube/slim.js';
 import { LeaderElector } from './leader/leader-elector.js';
-import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from './kube/resources.js';
+import { GIT_REPOSITORIES, RECEIVERS } from './flux/types.js';
+import { LINKS } from './api/v1alpha1/types.js';
+import { NAMESPACES, SECRETS } from './meta/resource.js';
 import { EventRecorder } from './observability/events.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -30,7 +33,7 @@ const Operator = framework.default;
  */
 class LinkWatcher extends Operator {
   constructor(
-    private readonly links: Informer<GitLabFluxLink & KubeObject>,
+    private readonly links: Informer<GitLabFluxLink>,
     private readonly onLink: (name: string, deleted: boolean) => void,
     log: Logger,
   ) {
@@ -117,7 +120,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   caches.secrets.onChange(byLabel);
 
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
-  const linkCache = new Informer<GitLabFluxLink & KubeObject>(client, LINKS, { transform: withoutManagedFields, onError: watchFailed('gitlabfluxlinks') });
+  const linkCache = new Informer<GitLabFluxLink>(client, LINKS, { transform: withoutManagedFields, onError: watchFailed('gitlabfluxlinks') });
   const index = new ReceiverIndex(linkCache, caches.gitRepositories, caches.namespaces);
   const push = new PushService({ client, index, receivers: caches.receivers, secrets: caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize });
 

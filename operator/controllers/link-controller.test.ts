@@ -2,8 +2,11 @@ import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import type { GitLabFluxLink, GitLabFluxLinkSpec, GitLabFluxLinkStatus } from '../api/v1alpha1/types.js';
 import type { GitRepository, Receiver, Secret } from '../flux/types.js';
-import { KubeError, type KubeObject } from '../kube/client.js';
-import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from '../kube/resources.js';
+import { KubeError } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -23,8 +26,8 @@ const SPEC: GitLabFluxLinkSpec = {
   webhook: { secretRef: { namespace: 'flux-system', name: 'gitlab-webhook' } },
 };
 
-function linkObject(name: string, spec: GitLabFluxLinkSpec = SPEC): GitLabFluxLink & KubeObject {
-  return { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name }, spec } as GitLabFluxLink & KubeObject;
+function linkObject(name: string, spec: GitLabFluxLinkSpec = SPEC): GitLabFluxLink {
+  return { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name }, spec } as GitLabFluxLink;
 }
 
 function gitRepository(namespace: string, name: string, url: string): GitRepository {
@@ -113,8 +116,8 @@ class World {
     return { outcome, writes: this.fake.writeLog() };
   }
 
-  link(name: string): GitLabFluxLink & KubeObject {
-    const l = this.fake.object<GitLabFluxLink & KubeObject>(LINKS, undefined, name);
+  link(name: string): GitLabFluxLink {
+    const l = this.fake.object<GitLabFluxLink>(LINKS, undefined, name);
     if (!l) throw new Error(`link ${name} is gone`);
     return l;
   }
@@ -292,7 +295,7 @@ describe('LinkController', () => {
     it('a fixed spec recovers from Stalled', async () => {
       await worldWithLink({ ...SPEC, gitlab: { url: 'ftp://x' } });
       await world.reconcile('team-a');
-      world.fake.mutate<GitLabFluxLink & KubeObject>(LINKS, undefined, 'team-a', (l) => (l.spec = SPEC));
+      world.fake.mutate<GitLabFluxLink>(LINKS, undefined, 'team-a', (l) => (l.spec = SPEC));
       const { writes } = await world.writesOf('team-a');
       expect(writes).to.deep.equal(FIRST_PASS.slice(1));
       expect(world.condition('team-a', 'Stalled')).to.equal(undefined);

@@ -3,9 +3,12 @@ import { Reason } from '../api/v1alpha1/conditions.js';
 import type { GitLabFluxLink, GitLabFluxLinkSpec, RepositoryEntry } from '../api/v1alpha1/types.js';
 import { formatFieldErrors, validateLinkSpec } from '../api/v1alpha1/validation.js';
 import { receiverReadiness, type GitRepository, type Namespace, type Receiver, type Secret } from '../flux/types.js';
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
 import type { Informer } from '../kube/informer.js';
-import { LINKS, RECEIVERS, SECRETS, type Resource } from '../kube/resources.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { RECEIVERS } from '../flux/types.js';
+import { SECRETS, type Resource } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -98,7 +101,7 @@ export class LinkController {
 
   private async reconcileOnce(name: string): Promise<Outcome> {
     const { client, caches } = this.deps;
-    const links = (await client.list<GitLabFluxLink & KubeObject>(LINKS)).items;
+    const links = (await client.list<GitLabFluxLink>(LINKS)).items;
     const link = links.find((l) => l.metadata.name === name);
 
     if (!link) {
@@ -139,7 +142,7 @@ export class LinkController {
     return this.converge(link, spec, self, matchers);
   }
 
-  private async converge(link: GitLabFluxLink & KubeObject, spec: GitLabFluxLinkSpec, self: LinkMatcher, matchers: LinkMatcher[]): Promise<Outcome> {
+  private async converge(link: GitLabFluxLink, spec: GitLabFluxLinkSpec, self: LinkMatcher, matchers: LinkMatcher[]): Promise<Outcome> {
     const { caches } = this.deps;
     const name = link.metadata.name;
     // Our last writes not yet seen by the caches: planning now would redo them.
@@ -257,7 +260,7 @@ export class LinkController {
     return (kind === 'Secret' ? this.deps.caches.secrets : this.deps.caches.receivers) as unknown as Informer<KubeObject>;
   }
 
-  private async finalize(link: GitLabFluxLink & KubeObject): Promise<Outcome> {
+  private async finalize(link: GitLabFluxLink): Promise<Outcome> {
     if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
     await this.deleteEverythingOf(link.metadata.name);
     await this.setFinalizers(link, link.metadata.finalizers.filter((f) => f !== FINALIZER));
@@ -270,7 +273,7 @@ export class LinkController {
    * if anyone changed the link meanwhile (another finalizer added), the API server answers 409 and the
    * reconcile runs again on fresh data.
    */
-  private setFinalizers(link: GitLabFluxLink & KubeObject, finalizers: string[]): Promise<GitLabFluxLink & KubeObject> {
+  private setFinalizers(link: GitLabFluxLink, finalizers: string[]): Promise<GitLabFluxLink> {
     return this.deps.client.patch(LINKS, undefined, link.metadata.name, { metadata: { resourceVersion: link.metadata.resourceVersion, finalizers } }, 'merge');
   }
 
@@ -300,7 +303,7 @@ export class LinkController {
     }
   }
 
-  private async writeStatus(link: GitLabFluxLink & KubeObject, verdict: Verdict, repositories?: StatusInput['repositories']): Promise<void> {
+  private async writeStatus(link: GitLabFluxLink, verdict: Verdict, repositories?: StatusInput['repositories']): Promise<void> {
     const previous = link.status;
     const status = computeStatus({ generation: link.metadata.generation ?? 0, previous, verdict, repositories, now: this.now().toISOString() });
     if (!statusChanged(previous, status)) return;
@@ -316,7 +319,7 @@ export class LinkController {
     }
   }
 
-  private async recordChanges(link: GitLabFluxLink & KubeObject, done: number, actions: Action[]): Promise<void> {
+  private async recordChanges(link: GitLabFluxLink, done: number, actions: Action[]): Promise<void> {
     if (done === 0) return;
     const count = (verb: Action['verb']) => actions.filter((a) => a.verb === verb && a.kind === 'Receiver').length;
     const [created, patched, deleted] = [count('create'), count('patch'), count('delete')];

@@ -1,4 +1,5 @@
-import type { KubeObject } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
+import { apiVersionOf, type Resource } from '../meta/resource.js';
 
 /** The parts of Flux's objects the operator reads and writes (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1). */
 
@@ -10,6 +11,7 @@ export interface FluxCondition {
   observedGeneration?: number;
 }
 
+/** spec.ref. Empty strings count as unset, as in Flux. */
 export interface GitRepositoryRef {
   branch?: string;
   tag?: string;
@@ -51,8 +53,10 @@ export interface Secret extends KubeObject {
 
 export interface Namespace extends KubeObject {}
 
-export const GIT_REPOSITORY_API_VERSION = 'source.toolkit.fluxcd.io/v1';
-export const RECEIVER_API_VERSION = 'notification.toolkit.fluxcd.io/v1';
+export const GIT_REPOSITORIES: Resource = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories', kind: 'GitRepository', namespaced: true };
+export const RECEIVERS: Resource = { group: 'notification.toolkit.fluxcd.io', version: 'v1', plural: 'receivers', kind: 'Receiver', namespaced: true };
+export const GIT_REPOSITORY_API_VERSION = apiVersionOf(GIT_REPOSITORIES);
+export const RECEIVER_API_VERSION = apiVersionOf(RECEIVERS);
 
 /** Ready with a webhook path for the current generation: only then can a push be delivered. */
 export function receiverReadiness(r: Receiver | undefined): { ready: boolean; message: string } {

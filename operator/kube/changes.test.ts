@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { KubeObject } from './client.js';
+import type { KubeObject } from '../meta/object.js';
 import { changeMatters } from './changes.js';
 
 const obj = (meta: Partial<KubeObject['metadata']>, status?: unknown): KubeObject => ({ apiVersion: 'v1', kind: 'X', metadata: { name: 'a', namespace: 'n', generation: 1, resourceVersion: '1', ...meta }, ...(status ? { status } : {}) }) as KubeObject;

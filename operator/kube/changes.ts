@@ -1,4 +1,4 @@
-import type { KubeObject } from './client.js';
+import type { KubeObject } from '../meta/object.js';
 
 /**
  * Whether a watch event can change what the operator computes from an object: it appeared or went, its spec

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpKubeClient } from './client.js';
-import { SECRETS } from './resources.js';
+import { SECRETS } from '../meta/resource.js';
 
 /** A plain-HTTP stand-in for the API server that records what it parsed, request by request. */
 async function recordingServer() {

@@ -1,7 +1,9 @@
 import https from 'node:https';
 import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { apiVersionOf, resourceLabel, resourcePath, type Resource } from './resources.js';
+import type { KubeObject } from '../meta/object.js';
+import { apiVersionOf, type Resource } from '../meta/resource.js';
+import { resourceLabel, resourcePath } from './resources.js';
 
 /**
  * The operator's own client for the Kubernetes API: every read and write of the reconcile path goes through
@@ -10,25 +12,6 @@ import { apiVersionOf, resourceLabel, resourcePath, type Resource } from './reso
  * conflict or a 404 is a value the caller decides about.) Authentication comes from @kubernetes/client-node's
  * KubeConfig (kubeconfig file, in-cluster service account, exec plugins).
  */
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
-  };
-  [key: string]: unknown;
-}
 
 export class KubeError extends Error {
   constructor(

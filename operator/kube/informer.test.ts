@@ -5,7 +5,7 @@ import { FakeKube } from '../testing/fake-kube.js';
 import { settle } from '../testing/informers.js';
 import { KubeError } from './client.js';
 import { Informer } from './informer.js';
-import { SECRETS } from './resources.js';
+import { SECRETS } from '../meta/resource.js';
 
 const secret = (name: string, labels: Record<string, string> = { app: 'x' }, data: Record<string, string> = {}): Secret => ({
   apiVersion: 'v1',

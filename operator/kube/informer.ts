@@ -1,5 +1,6 @@
-import { isNotFound, KubeError, type KubeClient, type KubeObject } from './client.js';
-import type { Resource } from './resources.js';
+import { isNotFound, KubeError, type KubeClient } from './client.js';
+import type { KubeObject } from '../meta/object.js';
+import type { Resource } from '../meta/resource.js';
 
 /**
  * A list-then-watch cache of one resource, client-go's informer in miniature. It knows when it has synced

@@ -1,23 +1,4 @@
-/** The API resources the operator reads and writes, with their REST paths. */
-export interface Resource {
-  group: string; // '' for the core group
-  version: string;
-  plural: string;
-  kind: string;
-  namespaced: boolean;
-}
-
-export const LINKS: Resource = { group: 'fluxlink.dev', version: 'v1alpha1', plural: 'gitlabfluxlinks', kind: 'GitLabFluxLink', namespaced: false };
-export const GIT_REPOSITORIES: Resource = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories', kind: 'GitRepository', namespaced: true };
-export const RECEIVERS: Resource = { group: 'notification.toolkit.fluxcd.io', version: 'v1', plural: 'receivers', kind: 'Receiver', namespaced: true };
-export const SECRETS: Resource = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
-export const NAMESPACES: Resource = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
-export const LEASES: Resource = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
-export const EVENTS: Resource = { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
-
-export function apiVersionOf(r: Resource): string {
-  return r.group ? `${r.group}/${r.version}` : r.version;
-}
+import type { Resource } from '../meta/resource.js';
 
 /** `/apis/<group>/<version>[/namespaces/<ns>]/<plural>[/<name>[/<sub>]]` */
 export function resourcePath(r: Resource, namespace?: string, name?: string, subresource?: string): string {

@@ -1,4 +1,4 @@
-import type { KubeObject } from './client.js';
+import type { KubeObject } from '../meta/object.js';
 
 /**
  * What the caches keep of each object: a cache costs memory per object, and at 10,000 GitRepositories the
@@ -27,7 +27,7 @@ export function slimNamespace<T extends KubeObject>(ns: T): T {
 function metadataWithout<T extends KubeObject>(obj: T, drop: string[]): T['metadata'] {
   const metadata: Record<string, unknown> = { ...obj.metadata };
   for (const key of drop) delete metadata[key];
-  return metadata as T['metadata'];
+  return metadata as unknown as T['metadata'];
 }
 
 /** Each cache of the link controller with what it keeps (main.ts; the tests build the same caches). */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { KubeError } from '../kube/client.js';
-import { LEASES } from '../kube/resources.js';
+import { LEASES } from '../meta/resource.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { LeaderElector } from './leader-elector.js';
 

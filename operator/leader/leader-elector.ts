@@ -1,6 +1,7 @@
-import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
 import { isAlreadyExists, isConflict } from '../kube/client.js';
-import { LEASES } from '../kube/resources.js';
+import { LEASES } from '../meta/resource.js';
 import { decide, observe, released, type LeaseRecord, type Observation } from './lease-decision.js';
 
 export interface LeaderElectionSettings {

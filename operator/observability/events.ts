@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { KubeClient, KubeObject } from '../kube/client.js';
-import { EVENTS } from '../kube/resources.js';
+import type { KubeClient } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
+import { EVENTS } from '../meta/resource.js';
 import type { Logger } from './logger.js';
 
 /**

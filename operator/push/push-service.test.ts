@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import type { KubeObject } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
-import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from '../kube/resources.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import { Metrics } from '../observability/metrics.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
 import { startHttpServer } from '../server/http-server.js';
@@ -36,7 +37,7 @@ function sample(text: string, name: string): number {
 describe('push-service: the operator\'s added latency (fluxlink_trigger_dispatch_seconds)', () => {
   let receiver: Awaited<ReturnType<typeof startFakeReceiverServer>>;
   let caches: RunningCaches;
-  let links: Informer<GitLabFluxLink & KubeObject>;
+  let links: Informer<GitLabFluxLink>;
   let linksRun: Promise<void>;
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   let push: PushService;

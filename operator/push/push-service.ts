@@ -1,12 +1,12 @@
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import { validateLinkSpec, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
-import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Route } from '../server/http-server.js';
-import type { Push } from './gitlab-event.js';
+import type { Push } from '../gitlab/webhook-event.js';
 import { PushStatusRecorder } from './push-status.js';
 import type { ReceiverIndex, Target } from './receiver-index.js';
 import { SecretReader } from './secret-reader.js';
@@ -68,7 +68,7 @@ export class PushService {
   private spec(name: string): ValidatedLinkSpec | undefined {
     const entry = this.deps.index.link(name);
     if (!entry) return undefined;
-    const link: GitLabFluxLink & KubeObject = entry.link;
+    const link: GitLabFluxLink = entry.link;
     if (!this.specs.has(link)) {
       const v = validateLinkSpec(link.spec);
       this.specs.set(link, 'spec' in v ? v.spec : undefined);

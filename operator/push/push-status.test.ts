@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
 import { KubeError, type KubeClient, type PatchType } from '../kube/client.js';
-import { LINKS, type Resource } from '../kube/resources.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import type { Resource } from '../meta/resource.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { PushStatusRecorder } from './push-status.js';
 

@@ -1,6 +1,6 @@
 import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
 import type { KubeClient } from '../kube/client.js';
-import { LINKS } from '../kube/resources.js';
+import { LINKS } from '../api/v1alpha1/types.js';
 
 /**
  * The link's status.lastPush and status.lastTrigger, written at most once per `intervalMs` per link: a push

@@ -1,14 +1,16 @@
 import { expect } from 'chai';
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository, Namespace } from '../flux/types.js';
-import type { KubeObject } from '../kube/client.js';
-import { GIT_REPOSITORIES, LINKS, NAMESPACES } from '../kube/resources.js';
+import type { KubeObject } from '../meta/object.js';
+import { GIT_REPOSITORIES } from '../flux/types.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { NAMESPACES } from '../meta/resource.js';
 import { objectName } from '../reconcile/names.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { settle, startInformer, type RunningInformer } from '../testing/informers.js';
 import { ReceiverIndex } from './receiver-index.js';
 
-type Link = GitLabFluxLink & KubeObject;
+type Link = GitLabFluxLink;
 
 function link(name: string, createdAt: string, over: Partial<GitLabFluxLinkSpec> = {}): Link {
   return {

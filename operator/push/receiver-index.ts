@@ -1,13 +1,13 @@
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import { validateLinkSpec } from '../api/v1alpha1/validation.js';
-import { normalizeProject } from '../flux/gitlab-url.js';
+import { normalizeProject } from '../gitlab/project-url.js';
 import type { GitRepository, Namespace } from '../flux/types.js';
 import { changeMatters } from '../kube/changes.js';
-import type { KubeObject } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
 import type { Informer } from '../kube/informer.js';
 import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
 import { objectName } from '../reconcile/names.js';
-import type { GitRef } from './ref-match.js';
+import type { GitRepositoryRef } from '../flux/types.js';
 
 /**
  * project → the Receivers a push to it concerns, per link. Built from the same caches and the same pure
@@ -20,11 +20,11 @@ export interface Target {
   gitRepository: string;
   receiver: string;
   project: string;
-  ref: GitRef | undefined;
+  ref: GitRepositoryRef | undefined;
 }
 
 export interface LinkEntry {
-  link: GitLabFluxLink & KubeObject;
+  link: GitLabFluxLink;
   matcher: LinkMatcher;
   byProject: Map<string, Target[]>;
 }
@@ -34,7 +34,7 @@ export class ReceiverIndex {
   private entries = new Map<string, LinkEntry>();
 
   constructor(
-    private readonly links: Informer<GitLabFluxLink & KubeObject>,
+    private readonly links: Informer<GitLabFluxLink>,
     private readonly gitRepositories: Informer<GitRepository>,
     private readonly namespaces: Informer<Namespace>,
   ) {

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { type GitRef, shouldTrigger } from './ref-match.js';
+import type { GitRepositoryRef } from '../flux/types.js';
+import { shouldTrigger } from './ref-match.js';
 
 const push = (ref: string, deleted = false) => ({ ref, deleted });
 
 describe('ref-match: shouldTrigger', () => {
-  const cases: Array<[string, GitRef | undefined, { ref: string; deleted: boolean }, boolean]> = [
+  const cases: Array<[string, GitRepositoryRef | undefined, { ref: string; deleted: boolean }, boolean]> = [
     // Default ref.
     ['no spec.ref tracks master, so a push to master triggers', undefined, push('refs/heads/master'), true],
     ['no spec.ref tracks master, so a push to main does not', undefined, push('refs/heads/main'), false],

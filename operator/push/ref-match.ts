@@ -1,16 +1,9 @@
+import type { GitRepositoryRef } from '../flux/types.js';
+
 // Decides whether a GitLab push can change what a Flux GitRepository tracks.
 //
 // A wrong "yes" costs one extra reconcile of the GitRepository; a wrong "no" leaves it stale until
 // spec.interval. So every case we cannot decide exactly and cheaply answers "yes".
-
-/** Flux GitRepository spec.ref (source.toolkit.fluxcd.io/v1). Empty strings count as unset, as in Flux. */
-export interface GitRef {
-  branch?: string;
-  tag?: string;
-  semver?: string;
-  name?: string;
-  commit?: string;
-}
 
 /** The ref a push touched: `refs/heads/main`, `refs/tags/v1.2.0`, or anything else. */
 export interface PushedRef {
@@ -24,7 +17,7 @@ const TAGS = 'refs/tags/';
 /** Flux checks out `master` when spec.ref is absent or sets nothing. */
 export const DEFAULT_BRANCH = 'master';
 
-export function shouldTrigger(repoRef: GitRef | undefined, push: PushedRef): boolean {
+export function shouldTrigger(repoRef: GitRepositoryRef | undefined, push: PushedRef): boolean {
   // A deleted ref has no new content to fetch; if the GitRepository tracked it, the next
   // interval reports the failure, and a reconcile now would only report it sooner.
   if (push.deleted) return false;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
 import { KubeError, type KubeClient } from '../kube/client.js';
-import { SECRETS, type Resource } from '../kube/resources.js';
+import { SECRETS, type Resource } from '../meta/resource.js';
 import { deferred } from '../testing/informers.js';
 import { secretObj } from '../testing/push-fakes.js';
 import { SecretReader } from './secret-reader.js';

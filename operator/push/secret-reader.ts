@@ -1,7 +1,7 @@
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
 import { KubeError, type KubeClient } from '../kube/client.js';
-import { SECRETS } from '../kube/resources.js';
+import { SECRETS } from '../meta/resource.js';
 
 interface CacheEntry {
   at: number;

@@ -10,7 +10,7 @@ import { startHttpServer } from '../server/http-server.js';
 import { deferred } from '../testing/informers.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
 import { RawConnection } from '../testing/raw-http.js';
-import type { Push } from './gitlab-event.js';
+import type { Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { TriggerQueue } from './trigger-queue.js';
 import { webhookRoute, type WebhookDeps } from './webhook-handler.js';

@@ -3,8 +3,8 @@ import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Logger } from '../observability/logger.js';
 import { text, type Route } from '../server/http-server.js';
-import { checkSignature, checkToken } from './authenticate.js';
-import { parseEvent, type Push } from './gitlab-event.js';
+import { checkSignature, checkToken } from '../gitlab/webhook-auth.js';
+import { parseEvent, type Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { shouldTrigger } from './ref-match.js';
 

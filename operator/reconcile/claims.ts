@@ -1,7 +1,7 @@
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
-import { parseInstance, projectPathFor, type Instance } from '../flux/gitlab-url.js';
+import { parseInstance, projectPathFor, type Instance } from '../gitlab/project-url.js';
 import type { GitRepository } from '../flux/types.js';
-import { compilePatterns, type ProjectMatcher } from '../push/project-patterns.js';
+import { compilePatterns, type ProjectMatcher } from '../gitlab/project-patterns.js';
 import { selectorMatches } from './selector.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
 import type { Receiver, Secret } from '../flux/types.js';
 import { sameValue } from './same-value.js';
 import type { DesiredPair } from './desired.js';

@@ -7,8 +7,10 @@ import vm from 'node:vm';
 import zlib from 'node:zlib';
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository, Namespace, Receiver, Secret } from '../flux/types.js';
-import type { KubeObject } from '../kube/client.js';
-import { GIT_REPOSITORIES, LINKS, NAMESPACES, RECEIVERS, SECRETS } from '../kube/resources.js';
+import type { KubeObject } from '../meta/object.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import { Metrics } from '../observability/metrics.js';
 import { MAX_BODY_BYTES } from '../push/webhook-handler.js';
 import { PushService } from '../push/push-service.js';
@@ -55,8 +57,8 @@ function signature(body: Buffer, ts = Math.floor(Date.now() / 1000), key = SIGNI
 // ---------------------------------------------------------------------------------------------
 // The world: API objects, caches, push path, servers.
 
-function link(name: string, createdAt: string, spec: GitLabFluxLinkSpec): GitLabFluxLink & KubeObject {
-  return { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name, creationTimestamp: createdAt }, spec } as GitLabFluxLink & KubeObject;
+function link(name: string, createdAt: string, spec: GitLabFluxLinkSpec): GitLabFluxLink {
+  return { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name, creationTimestamp: createdAt }, spec } as GitLabFluxLink;
 }
 
 function repo(name: string, url: string): GitRepository {
@@ -123,7 +125,7 @@ async function startWorld(): Promise<World> {
   }
 
   const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  const links = await startInformer<GitLabFluxLink & KubeObject>(kube, LINKS);
+  const links = await startInformer<GitLabFluxLink>(kube, LINKS);
   const repos = await startInformer<GitRepository>(kube, GIT_REPOSITORIES);
   const namespaces = await startInformer<Namespace>(kube, NAMESPACES);
   const receivers = await startInformer<Receiver>(kube, RECEIVERS, { labelSelector: managed });

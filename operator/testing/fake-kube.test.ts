@@ -1,6 +1,9 @@
 import { expect } from 'chai';
-import { isAlreadyExists, isConflict, isInvalid, isNotFound, type KubeObject, type WatchEvent } from '../kube/client.js';
-import { LINKS, RECEIVERS, SECRETS } from '../kube/resources.js';
+import { isAlreadyExists, isConflict, isInvalid, isNotFound, type WatchEvent } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { RECEIVERS } from '../flux/types.js';
+import { SECRETS } from '../meta/resource.js';
 import { FakeKube, jsonPatch, mergePatch } from './fake-kube.js';
 
 const secret = (name: string, labels?: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'ns', labels }, data: { a: 'YQ==' } });

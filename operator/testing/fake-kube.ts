@@ -1,5 +1,8 @@
-import { KubeError, type KubeClient, type KubeObject, type ListOptions, type ListResult, type PatchType, type WatchEvent, type WatchHandle } from '../kube/client.js';
-import { GIT_REPOSITORIES, LINKS, RECEIVERS, apiVersionOf, type Resource } from '../kube/resources.js';
+import { KubeError, type KubeClient, type ListOptions, type ListResult, type PatchType, type WatchEvent, type WatchHandle } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import { LINKS } from '../api/v1alpha1/types.js';
+import { apiVersionOf, type Resource } from '../meta/resource.js';
 
 /**
  * An in-memory Kubernetes API for unit tests: the `KubeClient` interface over a map, with the semantics the

@@ -1,8 +1,10 @@
 import type { Caches } from '../controllers/link-controller.js';
-import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
 import { CACHE_TRANSFORMS } from '../kube/slim.js';
 import { Informer, type InformerOptions } from '../kube/informer.js';
-import { GIT_REPOSITORIES, NAMESPACES, RECEIVERS, SECRETS, type Resource } from '../kube/resources.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import { NAMESPACES, SECRETS, type Resource } from '../meta/resource.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
 
 // Re-exported for tests that take their async helpers from here.

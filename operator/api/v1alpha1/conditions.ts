@@ -17,8 +17,6 @@ export const Reason = {
   InvalidSpec: 'InvalidSpec',
   /** Flux's CRDs (GitRepository, Receiver) are not installed; re-checked periodically. */
   FluxNotInstalled: 'FluxNotInstalled',
-  /** The webhook Secret named by spec.webhook.secretRef is missing or has no such key. */
-  WebhookSecretNotFound: 'WebhookSecretNotFound',
 } as const;
 
 export type ReasonValue = (typeof Reason)[keyof typeof Reason];

@@ -1,12 +1,15 @@
 // The GitLabFluxLink API (fluxlink.dev/v1alpha1) as plain TypeScript types.
 // The CRD schema (crds/fluxlink.dev_gitlabfluxlinks.yaml) and the class-validator classes (validation.ts)
 // enforce the same rules; README documents every field.
+import type { KubeObject } from '../../meta/object.js';
+import type { Resource } from '../../meta/resource.js';
 
 export const GROUP = 'fluxlink.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'GitLabFluxLink';
 export const PLURAL = 'gitlabfluxlinks';
+export const LINKS: Resource = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND, namespaced: false };
 
 export const DEFAULT_RECEIVER_ENDPOINT = 'http://webhook-receiver.flux-system.svc.cluster.local';
 export const DEFAULT_PROJECT_PATTERNS = ['**'];
@@ -122,33 +125,9 @@ export interface GitLabFluxLinkStatus {
   lastTrigger?: TriggerRecord;
 }
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  finalizers?: string[];
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface GitLabFluxLink {
+export interface GitLabFluxLink extends KubeObject {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
-  metadata: ObjectMeta;
   spec: GitLabFluxLinkSpec;
   status?: GitLabFluxLinkStatus;
 }

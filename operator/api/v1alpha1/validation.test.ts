@@ -3,8 +3,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import yaml from 'js-yaml';
-import { PROJECT_PATTERN_REGEX } from '../../push/project-patterns.js';
-import { parseInstance } from '../../flux/gitlab-url.js';
+import { PROJECT_PATTERN_REGEX } from '../../gitlab/project-patterns.js';
+import { parseInstance } from '../../gitlab/project-url.js';
 import { INVALID_SPECS, validMinimalSpec } from './invalid-specs.js';
 import { API_VERSION, DEFAULT_PROJECT_PATTERNS, DEFAULT_RECEIVER_ENDPOINT, GROUP, KIND, PLURAL, RECEIVER_TYPES, VERSION } from './types.js';
 import {

@@ -25,7 +25,7 @@ import {
   type ValidationError,
 } from 'class-validator';
 import { isIPv6 } from 'node:net';
-import { validatePattern } from '../../push/project-patterns.js';
+import { validatePattern } from '../../gitlab/project-patterns.js';
 import {
   DEFAULT_PROJECT_PATTERNS,
   DEFAULT_RECEIVER_ENDPOINT,

@@ -8,7 +8,6 @@ export const ZERO_SHA = '0000000000000000000000000000000000000000';
 export interface Push {
   kind: 'push';
   project: string; // path_with_namespace as sent
-  projectId?: number;
   ref: string; // refs/heads/main, refs/tags/v1
   after: string;
   deleted: boolean;
@@ -38,6 +37,5 @@ export function parseEvent(eventHeader: string | undefined, body: unknown): Pars
   if (typeof path !== 'string' || path === '' || path.length > 1024) return { kind: 'invalid', message: 'project.path_with_namespace: expected a non-empty string' };
   if (typeof b.ref !== 'string' || b.ref === '' || b.ref.length > 1024) return { kind: 'invalid', message: 'ref: expected a non-empty string' };
   if (typeof b.after !== 'string' || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(b.after)) return { kind: 'invalid', message: 'after: expected a commit SHA' };
-  const projectId = typeof b.project_id === 'number' ? b.project_id : typeof project?.id === 'number' ? (project.id as number) : undefined;
-  return { kind: 'push', project: path, projectId, ref: b.ref, after: b.after, deleted: /^0+$/.test(b.after), event };
+  return { kind: 'push', project: path, ref: b.ref, after: b.after, deleted: /^0+$/.test(b.after), event };
 }

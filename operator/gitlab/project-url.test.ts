@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { normalizeProject, parseInstance, projectPathFor } from './gitlab-url.js';
+import { normalizeProject, parseInstance, projectPathFor } from './project-url.js';
 
 const plain = parseInstance('https://gitlab.example.com', ['ssh.gitlab.example.com']);
 const rooted = parseInstance('https://example.com/gitlab/', ['git.example.com:2222']);

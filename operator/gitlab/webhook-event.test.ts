@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseEvent, ZERO_SHA, type ParsedEvent } from './gitlab-event.js';
+import { parseEvent, ZERO_SHA, type ParsedEvent } from './webhook-event.js';
 
 const SHA = 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7';
 const SHA256 = 'a'.repeat(64);
@@ -30,7 +30,7 @@ function without(body: Record<string, unknown>, key: string): Record<string, unk
 describe('gitlab-event: parseEvent', () => {
   describe('pushes', () => {
     const cases: Array<[string, string, unknown, Partial<Extract<ParsedEvent, { kind: 'push' }>>]> = [
-      ['a project Push Hook is a branch push', 'Push Hook', pushBody(), { event: 'Push Hook', project: 'group/sub/project', ref: 'refs/heads/main', after: SHA, deleted: false, projectId: 15 }],
+      ['a project Push Hook is a branch push', 'Push Hook', pushBody(), { event: 'Push Hook', project: 'group/sub/project', ref: 'refs/heads/main', after: SHA, deleted: false }],
       [
         'a Tag Push Hook is a tag push',
         'Tag Push Hook',
@@ -44,9 +44,6 @@ describe('gitlab-event: parseEvent', () => {
       ['deleting a tag is a deletion', 'Tag Push Hook', pushBody({ object_kind: 'tag_push', ref: 'refs/tags/v1', after: ZERO_SHA }), { deleted: true, event: 'Tag Push Hook' }],
       ['a SHA-256 repository (64 hex digits) is accepted', 'Push Hook', pushBody({ after: SHA256 }), { after: SHA256, deleted: false }],
       ['a SHA-256 deletion (64 zeros) is a deletion', 'Push Hook', pushBody({ after: '0'.repeat(64) }), { deleted: true }],
-      ['project_id wins when both are present', 'Push Hook', pushBody({ project_id: 7, project: { id: 8, path_with_namespace: 'a/b' } }), { projectId: 7, project: 'a/b' }],
-      ['project.id is used when project_id is absent', 'Push Hook', without(pushBody({ project: { id: 42, path_with_namespace: 'a/b' } }), 'project_id'), { projectId: 42 }],
-      ['no numeric id at all leaves projectId undefined', 'Push Hook', pushBody({ project_id: '15', project: { path_with_namespace: 'a/b' } }), { projectId: undefined }],
       ['the project path is kept as sent (case included)', 'Push Hook', pushBody({ project: { path_with_namespace: 'Group/Project' } }), { project: 'Group/Project' }],
     ];
     for (const [name, header, body, want] of cases) {
@@ -61,7 +58,6 @@ describe('gitlab-event: parseEvent', () => {
       expect(parseEvent('Push Hook', pushBody())).to.deep.equal({
         kind: 'push',
         project: 'group/sub/project',
-        projectId: 15,
         ref: 'refs/heads/main',
         after: SHA,
         deleted: false,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHmac, randomBytes } from 'node:crypto';
-import { checkSignature, checkToken, safeEqual, signingKeyBytes } from './authenticate.js';
+import { checkSignature, checkToken, safeEqual, signingKeyBytes } from './webhook-auth.js';
 
 const TOKEN = 'hook-token-5b2f1c0e9a7d4e8b';
 
