@@ -1,7 +1,9 @@
 import { receiverReadiness, type GitRepository, type Receiver } from '../operator/flux/types.js';
-import type { KubeClient, KubeObject } from '../operator/kube/client.js';
+import type { KubeClient } from '../operator/kube/client.js';
+import type { KubeObject } from '../operator/meta/object.js';
 import { Informer } from '../operator/kube/informer.js';
-import { GIT_REPOSITORIES, LINKS, RECEIVERS } from '../operator/kube/resources.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../operator/flux/types.js';
+import { LINKS } from '../operator/api/v1alpha1/types.js';
 import { sleep } from '../e2e/testenv/probe.js';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sleep } from '../../e2e/testenv/probe.js';
 import { mapLimit } from '../../operator/controllers/concurrency.js';
-import { GIT_REPOSITORIES } from '../../operator/kube/resources.js';
+import { GIT_REPOSITORIES } from '../../operator/flux/types.js';
 import type { BenchConfig } from '../config.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN } from '../ground.js';
 import { openLoop } from '../load-client.js';

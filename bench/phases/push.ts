@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { pushCommit } from '../../e2e/gitlab/git-server.js';
 import { sleep } from '../../e2e/testenv/probe.js';
-import { GIT_REPOSITORIES, RECEIVERS, SECRETS } from '../../operator/kube/resources.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../../operator/flux/types.js';
+import { SECRETS } from '../../operator/meta/resource.js';
 import type { Receiver } from '../../operator/flux/types.js';
 import type { BenchConfig } from '../config.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN, type Ground } from '../ground.js';

@@ -1,7 +1,8 @@
 import { sleep } from '../../e2e/testenv/probe.js';
 import { mapLimit } from '../../operator/controllers/concurrency.js';
 import type { GitRepository } from '../../operator/flux/types.js';
-import { GIT_REPOSITORIES, RECEIVERS, SECRETS } from '../../operator/kube/resources.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../../operator/flux/types.js';
+import { SECRETS } from '../../operator/meta/resource.js';
 import { desiredPair } from '../../operator/reconcile/desired.js';
 import { LABEL_FLUX_WATCH } from '../../operator/reconcile/names.js';
 import type { GitLabFluxLinkSpec } from '../../operator/api/v1alpha1/types.js';
