@@ -14,6 +14,8 @@ import type { Outcome } from '../queue/work-queue.js';
 import { FINALIZER, LABEL_LINK } from '../reconcile/names.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { settle, startCaches, type RunningCaches } from '../testing/informers.js';
+import { LinkCompiler } from '../reconcile/compile.js';
+import { LinkStatusWriter } from './link-status-writer.js';
 import { LinkController } from './link-controller.js';
 
 // One registry for the file: prom-client's default metrics are per Registry, so a Metrics per test is fine
@@ -79,14 +81,18 @@ class World {
         done();
       },
     });
+    const log = createLogger(this.logLevel, sink);
+    const now = () => new Date((this.clock += 1_000));
     this.controller = new LinkController({
       client: this.fake,
       caches: this.caches.caches,
+      compiler: new LinkCompiler(),
+      status: new LinkStatusWriter({ client: this.fake, log, events: recorder, now }),
       fluxInstalled: () => this.flux,
-      log: createLogger(this.logLevel, sink),
+      log,
       metrics,
       events: recorder,
-      now: () => new Date((this.clock += 60_000)),
+      now,
       newToken: () => `token-${++this.tokens}-`.padEnd(64, 'x'),
       echoTimeoutMs: this.echoTimeoutMs,
     });

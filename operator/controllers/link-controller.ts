@@ -1,25 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { Reason } from '../api/v1alpha1/conditions.js';
-import type { GitLabFluxLink, GitLabFluxLinkSpec, RepositoryEntry } from '../api/v1alpha1/types.js';
-import { formatFieldErrors, validateLinkSpec } from '../api/v1alpha1/validation.js';
-import { receiverReadiness, type GitRepository, type Namespace, type Receiver, type Secret } from '../flux/types.js';
+import { LINKS, type GitLabFluxLink } from '../api/v1alpha1/types.js';
+import { RECEIVERS, type GitRepository, type Namespace, type Receiver, type Secret } from '../flux/types.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kube/client.js';
-import type { KubeObject } from '../meta/object.js';
 import type { Informer } from '../kube/informer.js';
-import { LINKS } from '../api/v1alpha1/types.js';
-import { RECEIVERS } from '../flux/types.js';
+import type { KubeObject } from '../meta/object.js';
 import { SECRETS, type Resource } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
-import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
+import { claimsOf, type Conflict, type LinkMatcher } from '../reconcile/claims.js';
+import type { LinkCompiler } from '../reconcile/compile.js';
 import { desiredPair, usableToken } from '../reconcile/desired.js';
 import { Expectations } from '../reconcile/expectations.js';
 import { FINALIZER, LABEL_LINK, LABEL_MANAGED_BY, linkSelector, MANAGED_BY, objectName } from '../reconcile/names.js';
-import { Planner, type Action } from '../reconcile/plan.js';
-import { computeStatus, statusChanged, summary, type StatusInput, type Verdict } from '../reconcile/status.js';
+import { outcomeFor, REQUEUE_MS, requeueAfter } from '../reconcile/outcome.js';
+import { Planner, type Action, type ApplyResult, type Plan } from '../reconcile/plan.js';
+import { linkControllerUpdate, type StatusUpdate, type Verdict } from '../reconcile/status.js';
+import { summarizePass, type LinkedRepository } from '../reconcile/summarize.js';
 import { mapLimit } from './concurrency.js';
+import type { LinkStatusWriter } from './link-status-writer.js';
 
 export interface Caches {
   gitRepositories: Informer<GitRepository>;
@@ -31,6 +32,8 @@ export interface Caches {
 export interface LinkControllerDeps {
   client: KubeClient;
   caches: Caches;
+  compiler: LinkCompiler;
+  status: LinkStatusWriter;
   fluxInstalled: () => boolean;
   log: Logger;
   metrics: Metrics;
@@ -43,25 +46,16 @@ export interface LinkControllerDeps {
   echoTimeoutMs?: number;
 }
 
-/** What a pass keeps of each desired pair for the status. */
-interface Linked {
-  key: string; // namespace/gitRepositoryName
-  project: string;
-  namespace: string;
-  name: string; // of the Receiver and its Secret
-}
-
+const CONTROLLER = 'gitlabfluxlink';
 const RESOURCE_OF: Record<Action['kind'], Resource> = { Secret: SECRETS, Receiver: RECEIVERS };
 const isManaged = (o: KubeObject) => o.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
 const where = (a: Action) => (a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`);
-const FLUX_RECHECK_MS = 30_000;
-const CACHE_WAIT_MS = 1_000;
-const ECHO_WAIT_MS = 250;
+const FLUX_NOT_INSTALLED = 'Flux is not installed: the GitRepository and Receiver APIs (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1) are not served; re-checking every 30 s';
 
 /**
- * Reconciles one GitLabFluxLink: read → finalizer/deletion → validate → gather → desired (pure) → plan (pure)
- * → apply → status once. It reads the link fresh from the API server and everything else from the caches,
- * so a reconcile never trusts the event that woke it.
+ * Reconciles one GitLabFluxLink: read → finalizer/deletion → compile → gather → desired (pure) → plan (pure)
+ * → apply → summarise (pure) → status once → outcome (pure). It reads the link fresh from the API server and
+ * everything else from the caches, so a reconcile never trusts the event that woke it.
  */
 export class LinkController {
   private readonly now: () => Date;
@@ -79,34 +73,34 @@ export class LinkController {
     const started = process.hrtime.bigint();
     const { metrics } = this.deps;
     try {
-      const outcome = await this.reconcileOnce(name);
+      const outcome = await this.deps.status.exclusive(name, () => this.reconcileOnce(name));
       // A reconcile that ends in a retry is an error however it ended (controller-runtime counts every
       // returned error in both series), so errors_total equals reconcile_total{result="error"}.
-      if (outcome.kind === 'retry') metrics.reconcileErrors.inc({ controller: 'gitlabfluxlink' });
-      metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success' });
+      if (outcome.kind === 'retry') metrics.reconcileErrors.inc({ controller: CONTROLLER });
+      metrics.reconcileTotal.inc({ controller: CONTROLLER, result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success' });
       return outcome;
     } catch (error) {
       if (isConflict(error)) {
-        // Someone wrote the link (or an object) between our read and write: just run again.
-        metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: 'requeue' });
-        return { kind: 'requeueAfter', ms: 100 };
+        metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'requeue' });
+        return requeueAfter(REQUEUE_MS.conflict);
       }
-      metrics.reconcileErrors.inc({ controller: 'gitlabfluxlink' });
-      metrics.reconcileTotal.inc({ controller: 'gitlabfluxlink', result: 'error' });
+      metrics.reconcileErrors.inc({ controller: CONTROLLER });
+      metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
       return { kind: 'retry', error };
     } finally {
-      metrics.reconcileSeconds.observe({ controller: 'gitlabfluxlink' }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.reconcileSeconds.observe({ controller: CONTROLLER }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
   private async reconcileOnce(name: string): Promise<Outcome> {
-    const { client, caches } = this.deps;
+    const { client, caches, compiler } = this.deps;
     const links = (await client.list<GitLabFluxLink>(LINKS)).items;
     const link = links.find((l) => l.metadata.name === name);
 
     if (!link) {
       // Deleted without our finalizer (removed by hand): still leave nothing behind.
       await this.deleteEverythingOf(name);
+      this.expectations.forget(name);
       return { kind: 'done' };
     }
     if (link.metadata.deletionTimestamp) return this.finalize(link);
@@ -116,40 +110,48 @@ export class LinkController {
     }
     if (link.spec?.suspend) return { kind: 'done' };
 
-    const validated = validateLinkSpec(link.spec);
-    if ('errors' in validated) {
-      // Terminal until the spec changes (a new generation wakes us through the watch): no requeue.
-      await this.writeStatus(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: formatFieldErrors(validated.errors) });
-      return { kind: 'done' };
+    const compiled = compiler.compile(link);
+    if (!compiled.valid) return this.conclude(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: compiled.message });
+    if (!this.deps.fluxInstalled()) return this.conclude(link, { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED });
+    if (!Object.values(caches).every((c) => c.hasSynced())) return requeueAfter(REQUEUE_MS.cachesSyncing);
+    // Our last writes not yet seen by the caches: planning now would redo them.
+    if (!this.expectations.satisfied(name, (kind, ns, n) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null, this.now().getTime())) {
+      return requeueAfter(REQUEUE_MS.ownWritesNotSeen);
     }
-    if (!this.deps.fluxInstalled()) {
-      await this.writeStatus(link, { kind: 'waiting', reason: Reason.FluxNotInstalled, message: 'Flux is not installed: the GitRepository and Receiver APIs (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1) are not served; re-checking every 30 s' });
-      return { kind: 'requeueAfter', ms: FLUX_RECHECK_MS };
-    }
-    if (!Object.values(caches).every((c) => c.hasSynced())) return { kind: 'requeueAfter', ms: CACHE_WAIT_MS };
 
-    const spec = validated.spec;
-    const matchers = links.flatMap((l) => {
-      const v = l === link ? validated : validateLinkSpec(l.spec);
-      const m = compileLink(l, 'spec' in v ? v.spec : undefined);
-      return m ? [m] : [];
-    });
-    const self = matchers.find((m) => m.name === name);
-    if (!self) {
-      await this.writeStatus(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec: the GitLab URL, SSH hosts or project patterns cannot be compiled' });
-      return { kind: 'done' };
-    }
-    return this.converge(link, spec, self, matchers);
+    const matchers = links.flatMap((l) => compiler.matcher(l) ?? []);
+    const self = matchers.find((m) => m.name === name)!; // valid and not being deleted: compiled above
+    const { plan, linked, conflicts } = this.plan(self, matchers);
+    const applied = await this.apply(name, plan.actions);
+    const pass = summarizePass({ linked, conflicts, blocked: plan.blocked, applied, receiver: (ns, n) => caches.receivers.get(ns, n) });
+
+    this.deps.metrics.managedRepositories.set({ link: name }, pass.total);
+    this.deps.metrics.readyReceivers.set({ link: name }, pass.ready);
+    const repositories = { total: pass.total, ready: pass.ready, conflicts: pass.conflicts, entries: pass.entries };
+    await this.writeStatus(link, linkControllerUpdate(pass.verdict, link.metadata.generation ?? 0, repositories));
+    await this.recordChanges(link, applied.written, plan.actions);
+    return outcomeFor(pass.verdict, { blocked: pass.blocked, failures: applied.failures });
   }
 
-  private async converge(link: GitLabFluxLink, spec: GitLabFluxLinkSpec, self: LinkMatcher, matchers: LinkMatcher[]): Promise<Outcome> {
-    const { caches } = this.deps;
-    const name = link.metadata.name;
-    // Our last writes not yet seen by the caches: planning now would redo them.
-    if (!this.expectations.satisfied(name, (kind, ns, n) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null, Date.now())) return { kind: 'requeueAfter', ms: ECHO_WAIT_MS };
-    const nsLabels = (ns: string) => caches.namespaces.get(undefined, ns)?.metadata.labels ?? (caches.namespaces.get(undefined, ns) ? {} : undefined);
-    const claims = claimsOf(self, matchers, caches.gitRepositories.list(), nsLabels);
+  /** A pass that ends before planning: its verdict is the status and decides the outcome. */
+  private async conclude(link: GitLabFluxLink, verdict: Verdict): Promise<Outcome> {
+    await this.writeStatus(link, linkControllerUpdate(verdict, link.metadata.generation ?? 0));
+    return outcomeFor(verdict);
+  }
 
+  private writeStatus(link: GitLabFluxLink, update: StatusUpdate): Promise<void> {
+    return this.deps.status.write(link, update);
+  }
+
+  /** Gather → desired → plan. Each desired pair is made, planned and dropped (Planner): only what the status needs is kept. */
+  private plan(self: LinkMatcher, matchers: LinkMatcher[]): { plan: Plan; linked: LinkedRepository[]; conflicts: Conflict[] } {
+    const { caches } = this.deps;
+    const name = self.name;
+    const nsLabels = (ns: string) => {
+      const namespace = caches.namespaces.get(undefined, ns);
+      return namespace ? (namespace.metadata.labels ?? {}) : undefined;
+    };
+    const claims = claimsOf(self, matchers, caches.gitRepositories.list(), nsLabels);
     const owned = (o: KubeObject) => o.metadata.labels?.[LABEL_LINK] === name;
     const liveLinks = new Set(matchers.map((m) => m.name));
     const planner = new Planner(name, {
@@ -159,72 +161,31 @@ export class LinkController {
       ownedReceivers: caches.receivers.list().filter(owned),
       managedByOtherLink: (other) => liveLinks.has(other),
     });
-    // Each desired pair is made, planned and dropped (Planner): only what the status needs is kept.
-    const linked: Linked[] = [];
-    const blocked = new Map<string, string>();
+    const linked: LinkedRepository[] = [];
     for (const claim of claims.managed) {
-      const objectNamespace = claim.repo.metadata.namespace ?? '';
-      const token = usableToken(caches.secrets.get(objectNamespace, objectName(claim.repo.metadata.name)));
-      const pair = desiredPair(name, spec, claim, token ?? this.newToken());
-      const isBlocked = planner.add(pair, token !== undefined);
-      if (isBlocked) blocked.set(pair.key, isBlocked.message);
-      linked.push({ key: pair.key, project: pair.project, namespace: objectNamespace, name: pair.receiver.metadata.name });
+      const namespace = claim.repo.metadata.namespace ?? '';
+      const token = usableToken(caches.secrets.get(namespace, objectName(claim.repo.metadata.name)));
+      const pair = desiredPair(name, self.spec, claim, token ?? this.newToken());
+      planner.add(pair, token !== undefined);
+      linked.push({ key: pair.key, project: pair.project, namespace, name: pair.receiver.metadata.name });
     }
-    const thePlan = planner.finish();
-
-    const { failures, foreign } = await this.apply(name, thePlan.actions);
-
-    const entries: RepositoryEntry[] = [];
-    let ready = 0;
-    for (const l of linked) {
-      const message = foreign.get(`${l.namespace}/${l.name}`);
-      if (message) blocked.set(l.key, message);
-    }
-    for (const l of linked) {
-      const r = receiverReadiness(caches.receivers.get(l.namespace, l.name));
-      const message = blocked.get(l.key) ?? r.message;
-      const isReady = r.ready && !blocked.has(l.key);
-      if (isReady) ready++;
-      entries.push({ gitRepository: l.key, project: l.project, receiver: l.name, ready: isReady, ...(isReady ? {} : { message }) });
-    }
-    for (const c of claims.conflicts) {
-      entries.push({ gitRepository: `${c.repo.metadata.namespace}/${c.repo.metadata.name}`, project: c.project, receiver: '', ready: false, message: `managed by link ${c.owner}` });
-    }
-    const total = linked.length;
-    const message = summary(total, ready, claims.conflicts.length, blocked.size);
-    let verdict: Verdict;
-    if (failures.length) verdict = { kind: 'failed', reason: Reason.ReconciliationFailed, message: `${failures.length} writes failed, retrying: ${failures[0]}` };
-    else if (ready < total || blocked.size) verdict = { kind: 'progressing', message };
-    else verdict = { kind: 'ready', message };
-
-    this.deps.metrics.managedRepositories.set({ link: name }, total);
-    this.deps.metrics.readyReceivers.set({ link: name }, ready);
-    await this.writeStatus(link, verdict, { total, ready, conflicts: claims.conflicts.length, entries });
-    await this.recordChanges(link, thePlan.actions.length - failures.length, thePlan.actions);
-
-    if (failures.length) return { kind: 'retry', error: new Error(failures[0]) };
-    // Receivers becoming Ready wake us through their watch; blocked names need a person, so look again later.
-    return blocked.size ? { kind: 'requeueAfter', ms: 60_000 } : { kind: 'done' };
+    return { plan: planner.finish(), linked, conflicts: claims.conflicts };
   }
 
-  /**
-   * Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. Returns the
-   * failed writes, and the objects whose names turned out to be taken by objects the operator does not
-   * manage (the caches only hold managed objects, so the plan cannot know those in advance).
-   */
-  private async apply(link: string, actions: Action[]): Promise<{ failures: string[]; foreign: Map<string, string> }> {
+  /** Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. */
+  private async apply(link: string, actions: Action[]): Promise<ApplyResult> {
     const phase = (a: Action) => (a.verb === 'delete' ? 2 : a.kind === 'Secret' ? 0 : 1);
-    const failures: string[] = [];
-    const foreign = new Map<string, string>(); // namespace/name → message
+    const result: ApplyResult = { written: 0, failures: [], foreign: new Map() };
     for (const p of [0, 1, 2]) {
-      const batch = actions.filter((a) => phase(a) === p && !foreign.has(where(a)));
+      const batch = actions.filter((a) => phase(a) === p && !result.foreign.has(where(a)));
       await mapLimit(batch, this.deps.writeConcurrency ?? 16, async (a) => {
-        const result = await this.applyOne(link, a);
-        if (result?.foreign) foreign.set(where(a), result.foreign);
-        else if (result?.error) failures.push(result.error);
+        const one = await this.applyOne(link, a);
+        if (one?.foreign) result.foreign.set(where(a), one.foreign);
+        else if (one?.error) result.failures.push(one.error);
+        else result.written++;
       });
     }
-    return { failures, foreign };
+    return result;
   }
 
   /** One write; undefined when done or harmlessly superseded. */
@@ -239,7 +200,7 @@ export class LinkController {
       else if (a.verb === 'patch') written = await client.patch(resource, a.namespace, a.name, a.patch, 'merge');
       else await client.delete(resource, a.namespace, a.name, { resourceVersion: a.resourceVersion });
       metrics.objectWrites.inc({ verb: a.verb, kind: a.kind });
-      this.expectations.expect(link, a.kind, namespace, name, { before, after: written?.metadata.resourceVersion, deleted: a.verb === 'delete' }, Date.now());
+      this.expectations.expect(link, a.kind, namespace, name, { before, after: written?.metadata.resourceVersion, deleted: a.verb === 'delete' }, this.now().getTime());
       return undefined;
     } catch (err) {
       if (a.verb === 'create' && isAlreadyExists(err)) {
@@ -264,6 +225,7 @@ export class LinkController {
     if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
     await this.deleteEverythingOf(link.metadata.name);
     await this.setFinalizers(link, link.metadata.finalizers.filter((f) => f !== FINALIZER));
+    this.expectations.forget(link.metadata.name);
     this.deps.log.info('link deleted: removed its receivers and secrets', { link: link.metadata.name });
     return { kind: 'done' };
   }
@@ -303,31 +265,14 @@ export class LinkController {
     }
   }
 
-  private async writeStatus(link: GitLabFluxLink, verdict: Verdict, repositories?: StatusInput['repositories']): Promise<void> {
-    const previous = link.status;
-    const status = computeStatus({ generation: link.metadata.generation ?? 0, previous, verdict, repositories, now: this.now().toISOString() });
-    if (!statusChanged(previous, status)) return;
-    // Replace (not patch) with the resourceVersion read at the start: a status computed from a stale spec
-    // is refused with a conflict and the reconcile runs again.
-    await this.deps.client.replace(LINKS, { ...link, status } as KubeObject, 'status');
-    const ready = status.conditions?.find((c) => c.type === 'Ready');
-    const wasReady = previous?.conditions?.find((c) => c.type === 'Ready');
-    if (ready && (ready.status !== wasReady?.status || ready.reason !== wasReady?.reason)) {
-      this.deps.log.info('link status', { link: link.metadata.name, ready: ready.status, reason: ready.reason, message: ready.message });
-      const warning = ready.reason === Reason.InvalidSpec || ready.reason === Reason.ReconciliationFailed || ready.reason === Reason.FluxNotInstalled;
-      await this.deps.events.record(link, warning ? 'Warning' : 'Normal', ready.reason, ready.message);
-    }
-  }
-
-  private async recordChanges(link: GitLabFluxLink, done: number, actions: Action[]): Promise<void> {
-    if (done === 0) return;
+  private async recordChanges(link: GitLabFluxLink, written: number, actions: Action[]): Promise<void> {
+    if (written === 0) return;
     const count = (verb: Action['verb']) => actions.filter((a) => a.verb === verb && a.kind === 'Receiver').length;
     const [created, patched, deleted] = [count('create'), count('patch'), count('delete')];
     const parts = [created && `${created} created`, patched && `${patched} restored`, deleted && `${deleted} removed`].filter(Boolean);
     if (parts.length === 0) return;
     const message = `Receivers ${parts.join(', ')}`;
     this.deps.log.info(message, { link: link.metadata.name, created, restored: patched, removed: deleted });
-    await this.deps.events.record(link, 'Normal', 'ReceiversChanged', message);
+    await this.deps.events.record(link, 'Normal', 'ReceiversChanged', message, this.now());
   }
 }
-

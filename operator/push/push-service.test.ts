@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { LinkCompiler } from '../reconcile/compile.js';
 import http from 'node:http';
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import { Informer } from '../kube/informer.js';
@@ -10,7 +11,7 @@ import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js'
 import { startHttpServer } from '../server/http-server.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { quickSleep, startCaches, type RunningCaches } from '../testing/informers.js';
-import { memoryLogger, RECEIVER_TOKEN, receiverObj, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
+import { memoryLogger, memoryRecords, RECEIVER_TOKEN, receiverObj, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
 import { PushService } from './push-service.js';
 import { ReceiverIndex } from './receiver-index.js';
 
@@ -57,8 +58,8 @@ describe('push-service: the operator\'s added latency (fluxlink_trigger_dispatch
     links = new Informer(fake, LINKS, { sleep: quickSleep });
     linksRun = links.run();
     await links.waitForSync();
-    const index = new ReceiverIndex(links, caches.caches.gitRepositories, caches.caches.namespaces);
-    push = new PushService({ client: fake, index, receivers: caches.caches.receivers, secrets: caches.caches.secrets, log: memoryLogger().log, metrics });
+    const index = new ReceiverIndex(links, caches.caches.gitRepositories, caches.caches.namespaces, new LinkCompiler());
+    push = new PushService({ client: fake, index, records: memoryRecords(), receivers: caches.caches.receivers, secrets: caches.caches.secrets, log: memoryLogger().log, metrics });
     server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });
   });
   after(async () => {

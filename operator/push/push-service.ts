@@ -1,5 +1,5 @@
-import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import { validateLinkSpec, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
@@ -7,17 +7,23 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Route } from '../server/http-server.js';
 import type { Push } from '../gitlab/webhook-event.js';
-import { PushStatusRecorder } from './push-status.js';
 import type { ReceiverIndex, Target } from './receiver-index.js';
 import { SecretReader } from './secret-reader.js';
 import { TriggerClient } from './trigger-client.js';
 import { TriggerQueue } from './trigger-queue.js';
 import { webhookRoute } from './webhook-handler.js';
 
+/** Where the push path hands the link's status.lastPush and status.lastTrigger (the link's one status writer). */
+export interface PushRecords {
+  recordPush(link: string, record: PushRecord): void;
+  recordTrigger(link: string, record: TriggerRecord): void;
+}
+
 /** Wires the push path: webhook route → receiver index → trigger queue → trigger client, with metrics and status. */
 export interface PushServiceDeps {
   client: KubeClient;
   index: ReceiverIndex;
+  records: PushRecords;
   receivers: Informer<Receiver>;
   secrets: Informer<Secret>;
   log: Logger;
@@ -29,15 +35,12 @@ export interface PushServiceDeps {
 export class PushService {
   readonly queue: TriggerQueue;
   readonly route: Route;
-  private readonly status: PushStatusRecorder;
   private readonly triggerClient: TriggerClient;
-  private readonly specs = new WeakMap<object, ValidatedLinkSpec | undefined>();
   private readonly secrets: SecretReader;
 
   constructor(private readonly deps: PushServiceDeps) {
     const { metrics, log } = deps;
     this.queue = new TriggerQueue({ concurrency: deps.concurrency ?? 16, maxPending: deps.maxPending ?? 10_000, onDepth: (d) => metrics.triggerQueueDepth.set(d) });
-    this.status = new PushStatusRecorder(deps.client, 5_000, (err) => log.debug('push status not written', { error: String(err) }));
     this.triggerClient = new TriggerClient({ client: deps.client, receiver: (ns, n) => deps.receivers.get(ns, n), secret: (ns, n) => deps.secrets.get(ns, n) });
     const secrets = (this.secrets = new SecretReader(deps.client));
     this.route = webhookRoute({
@@ -51,7 +54,7 @@ export class PushService {
         metrics.webhooksReceived.inc({ result });
         metrics.webhookSeconds.observe(seconds);
       },
-      recordPush: (link, push, now) => this.status.push(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
+      recordPush: (link, push, now) => deps.records.recordPush(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
     });
   }
 
@@ -66,14 +69,7 @@ export class PushService {
 
   /** Validated spec of a link that exists and is not being deleted (suspended ones included: the handler answers them). */
   private spec(name: string): ValidatedLinkSpec | undefined {
-    const entry = this.deps.index.link(name);
-    if (!entry) return undefined;
-    const link: GitLabFluxLink = entry.link;
-    if (!this.specs.has(link)) {
-      const v = validateLinkSpec(link.spec);
-      this.specs.set(link, 'spec' in v ? v.spec : undefined);
-    }
-    return this.specs.get(link);
+    return this.deps.index.link(name)?.matcher.spec;
   }
 
   private enqueue(linkName: string, push: Push, target: Target, webhookAt: bigint): void {
@@ -94,7 +90,7 @@ export class PushService {
         metrics.triggers.inc({ result: outcome.result });
         metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);
         const gitRepository = `${target.namespace}/${target.gitRepository}`;
-        this.status.trigger(linkName, { gitRepository, result: outcome.result === 'delivered' ? 'delivered' : `${outcome.result}: ${outcome.detail}`, at: new Date().toISOString() });
+        this.deps.records.recordTrigger(linkName, { gitRepository, result: outcome.result === 'delivered' ? 'delivered' : `${outcome.result}: ${outcome.detail}`, at: new Date().toISOString() });
         const fields = { link: linkName, gitRepository, project: target.project, result: outcome.result, attempts: outcome.attempts, detail: outcome.detail };
         if (outcome.result === 'delivered') log.info('receiver triggered', fields);
         else log.warn('receiver not triggered', fields);
@@ -107,8 +103,8 @@ export class PushService {
     }
   }
 
+  /** Ends when the queued triggers are done (their records are then with the status writer). */
   async close(): Promise<void> {
     await this.queue.close();
-    await this.status.flush();
   }
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { LinkCompiler } from '../reconcile/compile.js';
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository, Namespace } from '../flux/types.js';
 import type { KubeObject } from '../meta/object.js';
@@ -46,7 +47,7 @@ describe('receiver-index: ReceiverIndex', () => {
     const repos = await startInformer<GitRepository>(kube, GIT_REPOSITORIES);
     const namespaces = await startInformer<Namespace>(kube, NAMESPACES);
     running = [links, repos, namespaces] as Array<RunningInformer<KubeObject>>;
-    index = new ReceiverIndex(links.informer, repos.informer, namespaces.informer);
+    index = new ReceiverIndex(links.informer, repos.informer, namespaces.informer, new LinkCompiler());
   });
 
   afterEach(async () => {

@@ -1,11 +1,11 @@
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import { validateLinkSpec } from '../api/v1alpha1/validation.js';
 import { normalizeProject } from '../gitlab/project-url.js';
 import type { GitRepository, Namespace } from '../flux/types.js';
 import { changeMatters } from '../kube/changes.js';
 import type { KubeObject } from '../meta/object.js';
 import type { Informer } from '../kube/informer.js';
-import { claimsOf, compileLink, type LinkMatcher } from '../reconcile/claims.js';
+import { claimsOf, type LinkMatcher } from '../reconcile/claims.js';
+import type { LinkCompiler } from '../reconcile/compile.js';
 import { objectName } from '../reconcile/names.js';
 import type { GitRepositoryRef } from '../flux/types.js';
 
@@ -37,6 +37,7 @@ export class ReceiverIndex {
     private readonly links: Informer<GitLabFluxLink>,
     private readonly gitRepositories: Informer<GitRepository>,
     private readonly namespaces: Informer<Namespace>,
+    private readonly compiler: LinkCompiler,
   ) {
     // Rebuilt (O(repositories)) only for changes it depends on, not for every status or annotation change.
     const invalidate = (type: string, obj: KubeObject, old?: KubeObject) => {
@@ -62,8 +63,7 @@ export class ReceiverIndex {
     this.stale = false;
     const links = this.links.list();
     const matchers = links.flatMap((l) => {
-      const v = validateLinkSpec(l.spec);
-      const m = compileLink(l, 'spec' in v ? v.spec : undefined);
+      const m = this.compiler.matcher(l);
       return m ? [{ link: l, matcher: m }] : [];
     });
     const repos = this.gitRepositories.list();

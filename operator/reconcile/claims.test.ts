@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository } from '../flux/types.js';
-import { claimsOf, compileLink, matchRepository, type LinkMatcher } from './claims.js';
+import { claimsOf, matchRepository, type LinkMatcher } from './claims.js';
+import { LinkCompiler } from './compile.js';
+
+const compileLink = (l: GitLabFluxLink) => new LinkCompiler().matcher(l);
 
 const BASE_SPEC: GitLabFluxLinkSpec = {
   gitlab: { url: 'https://gitlab.example.com' },
@@ -22,7 +25,7 @@ function repo(namespace: string, name: string, url: string, meta: Partial<GitRep
 }
 
 function compiled(l: GitLabFluxLink): LinkMatcher {
-  const m = compileLink(l, l.spec);
+  const m = compileLink(l);
   if (!m) throw new Error(`link ${l.metadata.name} does not compile`);
   return m;
 }
@@ -37,7 +40,7 @@ const nsLabels = (ns: string) => NAMESPACES[ns];
 const names = (rs: Array<{ repo: GitRepository }>) => rs.map((r) => `${r.repo.metadata.namespace}/${r.repo.metadata.name}`);
 
 describe('claims', () => {
-  describe('compileLink', () => {
+  describe('compiling a link (LinkCompiler.matcher)', () => {
     it('compiles a valid link', () => {
       const m = compiled(link('a', '2024-01-01T00:00:00Z'));
       expect(m.name).to.equal('a');
@@ -45,18 +48,18 @@ describe('claims', () => {
     });
     it('gives nothing for a link being deleted', () => {
       const l = link('a', '2024-01-01T00:00:00Z', {}, { deletionTimestamp: '2024-02-01T00:00:00Z' });
-      expect(compileLink(l, l.spec)).to.equal(undefined);
+      expect(compileLink(l)).to.equal(undefined);
     });
     it('gives nothing for a link whose spec failed validation', () => {
-      expect(compileLink(link('a', '2024-01-01T00:00:00Z'), undefined)).to.equal(undefined);
+      expect(compileLink({ ...link('a', '2024-01-01T00:00:00Z'), spec: undefined as unknown as GitLabFluxLinkSpec })).to.equal(undefined);
     });
     it('gives nothing for a URL that cannot be parsed', () => {
       const l = link('a', '2024-01-01T00:00:00Z', { gitlab: { url: 'ftp://x' } });
-      expect(compileLink(l, l.spec)).to.equal(undefined);
+      expect(compileLink(l)).to.equal(undefined);
     });
     it('gives nothing for an invalid project pattern', () => {
       const l = link('a', '2024-01-01T00:00:00Z', { trust: { projects: ['a//b'] } });
-      expect(compileLink(l, l.spec)).to.equal(undefined);
+      expect(compileLink(l)).to.equal(undefined);
     });
   });
 
@@ -186,7 +189,7 @@ describe('claims', () => {
     ];
     for (const c of cases) {
       it(c.story, () => {
-        const all = c.links.map((l) => compileLink(l, l.spec)).filter((m): m is LinkMatcher => m !== undefined);
+        const all = c.links.map((l) => compileLink(l)).filter((m): m is LinkMatcher => m !== undefined);
         const self = all.find((m) => m.name === c.self)!;
         const got = claimsOf(self, all, c.repos, nsLabels);
         expect(names(got.managed)).to.deep.equal(c.managed);

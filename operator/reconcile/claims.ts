@@ -1,7 +1,7 @@
-import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
-import { parseInstance, projectPathFor, type Instance } from '../gitlab/project-url.js';
+import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import { projectPathFor, type Instance } from '../gitlab/project-url.js';
 import type { GitRepository } from '../flux/types.js';
-import { compilePatterns, type ProjectMatcher } from '../gitlab/project-patterns.js';
+import type { ProjectMatcher } from '../gitlab/project-patterns.js';
 import { selectorMatches } from './selector.js';
 
 /**
@@ -14,23 +14,7 @@ export interface LinkMatcher {
   createdAt: string;
   instance: Instance;
   projects: ProjectMatcher;
-  spec: GitLabFluxLinkSpec;
-}
-
-/** A matcher for a link whose spec is valid; undefined for one being deleted or whose spec cannot be compiled. */
-export function compileLink(link: GitLabFluxLink, spec: GitLabFluxLinkSpec | undefined): LinkMatcher | undefined {
-  if (!spec || link.metadata.deletionTimestamp) return undefined;
-  try {
-    return {
-      name: link.metadata.name,
-      createdAt: link.metadata.creationTimestamp ?? '',
-      instance: parseInstance(spec.gitlab.url, spec.gitlab.sshHosts ?? []),
-      projects: compilePatterns(spec.trust?.projects ?? ['**']),
-      spec,
-    };
-  } catch {
-    return undefined;
-  }
+  spec: ValidatedLinkSpec;
 }
 
 /** The project path when the link would manage the repository, else undefined. */

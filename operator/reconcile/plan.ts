@@ -26,6 +26,19 @@ export interface Plan {
   blocked: Blocked[];
 }
 
+/** What applying a plan gave: the shell fills it in, `summarizePass` reads it. */
+export interface ApplyResult {
+  /** Writes that succeeded (or were harmlessly superseded). */
+  written: number;
+  /** Writes that failed, one message each naming the object. */
+  failures: string[];
+  /**
+   * Objects whose names turned out to be taken by objects the operator does not manage, `namespace/name` →
+   * message (the caches hold only managed objects, so the plan cannot know those in advance).
+   */
+  foreign: Map<string, string>;
+}
+
 export interface Observed {
   secret(namespace: string, name: string): Secret | undefined;
   receiver(namespace: string, name: string): Receiver | undefined;

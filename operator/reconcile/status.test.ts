@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
-import { boundEntries, computeStatus, MAX_ENTRIES, statusChanged, summary, type Verdict } from './status.js';
+import { boundEntries, computeStatus, MAX_ENTRIES, statusChanged, type Verdict } from './status.js';
+import { summary } from './summarize.js';
 
 const T0 = '2024-01-01T00:00:00.000Z';
 const T1 = '2024-01-01T01:00:00.000Z';
@@ -12,11 +13,11 @@ const cond = (s: GitLabFluxLinkStatus, type: string) => s.conditions?.find((c) =
 describe('status', () => {
   describe('conditions the Flux way', () => {
     const cases: Array<[string, Verdict, string[], string]> = [
-      ['ready: only Ready=True', { kind: 'ready', message: 'ok' }, ['Ready=True'], Reason.Succeeded],
-      ['progressing: Ready=False and Reconciling=True', { kind: 'progressing', message: 'waiting' }, ['Ready=False', 'Reconciling=True'], Reason.Progressing],
-      ['failed: Ready=False and Reconciling=True (retrying)', { kind: 'failed', reason: Reason.ReconciliationFailed, message: 'x' }, ['Ready=False', 'Reconciling=True'], Reason.ReconciliationFailed],
-      ['stalled: Ready=False and Stalled=True', { kind: 'stalled', reason: Reason.InvalidSpec, message: 'bad' }, ['Ready=False', 'Stalled=True'], Reason.InvalidSpec],
-      ['waiting (Flux missing): only Ready=False', { kind: 'waiting', reason: Reason.FluxNotInstalled, message: 'no flux' }, ['Ready=False'], Reason.FluxNotInstalled],
+      ['ready: Ready=True, from ReceiversReady=True', { kind: 'ready', message: 'ok' }, ['Ready=True', 'ReceiversReady=True'], Reason.Succeeded],
+      ['progressing: Ready=False and Reconciling=True', { kind: 'progressing', message: 'waiting' }, ['Ready=False', 'Reconciling=True', 'ReceiversReady=False'], Reason.Progressing],
+      ['failed: Ready=False and Reconciling=True (retrying)', { kind: 'failed', reason: Reason.ReconciliationFailed, message: 'x' }, ['Ready=False', 'Reconciling=True', 'ReceiversReady=False'], Reason.ReconciliationFailed],
+      ['stalled: Ready=False and Stalled=True', { kind: 'stalled', reason: Reason.InvalidSpec, message: 'bad' }, ['Ready=False', 'Stalled=True', 'ReceiversReady=False'], Reason.InvalidSpec],
+      ['waiting (Flux missing): Ready=False, from ReceiversReady=False', { kind: 'waiting', reason: Reason.FluxNotInstalled, message: 'no flux' }, ['Ready=False', 'ReceiversReady=False'], Reason.FluxNotInstalled],
     ];
     for (const [story, verdict, want, readyReason] of cases) {
       it(story, () => {
@@ -29,9 +30,9 @@ describe('status', () => {
     it('never carries Reconciling and Stalled at once, and drops the one no longer true', () => {
       const stalled = computeStatus({ generation: 1, previous: undefined, verdict: { kind: 'stalled', reason: Reason.InvalidSpec, message: 'bad' }, now: T0 });
       const progressing = computeStatus({ generation: 2, previous: stalled, verdict: { kind: 'progressing', message: 'go' }, now: T1 });
-      expect(types(progressing)).to.deep.equal(['Ready=False', 'Reconciling=True']);
+      expect(types(progressing)).to.deep.equal(['Ready=False', 'Reconciling=True', 'ReceiversReady=False']);
       const ready = computeStatus({ generation: 2, previous: progressing, verdict: { kind: 'ready', message: 'ok' }, now: T1 });
-      expect(types(ready)).to.deep.equal(['Ready=True']);
+      expect(types(ready)).to.deep.equal(['Ready=True', 'ReceiversReady=True']);
     });
 
     it('failed reports ProgressingWithRetry on Reconciling', () => {
@@ -41,7 +42,7 @@ describe('status', () => {
 
     it('stamps every condition with the generation', () => {
       const s = computeStatus({ generation: 7, previous: undefined, verdict: { kind: 'progressing', message: 'x' }, now: T0 });
-      expect(s.conditions!.map((c) => c.observedGeneration)).to.deep.equal([7, 7]);
+      expect(s.conditions!.map((c) => c.observedGeneration)).to.deep.equal([7, 7, 7]);
     });
   });
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { LinkCompiler } from '../reconcile/compile.js';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import type net from 'node:net';
@@ -18,7 +19,7 @@ import { ReceiverIndex } from '../push/receiver-index.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY, objectName } from '../reconcile/names.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { startInformer, type RunningInformer } from '../testing/informers.js';
-import { memoryLogger, RECEIVER_TOKEN, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
+import { memoryLogger, memoryRecords, RECEIVER_TOKEN, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
 import { RawConnection, type RawReply } from '../testing/raw-http.js';
 import { startHttpServer, type HttpServerLimits } from './http-server.js';
 
@@ -134,8 +135,8 @@ async function startWorld(): Promise<World> {
 
   const { log, lines } = memoryLogger();
   const metrics = new Metrics();
-  const index = new ReceiverIndex(links.informer, repos.informer, namespaces.informer);
-  const push = new PushService({ client: kube, index, receivers: receivers.informer, secrets: secrets.informer, log, metrics });
+  const index = new ReceiverIndex(links.informer, repos.informer, namespaces.informer, new LinkCompiler());
+  const push = new PushService({ client: kube, index, records: memoryRecords(), receivers: receivers.informer, secrets: secrets.informer, log, metrics });
 
   const serverSockets: net.Socket[] = [];
   const server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });

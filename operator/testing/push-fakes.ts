@@ -1,3 +1,5 @@
+import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import type { PushRecords } from '../push/push-service.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -149,4 +151,11 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/** Push records the push path hands to the link's status writer, kept in memory. */
+export function memoryRecords(): PushRecords & { pushes: Array<[string, PushRecord]>; triggers: Array<[string, TriggerRecord]> } {
+  const pushes: Array<[string, PushRecord]> = [];
+  const triggers: Array<[string, TriggerRecord]> = [];
+  return { pushes, triggers, recordPush: (link, r) => void pushes.push([link, r]), recordTrigger: (link, r) => void triggers.push([link, r]) };
 }

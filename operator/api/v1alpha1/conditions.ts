@@ -1,8 +1,11 @@
 /** Condition types and reasons of GitLabFluxLink, Flux style (CamelCase constants, one place). */
 export const ConditionType = {
+  /** The summary: derived from the others by reconcile/status.ts, never set directly by a controller. */
   Ready: 'Ready',
   Reconciling: 'Reconciling',
   Stalled: 'Stalled',
+  /** Owned by the link controller: every managed GitRepository has its Secret and a Ready Receiver. */
+  ReceiversReady: 'ReceiversReady',
 } as const;
 
 export const Reason = {

@@ -35,7 +35,7 @@ w.stop();
 setTimeout(() => { console.log('still running'); process.exit(0); }, 2000);
 `;
 
-describe('main: the framework watch and shutdown', () => {
+describe('operator-lifecycle: the framework watch and shutdown', () => {
   it("@dot-i/k8s-operator's stop() on an open watch exits the process with 1 (so stop() must not call it)", async function () {
     this.timeout(15_000);
     const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], { stdio: ['ignore', 'pipe', 'pipe'] });

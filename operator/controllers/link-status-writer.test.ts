@@ -4,7 +4,8 @@ import { KubeError, type KubeClient, type PatchType } from '../kube/client.js';
 import { LINKS } from '../api/v1alpha1/types.js';
 import type { Resource } from '../meta/resource.js';
 import { FakeKube } from '../testing/fake-kube.js';
-import { PushStatusRecorder } from './push-status.js';
+import { memoryLogger } from '../testing/push-fakes.js';
+import { LinkStatusWriter } from './link-status-writer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,15 +34,15 @@ function patchRecorder(failFor: Set<string> = new Set()) {
 const pushRec = (i: number): PushRecord => ({ project: 'team/app', ref: `refs/heads/b${i}`, receivedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString() });
 const triggerRec = (i: number): TriggerRecord => ({ gitRepository: `apps/repo-${i}`, result: 'delivered', at: new Date(Date.UTC(2024, 0, 1, 0, 1, i)).toISOString() });
 
-describe('push-status: PushStatusRecorder', () => {
+describe('link-status-writer: push records', () => {
   it('turns many updates within the interval into one merge patch per link with the latest records', async () => {
     const { client, patches } = patchRecorder();
-    const rec = new PushStatusRecorder(client, 20);
+    const rec = new LinkStatusWriter({ client: client, log: memoryLogger().log, flushIntervalMs: 20 });
     for (let i = 0; i < 50; i++) {
-      rec.push('gitlab', pushRec(i));
-      rec.trigger('gitlab', triggerRec(i));
+      rec.recordPush('gitlab', pushRec(i));
+      rec.recordTrigger('gitlab', triggerRec(i));
     }
-    rec.push('other', pushRec(7));
+    rec.recordPush('other', pushRec(7));
     expect(patches, 'nothing before the interval').to.have.length(0);
     await sleep(60);
     expect(patches).to.have.length(2);
@@ -59,11 +60,11 @@ describe('push-status: PushStatusRecorder', () => {
 
   it('a steady stream of pushes is written about once per interval, not once per push', async () => {
     const { client, patches } = patchRecorder();
-    const rec = new PushStatusRecorder(client, 40);
+    const rec = new LinkStatusWriter({ client: client, log: memoryLogger().log, flushIntervalMs: 40 });
     const started = Date.now();
     let i = 0;
     while (Date.now() - started < 130) {
-      rec.push('gitlab', pushRec(i++));
+      rec.recordPush('gitlab', pushRec(i++));
       await sleep(5);
     }
     await sleep(80);
@@ -75,19 +76,19 @@ describe('push-status: PushStatusRecorder', () => {
 
   it('writes again for updates after a flush, in a new interval', async () => {
     const { client, patches } = patchRecorder();
-    const rec = new PushStatusRecorder(client, 20);
-    rec.push('gitlab', pushRec(1));
+    const rec = new LinkStatusWriter({ client: client, log: memoryLogger().log, flushIntervalMs: 20 });
+    rec.recordPush('gitlab', pushRec(1));
     await sleep(50);
-    rec.trigger('gitlab', triggerRec(2));
-    rec.trigger('gitlab', triggerRec(3));
+    rec.recordTrigger('gitlab', triggerRec(2));
+    rec.recordTrigger('gitlab', triggerRec(3));
     await sleep(50);
     expect(patches.map((p) => p.body)).to.deep.equal([{ status: { lastPush: pushRec(1) } }, { status: { lastTrigger: triggerRec(3) } }]);
   });
 
   it('flush() writes at once and leaves nothing pending', async () => {
     const { client, patches } = patchRecorder();
-    const rec = new PushStatusRecorder(client, 60_000);
-    rec.push('gitlab', pushRec(1));
+    const rec = new LinkStatusWriter({ client: client, log: memoryLogger().log, flushIntervalMs: 60_000 });
+    rec.recordPush('gitlab', pushRec(1));
     await rec.flush();
     expect(patches).to.have.length(1);
     await rec.flush();
@@ -97,9 +98,9 @@ describe('push-status: PushStatusRecorder', () => {
   it('a failing patch goes to onError and does not stop the other links', async () => {
     const { client, patches } = patchRecorder(new Set(['gone']));
     const errors: unknown[] = [];
-    const rec = new PushStatusRecorder(client, 10, (e) => errors.push(e));
-    rec.push('gone', pushRec(1));
-    rec.push('gitlab', pushRec(2));
+    const rec = new LinkStatusWriter({ client: client, log: memoryLogger().log, flushIntervalMs: 10, onFlushError: (e) => errors.push(e) });
+    rec.recordPush('gone', pushRec(1));
+    rec.recordPush('gitlab', pushRec(2));
     await sleep(40);
     expect(patches.map((p) => p.name)).to.deep.equal(['gone', 'gitlab']);
     expect(errors).to.have.length(1);
@@ -115,10 +116,10 @@ describe('push-status: PushStatusRecorder', () => {
       spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'x', name: 'y' } } },
       status: { repositories: 3, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', lastTransitionTime: '2024-01-01T00:00:00Z' }], lastPush: pushRec(0) },
     });
-    const rec = new PushStatusRecorder(kube, 20);
+    const rec = new LinkStatusWriter({ client: kube, log: memoryLogger().log, flushIntervalMs: 20 });
     for (let i = 1; i <= 10; i++) {
-      rec.push('gitlab', pushRec(i));
-      rec.trigger('gitlab', triggerRec(i));
+      rec.recordPush('gitlab', pushRec(i));
+      rec.recordTrigger('gitlab', triggerRec(i));
     }
     await sleep(60);
     expect(kube.writes).to.deep.equal([{ verb: 'patch-status', resource: 'gitlabfluxlinks', name: 'gitlab' }]);

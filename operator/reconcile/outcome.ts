@@ -1,0 +1,39 @@
+import type { Outcome } from '../queue/work-queue.js';
+import type { Verdict } from './status.js';
+
+/**
+ * When a link is looked at again, decided in one place (source-controller's ComputeReconcileResult). Events
+ * wake a link for everything the watches see; these delays cover what they cannot.
+ */
+export const REQUEUE_MS = {
+  /** Flux's APIs not served: the informers retry, but a link waiting for them is looked at again. */
+  fluxNotInstalled: 30_000,
+  /** The caches have not listed everything yet. */
+  cachesSyncing: 1_000,
+  /** The caches do not show this controller's own last writes yet: planning now would redo them. */
+  ownWritesNotSeen: 250,
+  /** Names taken by objects the operator does not manage need a person; no watch event says when they are gone. */
+  blocked: 60_000,
+  /** Someone wrote the link between our read and our write: run again on fresh data, quietly. */
+  conflict: 100,
+} as const;
+
+export const requeueAfter = (ms: number): Outcome => ({ kind: 'requeueAfter', ms });
+
+/** What the queue does after a pass that reached a verdict. */
+export function outcomeFor(verdict: Verdict, pass: { blocked: number; failures: readonly string[] } = { blocked: 0, failures: [] }): Outcome {
+  switch (verdict.kind) {
+    case 'failed':
+      // Per-key exponential backoff: the work queue's.
+      return { kind: 'retry', error: new Error(pass.failures[0] ?? verdict.message) };
+    case 'waiting':
+      return requeueAfter(REQUEUE_MS.fluxNotInstalled);
+    case 'stalled':
+      // Terminal until the spec changes; a new generation wakes the link through the watch.
+      return { kind: 'done' };
+    case 'progressing':
+    case 'ready':
+      // Receivers turning Ready wake the link through their watch; blocked names do not.
+      return pass.blocked ? requeueAfter(REQUEUE_MS.blocked) : { kind: 'done' };
+  }
+}
