@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import { Reason } from '../api/v1alpha1/conditions.js';
+import type { GitLabFluxLink, PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import type { EventRecorder } from '../observability/events.js';
+import { linkControllerUpdate } from '../reconcile/status.js';
 import { KubeError, type KubeClient, type PatchType } from '../kube/client.js';
 import { LINKS } from '../api/v1alpha1/types.js';
 import type { Resource } from '../meta/resource.js';
@@ -128,5 +131,91 @@ describe('link-status-writer: push records', () => {
     expect(stored.status.lastTrigger).to.deep.equal(triggerRec(10));
     expect(stored.status.repositories).to.equal(3);
     expect(stored.status.conditions).to.have.length(1);
+  });
+});
+
+describe('link-status-writer: one writer for the reconcile and the push path', () => {
+  const read = (kube: FakeKube) => kube.object<GitLabFluxLink>(LINKS, undefined, 'gitlab')!;
+  const seeded = () => {
+    const kube = new FakeKube();
+    kube.seed(LINKS, { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: 'gitlab', generation: 2 }, spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'x', name: 'y' } } } });
+    return kube;
+  };
+  const ready = linkControllerUpdate({ kind: 'ready', message: '1 repository linked, 1 receiver ready' }, 2, { total: 1, ready: 1, conflicts: 0, entries: [] });
+  const events = () => {
+    const recorded: string[] = [];
+    return { recorded, recorder: { record: async (_o: unknown, type: string, reason: string) => void recorded.push(`${type} ${reason}`) } as unknown as EventRecorder };
+  };
+
+  it("a reconcile's write carries the pending push records: one status write, no separate patch", async () => {
+    const kube = seeded();
+    const writer = new LinkStatusWriter({ client: kube, log: memoryLogger().log, flushIntervalMs: 60_000 });
+    writer.recordPush('gitlab', pushRec(1));
+    writer.recordTrigger('gitlab', triggerRec(1));
+    await writer.exclusive('gitlab', () => writer.write(read(kube), ready));
+    await writer.flush();
+    expect(kube.writes).to.deep.equal([{ verb: 'update-status', resource: 'gitlabfluxlinks', name: 'gitlab' }]);
+    expect(read(kube).status).to.deep.include({ lastPush: pushRec(1), lastTrigger: triggerRec(1), repositories: 1, observedGeneration: 2 });
+  });
+
+  it('push records are not written while a reconcile of that link runs, so its guarded replace is not made to fail', async () => {
+    const kube = seeded();
+    const writer = new LinkStatusWriter({ client: kube, log: memoryLogger().log, flushIntervalMs: 5 });
+    let flushed: Promise<void> | undefined;
+    await writer.exclusive('gitlab', async () => {
+      const link = read(kube); // the resourceVersion the reconcile read
+      writer.recordPush('gitlab', pushRec(1));
+      await sleep(30); // several flush intervals pass while the reconcile works
+      flushed = writer.flush();
+      await sleep(10);
+      expect(kube.writes, 'nothing written during the reconcile').to.deep.equal([]);
+      writer.recordTrigger('gitlab', triggerRec(2));
+      await writer.write(link, ready); // would be a conflict had a patch landed meanwhile
+    });
+    await flushed;
+    await writer.flush();
+    expect(kube.writes.map((w) => w.verb)).to.deep.equal(['update-status']);
+    expect(read(kube).status).to.deep.include({ lastPush: pushRec(1), lastTrigger: triggerRec(2) });
+  });
+
+  it('records that come after the write go out on their own, once the reconcile is over', async () => {
+    const kube = seeded();
+    const writer = new LinkStatusWriter({ client: kube, log: memoryLogger().log, flushIntervalMs: 60_000 });
+    const done = writer.exclusive('gitlab', async () => {
+      await writer.write(read(kube), ready);
+      writer.recordPush('gitlab', pushRec(3));
+      void writer.flush();
+      await sleep(10);
+      expect(kube.writes.map((w) => w.verb)).to.deep.equal(['update-status']);
+    });
+    await done;
+    await writer.flush();
+    await sleep(5);
+    expect(kube.writes.map((w) => w.verb)).to.deep.equal(['update-status', 'patch-status']);
+    expect(read(kube).status!.lastPush).to.deep.equal(pushRec(3));
+  });
+
+  it('a write refused with a conflict keeps the push records it carried for the next write', async () => {
+    const kube = seeded();
+    const writer = new LinkStatusWriter({ client: kube, log: memoryLogger().log, flushIntervalMs: 60_000 });
+    const stale = read(kube);
+    kube.setStatus(LINKS, undefined, 'gitlab', { repositories: 0 }); // someone else wrote meanwhile
+    writer.recordPush('gitlab', pushRec(4));
+    const err = await writer.exclusive('gitlab', () => writer.write(stale, ready)).catch((e: unknown) => e);
+    expect((err as KubeError).status).to.equal(409);
+    writer.recordTrigger('gitlab', triggerRec(5)); // newer than what failed: kept too
+    await writer.exclusive('gitlab', () => writer.write(read(kube), ready));
+    expect(read(kube).status).to.deep.include({ lastPush: pushRec(4), lastTrigger: triggerRec(5) });
+  });
+
+  it('writes nothing when nothing changes, and reports Ready transitions once as Events', async () => {
+    const kube = seeded();
+    const { recorded, recorder } = events();
+    const writer = new LinkStatusWriter({ client: kube, log: memoryLogger().log, events: recorder, now: () => new Date(0) });
+    await writer.exclusive('gitlab', () => writer.write(read(kube), linkControllerUpdate({ kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec.gitlab.url: bad' }, 2)));
+    await writer.exclusive('gitlab', () => writer.write(read(kube), ready));
+    await writer.exclusive('gitlab', () => writer.write(read(kube), ready));
+    expect(kube.writes.map((w) => w.verb)).to.deep.equal(['update-status', 'update-status']);
+    expect(recorded).to.deep.equal(['Warning InvalidSpec', 'Normal Succeeded']);
   });
 });

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
-import { boundEntries, computeStatus, MAX_ENTRIES, statusChanged, type Verdict } from './status.js';
-import { summary } from './summarize.js';
+import { boundEntries, computeStatus, linkControllerUpdate, MAX_ENTRIES, nextStatus, READY_DEPENDS_ON, statusChanged, summarizeReady, type ConditionState, type StatusUpdate, type Verdict } from './status.js';
 
 const T0 = '2024-01-01T00:00:00.000Z';
 const T1 = '2024-01-01T01:00:00.000Z';
@@ -149,14 +148,61 @@ describe('status', () => {
       expect(statusChanged(stored, again)).to.equal(false);
     });
   });
+});
 
-  describe('summary', () => {
-    const cases: Array<[string, [number, number, number, number], string]> = [
-      ['singular', [1, 1, 0, 0], '1 repository linked, 1 receiver ready'],
-      ['plural', [3, 2, 0, 0], '3 repositories linked, 2 receivers ready'],
-      ['conflicts', [0, 0, 1, 0], '0 repositories linked, 0 receivers ready; 1 managed by another link'],
-      ['blocked', [2, 1, 0, 1], '2 repositories linked, 1 receiver ready; 1 blocked by objects not managed by gitlab-flux-link'],
-    ];
-    for (const [story, args, want] of cases) it(story, () => expect(summary(...args)).to.equal(want));
+describe('status: Ready summarised from the owners', () => {
+  const c = (type: string, status: 'True' | 'False' | 'Unknown', reason = 'R', message = `${type} says ${status}`): ConditionState => ({ type, status, reason, message });
+  const cases: Array<[string, ConditionState[], Pick<ConditionState, 'status' | 'reason' | 'message'>]> = [
+    ['no owner has spoken yet: Unknown', [], { status: 'Unknown', reason: Reason.Progressing, message: 'not reconciled yet' }],
+    ['the owned condition True: True with its message', [c('ReceiversReady', 'True', Reason.Succeeded, '2 linked')], { status: 'True', reason: Reason.Succeeded, message: '2 linked' }],
+    ['the owned condition False: False with its reason and message', [c('ReceiversReady', 'False', 'Progressing', 'waiting')], { status: 'False', reason: 'Progressing', message: 'waiting' }],
+    ['the owned condition Unknown counts as not ready', [c('ReceiversReady', 'Unknown', 'Checking', 'checking')], { status: 'False', reason: 'Checking', message: 'checking' }],
+    ['Stalled wins over everything', [c('ReceiversReady', 'False', 'Progressing'), c('Reconciling', 'True', 'Progressing'), c('Stalled', 'True', 'InvalidSpec', 'bad spec')], { status: 'False', reason: 'InvalidSpec', message: 'bad spec' }],
+    ['a Stalled that is not True is ignored', [c('Stalled', 'False', 'X'), c('ReceiversReady', 'True', Reason.Succeeded, 'ok')], { status: 'True', reason: Reason.Succeeded, message: 'ok' }],
+    ['Reconciling alone (owners True) is not ready', [c('ReceiversReady', 'True', Reason.Succeeded), c('Reconciling', 'True', 'Progressing', 'busy')], { status: 'False', reason: 'Progressing', message: 'busy' }],
+    ['an owned False explains Ready before Reconciling does', [c('Reconciling', 'True', 'ProgressingWithRetry', 'retrying'), c('ReceiversReady', 'False', 'ReconciliationFailed', '1 write failed')], { status: 'False', reason: 'ReconciliationFailed', message: '1 write failed' }],
+    ['conditions Ready does not depend on are ignored', [c('ReceiversReady', 'True', Reason.Succeeded, 'ok'), c('SomethingElse', 'False', 'Broken')], { status: 'True', reason: Reason.Succeeded, message: 'ok' }],
+    ['a stale Ready among the inputs is ignored', [c('Ready', 'False', 'Old'), c('ReceiversReady', 'True', Reason.Succeeded, 'ok')], { status: 'True', reason: Reason.Succeeded, message: 'ok' }],
+  ];
+  for (const [story, conditions, want] of cases) {
+    it(story, () => expect(summarizeReady(conditions.filter((x) => x.type !== 'Ready'))).to.deep.equal({ type: 'Ready', ...want }));
+  }
+
+  it(`READY_DEPENDS_ON lists the owned conditions in priority order (today: ${READY_DEPENDS_ON.join(', ')})`, () => {
+    expect(READY_DEPENDS_ON).to.deep.equal(['ReceiversReady']);
+  });
+});
+
+describe('status: nextStatus merges the owners\' updates', () => {
+  const receivers = linkControllerUpdate({ kind: 'ready', message: '1 repository linked, 1 receiver ready' }, 3, { total: 1, ready: 1, conflicts: 0, entries: [] });
+  const push: StatusUpdate = { lastPush: { project: 'g/app', ref: 'refs/heads/main', receivedAt: T0 } };
+  const trigger: StatusUpdate = { lastTrigger: { gitRepository: 'apps/app', result: 'delivered', at: T1 } };
+
+  it('the link controller and the push path in one write: conditions, counts and records together', () => {
+    const s = nextStatus(undefined, [receivers, push, trigger], 3, T0);
+    expect(types(s)).to.deep.equal(['Ready=True', 'ReceiversReady=True']);
+    expect(s).to.include({ observedGeneration: 3, repositories: 1, readyReceivers: 1 });
+    expect(s.lastPush).to.deep.equal(push.lastPush);
+    expect(s.lastTrigger).to.deep.equal(trigger.lastTrigger);
+  });
+
+  it('an update that states no condition keeps the others and recomputes Ready from them', () => {
+    const before = nextStatus(undefined, [receivers], 3, T0);
+    const after = nextStatus(before, [push], 3, T1);
+    expect(after.conditions).to.deep.equal(before.conditions);
+    expect(after.lastPush).to.deep.equal(push.lastPush);
+  });
+
+  it("another owner's condition is kept when the link controller writes again, and orders after the known ones", () => {
+    const other: StatusUpdate = { set: [{ type: 'AnotherOwnerReady', status: 'False', reason: 'Broken', message: 'x' }] };
+    const s1 = nextStatus(undefined, [receivers, other], 3, T0);
+    const s2 = nextStatus(s1, [linkControllerUpdate({ kind: 'progressing', message: 'go' }, 4)], 4, T1);
+    expect(types(s2)).to.deep.equal(['Ready=False', 'Reconciling=True', 'ReceiversReady=False', 'AnotherOwnerReady=False']);
+    expect(cond(s2, 'AnotherOwnerReady')!.observedGeneration).to.equal(3, 'kept as its owner stated it');
+  });
+
+  it('later updates win over earlier ones in the same write', () => {
+    const newer: StatusUpdate = { lastPush: { project: 'g/app', ref: 'refs/heads/dev', receivedAt: T1 } };
+    expect(nextStatus(undefined, [push, newer], 1, T1).lastPush).to.deep.equal(newer.lastPush);
   });
 });
