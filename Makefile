@@ -46,9 +46,20 @@ testenv-up: build testenv ## Start the test ground in the background; writes .te
 testenv-down: ## Stop the background test ground.
 	@if [[ -f dist/e2e/testenv/cli.js ]]; then node dist/e2e/testenv/cli.js down; else echo "nothing to stop"; fi
 
+.PHONY: lint
+lint: deps ## Formatting (Prettier) and ESLint: correctness, line length, and the operator's layers (docs/architecture.md).
+	npx prettier --check .
+	npx eslint .
+
+.PHONY: format
+format: deps ## Rewrite the sources the way `make lint` wants them (Prettier, then ESLint's fixes).
+	npx prettier --write .
+	npx eslint --fix .
+
 ##@ Tests
 .PHONY: test
-test: build testenv ## Everything CI runs: unit tests, then the e2e suites on the real test ground.
+test: build testenv ## Everything CI runs: lint, unit tests, then the e2e suites on the real test ground.
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-e2e
 

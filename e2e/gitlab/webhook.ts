@@ -96,7 +96,7 @@ export async function buildPushPayload(
   const checkoutSha = deleted ? null : (await g('rev-parse', `${change.after}^{commit}`)).trim();
 
   // Commits as GitLab lists them: Git::BranchHooksService / Git::TagHooksService.
-  let range: string[] = [];
+  let range: string[];
   let message: string | null = null;
   if (deleted) range = [];
   else if (isTag) {

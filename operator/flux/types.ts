@@ -51,7 +51,7 @@ export interface Secret extends KubeObject {
   data?: Record<string, string>;
 }
 
-export interface Namespace extends KubeObject {}
+export type Namespace = KubeObject;
 
 export const GIT_REPOSITORIES: Resource = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories', kind: 'GitRepository', namespaced: true };
 export const RECEIVERS: Resource = { group: 'notification.toolkit.fluxcd.io', version: 'v1', plural: 'receivers', kind: 'Receiver', namespaced: true };

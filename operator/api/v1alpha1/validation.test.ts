@@ -67,7 +67,6 @@ interface Schema {
   [k: string]: unknown;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const crd = yaml.load(readFileSync(CRD_FILE, 'utf8')) as any;
 const version = crd.spec.versions[0];
 const rootSchema = version.schema.openAPIV3Schema as Schema;
