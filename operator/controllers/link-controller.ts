@@ -52,6 +52,16 @@ const isManaged = (o: KubeObject) => o.metadata.labels?.[LABEL_MANAGED_BY] === M
 const where = (a: Action) => (a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`);
 const FLUX_NOT_INSTALLED = 'Flux is not installed: the GitRepository and Receiver APIs (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1) are not served; re-checking every 30 s';
 
+/** A pass that reached a verdict; counts only when the link was evaluated. */
+interface Concluded {
+  verdict: Verdict;
+  repositories?: StatusUpdate['repositories'];
+  blocked?: number;
+  failures?: string[];
+  /** The writes, for the ReceiversChanged Event (recorded after the status). */
+  applied?: { written: number; actions: Action[] };
+}
+
 /**
  * Reconciles one GitLabFluxLink: read → finalizer/deletion → compile → gather → desired (pure) → plan (pure)
  * → apply → summarise (pure) → status once → outcome (pure). It reads the link fresh from the API server and
@@ -92,11 +102,24 @@ export class LinkController {
     }
   }
 
+  /**
+   * One pass. Every pass that reaches a verdict ends here, in one place: the status written once (only if it
+   * changed) and the outcome decided from the verdict.
+   */
   private async reconcileOnce(name: string): Promise<Outcome> {
-    const { client, caches, compiler } = this.deps;
-    const links = (await client.list<GitLabFluxLink>(LINKS)).items;
+    const links = (await this.deps.client.list<GitLabFluxLink>(LINKS)).items;
     const link = links.find((l) => l.metadata.name === name);
+    const pass = await this.pass(name, link, links);
+    if (!('verdict' in pass)) return pass;
+    const update = linkControllerUpdate(pass.verdict, link!.metadata.generation ?? 0, pass.repositories);
+    await this.deps.status.write(link!, update);
+    if (pass.applied) await this.recordChanges(link!, pass.applied.written, pass.applied.actions);
+    return outcomeFor(pass.verdict, pass);
+  }
 
+  /** What the pass did: an outcome when it ends without a verdict (nothing to report), else the verdict. */
+  private async pass(name: string, link: GitLabFluxLink | undefined, links: GitLabFluxLink[]): Promise<Outcome | Concluded> {
+    const { caches, compiler } = this.deps;
     if (!link) {
       // Deleted without our finalizer (removed by hand): still leave nothing behind.
       await this.deleteEverythingOf(name);
@@ -111,36 +134,28 @@ export class LinkController {
     if (link.spec?.suspend) return { kind: 'done' };
 
     const compiled = compiler.compile(link);
-    if (!compiled.valid) return this.conclude(link, { kind: 'stalled', reason: Reason.InvalidSpec, message: compiled.message });
-    if (!this.deps.fluxInstalled()) return this.conclude(link, { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED });
+    if (!compiled.valid) return { verdict: { kind: 'stalled', reason: Reason.InvalidSpec, message: compiled.message } };
+    if (!this.deps.fluxInstalled()) return { verdict: { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED } };
     if (!Object.values(caches).every((c) => c.hasSynced())) return requeueAfter(REQUEUE_MS.cachesSyncing);
     // Our last writes not yet seen by the caches: planning now would redo them.
-    if (!this.expectations.satisfied(name, (kind, ns, n) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null, this.now().getTime())) {
-      return requeueAfter(REQUEUE_MS.ownWritesNotSeen);
-    }
+    const cachedVersion = (kind: string, ns: string, n: string) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null;
+    if (!this.expectations.satisfied(name, cachedVersion, this.now().getTime())) return requeueAfter(REQUEUE_MS.ownWritesNotSeen);
 
     const matchers = links.flatMap((l) => compiler.matcher(l) ?? []);
     const self = matchers.find((m) => m.name === name)!; // valid and not being deleted: compiled above
     const { plan, linked, conflicts } = this.plan(self, matchers);
     const applied = await this.apply(name, plan.actions);
-    const pass = summarizePass({ linked, conflicts, blocked: plan.blocked, applied, receiver: (ns, n) => caches.receivers.get(ns, n) });
+    const summary = summarizePass({ linked, conflicts, blocked: plan.blocked, applied, receiver: (ns, n) => caches.receivers.get(ns, n) });
 
-    this.deps.metrics.managedRepositories.set({ link: name }, pass.total);
-    this.deps.metrics.readyReceivers.set({ link: name }, pass.ready);
-    const repositories = { total: pass.total, ready: pass.ready, conflicts: pass.conflicts, entries: pass.entries };
-    await this.writeStatus(link, linkControllerUpdate(pass.verdict, link.metadata.generation ?? 0, repositories));
-    await this.recordChanges(link, applied.written, plan.actions);
-    return outcomeFor(pass.verdict, { blocked: pass.blocked, failures: applied.failures });
-  }
-
-  /** A pass that ends before planning: its verdict is the status and decides the outcome. */
-  private async conclude(link: GitLabFluxLink, verdict: Verdict): Promise<Outcome> {
-    await this.writeStatus(link, linkControllerUpdate(verdict, link.metadata.generation ?? 0));
-    return outcomeFor(verdict);
-  }
-
-  private writeStatus(link: GitLabFluxLink, update: StatusUpdate): Promise<void> {
-    return this.deps.status.write(link, update);
+    this.deps.metrics.managedRepositories.set({ link: name }, summary.total);
+    this.deps.metrics.readyReceivers.set({ link: name }, summary.ready);
+    return {
+      verdict: summary.verdict,
+      repositories: { total: summary.total, ready: summary.ready, conflicts: summary.conflicts, entries: summary.entries },
+      blocked: summary.blocked,
+      failures: applied.failures,
+      applied: { written: applied.written, actions: plan.actions },
+    };
   }
 
   /** Gather → desired → plan. Each desired pair is made, planned and dropped (Planner): only what the status needs is kept. */

@@ -21,11 +21,11 @@ export const REQUEUE_MS = {
 export const requeueAfter = (ms: number): Outcome => ({ kind: 'requeueAfter', ms });
 
 /** What the queue does after a pass that reached a verdict. */
-export function outcomeFor(verdict: Verdict, pass: { blocked: number; failures: readonly string[] } = { blocked: 0, failures: [] }): Outcome {
+export function outcomeFor(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[] } = {}): Outcome {
   switch (verdict.kind) {
     case 'failed':
       // Per-key exponential backoff: the work queue's.
-      return { kind: 'retry', error: new Error(pass.failures[0] ?? verdict.message) };
+      return { kind: 'retry', error: new Error(pass.failures?.[0] ?? verdict.message) };
     case 'waiting':
       return requeueAfter(REQUEUE_MS.fluxNotInstalled);
     case 'stalled':
