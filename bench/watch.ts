@@ -1,6 +1,6 @@
 import { receiverReadiness, type GitRepository, type Receiver } from '../operator/flux/types.js';
 import type { KubeClient } from '../operator/kube/client.js';
-import type { KubeObject } from '../operator/meta/object.js';
+import { objectKey, type KubeObject } from '../operator/meta/object.js';
 import { Informer } from '../operator/kube/informer.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../operator/flux/types.js';
 import { LINKS } from '../operator/api/v1alpha1/types.js';
@@ -48,7 +48,7 @@ export class RevisionWatcher {
     this.informer.onChange((_type, repo) => {
       const rev = repo.status?.artifact?.revision;
       if (!rev) return;
-      const key = `${Informer.key(repo)} ${rev}`;
+      const key = `${objectKey(repo)} ${rev}`;
       if (this.seen.has(key)) return;
       const at = Date.now();
       this.seen.set(key, at);
@@ -98,7 +98,7 @@ export class ReadyReceivers {
   constructor(client: KubeClient, labelSelector: string) {
     this.informer = new Informer<Receiver>(client, RECEIVERS, { labelSelector });
     this.informer.onChange((type, r) => {
-      const key = Informer.key(r);
+      const key = objectKey(r);
       if (type !== 'DELETED' && receiverReadiness(r).ready) this.ready.add(key);
       else this.ready.delete(key);
       const now = Date.now();

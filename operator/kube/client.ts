@@ -27,7 +27,6 @@ export class KubeError extends Error {
 export const isNotFound = (e: unknown) => e instanceof KubeError && e.status === 404;
 export const isConflict = (e: unknown) => e instanceof KubeError && e.status === 409 && e.reason === 'Conflict';
 export const isAlreadyExists = (e: unknown) => e instanceof KubeError && e.status === 409 && e.reason === 'AlreadyExists';
-export const isInvalid = (e: unknown) => e instanceof KubeError && e.status === 422;
 
 export interface ListOptions {
   namespace?: string;

@@ -1,5 +1,5 @@
 import { isNotFound, KubeError, type KubeClient } from './client.js';
-import type { KubeObject } from '../meta/object.js';
+import { objectKey, type KubeObject } from '../meta/object.js';
 import type { Resource } from '../meta/resource.js';
 
 /**
@@ -40,10 +40,6 @@ export class Informer<T extends KubeObject> {
     private readonly opts: InformerOptions<T> = {},
   ) {
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-  }
-
-  static key(obj: KubeObject): string {
-    return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
   }
 
   onChange(handler: ChangeHandler<T>): void {
@@ -101,7 +97,7 @@ export class Informer<T extends KubeObject> {
     const { items, resourceVersion } = await this.client.list<T>(this.resource, { labelSelector: this.opts.labelSelector, limit: 500 });
     const seen = new Set<string>();
     for (const item of items) {
-      const key = Informer.key(item);
+      const key = objectKey(item);
       seen.add(key);
       this.apply(this.store.has(key) ? 'MODIFIED' : 'ADDED', item);
     }
@@ -130,7 +126,7 @@ export class Informer<T extends KubeObject> {
 
   private apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', received: T): void {
     const obj = this.opts.transform ? this.opts.transform(received) : received;
-    const key = Informer.key(obj);
+    const key = objectKey(obj);
     const old = this.store.get(key);
     if (type === 'DELETED') {
       if (!old) return;

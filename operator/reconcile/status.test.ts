@@ -1,10 +1,15 @@
 import { expect } from 'chai';
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
-import { boundEntries, computeStatus, linkControllerUpdate, MAX_ENTRIES, nextStatus, READY_DEPENDS_ON, statusChanged, summarizeReady, type ConditionState, type StatusUpdate, type Verdict } from './status.js';
+import { boundEntries, linkControllerUpdate, MAX_ENTRIES, nextStatus, READY_DEPENDS_ON, statusChanged, summarizeReady, type ConditionState, type StatusUpdate, type Verdict } from './status.js';
 
 const T0 = '2024-01-01T00:00:00.000Z';
 const T1 = '2024-01-01T01:00:00.000Z';
+
+/** The status after one pass of the link controller alone (the writer adds push records; see link-status-writer.test.ts). */
+function computeStatus(input: { generation: number; previous: GitLabFluxLinkStatus | undefined; verdict: Verdict; repositories?: StatusUpdate['repositories']; now: string }): GitLabFluxLinkStatus {
+  return nextStatus(input.previous, [linkControllerUpdate(input.verdict, input.generation, input.repositories)], input.generation, input.now);
+}
 
 const types = (s: GitLabFluxLinkStatus) => (s.conditions ?? []).map((c) => `${c.type}=${c.status}`);
 const cond = (s: GitLabFluxLinkStatus, type: string) => s.conditions?.find((c) => c.type === type);

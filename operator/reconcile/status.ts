@@ -127,20 +127,6 @@ export function linkControllerUpdate(verdict: Verdict, generation: number, repos
   return update;
 }
 
-export interface StatusInput {
-  generation: number;
-  previous: GitLabFluxLinkStatus | undefined;
-  verdict: Verdict;
-  /** Counts and entries; absent when the link could not be evaluated (stalled, Flux missing). */
-  repositories?: StatusUpdate['repositories'];
-  now: string;
-}
-
-/** The status after one pass of the link controller alone. */
-export function computeStatus(input: StatusInput): GitLabFluxLinkStatus {
-  return nextStatus(input.previous, [linkControllerUpdate(input.verdict, input.generation, input.repositories)], input.generation, input.now);
-}
-
 /** Entries with a problem first, then by name; at most MAX_ENTRIES. */
 export function boundEntries(entries: RepositoryEntry[]): RepositoryEntry[] {
   return [...entries]

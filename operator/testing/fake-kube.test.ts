@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { isAlreadyExists, isConflict, isInvalid, isNotFound, type WatchEvent } from '../kube/client.js';
+import { isAlreadyExists, isConflict, isNotFound, KubeError, type WatchEvent } from '../kube/client.js';
+
+const isInvalid = (e: unknown) => e instanceof KubeError && e.status === 422;
 import type { KubeObject } from '../meta/object.js';
 import { LINKS } from '../api/v1alpha1/types.js';
 import { RECEIVERS } from '../flux/types.js';

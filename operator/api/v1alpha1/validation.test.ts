@@ -23,13 +23,20 @@ import {
   URL_HOST_REGEX,
   URL_ROOT_PATH_REGEX,
   formatFieldErrors,
-  isServiceProxyPath,
   parseServiceProxyPath,
-  validateLinkName,
   validateLinkSpec,
   type FieldError,
   type ValidatedLinkSpec,
 } from './validation.js';
+
+/** The whole-path check the trigger client relies on: parseable as an anchored service-proxy path. */
+const isServiceProxyPath = (endpoint: string) => parseServiceProxyPath(endpoint) !== undefined;
+
+/** The CRD's root CEL rule, as the operator would state it: the link's name is a label value, so at most 63 characters. */
+function validateLinkName(name: string): FieldError[] {
+  if (name.length <= LIMITS.linkName) return [];
+  return [{ field: 'metadata.name', message: `must be at most ${LIMITS.linkName} characters (got ${name.length})` }];
+}
 
 // Tests run from the repository root with compiled files in dist/.
 const ROOT = process.cwd();

@@ -150,19 +150,6 @@ export function parseServiceProxyPath(endpoint: string): ServiceProxyTarget | un
   return port === undefined ? { namespace, service } : { namespace, service, port };
 }
 
-export function isServiceProxyPath(endpoint: string): boolean {
-  return SERVICE_PROXY_PATH.test(endpoint);
-}
-
-/** The root CEL rule of the CRD: the link's name is used as a label value, so at most 63 characters. */
-export function validateLinkName(name: string): FieldError[] {
-  if (name.length <= LIMITS.linkName) return [];
-  return [{
-    field: 'metadata.name',
-    message: `must be at most ${LIMITS.linkName} characters (got ${name.length}): the name is used as a label value on the objects the link creates`,
-  }];
-}
-
 /** `field: message; field: message …` bounded to maxLength characters, first errors first. */
 export function formatFieldErrors(errors: readonly FieldError[], maxLength = 1024): string {
   const parts = errors.map((e) => `${e.field}: ${e.message}`);
