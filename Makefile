@@ -87,3 +87,7 @@ bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real tes
 .PHONY: bench-quick
 bench-quick: build testenv ## The same, smaller (under 10 minutes on 2 cores); report in bench/results/<date>-quick/.
 	node dist/bench/run.js --quick $(BENCH_ARGS)
+
+.PHONY: bench-charts
+bench-charts: build ## Draw the charts of the reports in bench/results/ again from their results.json (or only DIR=...).
+	@for dir in $(or $(DIR),$(wildcard bench/results/*/)); do node dist/bench/run.js --charts-only "$$dir" || exit 1; done

@@ -27,6 +27,12 @@ describe('bench/args', () => {
     expect(() => parseArgs(['--set', 'profile.load=yes'])).to.throw(/true or false/);
   });
 
+  it('--charts-only takes the folder whose results.json is drawn again', () => {
+    expect(parseArgs(['--charts-only', 'bench/results/2026-11-24']).chartsOnly).to.equal('bench/results/2026-11-24');
+    expect(parseArgs([]).chartsOnly).to.equal(undefined);
+    expect(() => parseArgs(['--charts-only'])).to.throw(/--charts-only needs a value/);
+  });
+
   it('refuses unknown parts, keys and arguments', () => {
     expect(() => parseArgs(['--only', 'push,nope'])).to.throw(/--only/);
     expect(() => parseArgs(['--set', 'push.nope=1'])).to.throw(/no setting nope/);

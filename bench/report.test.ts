@@ -81,8 +81,8 @@ describe('bench/targets and bench/report', () => {
 
   it('the Markdown report names the machine, prints every target with its verdict, and the steady-state writes when any', () => {
     const r = run({ scale: [scale(1000, { steadyWrites: 4 })] });
-    const md = renderMarkdown(r, { push: 'push-latency.png', scale: 'convergence.png' });
-    for (const s of ['2 × Test CPU', '8 GiB', 'v20.0.0', 'go1.26', 'Linux 6', 'abc123', '--kube-api-qps=1000', '![push latency](push-latency.png)', '![convergence](convergence.png)']) expect(md).to.include(s);
+    const md = renderMarkdown(r, { push: 'push-latency.svg', scale: 'convergence.svg' });
+    for (const s of ['2 × Test CPU', '8 GiB', 'v20.0.0', 'go1.26', 'Linux 6', 'abc123', '--kube-api-qps=1000', '![push latency](push-latency.svg)', '![convergence](convergence.svg)']) expect(md).to.include(s);
     for (const t of targets(r)) expect(md).to.include(`| ${t.name} |`);
     expect(md).to.include('| 0 writes in steady state (1000 repositories, 30 s) | 4 | **missed** |');
     expect(md).to.include('Writes in steady state at 1000: patch secrets: 4.');
