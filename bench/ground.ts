@@ -8,7 +8,7 @@ import { repoRoot } from '../e2e/testenv/paths.js';
 import { HttpKubeClient, isAlreadyExists, loadKubeConfig, type KubeObject, type RequestObserver } from '../operator/kube/client.js';
 import { LINKS, NAMESPACES, SECRETS } from '../operator/kube/resources.js';
 import { mapLimit } from '../operator/controllers/concurrency.js';
-import { parseMetrics, type Sample } from './prom.js';
+import { parseSamples, type Sample } from '../e2e/support/prometheus.js';
 import { processStartedAtMs, readProcStats, type ProcStats } from './proc.js';
 
 /**
@@ -67,7 +67,7 @@ export async function startBenchOperator(ground: Ground, opts: { nodeArgs?: stri
     url: op.url,
     spawnedAt,
     readyAt,
-    scrape: async () => parseMetrics(await getText(`${op.url}/metrics`)),
+    scrape: async () => parseSamples(await getText(`${op.url}/metrics`)),
     proc: () => readProcStats(pid),
     stop: () => op.stop(),
   };

@@ -7,7 +7,7 @@ import { createLink, createNamespaces, gitRepository, linkObject, startBenchOper
 import { openLoop } from '../load-client.js';
 import { cpuBetween, cpuSnapshot } from '../proc.js';
 import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
-import { histogram, sum, type Sample } from '../prom.js';
+import { histogram, sum, type Sample } from '../../e2e/support/prometheus.js';
 import type { LoadResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
 import { waitLinkReady } from '../watch.js';
