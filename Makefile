@@ -65,9 +65,15 @@ test-unit: build ## Unit tests (no cluster).
 	npx mocha --config .mocharc.unit.json
 
 # Built once on the runtime, the unit tier also runs on the previous and the next Node.js line.
-.PHONY: test-unit-node22 test-unit-node26
-test-unit-node22 test-unit-node26: test-unit-node%: build ## Unit tests on Node 22 / 26 (pinned in hack/node-versions).
-	"$$(./hack/node.sh unit-$*)/bin/node" node_modules/mocha/bin/mocha.js --config .mocharc.unit.json --reporter-option label=unit-node$*
+unit_tests_on = "$$(./hack/node.sh unit-$(1))/bin/node" node_modules/mocha/bin/mocha.js --config .mocharc.unit.json --reporter-option label=unit-node$(1)
+
+.PHONY: test-unit-node22
+test-unit-node22: build ## Unit tests on Node 22 (the version hack/node-versions pins).
+	$(call unit_tests_on,22)
+
+.PHONY: test-unit-node26
+test-unit-node26: build ## Unit tests on Node 26 (the version hack/node-versions pins).
+	$(call unit_tests_on,26)
 
 .PHONY: test-e2e
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
