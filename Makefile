@@ -3,6 +3,10 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 NODE_MODULES := node_modules/.package-lock.json
 TESTENV_STATE := .testenv/state.json
+# Every target runs on the Node.js pinned in hack/node-versions (hack/node.sh installs it into the cache):
+# its bin/ comes first on PATH, so node, npm, npx, tsc and mocha all run on it.
+NODE_HOME := $(shell ./hack/node.sh --home runtime)
+export PATH := $(NODE_HOME)/bin:$(PATH)
 
 ##@ General
 .PHONY: help
@@ -10,7 +14,11 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Development
-$(NODE_MODULES): package.json package-lock.json
+.PHONY: node
+node: ## Install the pinned Node.js (hack/node-versions) into ~/.cache/gitlab-flux-link if missing.
+	@./hack/node.sh runtime >/dev/null
+
+$(NODE_MODULES): package.json package-lock.json hack/node-versions | node
 	./hack/install-system-deps.sh
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -43,7 +51,7 @@ testenv-up: build testenv ## Start the test ground in the background; writes .te
 	node dist/e2e/testenv/cli.js up
 
 .PHONY: testenv-down
-testenv-down: ## Stop the background test ground.
+testenv-down: node ## Stop the background test ground.
 	@if [[ -f dist/e2e/testenv/cli.js ]]; then node dist/e2e/testenv/cli.js down; else echo "nothing to stop"; fi
 
 .PHONY: lint
@@ -67,9 +75,16 @@ test: build testenv ## Everything CI runs: lint, unit tests, then the e2e suites
 test-unit: build ## Unit tests (no cluster).
 	npx mocha --config .mocharc.unit.json
 
-.PHONY: test-unit-node24
-test-unit-node24: build ## Unit tests on Node 24 LTS (installed from the npm registry's `node` package).
-	npm exec --yes --package=node@24 -- node node_modules/mocha/bin/mocha.js --config .mocharc.unit.json --reporter-option label=unit-node24
+# Built once on the runtime, the unit tier also runs on the previous and the next Node.js line.
+unit_tests_on = "$$(./hack/node.sh unit-$(1))/bin/node" node_modules/mocha/bin/mocha.js --config .mocharc.unit.json --reporter-option label=unit-node$(1)
+
+.PHONY: test-unit-node22
+test-unit-node22: build ## Unit tests on Node 22 (the version hack/node-versions pins).
+	$(call unit_tests_on,22)
+
+.PHONY: test-unit-node26
+test-unit-node26: build ## Unit tests on Node 26 (the version hack/node-versions pins).
+	$(call unit_tests_on,26)
 
 .PHONY: test-e2e
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
@@ -89,3 +104,7 @@ bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real tes
 .PHONY: bench-quick
 bench-quick: build testenv ## The same, smaller (under 10 minutes on 2 cores); report in bench/results/<date>-quick/.
 	node dist/bench/run.js --quick $(BENCH_ARGS)
+
+.PHONY: bench-charts
+bench-charts: build ## Draw the charts of the reports in bench/results/ again from their results.json (or only DIR=...).
+	@for dir in $(or $(DIR),$(wildcard bench/results/*/)); do node dist/bench/run.js --charts-only "$$dir" || exit 1; done

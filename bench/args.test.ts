@@ -22,9 +22,15 @@ describe('bench/args', () => {
     const a = parseArgs(['--quick', '--set', 'push.pushes=3', '--set', 'scale.sizes=300x30,1000x100']);
     expect(a.config.push.pushes).to.equal(3);
     expect(a.config.scale.sizes).to.deep.equal([{ repositories: 300, namespaces: 30 }, { repositories: 1000, namespaces: 100 }]);
-    expect(QUICK.push.pushes).to.equal(15);
+    expect(QUICK.push.pushes).to.equal(40);
     expect(parseArgs(['--quick', '--set', 'profile.load=true']).config.profile.load).to.equal(true);
     expect(() => parseArgs(['--set', 'profile.load=yes'])).to.throw(/true or false/);
+  });
+
+  it('--charts-only takes the folder whose results.json is drawn again', () => {
+    expect(parseArgs(['--charts-only', 'bench/results/2026-11-24']).chartsOnly).to.equal('bench/results/2026-11-24');
+    expect(parseArgs([]).chartsOnly).to.equal(undefined);
+    expect(() => parseArgs(['--charts-only'])).to.throw(/--charts-only needs a value/);
   });
 
   it('refuses unknown parts, keys and arguments', () => {

@@ -17,6 +17,8 @@ export interface Args {
   /** Environment added to every operator process (`--operator-env K=V`). */
   operatorEnv: Record<string, string>;
   help: boolean;
+  /** `--charts-only DIR`: only draw the charts of DIR/results.json again (nothing is measured). */
+  chartsOnly?: string;
 }
 
 export const USAGE = `usage: node dist/bench/run.js [--quick] [--only push,load,scale] [--out <dir>] [--set key=value ...]
@@ -25,7 +27,8 @@ export const USAGE = `usage: node dist/bench/run.js [--quick] [--only push,load,
   --out          results folder (default: bench/results/<yyyy-mm-dd>[-quick])
   --no-profile   skip the profiling passes (part 4 is then empty)
   --operator-env K=V   add to the operator's environment, e.g. NODE_OPTIONS=--max-old-space-size=192
-  --set k=v      override one setting, e.g. push.pushes=3, load.seconds=5, scale.sizes=300x30,1000x100, profile.load=true`;
+  --set k=v      override one setting, e.g. push.pushes=3, load.seconds=5, scale.sizes=300x30,1000x100, profile.load=true
+  --charts-only DIR   measure nothing: draw the charts of DIR/results.json again and link them from DIR/report.md`;
 
 export function parseArgs(argv: string[]): Args {
   const quick = argv.includes('--quick');
@@ -34,6 +37,7 @@ export function parseArgs(argv: string[]): Args {
   let out: string | undefined;
   let help = false;
   let profile = true;
+  let chartsOnly: string | undefined;
   const operatorEnv: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -55,10 +59,11 @@ export function parseArgs(argv: string[]): Args {
       const bad = only.filter((p) => !PHASES.includes(p));
       if (bad.length || only.length === 0) throw new Error(`--only takes ${PHASES.join(', ')}; got ${bad.join(', ') || 'nothing'}`);
     } else if (a === '--out') out = value();
+    else if (a === '--charts-only') chartsOnly = value();
     else if (a === '--set') applySet(config, value());
     else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
-  return { quick, only, out, config, profile, operatorEnv, help };
+  return { quick, only, out, config, profile, operatorEnv, help, ...(chartsOnly === undefined ? {} : { chartsOnly }) };
 }
 
 function applySet(config: BenchConfig, assignment: string): void {

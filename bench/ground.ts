@@ -10,7 +10,7 @@ import type { KubeObject } from '../operator/meta/object.js';
 import { LINKS } from '../operator/api/v1alpha1/types.js';
 import { NAMESPACES, SECRETS } from '../operator/meta/resource.js';
 import { mapLimit } from '../operator/controllers/concurrency.js';
-import { parseMetrics, type Sample } from './prom.js';
+import { parseSamples, type Sample } from '../e2e/support/prometheus.js';
 import { processStartedAtMs, readProcStats, type ProcStats } from './proc.js';
 
 /**
@@ -69,7 +69,7 @@ export async function startBenchOperator(ground: Ground, opts: { nodeArgs?: stri
     url: op.url,
     spawnedAt,
     readyAt,
-    scrape: async () => parseMetrics(await getText(`${op.url}/metrics`)),
+    scrape: async () => parseSamples(await getText(`${op.url}/metrics`)),
     proc: () => readProcStats(pid),
     stop: () => op.stop(),
   };

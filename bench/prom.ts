@@ -1,45 +1,9 @@
-import type { Bucket } from './stats.js';
+import type { Sample } from '../e2e/support/prometheus.js';
 
 /**
- * Reading the operator's /metrics (Prometheus text format 0.0.4): samples with labels, sums over label
- * sets, histogram buckets, and the API requests of rest_client_requests_total split into reads and writes.
+ * The operator's API requests from its /metrics (rest_client_requests_total), split into reads, writes and
+ * Lease renewals. Scrapes are read by e2e/support/prometheus.ts, the one Prometheus text parser.
  */
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-export function parseMetrics(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-    const v = m[4]!;
-    out.push({ name: m[1]!, labels, value: v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v) });
-  }
-  return out;
-}
-
-/** Sum of `name` over the samples whose labels include `match`. */
-export function sum(samples: readonly Sample[], name: string, match: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((t, s) => t + s.value, 0);
-}
-
-/** The cumulative buckets of histogram `name` (summed over other labels), sorted by bound. */
-export function histogram(samples: readonly Sample[], name: string): Bucket[] {
-  const byLe = new Map<number, number>();
-  for (const s of samples) {
-    if (s.name !== `${name}_bucket`) continue;
-    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
-    byLe.set(le, (byLe.get(le) ?? 0) + s.value);
-  }
-  return [...byLe].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
-}
 
 /** Verbs of the operator's client (operator/kube/client.ts) that change something. */
 export const WRITE_VERBS = new Set(['create', 'update', 'update-status', 'patch', 'patch-status', 'delete']);

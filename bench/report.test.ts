@@ -79,10 +79,21 @@ describe('bench/targets and bench/report', () => {
     expect(bad['triggers lost or dropped under load = 0']).to.equal('missed');
   });
 
+  it('the load section says which CPUs the operator and the rest of the ground had, or why they shared them', () => {
+    const load = {
+      projects: 2, repositories: 10, namespaces: 1, rate: 200, seconds: 1, linkedRepositories: 10, convergenceSeconds: 3, sent: 2, answers: [0.004, 0.005], sendLag: [0, 0], statuses: { 202: 2 }, non2xx: 0,
+      expectedTriggers: 10, calls: 10, delivered: 10, failedCalls: 0, coalesced: 0, dropped: 0, drainSeconds: 1, drained: true, dispatchBuckets: [], peakRssBytesBeforeLoad: 100 * MiB, peakRssBytes: 120 * MiB, cpuSecondsDuringLoad: 1,
+      eventLoopLag: { p50: 0.001, p99: 0.01, max: 0.02 }, reconcilesDuringLoad: 3, cpu: { perProcess: { operator: 1 }, machineBusy: 0.5 },
+    };
+    expect(renderMarkdown(run({ load: { ...load, cpuPinning: { operator: '1', others: '0' } } }), {})).to.include("| CPUs during the load (taskset) | operator alone on CPU 1 (as a Deployment's CPU request gives it); the rest of the ground — API server, etcd, Flux, git server, load client — on 0 |");
+    expect(renderMarkdown(run({ load: { ...load, cpuPinning: { skipped: 'this process may use one CPU only (0)' } } }), {})).to.include('| CPUs during the load (taskset) | not separated: this process may use one CPU only (0) |');
+    expect(renderMarkdown(run({ load }), {}), 'a run from before pinning').to.not.include('CPUs during the load');
+  });
+
   it('the Markdown report names the machine, prints every target with its verdict, and the steady-state writes when any', () => {
     const r = run({ scale: [scale(1000, { steadyWrites: 4 })] });
-    const md = renderMarkdown(r, { push: 'push-latency.png', scale: 'convergence.png' });
-    for (const s of ['2 × Test CPU', '8 GiB', 'v20.0.0', 'go1.26', 'Linux 6', 'abc123', '--kube-api-qps=1000', '![push latency](push-latency.png)', '![convergence](convergence.png)']) expect(md).to.include(s);
+    const md = renderMarkdown(r, { push: 'push-latency.svg', scale: 'convergence.svg' });
+    for (const s of ['2 × Test CPU', '8 GiB', 'v20.0.0', 'go1.26', 'Linux 6', 'abc123', '--kube-api-qps=1000', '![push latency](push-latency.svg)', '![convergence](convergence.svg)']) expect(md).to.include(s);
     for (const t of targets(r)) expect(md).to.include(`| ${t.name} |`);
     expect(md).to.include('| 0 writes in steady state (1000 repositories, 30 s) | 4 | **missed** |');
     expect(md).to.include('Writes in steady state at 1000: patch secrets: 4.');

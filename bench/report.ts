@@ -105,6 +105,7 @@ function loadSection(r: RunResults, charts: Record<string, string>): string[] {
     '',
   );
   out.push(table(['', ''], [
+    ...(l.cpuPinning ? [['CPUs during the load (taskset)', 'operator' in l.cpuPinning ? `operator alone on CPU ${l.cpuPinning.operator} (as a Deployment's CPU request gives it); the rest of the ground — API server, etcd, Flux, git server, load client — on ${l.cpuPinning.others}` : `not separated: ${l.cpuPinning.skipped}`] as [string, string]] : []),
     ['answer time p50 / p95 / p99 / max', `${formatSeconds(s.p50)} / ${formatSeconds(s.p95)} / ${formatSeconds(s.p99)} / ${formatSeconds(s.max)}`],
     ['client send lag p99 / max (how late the load client was)', `${formatSeconds(lag.p99)} / ${formatSeconds(lag.max)}`],
     ['answers by status', JSON.stringify(l.statuses)],

@@ -62,6 +62,8 @@ export interface LoadResult {
   reconcilesDuringLoad: number;
   /** CPU seconds per process from the load's start until the queue drained, and the machine's busy share. */
   cpu: { perProcess: Record<string, number>; machineBusy: number };
+  /** CPUs of the operator and of everything else during the load (bench/cpu-pin.ts), or why they were not separated. */
+  cpuPinning?: { operator: string; others: string } | { skipped: string };
 }
 
 export interface ScaleResult {

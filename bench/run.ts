@@ -14,7 +14,7 @@ import { BenchTimeout } from './watch.js';
 
 /**
  * `make bench` / `make bench-quick`: runs the parts on fresh test grounds, one after another, then writes
- * bench/results/<date>[-quick]/{report.md, results.json, *.png} and prints the table. It measures and
+ * bench/results/<date>[-quick]/{report.md, results.json, *.svg} and prints the table. It measures and
  * reports: a slow figure is a missed target in the report, never a failed build. It exits non-zero only
  * when a part could not run at all (an error, not a slow result).
  */
@@ -24,6 +24,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (args.chartsOnly) return redrawCharts(path.resolve(args.chartsOnly));
   const started = new Date();
   const day = started.toISOString().slice(0, 10);
   const outDir = path.resolve(args.out ?? path.join(repoRoot, 'bench', 'results', `${day}${args.quick ? '-quick' : ''}`));
@@ -68,15 +69,47 @@ async function main(): Promise<number> {
   }
   results.wallSeconds = (Date.now() - started.getTime()) / 1000;
 
-  const charts = reportCharts(results);
-  for (const [name, png] of Object.entries(charts)) fs.writeFileSync(path.join(outDir, name), png);
-  const chartNames = { push: charts['push-latency.png'] && 'push-latency.png', load: charts['load-answer-time.png'] && 'load-answer-time.png', scale: charts['convergence.png'] && 'convergence.png' };
-  const md = renderMarkdown(results, Object.fromEntries(Object.entries(chartNames).filter(([, v]) => v)) as Record<string, string>);
+  const md = renderMarkdown(results, await writeCharts(outDir, results));
   fs.writeFileSync(path.join(outDir, 'report.md'), md.replaceAll(repoRoot + '/', ''));
   fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1) + '\n');
   process.stdout.write(renderConsole(results));
   log(`report: ${path.join(outDir, 'report.md')} (${results.wallSeconds.toFixed(0)} s in all)`);
   return results.errors.some((e) => e.kind === 'error') ? 1 : 0;
+}
+
+/** Writes the report's SVG charts into `dir`; returns section → file name, as report.md links them. */
+async function writeCharts(dir: string, results: RunResults): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const chart of await reportCharts(results)) {
+    fs.writeFileSync(path.join(dir, chart.file), chart.svg);
+    files[chart.section] = chart.file;
+  }
+  return files;
+}
+
+/**
+ * `--charts-only DIR`: draws the charts of a finished run again from its results.json (after a change of the
+ * charts), replaces charts of another format with the same name (push-latency.png → push-latency.svg) and
+ * points report.md at the new files. The report's text and figures stay as they were written.
+ */
+async function redrawCharts(dir: string): Promise<number> {
+  const file = path.join(dir, 'results.json');
+  if (!fs.existsSync(file)) throw new Error(`--charts-only: no results.json in ${dir}`);
+  // results.json writes non-finite numbers as strings ("Infinity", "NaN"); read them back as numbers.
+  const results = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v) => (v === 'Infinity' || v === '-Infinity' || v === 'NaN' ? Number(v) : v)) as RunResults;
+  const files = await writeCharts(dir, results);
+  const reportFile = path.join(dir, 'report.md');
+  let md = fs.existsSync(reportFile) ? fs.readFileSync(reportFile, 'utf8') : undefined;
+  for (const chart of Object.values(files)) {
+    const base = chart.replace(/\.svg$/, '');
+    for (const old of fs.readdirSync(dir).filter((f) => f !== chart && path.parse(f).name === base && /\.(png|svg)$/.test(f))) {
+      fs.rmSync(path.join(dir, old));
+      md = md?.replaceAll(`](${old})`, `](${chart})`);
+    }
+    console.log(path.join(dir, chart));
+  }
+  if (md !== undefined) fs.writeFileSync(reportFile, md);
+  return 0;
 }
 
 main().then(

@@ -1,3 +1,5 @@
+import type { Bucket } from '../e2e/support/prometheus.js';
+
 /**
  * The statistics of the benchmark report: percentiles, ratios, percentiles read from Prometheus histogram
  * buckets, and targets met or missed. Pure functions; the only module whose numbers end up in the report.
@@ -44,11 +46,7 @@ export function cdf(values: readonly number[]): Array<[number, number]> {
   return sorted.map((v, i) => [v, (i + 1) / sorted.length]);
 }
 
-/** One cumulative Prometheus bucket: `count` observations were ≤ `le` (the last bucket has le = Infinity). */
-export interface Bucket {
-  le: number;
-  count: number;
-}
+export type { Bucket } from '../e2e/support/prometheus.js';
 
 /** Bucket counts of `after` minus those of `before` (the observations made between two scrapes). */
 export function bucketDelta(after: readonly Bucket[], before: readonly Bucket[]): Bucket[] {

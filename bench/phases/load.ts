@@ -5,9 +5,10 @@ import { GIT_REPOSITORIES } from '../../operator/flux/types.js';
 import type { BenchConfig } from '../config.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN } from '../ground.js';
 import { openLoop } from '../load-client.js';
+import { pinForLoad } from '../cpu-pin.js';
 import { cpuBetween, cpuSnapshot } from '../proc.js';
 import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
-import { histogram, sum, type Sample } from '../prom.js';
+import { histogram, sum, type Sample } from '../../e2e/support/prometheus.js';
 import type { LoadResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
 import { waitLinkReady } from '../watch.js';
@@ -25,6 +26,7 @@ const LINK = 'bench-load';
 /** With `profile`, the operator runs under the CPU profiler (a separate pass: its figures are not reported). */
 export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log: (s: string) => void, profile?: ProfileRequest): Promise<LoadResult & { profile?: ProfileResult }> {
   const ground = await startGround(logDir);
+  let restoreCpus: (() => void) | undefined;
   try {
     const op = await startBenchOperator(ground, { nodeArgs: profileNodeArgs(profile) });
     const { git } = ground.env;
@@ -43,8 +45,12 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
     const before = await op.scrape();
     const linked = sum(before, 'fluxlink_linked_repositories', { link: LINK });
     log(`load: ${linked} suspended GitRepositories linked in ${convergenceSeconds.toFixed(1)} s; ${cfg.rate} webhooks/s for ${cfg.seconds} s`);
-    const procBefore = op.proc();
     const pids = { operator: op.pid, 'bench (load client, git server)': process.pid, ...Object.fromEntries(ground.env.cluster.processes().map((p) => [p.name, p.pid])) };
+    const others = Object.entries(pids).filter(([name]) => name !== 'operator').map(([, pid]) => pid);
+    const pinning = cfg.pinOperatorCpu ? pinForLoad(op.pid, others) : { skipped: 'off (--set load.pinOperatorCpu=false)' };
+    restoreCpus = 'restore' in pinning ? pinning.restore : undefined;
+    log(`load: ${'plan' in pinning ? `operator on CPU ${pinning.plan.operator}, the rest of the ground on ${pinning.plan.others}` : `CPUs not separated: ${pinning.skipped}`}`);
+    const procBefore = op.proc();
     const cpuBefore = cpuSnapshot(pids);
     await op.scrape(); // resets the event-loop delay histogram: the next scrape covers the load alone
     const windowFromUs = monotonicUs();
@@ -111,11 +117,13 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
       eventLoopLag: { p50: sum(afterLoad, 'nodejs_eventloop_lag_p50_seconds'), p99: sum(afterLoad, 'nodejs_eventloop_lag_p99_seconds'), max: sum(afterLoad, 'nodejs_eventloop_lag_max_seconds') },
       cpu,
       reconcilesDuringLoad: delta('controller_runtime_reconcile_total'),
+      cpuPinning: 'plan' in pinning ? pinning.plan : { skipped: pinning.skipped },
     };
     await op.stop();
     if (profile) result.profile = readProfile(profile, `the load (${cfg.rate} webhooks/s for ${cfg.seconds} s over ${repositories} repositories, until the trigger queue drained), profiled pass`, windowFromUs, windowToUs);
     return result;
   } finally {
+    restoreCpus?.(); // this process runs the next parts on every CPU again
     await ground.stop();
   }
 }

@@ -6,7 +6,7 @@ import { SECRETS } from '../../operator/meta/resource.js';
 import type { Receiver } from '../../operator/flux/types.js';
 import type { BenchConfig } from '../config.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN, type Ground } from '../ground.js';
-import { histogram, sum } from '../prom.js';
+import { histogram, sum } from '../../e2e/support/prometheus.js';
 import type { PushResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
 import { RevisionWatcher, until, waitLinkReady } from '../watch.js';

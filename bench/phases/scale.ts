@@ -8,7 +8,8 @@ import { LABEL_FLUX_WATCH } from '../../operator/reconcile/names.js';
 import type { GitLabFluxLinkSpec } from '../../operator/api/v1alpha1/types.js';
 import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
 import { createLink, createNamespaces, gitRepository, linkObject, serviceAccountClient, startBenchOperator, startGround, type BenchOperator, type Ground } from '../ground.js';
-import { requestCounts, sum } from '../prom.js';
+import { sum } from '../../e2e/support/prometheus.js';
+import { requestCounts } from '../prom.js';
 import type { ScaleResult } from '../results.js';
 import { BenchTimeout, ReadyReceivers, until, waitLinkReady } from '../watch.js';
 

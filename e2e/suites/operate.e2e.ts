@@ -7,6 +7,7 @@ import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson, getTable, type Table } from '../support/kube.js';
 import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
 import { parseExposition, type Family } from '../support/prometheus.js';
+import { runtimeNodeVersion } from '../support/runtime.js';
 import type { TestEnv } from '../testenv/index.js';
 import { repoRoot } from '../testenv/paths.js';
 import { getStatus, sleep } from '../testenv/probe.js';
@@ -227,6 +228,9 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       // prom-client's process metrics, as every Node exporter has them.
       expect(value(fam('process_resident_memory_bytes', 'gauge'), {})).to.be.greaterThan(10 << 20);
       expect(value(fam('process_cpu_seconds_total', 'counter'), {})).to.be.greaterThan(0);
+      // The operator runs on the pinned Node.js (hack/node-versions), whatever node the machine has.
+      const runtime = fam('nodejs_version_info', 'gauge').samples.map((s) => s.labels.version);
+      expect(runtime, 'Node.js version the operator process runs on').to.deep.equal([`v${runtimeNodeVersion()}`]);
     });
   });
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { kubeconfigYaml } from '../testenv/certs.js';
 import { repoRoot } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
+import { parseSamples, sum } from './prometheus.js';
 import { getStatus, waitFor } from '../testenv/probe.js';
 import { startProcess, type ManagedProcess } from '../testenv/processes.js';
 import type { Cluster } from '../testenv/types.js';
@@ -84,17 +85,9 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   };
 }
 
-/** Sum of a Prometheus counter over the label sets that match `labels`. */
+/** Sum of a Prometheus counter over the label sets that match `labels`, from a /metrics document. */
 export function metricSum(text: string, name: string, labels: Record<string, string | RegExp> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    const labelText = line.slice(name.length).match(/^\{(.*)\}/)?.[1] ?? '';
-    const set = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    const ok = Object.entries(labels).every(([k, v]) => (v instanceof RegExp ? v.test(set[k] ?? '') : set[k] === v));
-    if (ok) sum += Number(line.split(' ').pop());
-  }
-  return sum;
+  return sum(parseSamples(text), name, labels);
 }
 
 /** Whether the metrics document says this replica holds the leader Lease. */

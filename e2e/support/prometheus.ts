@@ -1,8 +1,12 @@
 /**
- * A strict reader of the Prometheus text exposition format (version 0.0.4), for asserting that /metrics is a
- * document a Prometheus server accepts: every line parses, each family has one TYPE before its samples and is
- * not interleaved with another, no sample repeats, and histograms are cumulative with +Inf equal to _count.
- * It throws on the first violation, naming the line, so a failing e2e says exactly what is wrong.
+ * The one reader of the Prometheus text exposition format (version 0.0.4) for the e2e suites and the
+ * benchmarks. Every line goes through the same grammar (names, label escapes, Go's float syntax); a line that
+ * is not a comment and not a sample is an error naming it.
+ * - parseExposition: the whole document as a Prometheus server accepts it — each family has one TYPE before
+ *   its samples and is not interleaved with another, no sample repeats, histograms are cumulative with +Inf
+ *   equal to _count. The e2e asserts /metrics with it; it throws on the first violation.
+ * - parseSamples: the samples alone, for reading figures (e2e counters, the benchmarks' scrapes), with sum()
+ *   and histogram() over them.
  */
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
@@ -84,6 +88,38 @@ export function parseExposition(text: string): Map<string, Family> {
   function implicitFamily(name: string): Family {
     return { name, type: 'untyped', samples: [] };
   }
+}
+
+/** Every sample of a scrape, in order; comments and blank lines skipped; no document-level checks. */
+export function parseSamples(text: string): Sample[] {
+  const samples: Sample[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line !== '' && !line.startsWith('#')) samples.push(parseSample(line, `line ${i + 1} (${JSON.stringify(line.slice(0, 120))})`));
+  });
+  return samples;
+}
+
+/** Sum of sample `name` over the label sets that include `match` (a RegExp matches the whole value or not). */
+export function sum(samples: readonly Sample[], name: string, match: Record<string, string | RegExp> = {}): number {
+  const matches = (s: Sample) => Object.entries(match).every(([k, v]) => (v instanceof RegExp ? v.test(s.labels[k] ?? '') : s.labels[k] === v));
+  return samples.filter((s) => s.name === name && matches(s)).reduce((t, s) => t + s.value, 0);
+}
+
+/** One cumulative bucket: `count` observations were ≤ `le` (the last one has le = Infinity). */
+export interface Bucket {
+  le: number;
+  count: number;
+}
+
+/** The cumulative buckets of histogram `name` (summed over its other labels), sorted by bound. */
+export function histogram(samples: readonly Sample[], name: string): Bucket[] {
+  const byLe = new Map<number, number>();
+  for (const s of samples) {
+    if (s.name !== `${name}_bucket`) continue;
+    const le = parseValue(s.labels.le ?? '', `${name}_bucket le`);
+    byLe.set(le, (byLe.get(le) ?? 0) + s.value);
+  }
+  return [...byLe].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
 }
 
 function parseSample(line: string, where: string): Sample {

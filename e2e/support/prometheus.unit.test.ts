@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseExposition } from './prometheus.js';
+import { histogram, parseExposition, parseSamples, sum } from './prometheus.js';
+import { metricSum } from './operator.js';
 
 const GOOD = [
   '# HELP requests_total Requests by code.',
@@ -53,4 +54,54 @@ describe('parseExposition (the Prometheus text format the e2e asserts /metrics a
       expect(() => parseExposition(breakIt(GOOD))).to.throw(error);
     });
   }
+});
+
+/** A scrape as the benchmarks read it: families without TYPE lines, an escaped quote in a label value. */
+const TEXT = `# HELP rest_client_requests_total Requests
+# TYPE rest_client_requests_total counter
+rest_client_requests_total{verb="list",resource="secrets",code="200"} 3
+rest_client_requests_total{verb="watch",resource="secrets",code="200"} 1
+rest_client_requests_total{verb="create",resource="secrets",code="201"} 10
+rest_client_requests_total{verb="create",resource="receivers.notification.toolkit.fluxcd.io",code="201"} 10
+rest_client_requests_total{verb="update-status",resource="gitlabfluxlinks.fluxlink.dev",code="200"} 2
+fluxlink_triggers_total{result="delivered"} 7
+fluxlink_triggers_total{result="failed"} 1
+fluxlink_trigger_dispatch_seconds_bucket{le="0.001"} 5
+fluxlink_trigger_dispatch_seconds_bucket{le="0.005"} 9
+fluxlink_trigger_dispatch_seconds_bucket{le="+Inf"} 10
+fluxlink_trigger_dispatch_seconds_sum 0.02
+fluxlink_trigger_dispatch_seconds_count 10
+weird_label{msg="a \\"quoted\\" value"} 1
+`;
+
+describe('parseSamples, sum, histogram (figures read by the benchmarks and the e2e counters)', () => {
+  const samples = parseSamples(TEXT);
+
+  it('parses names, labels (with escaped quotes) and values, skipping comments', () => {
+    expect(samples).to.have.length(13);
+    expect(samples.find((s) => s.name === 'weird_label')!.labels.msg).to.equal('a "quoted" value');
+    expect(sum(samples, 'fluxlink_trigger_dispatch_seconds_count')).to.equal(10);
+  });
+
+  it('sums a counter over matching label sets', () => {
+    expect(sum(samples, 'fluxlink_triggers_total')).to.equal(8);
+    expect(sum(samples, 'fluxlink_triggers_total', { result: 'delivered' })).to.equal(7);
+    expect(sum(samples, 'no_such_metric')).to.equal(0);
+  });
+
+  it('reads histogram buckets with +Inf as Infinity, sorted', () => {
+    expect(histogram(samples, 'fluxlink_trigger_dispatch_seconds')).to.deep.equal([{ le: 0.001, count: 5 }, { le: 0.005, count: 9 }, { le: Infinity, count: 10 }]);
+  });
+
+  it('reads every line with the strict grammar: a line that is neither comment nor sample is an error naming it', () => {
+    expect(() => parseSamples('depth 0\ndepth zero\n')).to.throw(/line 2 \("depth zero"\): bad value/);
+    expect(() => parseSamples('a{code=500} 1')).to.throw(/not quoted/);
+    expect(parseSamples('g Nan\ng -Inf 1700000000000').map((s) => s.value)).to.deep.equal([NaN, -Infinity]);
+  });
+
+  it('metricSum (e2e) sums a /metrics document, labels matched exactly or by RegExp', () => {
+    expect(metricSum(TEXT, 'rest_client_requests_total', { verb: /^(create|update-status)$/ })).to.equal(22);
+    expect(metricSum(TEXT, 'rest_client_requests_total', { verb: 'create', resource: 'secrets' })).to.equal(10);
+    expect(metricSum(TEXT, 'rest_client_requests_total', { verb: /^creat$/ })).to.equal(0);
+  });
 });
