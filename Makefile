@@ -28,7 +28,7 @@ run: build ## Run the operator against $$KUBECONFIG, or against the local test g
 	  echo "[run] operator against KUBECONFIG=$$KUBECONFIG"; \
 	else \
 	  $(MAKE) --no-print-directory testenv-up; \
-	  ./hack/apply-crds.sh; \
+	  ./hack/prepare-test-ground.sh; \
 	fi; \
 	export KUBECONFIG="$${KUBECONFIG:-$$(node -e 'console.log(require("./$(TESTENV_STATE)").kubeconfig)')}"; \
 	exec ./hack/run-operator.sh
