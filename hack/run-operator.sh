@@ -13,18 +13,19 @@ if [[ -n "$kubectl" ]]; then
   missing=()
   # Same namespace rule as operator/config.ts (LEASE_NAMESPACE, then POD_NAMESPACE, then the default).
   lease_ns="${LEASE_NAMESPACE:-${POD_NAMESPACE:-gitlab-flux-link-system}}"
-  # "NotFound" only: a user without `get` on these (Forbidden) or an unreachable server is not told anything
+  # Only on "NotFound": a user without `get` on these (Forbidden) or an unreachable server is told nothing
   # wrong; the operator's own errors say more then.
-  if [[ "${LEADER_ELECT:-true}" != false ]] && "$kubectl" get namespace "$lease_ns" 2>&1 >/dev/null | grep -q NotFound; then
+  absent() { local err; err=$("$kubectl" get "$@" 2>&1 >/dev/null); [[ $err == *NotFound* ]]; }
+  if [[ "${LEADER_ELECT:-true}" != false ]] && absent namespace "$lease_ns"; then
     missing+=("namespace $lease_ns (the leader-election Lease lives there): kubectl create namespace $lease_ns, or LEADER_ELECT=false for a single operator")
   fi
-  if "$kubectl" get crd gitlabfluxlinks.fluxlink.dev 2>&1 >/dev/null | grep -q NotFound; then
+  if absent crd gitlabfluxlinks.fluxlink.dev; then
     missing+=("the GitLabFluxLink CRD: kubectl apply --server-side -k crds/")
   fi
   if (( ${#missing[@]} )); then
     echo "[run] the cluster of KUBECONFIG=${KUBECONFIG:-} lacks what the operator needs:" >&2
     for m in "${missing[@]}"; do echo "[run]   - $m" >&2; done
-    echo "[run] (kubectl apply --server-side -k config/default installs both, with the RBAC and the Deployment)" >&2
+    echo "[run] (kubectl apply --server-side -k config/default installs the namespace and the CRD, with the RBAC and the Deployment)" >&2
     exit 1
   fi
 fi
