@@ -30,16 +30,19 @@ deps: $(NODE_MODULES) ## Install system packages (if missing) and npm dependenci
 build: deps ## Compile TypeScript to dist/.
 	rm -rf dist && npx tsc -p tsconfig.json
 
-.PHONY: run
+.PHONY: run demo
 run: build ## Run the operator against $$KUBECONFIG, or against the local test ground (started if needed).
 	@if [[ -n "$$KUBECONFIG" ]]; then \
 	  echo "[run] operator against KUBECONFIG=$$KUBECONFIG"; \
 	else \
 	  $(MAKE) --no-print-directory testenv-up; \
-	  ./hack/apply-crds.sh; \
+	  ./hack/prepare-test-ground.sh; \
 	fi; \
 	export KUBECONFIG="$${KUBECONFIG:-$$(node -e 'console.log(require("./$(TESTENV_STATE)").kubeconfig)')}"; \
 	exec ./hack/run-operator.sh
+
+demo: build testenv ## The push story on the embedded test ground, timed step by step (starts and stops what it needs).
+	node dist/e2e/demo/cli.js
 
 ##@ Test ground (real control plane and Flux built from Go modules; no Docker)
 .PHONY: testenv

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestEnv } from './index.js';
-import { repoRoot } from './paths.js';
 import { sleep } from './probe.js';
 import { reapPidFile } from './processes.js';
+import { alive, readState, stateDir, stateFile, type TestEnvState } from './state.js';
 
 /**
  * Long-running test ground for people (`make testenv-up` / `make testenv-down`) and for `make run`:
@@ -13,36 +13,7 @@ import { reapPidFile } from './processes.js';
  *   down    stops the daemon and everything it started
  *   daemon  (internal) the background process itself
  */
-const stateDir = path.join(repoRoot, '.testenv');
-const stateFile = path.join(stateDir, 'state.json');
 const daemonLog = path.join(stateDir, 'daemon.log');
-
-export interface TestEnvState {
-  pid: number;
-  kubeconfig: string;
-  server: string;
-  gitURL: string;
-  receiverURL: string;
-  logDir: string;
-  startedAt: string;
-}
-
-function readState(): TestEnvState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile, 'utf8')) as TestEnvState;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function up(): Promise<void> {
   const existing = readState();
@@ -88,7 +59,7 @@ async function daemon(): Promise<void> {
   const kubeconfig = path.join(stateDir, 'kubeconfig');
   fs.copyFileSync(env.cluster.kubeconfig, kubeconfig);
   fs.chmodSync(kubeconfig, 0o600);
-  const state: TestEnvState = { pid: process.pid, kubeconfig, server: env.cluster.server, gitURL: env.git.baseURL, receiverURL: env.cluster.receiverURL, logDir: env.logDir, startedAt: new Date().toISOString() };
+  const state: TestEnvState = { pid: process.pid, kubeconfig, caCert: env.cluster.caCert, server: env.cluster.server, gitURL: env.git.baseURL, receiverURL: env.cluster.receiverURL, logDir: env.logDir, startedAt: new Date().toISOString() };
   fs.writeFileSync(stateFile + '.tmp', JSON.stringify(state, null, 2));
   fs.renameSync(stateFile + '.tmp', stateFile);
   const stop = async () => {
