@@ -3,6 +3,9 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+/** Tests and their support modules: they may build objects of any package and read the time. */
+const TESTS = ['**/*.test.ts', 'operator/testing/**', 'operator/server/hostile-webhooks/**', 'e2e/**', 'bench/**'];
+
 /** An import of any module under `operator/<dir>/`, from any depth, as a relative specifier names it. */
 const into = (dir, message, allowTypeImports = false) => ({ regex: `^(\\.\\.?/)+(.*/)?${dir}/`, message, allowTypeImports });
 /** Node and npm modules that do I/O: a pure package must not reach them. */
@@ -80,23 +83,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       eqeqeq: ['error', 'always'],
+      // One import per module (type-only names inline): the layers read at a glance.
+      'no-duplicate-imports': 'error',
       'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Use the injected clock.' }],
     },
   },
   {
     // The clock rule is for the controllers' decisions; clients, the queue's real clock and tests may read the time.
-    files: ['operator/kube/**', 'operator/queue/**', 'operator/push/**', 'operator/leader/**', 'operator/observability/**', 'operator/testing/**', 'operator/**/*.test.ts', 'e2e/**', 'bench/**'],
+    files: ['operator/kube/**', 'operator/queue/**', 'operator/push/**', 'operator/leader/**', 'operator/observability/**', ...TESTS],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
     // Tests and the test harness: chai's property assertions, and `any` for JSON read back from the API server.
-    files: ['**/*.test.ts', 'e2e/**', 'bench/**', 'operator/testing/**'],
+    files: TESTS,
     rules: { '@typescript-eslint/no-unused-expressions': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
   // Layers apply to the operator's code; its tests may read fixtures and build objects of any package.
   ...LAYERS.map(({ files, patterns, paths }) => ({
     files,
-    ignores: ['operator/**/*.test.ts'],
+    ignores: TESTS,
     rules: { 'no-restricted-imports': ['error', { patterns, paths: paths ?? [] }] },
   })),
 );

@@ -34,7 +34,7 @@ describe('bench/args', () => {
     expect(() => parseArgs(['--fast'])).to.throw(/unknown argument/);
   });
 
-  it("full sizes are the issue's: ≥ 50 pushes, 200/s for 30 s over 1,000 projects and 5,000 repositories, 1k/5k/10k", () => {
+  it("full sizes are the ones the performance targets are set at: ≥ 50 pushes, 200/s for 30 s over 1,000 projects and 5,000 repositories, 1k/5k/10k", () => {
     expect(FULL.push.pushes).to.be.at.least(50);
     expect(FULL.load).to.deep.include({ rate: 200, seconds: 30, projects: 1000 });
     expect(FULL.load.projects * FULL.load.reposPerProject).to.equal(5000);

@@ -1,4 +1,4 @@
-/** Sizes of a run: `make bench` (full, the issue's figures) and `make bench-quick` (under 10 minutes on 2 cores). */
+/** Sizes of a run: `make bench` (full, the sizes the performance targets are set at) and `make bench-quick` (under 10 minutes on 2 cores). */
 export interface BenchConfig {
   push: { pushes: number; pollingRepos: number; pollingInterval: string; staggerSeconds: number };
   load: { projects: number; reposPerProject: number; namespaces: number; rate: number; seconds: number };

@@ -38,7 +38,7 @@ function run(over: Partial<RunResults> = {}): RunResults {
 }
 
 describe('bench/targets and bench/report', () => {
-  it('judges every target of the issue; what a quick run did not measure is "not measured"', () => {
+  it('judges every performance target; what a quick run did not measure is "not measured"', () => {
     const byName = Object.fromEntries(targets(run()).map((t) => [t.name, verdict(t)]));
     expect(byName['operator added latency p99 ≤ 5 ms']).to.equal('met');
     expect(byName['answer p99 ≤ 20 ms at 200 webhooks/s']).to.equal('not measured');

@@ -2,7 +2,7 @@ import type { RunResults, ScaleResult } from './results.js';
 import { bucketQuantile, fractionAtOrBelow, percentile, type Target } from './stats.js';
 
 /**
- * The issue's targets, each with the figure this run measured (or NaN when the run did not measure it,
+ * The performance targets, each with the figure this run measured (or NaN when the run did not measure it,
  * e.g. a quick run has no 10,000-repository size).
  */
 const MiB = 2 ** 20;

@@ -7,7 +7,7 @@ import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 
 /**
- * Issue E, crashes: the operator is killed with SIGKILL at a random point of its convergence, ten times in a
+ * Crashes: the operator is killed with SIGKILL at a random point of its convergence, ten times in a
  * row, while it links 2,000 GitRepositories (and, between crashes, GitRepositories come, go and move away).
  * After each crash and at the end: exactly the desired Receivers and Secrets, no orphan, no duplicate, and
  * every token that existed before a crash unchanged — a changed token silently breaks every hook using it.

@@ -9,9 +9,9 @@ import { repoRoot } from '../testenv/paths.js';
 import { sleep } from '../testenv/probe.js';
 
 /**
- * Step B on the real test ground: the operator runs as its ServiceAccount with the shipped ClusterRole, the
- * real notification-controller makes the Receivers it creates Ready, and every behaviour of the issue has
- * its own case.
+ * Links on the real test ground: the operator runs as its ServiceAccount with the shipped ClusterRole, the
+ * real notification-controller makes the Receivers it creates Ready, and every behaviour the README gives a
+ * link has its own case.
  */
 describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', function () {
   this.timeout(180_000);

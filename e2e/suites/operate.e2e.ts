@@ -12,7 +12,7 @@ import { repoRoot } from '../testenv/paths.js';
 import { getStatus, sleep } from '../testenv/probe.js';
 
 /**
- * Issue F, "operate": what a platform team sees of a running operator with the tools it already has —
+ * Day-to-day operation: what a platform team sees of a running operator with the tools it already has —
  * `kubectl get` / `-o wide` / `describe` (asserted on the API server's own Table), /metrics as Prometheus
  * reads it, the probes a Deployment uses, and SIGTERM with work in flight.
  */

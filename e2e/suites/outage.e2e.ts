@@ -11,7 +11,7 @@ import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 
 /**
- * Issue E, outages on the real test ground. Decision (docs/adr/0006, README "Outages"): the operator keeps
+ * Outages on the real test ground. Decision (docs/adr/0006, README "Failure behaviour"): the operator keeps
  * running through an API server outage, answers webhooks from its caches, and delivers the triggers of the
  * pushes that arrived meanwhile once the API server is back (a trigger is retried for up to 120 s; one that
  * still fails is counted in fluxlink_triggers_total{result="failed"} and shown in status.lastTrigger).

@@ -9,9 +9,9 @@ import { startTestHost, type TestHost } from '../testenv/test-host.js';
 import { sleep } from '../testenv/probe.js';
 
 /**
- * Step C on the real test ground: a real `git push` to the loopback git server → GitLab-shaped webhook →
- * operator → real notification-controller → real source-controller, with every GitRepository's interval at
- * 1h so only the push can explain a new artifact.
+ * Push to reconcile on the real test ground: a real `git push` to the loopback git server → GitLab-shaped
+ * webhook → operator → real notification-controller → real source-controller, with every GitRepository's
+ * interval at 1h so only the push can explain a new artifact.
  */
 describe('push to reconcile: GitLab webhooks in, the right Receivers triggered', function () {
   this.timeout(180_000);

@@ -7,7 +7,7 @@ import { apiWrites, isLeader, metricSum, OPERATOR_NAMESPACE, startOperator, type
 import type { TestEnv } from '../testenv/index.js';
 
 /**
- * Issue E, two replicas: leader election on a coordination.k8s.io Lease with the real API server. Exactly one
+ * Two replicas: leader election on a coordination.k8s.io Lease with the real API server. Exactly one
  * replica reconciles; webhooks answered by either replica trigger once; a killed leader is replaced within
  * the lease duration (15 s); a graceful stop hands over at once.
  */

@@ -395,10 +395,10 @@ describe('LinkController', () => {
     });
 
     it('the finalizer never deletes an object another link adopted after the list (deletes carry a precondition)', async () => {
-      // BUG (link-controller.ts deleteEverythingOf): deletes are sent without the resourceVersion seen in the
-      // list, so a Secret/Receiver that the younger link adopted in the meantime (the dying link no longer
-      // counts as live, so the plan adopts its objects) is deleted anyway; the younger link then re-creates it
-      // with a new token. plan.ts promises the opposite for its own deletes.
+      // Guards the precondition on the finalizer's deletes (link-controller.ts deleteEverythingOf): each delete
+      // carries the resourceVersion seen in the list, so a Secret/Receiver that a younger link adopted in the
+      // meantime (the dying link no longer counts as live, so the plan adopts its objects) gets a 409 and stays.
+      // Without it the Secret would be deleted and the younger link would re-create it with a new token.
       await worldWithLink();
       await world.reconcile('team-a');
       world.fake.remove(LINKS, undefined, 'team-a');
@@ -457,11 +457,10 @@ describe('LinkController', () => {
     });
 
     it('a Secret with the desired name that gitlab-flux-link does not manage blocks the repository, and the status says so', async () => {
-      // BUG (link-controller.ts converge, with the label-selected caches main.ts builds): the Secret/Receiver
-      // caches only hold objects labelled managed-by=gitlab-flux-link, so the plan never sees a foreign object
-      // and never reports it as blocked. The create fails with AlreadyExists, which applyOne() swallows as
-      // "cache behind"; the Receiver is created pointing at the foreign Secret (whose token the operator does
-      // not know) and the link stays Progressing ("waiting for notification-controller") without a hint.
+      // The Secret/Receiver caches only hold objects labelled managed-by=gitlab-flux-link (main.ts), so the plan
+      // cannot see a foreign object. Guards what link-controller.ts applyOne() does instead: on AlreadyExists it
+      // reads the object, reports it as not managed, and the Receiver is not created (it would point at a Secret
+      // whose token the operator does not know, and the link would stay Progressing without a hint).
       world = new World(cluster());
       world.fake.seed(LINKS, linkObject('team-a'));
       world.fake.seed(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gfl-app1', namespace: 'apps' }, type: 'Opaque', data: { token: Buffer.from('someone else').toString('base64') } });
@@ -519,11 +518,10 @@ describe('LinkController', () => {
     });
 
     it('a link changed between its read and the finalizer patch is retried quietly, like a conflict', async () => {
-      // BUG (link-controller.ts reconcileOnce/finalize): the finalizer patches are JSON patches guarded by a
-      // `test` of metadata.resourceVersion. When the test fails the API server answers 422 (Invalid), not 409
-      // (see apiserver handlers/patch.go applyJSPatch), so isConflict() misses it: the reconcile counts as an
-      // error and backs off. Use a merge patch carrying metadata.resourceVersion (409 on mismatch), or treat a
-      // failed test op as a conflict.
+      // Guards the finalizer patches (link-controller.ts setFinalizers): a merge patch carrying the
+      // metadata.resourceVersion it was computed from, so a link changed meanwhile gets a 409 Conflict and the
+      // reconcile is retried soon, not counted as an error. (A JSON patch with a `test` of resourceVersion
+      // would get 422 Invalid instead, which isConflict() does not take for a conflict.)
       await worldWithLink();
       world.fake.afterList = (r) => {
         if (r !== LINKS) return;

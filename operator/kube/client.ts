@@ -83,6 +83,24 @@ export interface HttpKubeClientOptions {
   userAgent?: string;
 }
 
+/** One request to the API server, as HttpKubeClient.send makes it. */
+interface SendRequest {
+  method: string;
+  /** Path and query, below the cluster's base URL. */
+  path: string;
+  body?: string | Buffer;
+  contentType?: string;
+  /** What the RequestObserver counts the request as: a verb ('get', 'watch', …) and a resource ('secrets', 'services/proxy', …). */
+  verb: string;
+  resource: string;
+  /** Takes a 200 answer as a stream instead of reading it whole (watches); the promise then never settles. */
+  stream?: (res: http.IncomingMessage) => void;
+  /** Socket idle timeout; 0 for none. Default: the client's requestTimeoutMs. */
+  timeoutMs?: number;
+  /** Headers added to the defaults (auth, Accept, User-Agent); contentType and the body's length are set after them. */
+  headers?: Record<string, string>;
+}
+
 export class HttpKubeClient implements KubeClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
@@ -113,7 +131,8 @@ export class HttpKubeClient implements KubeClient {
     return this.authCache.options;
   }
 
-  private async send(method: string, path: string, body: string | Buffer | undefined, contentType: string | undefined, verb: string, resource: string, stream?: (res: http.IncomingMessage) => void, timeoutMs = this.timeoutMs, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
+  private async send(request: SendRequest): Promise<{ status: number; body: Buffer }> {
+    const { method, path, body, contentType, verb, resource, stream, timeoutMs = this.timeoutMs, headers: extraHeaders = {} } = request;
     const auth = await this.auth();
     const started = process.hrtime.bigint();
     const mod = this.base.protocol === 'https:' ? https : http;
@@ -162,7 +181,7 @@ export class HttpKubeClient implements KubeClient {
 
   private async call<T>(method: string, path: string, verb: string, r: Resource, body?: unknown, contentType = 'application/json'): Promise<T> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const res = await this.send(method, path, payload, payload === undefined ? undefined : contentType, verb, resourceLabel(r));
+    const res = await this.send({ method, path, body: payload, contentType: payload === undefined ? undefined : contentType, verb, resource: resourceLabel(r) });
     const text = res.body.toString('utf8');
     if (res.status >= 200 && res.status < 300) return (text ? JSON.parse(text) : {}) as T;
     throw toKubeError(res.status, text, `${method} ${path.split('?')[0]}`);
@@ -227,35 +246,42 @@ export class HttpKubeClient implements KubeClient {
         aborted = true;
         resolve();
       };
-      this.send('GET', path, undefined, undefined, 'watch', resourceLabel(r), (res) => {
-        abort = () => {
-          aborted = true;
-          res.destroy();
-          resolve();
-        };
-        let buffered = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffered += chunk;
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) >= 0) {
-            const line = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
-            if (!line.trim()) continue;
-            const event = JSON.parse(line) as WatchEvent<T>;
-            if (event.type === 'ERROR') {
-              const status = event.object as unknown as { code?: number; reason?: string; message?: string };
-              res.destroy();
-              reject(new KubeError(status.code ?? 500, status.reason ?? 'Unknown', status.message ?? 'watch error'));
-              return;
+      this.send({
+        method: 'GET',
+        path,
+        verb: 'watch',
+        resource: resourceLabel(r),
+        timeoutMs: 0,
+        stream: (res) => {
+          abort = () => {
+            aborted = true;
+            res.destroy();
+            resolve();
+          };
+          let buffered = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf('\n')) >= 0) {
+              const line = buffered.slice(0, nl);
+              buffered = buffered.slice(nl + 1);
+              if (!line.trim()) continue;
+              const event = JSON.parse(line) as WatchEvent<T>;
+              if (event.type === 'ERROR') {
+                const status = event.object as unknown as { code?: number; reason?: string; message?: string };
+                res.destroy();
+                reject(new KubeError(status.code ?? 500, status.reason ?? 'Unknown', status.message ?? 'watch error'));
+                return;
+              }
+              onEvent(event);
             }
-            onEvent(event);
-          }
-        });
-        res.on('end', () => resolve());
-        res.on('error', (err) => (aborted ? resolve() : reject(err)));
-        res.on('close', () => resolve());
-      }, 0)
+          });
+          res.on('end', () => resolve());
+          res.on('error', (err) => (aborted ? resolve() : reject(err)));
+          res.on('close', () => resolve());
+        },
+      })
         .then((res) => {
           // Only reached when the API server answered the watch with an error status.
           if (!aborted) reject(toKubeError(res.status, res.body.toString('utf8'), `watch ${resourceLabel(r)}`));
@@ -266,7 +292,7 @@ export class HttpKubeClient implements KubeClient {
   }
 
   async request(method: string, path: string, body: Buffer | undefined, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
-    return this.send(method, path, body, headers['Content-Type'], method.toLowerCase(), 'services/proxy', undefined, timeoutMs, headers);
+    return this.send({ method, path, body, contentType: headers['Content-Type'], verb: method.toLowerCase(), resource: 'services/proxy', timeoutMs, headers });
   }
 }
 

@@ -6,7 +6,9 @@ import type { Resource } from '../meta/resource.js';
  * A list-then-watch cache of one resource, client-go's informer in miniature. It knows when it has synced
  * (the list is in), resumes the watch from the last resourceVersion, re-lists on 410 Gone or any error
  * (so a deletion missed while disconnected is never kept in the cache), and backs off while the API server
- * is away. Handlers receive only the key; the reconcile reads the cache.
+ * is away. Handlers receive each change as (type, object as kept, the object it replaces — none when ADDED),
+ * and only real changes: a re-list that finds a resourceVersion unchanged calls nobody. They decide what to
+ * enqueue; the reconcile reads the cache.
  *
  * The framework's own watch (@dot-i/k8s-operator) replays every object as ADDED after a reconnect without
  * telling which were deleted meanwhile, and exits the process on a watch error; correctness of the caches

@@ -9,7 +9,7 @@ describe('http-server: limits', () => {
     const s = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true });
     try {
       expect(DEFAULT_HTTP_LIMITS).to.deep.equal({ headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024, connectionsCheckingIntervalMs: 1_000 });
-      // (the header size limit is seen at work in hostile-webhooks.test.ts: 431 for heads over 16 KiB)
+      // (the header size limit is seen at work in the hostile-webhooks suite: 431 for heads over 16 KiB, hostile-webhooks/requests.ts)
       expect({ headers: s.server.headersTimeout, request: s.server.requestTimeout, keepAlive: s.server.keepAliveTimeout }).to.deep.equal({ headers: 5_000, request: 15_000, keepAlive: 5_000 });
     } finally {
       await s.close();
