@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository } from '../flux/types.js';
 import { claimsOf, judgeRepository, matchRepository, type LinkMatcher } from './claims.js';
@@ -151,6 +152,25 @@ describe('claims', () => {
       const refusal = judge(m, 'team-a', 'team-b/app')!.refusal!;
       expect(refusal.length).to.be.at.most(300);
       expect(refusal).to.match(/^not linked: namespace team-a may link only the projects of spec\.trust\.namespaceProjects\[0\] \(\[0\] group-0\/\*\*, .*\.\.\.\)$/);
+    });
+
+    it('links exactly when some rule selecting the namespace has a pattern matching the project; a refusal is bounded (property)', () => {
+      const segment = fc.constantFrom('a', 'b', 'team-a', 'Team-A', 'x.y', 'z_1');
+      const pattern = fc.array(fc.oneof(segment, fc.constantFrom('*', '**', 'team-*')), { minLength: 1, maxLength: 3 }).map((p) => p.join('/'));
+      const labels = fc.dictionary(fc.constantFrom('tenant', 'tier'), fc.constantFrom('a', 'b'), { maxKeys: 2 });
+      const rule = fc.record({ namespaceSelector: fc.record({ matchLabels: labels }), projects: fc.array(pattern, { minLength: 1, maxLength: 3 }) });
+      fc.assert(
+        fc.property(fc.array(rule, { minLength: 1, maxLength: 4 }), labels, fc.array(segment, { minLength: 2, maxLength: 4 }), (rules, nsLabels, parts) => {
+          const m = compiled(link('p', '2024-01-01T00:00:00Z', { trust: { namespaceProjects: rules } }));
+          const project = parts.join('/');
+          const got = judgeRepository(m, repo('ns', 'r', url(project)), nsLabels);
+          const allowed = rules.some((r, i) => Object.entries(r.namespaceSelector.matchLabels).every(([k, v]) => nsLabels[k] === v) && m.namespaceProjects![i]!.projects.matches(project));
+          if (got === undefined) return false; // trust.projects is ["**"] and the namespace selector is absent
+          if (allowed) return got.refusal === undefined;
+          return got.refusal !== undefined && got.refusal.length <= 300 && got.refusal.startsWith('not linked: ');
+        }),
+        { numRuns: 500 },
+      );
     });
 
     const tenantLabels = (ns: string) => TENANTS[ns];

@@ -706,11 +706,24 @@ describe('api/v1alpha1 validation', () => {
       );
     });
 
+    it('never throws on mutated namespaceProjects rules, and names a field inside them (property)', () => {
+      const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 2 }), fc.constantFrom('namespaceSelector', 'projects'), leaf, (at, key, value) => {
+          const rules = [0, 1, 2].map(() => ({ namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] }) as Record<string, unknown>);
+          rules[at]![key] = value;
+          const r = validateLinkSpec(spec({ trust: { namespaceProjects: rules } }));
+          return 'spec' in r || r.errors.every((e) => e.field.startsWith(`spec.trust.namespaceProjects[${at}]`));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
     it('never throws on mutated valid specs (property)', () => {
       const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
       const keys = ['gitlab', 'receiver', 'trust', 'webhook', 'suspend'] as const;
       fc.assert(
-        fc.property(fc.constantFrom(...keys), fc.constantFrom('url', 'sshHosts', 'endpoint', 'type', 'interval', 'projects', 'serviceProxies', 'namespaceSelector', 'secretRef'), leaf, (k, sub, value) => {
+        fc.property(fc.constantFrom(...keys), fc.constantFrom('url', 'sshHosts', 'endpoint', 'type', 'interval', 'projects', 'serviceProxies', 'namespaceSelector', 'namespaceProjects', 'secretRef'), leaf, (k, sub, value) => {
           const s: Record<string, unknown> = validMinimalSpec();
           s[k] = { ...((s[k] as object) ?? {}), [sub]: value };
           const r = validateLinkSpec(s);
