@@ -10,7 +10,7 @@ import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
-import { claimsOf, type Conflict, type LinkMatcher } from '../reconcile/claims.js';
+import { claimsOf, type Conflict, type LinkMatcher, type Refusal } from '../reconcile/claims.js';
 import type { LinkCompiler } from '../reconcile/compile.js';
 import { desiredPair, usableToken } from '../reconcile/desired.js';
 import { Expectations } from '../reconcile/expectations.js';
@@ -143,9 +143,9 @@ export class LinkController {
 
     const matchers = links.flatMap((l) => compiler.matcher(l) ?? []);
     const self = matchers.find((m) => m.name === name)!; // valid and not being deleted: compiled above
-    const { plan, linked, conflicts } = this.plan(self, matchers);
+    const { plan, linked, conflicts, refused } = this.plan(self, matchers);
     const applied = await this.apply(name, plan.actions);
-    const summary = summarizePass({ linked, conflicts, blocked: plan.blocked, applied, receiver: (ns, n) => caches.receivers.get(ns, n) });
+    const summary = summarizePass({ linked, conflicts, refused, blocked: plan.blocked, applied, receiver: (ns, n) => caches.receivers.get(ns, n) });
 
     this.deps.metrics.managedRepositories.set({ link: name }, summary.total);
     this.deps.metrics.readyReceivers.set({ link: name }, summary.ready);
@@ -159,7 +159,7 @@ export class LinkController {
   }
 
   /** Gather → desired → plan. Each desired pair is made, planned and dropped (Planner): only what the status needs is kept. */
-  private plan(self: LinkMatcher, matchers: LinkMatcher[]): { plan: Plan; linked: LinkedRepository[]; conflicts: Conflict[] } {
+  private plan(self: LinkMatcher, matchers: LinkMatcher[]): { plan: Plan; linked: LinkedRepository[]; conflicts: Conflict[]; refused: Refusal[] } {
     const { caches } = this.deps;
     const name = self.name;
     const nsLabels = (ns: string) => {
@@ -184,7 +184,7 @@ export class LinkController {
       planner.add(pair, token !== undefined);
       linked.push({ key: pair.key, project: pair.project, namespace, name: pair.receiver.metadata.name });
     }
-    return { plan: planner.finish(), linked, conflicts: claims.conflicts };
+    return { plan: planner.finish(), linked, conflicts: claims.conflicts, refused: claims.refused };
   }
 
   /** Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. */

@@ -70,7 +70,8 @@ export interface KubeClient {
   replace<T extends KubeObject>(r: Resource, obj: T, subresource?: 'status'): Promise<T>;
   patch<T extends KubeObject>(r: Resource, namespace: string | undefined, name: string, body: unknown, type: PatchType, opts?: { subresource?: 'status'; fieldManager?: string; force?: boolean }): Promise<T>;
   delete(r: Resource, namespace: string | undefined, name: string, opts?: { uid?: string; resourceVersion?: string }): Promise<boolean>;
-  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string }, onEvent: (e: WatchEvent<T>) => void): WatchHandle;
+  /** timeoutSeconds: the API server ends the watch cleanly after that long. */
+  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string; timeoutSeconds?: number }, onEvent: (e: WatchEvent<T>) => void): WatchHandle;
   /** A raw request to a path of the API server (the service proxy); returns status and body. */
   request(method: string, path: string, body: Buffer | undefined, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }>;
 }
@@ -99,11 +100,18 @@ interface SendRequest {
   timeoutMs?: number;
   /** Headers added to the defaults (auth, Accept, User-Agent); contentType and the body's length are set after them. */
   headers?: Record<string, string>;
+  /** Aborts the request, before or after the answer started (destroys its socket). */
+  signal?: AbortSignal;
 }
 
 export class HttpKubeClient implements KubeClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
+  /**
+   * Watches get a connection of their own, never a kept-alive one: after a watch is dropped as dead (the
+   * informer's idle check), its replacement must not land on a pooled socket that died the same way.
+   */
+  private readonly watchAgent: http.Agent;
   private authCache?: { at: number; options: https.RequestOptions };
   private readonly fieldManager: string;
   private readonly timeoutMs: number;
@@ -111,6 +119,12 @@ export class HttpKubeClient implements KubeClient {
   constructor(private readonly opts: HttpKubeClientOptions) {
     const cluster = opts.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
+    // This client's own agent does not speak to proxies; ignoring proxy-url would send the operator's
+    // credentials straight to the server address, bypassing a proxy the cluster's owner required. The URL itself
+    // is not shown: it may carry credentials.
+    if (cluster.proxyUrl) {
+      throw new Error(`kubeconfig cluster "${cluster.name}" sets proxy-url (clusters[].cluster.proxy-url), which gitlab-flux-link does not support; remove it and make the API server reachable directly`);
+    }
     this.base = new URL(cluster.server);
     this.fieldManager = opts.fieldManager ?? 'gitlab-flux-link';
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
@@ -118,6 +132,7 @@ export class HttpKubeClient implements KubeClient {
     // handshake for each would dominate.
     const AgentClass = this.base.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new AgentClass({ keepAlive: true, maxSockets: 64 });
+    this.watchAgent = new AgentClass({ keepAlive: false });
   }
 
   /** TLS material and Authorization header, refreshed every minute (service-account tokens rotate). */
@@ -132,7 +147,7 @@ export class HttpKubeClient implements KubeClient {
   }
 
   private async send(request: SendRequest): Promise<{ status: number; body: Buffer }> {
-    const { method, path, body, contentType, verb, resource, stream, timeoutMs = this.timeoutMs, headers: extraHeaders = {} } = request;
+    const { method, path, body, contentType, verb, resource, stream, timeoutMs = this.timeoutMs, headers: extraHeaders = {}, signal } = request;
     const auth = await this.auth();
     const started = process.hrtime.bigint();
     const mod = this.base.protocol === 'https:' ? https : http;
@@ -151,8 +166,9 @@ export class HttpKubeClient implements KubeClient {
           hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
           port: this.base.port,
           path: (this.base.pathname.replace(/\/$/, '') || '') + path,
-          agent: this.agent,
+          agent: stream ? this.watchAgent : this.agent,
           timeout: timeoutMs,
+          ...(signal ? { signal } : {}),
         },
         (res) => {
           const status = res.statusCode ?? 0;
@@ -237,13 +253,19 @@ export class HttpKubeClient implements KubeClient {
     }
   }
 
-  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string }, onEvent: (e: WatchEvent<T>) => void): WatchHandle {
+  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string; timeoutSeconds?: number }, onEvent: (e: WatchEvent<T>) => void): WatchHandle {
     let abort: () => void = () => undefined;
     const done = new Promise<void>((resolve, reject) => {
-      const path = resourcePath(r, opts.namespace) + query({ ...opts, limit: undefined }) + '&watch=1&allowWatchBookmarks=true';
+      const { timeoutSeconds, ...listOpts } = opts;
+      const timeout = timeoutSeconds === undefined ? '' : `&timeoutSeconds=${timeoutSeconds}`;
+      const path = resourcePath(r, opts.namespace) + query({ ...listOpts, limit: undefined }) + '&watch=1&allowWatchBookmarks=true' + timeout;
+      const controller = new AbortController();
       let aborted = false;
+      // Before the answer comes, aborting must end the request too: a watch sent into a dead connection
+      // would otherwise hold its socket for ever.
       abort = () => {
         aborted = true;
+        controller.abort();
         resolve();
       };
       this.send({
@@ -252,6 +274,7 @@ export class HttpKubeClient implements KubeClient {
         verb: 'watch',
         resource: resourceLabel(r),
         timeoutMs: 0,
+        signal: controller.signal,
         stream: (res) => {
           abort = () => {
             aborted = true;

@@ -1,6 +1,7 @@
 import { isNotFound, KubeError, type KubeClient } from './client.js';
 import { objectKey, type KubeObject } from '../meta/object.js';
 import type { Resource } from '../meta/resource.js';
+import { resourceLabel } from './resources.js';
 
 /**
  * A list-then-watch cache of one resource, client-go's informer in miniature. It knows when it has synced
@@ -14,6 +15,21 @@ import type { Resource } from '../meta/resource.js';
  * telling which were deleted meanwhile, and exits the process on a watch error; correctness of the caches
  * below needs list+watch with resourceVersions, hence this.
  */
+/**
+ * How long a watch may last and how long it may stay silent. Like client-go's reflector: each watch asks the
+ * API server to end it after a random time between minSeconds and twice that (so replicas and informers do
+ * not re-watch in step), and a watch that delivers no event and no bookmark for idleMs is taken as dead and
+ * replaced, resuming from the last resourceVersion. The API server sends a bookmark about every minute
+ * (allowWatchBookmarks), so silence means a connection that a NAT or load balancer dropped without a FIN;
+ * without this check the cache would stall until TCP gives up, many minutes later.
+ */
+export interface WatchTimeouts {
+  minSeconds: number;
+  idleMs: number;
+}
+
+export const DEFAULT_WATCH_TIMEOUTS: WatchTimeouts = { minSeconds: 300, idleMs: 150_000 };
+
 export type ChangeHandler<T> = (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T, old?: T) => void;
 
 export interface InformerOptions<T extends KubeObject = KubeObject> {
@@ -24,6 +40,9 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** What the store keeps of each object (operator/kube/slim.ts); handlers see the kept form. */
   transform?: (obj: T) => T;
   sleep?: (ms: number) => Promise<void>;
+  watchTimeouts?: WatchTimeouts;
+  /** In [0, 1); jitters the server-side watch timeout. */
+  random?: () => number;
 }
 
 export class Informer<T extends KubeObject> {
@@ -114,15 +133,37 @@ export class Informer<T extends KubeObject> {
   }
 
   private async watchFrom(resourceVersion: string): Promise<void> {
+    const { minSeconds, idleMs } = this.opts.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
+    const random = this.opts.random ?? Math.random;
     let rv = resourceVersion;
     while (!this.stopped) {
-      const handle = this.client.watch<T>(this.resource, { labelSelector: this.opts.labelSelector, resourceVersion: rv }, (event) => {
+      const timeoutSeconds = Math.floor(minSeconds * (1 + random()));
+      let idle: ReturnType<typeof setTimeout> | undefined;
+      let silent = false;
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          silent = true;
+          handle.abort();
+        }, idleMs);
+        idle.unref(); // the watch's socket keeps the process alive, not this timer
+      };
+      const handle = this.client.watch<T>(this.resource, { labelSelector: this.opts.labelSelector, resourceVersion: rv, timeoutSeconds }, (event) => {
+        arm();
         rv = event.object.metadata.resourceVersion ?? rv;
         if (event.type === 'BOOKMARK') return;
         this.apply(event.type as 'ADDED' | 'MODIFIED' | 'DELETED', event.object);
       });
       this.current = handle;
-      await handle.done; // a normal end (the API server closes watches every few minutes): resume from rv
+      arm(); // also covers a watch whose answer never comes
+      try {
+        await handle.done; // a normal end (timeoutSeconds, or the API server's own limit): resume from rv
+      } finally {
+        clearTimeout(idle);
+      }
+      if (silent && !this.stopped) {
+        this.opts.onError?.(new Error(`watch of ${resourceLabel(this.resource)} silent for ${idleMs / 1000} s (no event, no bookmark): connection presumed dead, watching again`));
+      }
     }
   }
 

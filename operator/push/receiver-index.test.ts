@@ -91,6 +91,24 @@ describe('receiver-index: ReceiverIndex', () => {
     expect(index.lookup('gitlab', 'team/app').map((t) => t.gitRepository).sort()).to.deep.equal(['app-dev', 'app-main', 'app-other']);
   });
 
+  it('leaves out a GitRepository that spec.trust.namespaceProjects refuses: a push to its project reaches only the legitimate ones', async () => {
+    await kube.create(NAMESPACES, ns('team-a', { tenant: 'a' }));
+    await kube.create(NAMESPACES, ns('team-b', { tenant: 'b' }));
+    await kube.create(GIT_REPOSITORIES, repo('team-a', 'crossed', 'https://gitlab.example.com/team-b/app.git'));
+    await kube.create(GIT_REPOSITORIES, repo('team-b', 'app', 'https://gitlab.example.com/team-b/app.git'));
+    await kube.create(LINKS, link('tenants', '2024-01-01T00:00:00Z', {
+      trust: {
+        namespaceSelector: { matchExpressions: [{ key: 'tenant', operator: 'Exists' }] },
+        namespaceProjects: [
+          { namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] },
+          { namespaceSelector: { matchLabels: { tenant: 'b' } }, projects: ['team-b/**'] },
+        ],
+      },
+    }));
+    await settle();
+    expect(index.lookup('tenants', 'team-b/app').map((t) => `${t.namespace}/${t.gitRepository}`)).to.deep.equal(['team-b/app']);
+  });
+
   it('gives a repository matched by two links to the older link only', async () => {
     kube.seed(LINKS, link('newer', '2024-06-01T00:00:00Z'));
     await settle();

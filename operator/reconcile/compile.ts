@@ -2,19 +2,25 @@ import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import { formatFieldErrors, validateLinkSpec, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import { compilePatterns, type ProjectMatcher } from '../gitlab/project-patterns.js';
 import { parseInstance, type Instance } from '../gitlab/project-url.js';
-import type { LinkMatcher } from './claims.js';
+import type { LinkMatcher, NamespaceProjectsMatcher } from './claims.js';
 
 /**
  * A link's spec validated (the CRD's defaults applied) and compiled (GitLab URL, SSH hosts, project
  * patterns), or why it cannot be: the message names the field. Depends on the spec alone.
  */
-export type CompiledSpec = { valid: true; spec: ValidatedLinkSpec; instance: Instance; projects: ProjectMatcher } | { valid: false; message: string };
+export type CompiledSpec =
+  | { valid: true; spec: ValidatedLinkSpec; instance: Instance; projects: ProjectMatcher; namespaceProjects?: NamespaceProjectsMatcher[] }
+  | { valid: false; message: string };
 
 export function compileSpec(raw: unknown): CompiledSpec {
   const v = validateLinkSpec(raw);
   if ('errors' in v) return { valid: false, message: formatFieldErrors(v.errors) };
   try {
-    return { valid: true, spec: v.spec, instance: parseInstance(v.spec.gitlab.url, v.spec.gitlab.sshHosts ?? []), projects: compilePatterns(v.spec.trust.projects) };
+    const instance = parseInstance(v.spec.gitlab.url, v.spec.gitlab.sshHosts ?? []);
+    const compiled: CompiledSpec = { valid: true, spec: v.spec, instance, projects: compilePatterns(v.spec.trust.projects) };
+    const rules = v.spec.trust.namespaceProjects;
+    if (rules !== undefined) compiled.namespaceProjects = rules.map((r) => ({ namespaceSelector: r.namespaceSelector, projects: compilePatterns(r.projects) }));
+    return compiled;
   } catch {
     // Validation accepts only what these parse; kept as a second line of defence.
     return { valid: false, message: 'spec: the GitLab URL, SSH hosts or project patterns cannot be compiled' };
@@ -44,7 +50,9 @@ export class LinkCompiler {
     if (link.metadata.deletionTimestamp) return undefined;
     const c = this.compile(link);
     if (!c.valid) return undefined;
-    return { name: link.metadata.name, createdAt: link.metadata.creationTimestamp ?? '', instance: c.instance, projects: c.projects, spec: c.spec };
+    const m: LinkMatcher = { name: link.metadata.name, createdAt: link.metadata.creationTimestamp ?? '', instance: c.instance, projects: c.projects, spec: c.spec };
+    if (c.namespaceProjects !== undefined) m.namespaceProjects = c.namespaceProjects;
+    return m;
   }
 
   /** A deleted link's entry. */

@@ -52,6 +52,11 @@ function withSecretRef(secretRef: Json): Obj {
   return { ...validMinimalSpec(), webhook: { secretRef } };
 }
 
+function withRules(namespaceProjects: Json): Obj {
+  return withTrust({ namespaceProjects });
+}
+const TEAM_A_RULE: Obj = { namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] };
+
 const allowFluxReceiver: Json = { serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] };
 
 export const INVALID_SPECS: InvalidSpec[] = [
@@ -232,6 +237,41 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withTrust({ serviceProxies: Array.from({ length: 33 }, (_, i) => ({ namespace: 'flux-system', name: `svc-${i}` })) }),
     field: 'spec.trust.serviceProxies',
   },
+
+  // --- spec.trust.namespaceProjects ---------------------------------------------------------------
+  { story: 'namespaceProjects is an object', spec: withRules({ namespaceSelector: {}, projects: ['team-a/**'] }), field: 'spec.trust.namespaceProjects' },
+  { story: 'namespaceProjects empty list', spec: withRules([]), field: 'spec.trust.namespaceProjects' },
+  { story: 'namespaceProjects rule is a string', spec: withRules(['team-a=team-a/**']), field: 'spec.trust.namespaceProjects' },
+  { story: 'namespaceProjects rule without namespaceSelector', spec: withRules([{ projects: ['team-a/**'] }]), field: 'spec.trust.namespaceProjects[0].namespaceSelector' },
+  { story: 'namespaceProjects rule without projects', spec: withRules([TEAM_A_RULE, { namespaceSelector: {} }]), field: 'spec.trust.namespaceProjects[1].projects' },
+  { story: 'namespaceProjects rule with an empty projects list', spec: withRules([{ ...TEAM_A_RULE, projects: [] }]), field: 'spec.trust.namespaceProjects[0].projects' },
+  {
+    story: 'namespaceProjects rule with an invalid pattern',
+    spec: withRules([TEAM_A_RULE, { namespaceSelector: {}, projects: ['shared/*', 'team-b//app'] }]),
+    field: 'spec.trust.namespaceProjects[1].projects[1]',
+  },
+  {
+    story: 'namespaceProjects rule with 101 patterns',
+    spec: withRules([{ ...TEAM_A_RULE, projects: Array.from({ length: 101 }, (_, i) => `team-${i}/*`) }]),
+    field: 'spec.trust.namespaceProjects[0].projects',
+  },
+  { story: 'namespaceProjects rule selector is a string', spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: 'tenant=a' }]), field: 'spec.trust.namespaceProjects[0].namespaceSelector' },
+  {
+    story: 'namespaceProjects rule selector with a bad label value',
+    spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: { matchLabels: { tenant: 'team a' } } }]),
+    field: 'spec.trust.namespaceProjects[0].namespaceSelector.matchLabels',
+  },
+  {
+    story: 'namespaceProjects rule selector In with no values',
+    spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: { matchExpressions: [{ key: 'tenant', operator: 'In' }] } }]),
+    field: 'spec.trust.namespaceProjects[0].namespaceSelector.matchExpressions[0].values',
+  },
+  {
+    story: 'namespaceProjects rule selector operator not supported',
+    spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: { matchExpressions: [{ key: 'tenant', operator: 'Equals', values: ['a'] }] } }]),
+    field: 'spec.trust.namespaceProjects[0].namespaceSelector.matchExpressions[0].operator',
+  },
+  { story: 'namespaceProjects with 33 rules', spec: withRules(Array.from({ length: 33 }, () => TEAM_A_RULE)), field: 'spec.trust.namespaceProjects' },
 
   // --- spec.webhook -------------------------------------------------------------------------------
   { story: 'webhook missing', spec: { gitlab: validMinimalSpec()['gitlab']! }, field: 'spec.webhook' },

@@ -63,6 +63,19 @@ export interface TrustSpec {
   projects?: string[];
   /** Services that may receive requests through the Kubernetes API service proxy with the operator's credentials. */
   serviceProxies?: ServiceRef[];
+  /**
+   * Which namespaces may link which projects. Absent: any selected namespace may link any trusted project.
+   * Present: a GitRepository is linked only if some rule selects its namespace and one of that rule's
+   * patterns matches its project (on top of namespaceSelector and projects).
+   */
+  namespaceProjects?: NamespaceProjectsRule[];
+}
+
+export interface NamespaceProjectsRule {
+  /** Namespaces the rule applies to; an empty selector selects every namespace. */
+  namespaceSelector: LabelSelector;
+  /** GitLab project path patterns those namespaces may link (same syntax as trust.projects). */
+  projects: string[];
 }
 
 export interface WebhookSpec {

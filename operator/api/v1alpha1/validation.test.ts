@@ -235,7 +235,7 @@ describe('api/v1alpha1 validation', () => {
       expect(Object.keys(full)).to.have.members(Object.keys(specSchema.properties!));
       expect(full['gitlab']).to.have.keys('url', 'sshHosts');
       expect(full['receiver']).to.have.keys('endpoint', 'type', 'interval');
-      expect(full['trust']).to.include.keys('namespaceSelector', 'projects');
+      expect(full['trust']).to.include.keys('namespaceSelector', 'projects', 'namespaceProjects');
     });
   });
 
@@ -325,6 +325,7 @@ describe('api/v1alpha1 validation', () => {
 
     it('uses the project-pattern regex of operator/push/project-patterns.ts', () => {
       expect(at('trust.projects.[]').pattern).to.equal(PROJECT_PATTERN_REGEX);
+      expect(at('trust.namespaceProjects.[].projects.[]').pattern).to.equal(PROJECT_PATTERN_REGEX);
     });
 
     it('uses the service-proxy regex of validation.ts, in the endpoint rules and the trust rule', () => {
@@ -343,6 +344,9 @@ describe('api/v1alpha1 validation', () => {
         ['trust.namespaceSelector.matchExpressions.[].values.[]', LABEL_VALUE_REGEX],
         ['trust.serviceProxies.[].namespace', DNS_LABEL_REGEX],
         ['trust.serviceProxies.[].name', DNS_LABEL_REGEX],
+        ['trust.namespaceProjects.[].namespaceSelector.matchLabels.{}', LABEL_VALUE_REGEX],
+        ['trust.namespaceProjects.[].namespaceSelector.matchExpressions.[].key', LABEL_KEY_REGEX],
+        ['trust.namespaceProjects.[].namespaceSelector.matchExpressions.[].values.[]', LABEL_VALUE_REGEX],
         ['webhook.secretRef.namespace', DNS_LABEL_REGEX],
         ['webhook.secretRef.name', DNS_SUBDOMAIN_REGEX],
         ['webhook.secretRef.key', SECRET_KEY_REGEX],
@@ -374,6 +378,17 @@ describe('api/v1alpha1 validation', () => {
         ['trust.namespaceSelector.matchExpressions.[].key', 'maxLength', LIMITS.labelKey],
         ['trust.namespaceSelector.matchExpressions.[].values', 'maxItems', LIMITS.matchExpressionValues],
         ['trust.namespaceSelector.matchExpressions.[].values.[]', 'maxLength', LIMITS.labelValue],
+        ['trust.namespaceProjects', 'minItems', 1],
+        ['trust.namespaceProjects', 'maxItems', LIMITS.namespaceProjects],
+        ['trust.namespaceProjects.[].projects', 'minItems', 1],
+        ['trust.namespaceProjects.[].projects', 'maxItems', LIMITS.projects],
+        ['trust.namespaceProjects.[].projects.[]', 'maxLength', LIMITS.project],
+        ['trust.namespaceProjects.[].namespaceSelector.matchLabels', 'maxProperties', LIMITS.matchLabels],
+        ['trust.namespaceProjects.[].namespaceSelector.matchLabels.{}', 'maxLength', LIMITS.labelValue],
+        ['trust.namespaceProjects.[].namespaceSelector.matchExpressions', 'maxItems', LIMITS.matchExpressions],
+        ['trust.namespaceProjects.[].namespaceSelector.matchExpressions.[].key', 'maxLength', LIMITS.labelKey],
+        ['trust.namespaceProjects.[].namespaceSelector.matchExpressions.[].values', 'maxItems', LIMITS.matchExpressionValues],
+        ['trust.namespaceProjects.[].namespaceSelector.matchExpressions.[].values.[]', 'maxLength', LIMITS.labelValue],
         ['webhook.secretRef.namespace', 'maxLength', LIMITS.dnsLabel],
         ['webhook.secretRef.name', 'maxLength', LIMITS.dnsSubdomain],
         ['webhook.secretRef.key', 'maxLength', LIMITS.secretKey],
@@ -390,6 +405,13 @@ describe('api/v1alpha1 validation', () => {
       expect(at('webhook').required).to.deep.equal(['secretRef']);
       expect(at('webhook.secretRef').required).to.deep.equal(['namespace', 'name']);
       expect(at('trust.serviceProxies')['x-kubernetes-list-map-keys']).to.deep.equal(['namespace', 'name']);
+      expect(at('trust.namespaceProjects.[]').required).to.deep.equal(['namespaceSelector', 'projects']);
+      expect(at('trust.namespaceProjects.[].namespaceSelector.matchExpressions.[].operator').enum).to.deep.equal([...SELECTOR_OPERATORS]);
+      // The rule's selector is the same schema as trust.namespaceSelector (CEL rules included), bar its description.
+      const { description: _a, ...ruleSelector } = at('trust.namespaceProjects.[].namespaceSelector');
+      const { description: _b, ...linkSelector } = at('trust.namespaceSelector');
+      expect(ruleSelector).to.deep.equal(linkSelector);
+      expect(at('trust.namespaceProjects').default).to.equal(undefined);
       expect(at('gitlab.sshHosts')['x-kubernetes-list-type']).to.equal('set');
     });
 
@@ -407,6 +429,7 @@ describe('api/v1alpha1 validation', () => {
         validMinimalSpec(),
         spec({ receiver: {}, trust: {} }),
         spec({ receiver: { type: 'gitlab' }, trust: { projects: ['a/*'] } }),
+        spec({ trust: { namespaceProjects: [{ namespaceSelector: {}, projects: ['a/**'] }, { namespaceSelector: { matchLabels: { t: 'b' } }, projects: ['b/*', 'c'] }] } }),
         spec({
           webhook: {
             secretRef: { namespace: 'ns', name: 'a', key: 'k' },
@@ -683,11 +706,24 @@ describe('api/v1alpha1 validation', () => {
       );
     });
 
+    it('never throws on mutated namespaceProjects rules, and names a field inside them (property)', () => {
+      const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 2 }), fc.constantFrom('namespaceSelector', 'projects'), leaf, (at, key, value) => {
+          const rules = [0, 1, 2].map(() => ({ namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] }) as Record<string, unknown>);
+          rules[at]![key] = value;
+          const r = validateLinkSpec(spec({ trust: { namespaceProjects: rules } }));
+          return 'spec' in r || r.errors.every((e) => e.field.startsWith(`spec.trust.namespaceProjects[${at}]`));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
     it('never throws on mutated valid specs (property)', () => {
       const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
       const keys = ['gitlab', 'receiver', 'trust', 'webhook', 'suspend'] as const;
       fc.assert(
-        fc.property(fc.constantFrom(...keys), fc.constantFrom('url', 'sshHosts', 'endpoint', 'type', 'interval', 'projects', 'serviceProxies', 'namespaceSelector', 'secretRef'), leaf, (k, sub, value) => {
+        fc.property(fc.constantFrom(...keys), fc.constantFrom('url', 'sshHosts', 'endpoint', 'type', 'interval', 'projects', 'serviceProxies', 'namespaceSelector', 'namespaceProjects', 'secretRef'), leaf, (k, sub, value) => {
           const s: Record<string, unknown> = validMinimalSpec();
           s[k] = { ...((s[k] as object) ?? {}), [sub]: value };
           const r = validateLinkSpec(s);

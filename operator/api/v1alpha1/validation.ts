@@ -33,6 +33,7 @@ import {
   type GitLabFluxLinkSpec,
   type LabelSelector,
   type LabelSelectorRequirement,
+  type NamespaceProjectsRule,
   type ReceiverType,
   type SecretKeyRef,
   type ServiceRef,
@@ -88,6 +89,7 @@ export const LIMITS = {
   projects: 100,
   project: 512,
   serviceProxies: 32,
+  namespaceProjects: 32,
   dnsLabel: 63,
   dnsSubdomain: 253,
   secretKey: 253,
@@ -127,7 +129,7 @@ export interface FieldError {
 /** A spec after validation, with every CRD default applied (same defaults as the CRD). */
 export interface ValidatedLinkSpec extends GitLabFluxLinkSpec {
   receiver: { endpoint: string; type: ReceiverType; interval?: string };
-  trust: { namespaceSelector?: LabelSelector; projects: string[]; serviceProxies: ServiceRef[] };
+  trust: { namespaceSelector?: LabelSelector; projects: string[]; serviceProxies: ServiceRef[]; namespaceProjects?: NamespaceProjectsRule[] };
   webhook: { secretRef: Required<SecretKeyRef>; signingSecretRef?: Required<SecretKeyRef> };
   suspend: boolean;
 }
@@ -354,9 +356,10 @@ function list(opts: ListOptions): Checker {
  * A list of objects: size and, for `x-kubernetes-list-type: map`, unique keys. Whether each item is an
  * object, and its fields, is left to @ValidateNested (so one bad item does not hide the others).
  */
-function listOfObjects(max: number, keys?: readonly string[]): Checker {
+function listOfObjects(max: number, keys?: readonly string[], min?: number): Checker {
   return (v) => {
     if (!Array.isArray(v)) return `must be a list, got ${typeName(v)}`;
+    if (min !== undefined && v.length < min) return `must have at least ${min} item${min === 1 ? '' : 's'}`;
     if (v.length > max) return `must have at most ${max} items (got ${v.length})`;
     const issues: Issue[] = [];
     const seen = new Map<string, number>();
@@ -495,6 +498,30 @@ export class ReceiverSpecDto {
   interval?: string;
 }
 
+/** A list of GitLab project path patterns (spec.trust.projects and each namespaceProjects rule's projects). */
+const projectPatterns = list({
+  min: 1,
+  max: LIMITS.projects,
+  item: (v) => {
+    if (typeof v !== 'string') return mustBeString(v);
+    if (v.length > LIMITS.project) return `must be at most ${LIMITS.project} characters (got ${v.length})`;
+    const err = validatePattern(v);
+    return err === undefined ? undefined : `${err} (use "group/*" for one level, "group/**" for any depth)`;
+  },
+});
+
+export class NamespaceProjectsRuleDto {
+  @IsDefined(required)
+  @Check(mustBeObject('a label selector (matchLabels, matchExpressions; {} selects every namespace)'))
+  @ValidateNested()
+  @Type(() => LabelSelectorDto)
+  namespaceSelector!: LabelSelectorDto;
+
+  @IsDefined(required)
+  @Check(projectPatterns)
+  projects!: string[];
+}
+
 export class TrustSpecDto {
   @IsOptional()
   @Check(mustBeObject('a label selector (matchLabels, matchExpressions)'))
@@ -503,16 +530,7 @@ export class TrustSpecDto {
   namespaceSelector?: LabelSelectorDto;
 
   @IsOptional()
-  @Check(list({
-    min: 1,
-    max: LIMITS.projects,
-    item: (v) => {
-      if (typeof v !== 'string') return mustBeString(v);
-      if (v.length > LIMITS.project) return `must be at most ${LIMITS.project} characters (got ${v.length})`;
-      const err = validatePattern(v);
-      return err === undefined ? undefined : `${err} (use "group/*" for one level, "group/**" for any depth)`;
-    },
-  }))
+  @Check(projectPatterns)
   projects?: string[];
 
   @IsOptional()
@@ -520,6 +538,12 @@ export class TrustSpecDto {
   @EachNested('an object with namespace and name')
   @Type(() => ServiceRefDto)
   serviceProxies?: ServiceRefDto[];
+
+  @IsOptional()
+  @Check(listOfObjects(LIMITS.namespaceProjects, undefined, 1))
+  @EachNested('an object with namespaceSelector and projects')
+  @Type(() => NamespaceProjectsRuleDto)
+  namespaceProjects?: NamespaceProjectsRuleDto[];
 }
 
 export class WebhookSpecDto {
@@ -570,7 +594,7 @@ export class GitLabFluxLinkSpecDto {
   receiver?: ReceiverSpecDto;
 
   @IsOptional()
-  @Check(mustBeObject('an object (namespaceSelector, projects, serviceProxies)'))
+  @Check(mustBeObject('an object (namespaceSelector, projects, serviceProxies, namespaceProjects)'))
   @ValidateNested()
   @Type(() => TrustSpecDto)
   trust?: TrustSpecDto;
@@ -646,6 +670,19 @@ function secretRef(r: SecretKeyRefDto): Required<SecretKeyRef> {
   return { namespace: r.namespace, name: r.name, key: r.key ?? DEFAULT_SECRET_KEY };
 }
 
+function labelSelector(sel: LabelSelectorDto): LabelSelector {
+  const selector: LabelSelector = {};
+  if (sel.matchLabels !== undefined) selector.matchLabels = { ...sel.matchLabels };
+  if (sel.matchExpressions !== undefined) {
+    selector.matchExpressions = sel.matchExpressions.map((r) => {
+      const req: LabelSelectorRequirement = { key: r.key, operator: r.operator };
+      if (r.values !== undefined) req.values = [...r.values];
+      return req;
+    });
+  }
+  return selector;
+}
+
 function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
   const gitlab: ValidatedLinkSpec['gitlab'] = { url: d.gitlab.url };
   if (d.gitlab.sshHosts !== undefined) gitlab.sshHosts = [...d.gitlab.sshHosts];
@@ -660,18 +697,9 @@ function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
     projects: [...(d.trust?.projects ?? DEFAULT_PROJECT_PATTERNS)],
     serviceProxies: (d.trust?.serviceProxies ?? []).map((p) => ({ namespace: p.namespace, name: p.name })),
   };
-  const sel = d.trust?.namespaceSelector;
-  if (sel !== undefined) {
-    const selector: LabelSelector = {};
-    if (sel.matchLabels !== undefined) selector.matchLabels = { ...sel.matchLabels };
-    if (sel.matchExpressions !== undefined) {
-      selector.matchExpressions = sel.matchExpressions.map((r) => {
-        const req: LabelSelectorRequirement = { key: r.key, operator: r.operator };
-        if (r.values !== undefined) req.values = [...r.values];
-        return req;
-      });
-    }
-    trust.namespaceSelector = selector;
+  if (d.trust?.namespaceSelector !== undefined) trust.namespaceSelector = labelSelector(d.trust.namespaceSelector);
+  if (d.trust?.namespaceProjects !== undefined) {
+    trust.namespaceProjects = d.trust.namespaceProjects.map((r) => ({ namespaceSelector: labelSelector(r.namespaceSelector), projects: [...r.projects] }));
   }
 
   const webhook: ValidatedLinkSpec['webhook'] = { secretRef: secretRef(d.webhook.secretRef) };
