@@ -99,6 +99,11 @@ describe('Receiver status: the webhook path is derived, never taken from status'
         return t?.gitRepository === `${ns}/app` && /^tampered: /.test(t.result) ? t : undefined;
       }, 20_000);
       console.log(`      status.lastTrigger.result: ${lastTrigger.result}`);
+      // The link says so too: its repository entry is not ready, and why (the link controller reads the Receiver).
+      await eventually("the link's entry for the tampered Receiver is not ready", async () => {
+        const entry = (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.entries?.find((e: { gitRepository: string }) => e.gitRepository === `${ns}/app`);
+        return entry && entry.ready === false && /changed by someone other than notification-controller/.test(entry.message);
+      }, 30_000);
       const logged = fs.readFileSync(op.logFile, 'utf8').split('\n').filter((l) => l.includes('receiver not triggered') && l.includes(`"link":"${linkName}"`)).map((l) => JSON.parse(l));
       expect(logged.map((l) => l.result)).to.deep.equal(['tampered']);
       expect(seen, 'requests that reached the listener the tampered path names').to.deep.equal([]);
