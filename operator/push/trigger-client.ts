@@ -83,23 +83,13 @@ export class TriggerClient {
     let attempts = 0;
     let last = '';
     while (true) {
-      const receiver = this.deps.receiver(req.namespace, req.receiver);
-      const secret = this.deps.secret(req.namespace, receiver?.spec.secretRef?.name ?? req.receiver);
-      const token = usableToken(secret);
-      const served = receiver?.status?.webhookPath;
-      let path: string | undefined;
-      if (!receiver) last = 'Receiver not found';
-      else if (!served) last = 'Receiver has no webhook path yet';
-      else if (!RECEIVER_WEBHOOK_PATH.test(served)) return { result: 'tampered', attempts, detail: TAMPERED };
-      else if (!token) last = 'token Secret missing';
-      else if (served !== (path = receiverWebhookPath(Buffer.from(secret!.data![TOKEN_KEY]!, 'base64'), req.receiver, req.namespace))) {
-        last = 'Receiver status.webhookPath is not the path of its token: notification-controller has not seen the current token yet, or the status was changed by someone else; nothing sent';
-        path = undefined;
-      }
-      if (path && token) {
+      const target = this.target(req);
+      if (target.kind === 'tampered') return { result: 'tampered', attempts, detail: TAMPERED };
+      if (target.kind === 'wait') last = target.why;
+      else {
         attempts++;
         req.onSend?.(attempts);
-        const status = await this.post(req, proxy.proxy, path, token).catch((err: Error) => {
+        const status = await this.post(req, proxy.proxy, target.path, target.token).catch((err: Error) => {
           last = `connection error: ${redactPaths(err.message)}`;
           return 0;
         });
@@ -107,13 +97,30 @@ export class TriggerClient {
         if (status !== 0) last = `HTTP ${status}`;
         if (isPermanent(status)) return { result: 'failed', attempts, detail: last };
       }
-      if (this.now() + delay > deadline) return { result: path && token ? 'failed' : 'not-ready', attempts, detail: last };
+      if (this.now() + delay > deadline) return { result: target.kind === 'send' ? 'failed' : 'not-ready', attempts, detail: last };
       await this.sleep(delay);
       delay = Math.min(delay * 2, 10_000);
     }
   }
 
-  private post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<number> {
+  /** Where to send and with which token, read afresh from the caches (a rotation changes both). */
+  private target(req: TriggerRequest): { kind: 'send'; path: string; token: string } | { kind: 'wait'; why: string } | { kind: 'tampered' } {
+    const receiver = this.deps.receiver(req.namespace, req.receiver);
+    if (!receiver) return { kind: 'wait', why: 'Receiver not found' };
+    const served = receiver.status?.webhookPath;
+    if (!served) return { kind: 'wait', why: 'Receiver has no webhook path yet' };
+    if (!RECEIVER_WEBHOOK_PATH.test(served)) return { kind: 'tampered' };
+    const secret = this.deps.secret(req.namespace, receiver.spec.secretRef?.name ?? req.receiver);
+    const token = usableToken(secret);
+    if (!token) return { kind: 'wait', why: 'token Secret missing' };
+    // notification-controller hashes the Secret's bytes as stored.
+    const path = receiverWebhookPath(Buffer.from(secret!.data![TOKEN_KEY]!, 'base64'), req.receiver, req.namespace);
+    if (served !== path) return { kind: 'wait', why: 'Receiver status.webhookPath is not the path of its token: notification-controller has not seen the current token yet, or the status was changed by someone else; nothing sent' };
+    return { kind: 'send', path, token };
+  }
+
+  /** Async, so that anything thrown here (a URL that cannot be built) is this attempt's error, never the queue's. */
+  private async post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<number> {
     const body = Buffer.from(req.body);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'gitlab-flux-link' };
     if (req.spec.receiver.type === 'gitlab') {
