@@ -19,6 +19,11 @@ export interface Config {
   triggerConcurrency: number;
   /** Receivers that may wait for a trigger; beyond it new triggers are dropped (see push/trigger-queue.ts). */
   triggerQueueSize: number;
+  /**
+   * While the API server is away, how long a webhook Secret value last read still authenticates webhooks;
+   * past it they are refused with 503 (push/secret-reader.ts, docs/security.md).
+   */
+  webhookSecretMaxStaleSeconds: number;
   /** Leader election: only the replica holding the Lease reconciles; every replica answers webhooks. */
   leaderElection: LeaderElectionConfig | undefined;
 }
@@ -72,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: int('SHUTDOWN_TIMEOUT_SECONDS', 20, env),
     triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
     triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),
+    webhookSecretMaxStaleSeconds: int('WEBHOOK_SECRET_MAX_STALE_SECONDS', 600, env),
     leaderElection: leaderElection(env),
   };
 }

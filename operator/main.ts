@@ -36,7 +36,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const links = setupLinkController({ client, compiler, status, log, metrics, events, workers: config.workers, writeConcurrency: config.writeConcurrency, resyncSeconds: config.resyncSeconds, paused: config.leaderElection !== undefined });
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
   const index = new ReceiverIndex(links.links, links.caches.gitRepositories, links.caches.namespaces, compiler);
-  const push = new PushService({ client, index, records: status, receivers: links.caches.receivers, secrets: links.caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize });
+  const push = new PushService({ client, index, records: status, receivers: links.caches.receivers, secrets: links.caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize, secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000 });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
 
   await links.start();

@@ -152,4 +152,38 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
       await env.cluster.startComponent('notification-controller');
     }
   });
+
+  it('kube-apiserver stopped past WEBHOOK_SECRET_MAX_STALE_SECONDS: webhooks accepted within the bound, refused with 503 after it', async () => {
+    // The bound is 10 minutes in production; 30 s here. The webhook Secret is cached 10 s.
+    const BOUND_S = 30;
+    await op.stop();
+    op = await startOperator(env.cluster, { WEBHOOK_SECRET_MAX_STALE_SECONDS: String(BOUND_S) });
+    const { projects, linkName } = await setup(1);
+    const body = JSON.stringify({ object_kind: 'push', ref: 'refs/heads/main', before: '0'.repeat(40), after: '1'.repeat(40), project: { path_with_namespace: projects[0] } });
+    const hook = () => post(`${op.url}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN });
+    const warnings = () => fs.readFileSync(op.logFile, 'utf8').split('\n').filter((l) => l.includes('webhook Secret unreadable') && l.includes(`"link":"${linkName}"`)).length;
+    expect(await hook()).to.equal(202);
+    // Past the cache's TTL: this webhook's token is read from the API server, so the value last read is at most 10 s old from here on.
+    await sleep(10_500);
+    expect(await hook()).to.equal(202);
+    await env.cluster.stopComponent('kube-apiserver');
+    const stoppedAt = Date.now();
+    try {
+      await sleep(15_000);
+      // The cached value has expired, the API server is away: the value last read (15–25 s old) still serves.
+      expect(await hook(), 'a webhook 15 s into the outage, within the bound').to.equal(202);
+      await sleep(Math.max(0, (BOUND_S + 3) * 1000 - (Date.now() - stoppedAt)));
+      const answers: number[] = [];
+      for (let i = 0; i < 5; i++) answers.push(await hook());
+      expect(answers, `webhooks ${BOUND_S + 3} s into the outage, past the bound`).to.deep.equal([503, 503, 503, 503, 503]);
+      console.log(`      outage: 202 within the ${BOUND_S} s bound, 503 past it; "webhook Secret unreadable" logged ${warnings()} time(s) for 5 refused webhooks`);
+      expect(warnings(), 'the warning is rate-limited per link').to.equal(1);
+    } finally {
+      const restartAt = Date.now();
+      await env.cluster.startComponent('kube-apiserver');
+      recordApiServerRestart(restartAt);
+    }
+    // Back: the next read after the cached error (5 s) authenticates again.
+    await eventually('webhooks accepted again once the API server is back', async () => (await hook()) === 202, 60_000, 1_000);
+  });
 });

@@ -1,5 +1,6 @@
 import type { KubeObject } from '../meta/object.js';
 import { apiVersionOf, type Resource } from '../meta/resource.js';
+import { RECEIVER_WEBHOOK_PATH } from './webhook-path.js';
 
 /** The parts of Flux's objects the operator reads and writes (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1). */
 
@@ -63,6 +64,8 @@ export function receiverReadiness(r: Receiver | undefined): { ready: boolean; me
   if (!r) return { ready: false, message: 'Receiver not created yet' };
   const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
   const current = (r.status?.observedGeneration ?? 0) >= (r.metadata.generation ?? 0);
+  // notification-controller writes no other shape; Flux's edit role can patch receivers/status (flux/webhook-path.ts).
+  if (r.status?.webhookPath && !RECEIVER_WEBHOOK_PATH.test(r.status.webhookPath)) return { ready: false, message: 'Receiver status.webhookPath was changed by someone other than notification-controller: triggers are refused until it reconciles the Receiver again' };
   if (ready?.status === 'True' && r.status?.webhookPath && current) return { ready: true, message: 'Receiver ready' };
   if (!ready) return { ready: false, message: 'waiting for notification-controller to reconcile the Receiver' };
   return { ready: false, message: `Receiver not ready: ${ready.reason ?? ''} ${ready.message ?? ''}`.trim() };

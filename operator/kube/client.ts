@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../meta/object.js';
 import { apiVersionOf, type Resource } from '../meta/resource.js';
 import { resourceLabel, resourcePath } from './resources.js';
+import { redactPaths } from '../meta/redact.js';
 
 /**
  * The operator's own client for the Kubernetes API: every read and write of the reconcile path goes through
@@ -185,7 +186,7 @@ export class HttpKubeClient implements KubeClient {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms: ${method} ${path.split('?')[0]}`)));
+      req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms: ${method} ${redactPaths(path.split('?')[0]!)}`)));
       req.on('error', (err) => {
         this.opts.observe?.(verb, resource, 0, Number(process.hrtime.bigint() - started) / 1e9);
         reject(err);

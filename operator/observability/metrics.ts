@@ -21,7 +21,7 @@ export class Metrics {
   // The operator's own answer time (request at the webhook route → answer written), so a slow answer seen by a
   // client can be told apart from time spent before node even read the request (a CPU-starved node).
   readonly webhookSeconds = new client.Histogram({ name: 'fluxlink_webhook_duration_seconds', help: 'From a webhook request reaching the webhook route to its answer being written.', buckets: [0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-  readonly triggers = new client.Counter({ name: 'fluxlink_triggers_total', help: 'Receiver calls by result (delivered, failed, refused, not-ready).', labelNames: ['result'], registers: [this.registry] });
+  readonly triggers = new client.Counter({ name: 'fluxlink_triggers_total', help: 'Receiver calls by result (delivered, failed, refused, not-ready, tampered).', labelNames: ['result'], registers: [this.registry] });
   readonly triggerSeconds = new client.Histogram({ name: 'fluxlink_trigger_duration_seconds', help: 'From webhook received to the Receiver answering, including queueing and retries.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
   // The operator's own share of push latency (what the benchmarks compare with a hand-made Receiver): from the
   // webhook request arriving to the first request to a Receiver for it being sent. Queueing behind other

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import { Informer } from '../kube/informer.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import { receiverWebhookPath } from '../flux/webhook-path.js';
 import { LINKS } from '../api/v1alpha1/types.js';
 import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import { Metrics } from '../observability/metrics.js';
@@ -16,7 +17,7 @@ import { PushService } from './push-service.js';
 import { ReceiverIndex } from './receiver-index.js';
 
 const HOOK_TOKEN = 'push-service-hook-token-0123456789';
-const WEBHOOK_PATH = '/hook/' + 'c3'.repeat(32);
+const WEBHOOK_PATH = receiverWebhookPath(Buffer.from(RECEIVER_TOKEN), 'gfl-app', 'apps');
 
 function post(port: number, body: string): Promise<number> {
   return new Promise((resolve, reject) => {

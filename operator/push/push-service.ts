@@ -30,6 +30,8 @@ export interface PushServiceDeps {
   metrics: Metrics;
   concurrency?: number;
   maxPending?: number;
+  /** See SecretReader: how long the last webhook Secret value read serves while the API server is away. */
+  secretMaxStaleMs?: number;
 }
 
 export class PushService {
@@ -42,7 +44,7 @@ export class PushService {
     const { metrics, log } = deps;
     this.queue = new TriggerQueue({ concurrency: deps.concurrency ?? 16, maxPending: deps.maxPending ?? 10_000, onDepth: (d) => metrics.triggerQueueDepth.set(d) });
     this.triggerClient = new TriggerClient({ client: deps.client, receiver: (ns, n) => deps.receivers.get(ns, n), secret: (ns, n) => deps.secrets.get(ns, n) });
-    const secrets = (this.secrets = new SecretReader(deps.client));
+    const secrets = (this.secrets = new SecretReader(deps.client, undefined, undefined, deps.secretMaxStaleMs));
     this.route = webhookRoute({
       log,
       linkSpec: (name) => this.spec(name),

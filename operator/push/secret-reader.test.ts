@@ -135,14 +135,43 @@ describe('secret-reader: SecretReader', () => {
     expect(await reader.value(ref())).to.equal('now-here');
   });
 
-  it('a read error is "unavailable" (undefined), never cached: the next call reads again', async () => {
+  it('a read error is "unavailable" (undefined), cached for 5 s: calls within it cost no GET, the next one after it reads again', async () => {
     const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
-    const reader = new SecretReader(k.client, 10_000, () => 0);
+    let t = 0;
+    const reader = new SecretReader(k.client, 10_000, () => t);
     k.failWith(new Error('connection refused'));
     expect(await reader.value(ref())).to.equal(undefined);
     k.failWith(undefined);
+    for (const at of [1, 2_500, 5_000]) {
+      t = at;
+      expect(await reader.value(ref()), `at ${at} ms`).to.equal(undefined);
+    }
+    expect(k.gets, 'GETs while the error is cached').to.have.length(1);
+    t = 5_001;
     expect(await reader.value(ref())).to.equal('abc');
     expect(k.gets).to.have.length(2);
+  });
+
+  it('a cached error does not hide the last value during an outage (within the staleness bound)', async () => {
+    const { k, clock, reader } = await readOnce('abc', 1_000, 60_000);
+    clock.t = 2_000;
+    k.failWith(new Error('connect ECONNREFUSED'));
+    expect(await reader.value(ref())).to.equal('abc');
+    clock.t = 3_000;
+    expect(await reader.value(ref())).to.equal('abc');
+    expect(k.gets, 'the first read, then one failed read for both calls').to.have.length(2);
+  });
+
+  it('by default serves a stale value for at most 10 minutes of API server outage', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc' })]);
+    const clock = { t: 0 };
+    const reader = new SecretReader(k.client, 10_000, () => clock.t);
+    expect(await reader.value(ref())).to.equal('abc');
+    k.failWith(new Error('connect ECONNREFUSED 127.0.0.1:6443'));
+    clock.t = 10 * 60_000;
+    expect(await reader.value(ref()), 'at 10 minutes').to.equal('abc');
+    clock.t = 10 * 60_000 + 5_001; // past the cached error too
+    expect(await reader.value(ref()), 'past 10 minutes').to.equal(undefined);
   });
 
   it('a 403 after the TTL does not serve the stale value: the operator lost its access', async () => {

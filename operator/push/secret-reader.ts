@@ -6,15 +6,25 @@ import { SECRETS } from '../meta/resource.js';
 interface CacheEntry {
   at: number;
   secret: Promise<Secret | undefined>;
+  /** When the read failed: a failed read is kept for `errorTtlMs`, so refused webhooks cost no API read each. */
+  failedAt?: number;
 }
+
+/** How long a value last read may still authenticate webhooks while the API server is away (README, docs/security.md). */
+export const DEFAULT_MAX_STALE_MS = 10 * 60_000;
+export const DEFAULT_ERROR_TTL_MS = 5_000;
 
 /**
  * Reads keys of the Secrets links name (webhook token, signing key), with a short cache: a burst of webhooks
  * costs one GET, a steady stream none on its path (entries are refreshed ahead of expiry), and a rotated
- * secret is picked up within `ttlMs`. While the API server is unreachable (a network error or a 5xx/429),
- * the last value read is used (for up to `staleMs`, default unbounded): an outage must not turn GitLab's
- * pushes away, and no newer value can be known until the API server is back. Any other error (401/403: the
- * operator lost its access) is "unavailable" (the webhook is refused with 503), never a guess.
+ * secret is picked up within `ttlMs`. A failed read is cached too, for `errorTtlMs`: every webhook to a link
+ * whose Secret cannot be read would otherwise cost an API read.
+ *
+ * While the API server is unreachable (a network error or a 5xx/429), the last value read is used for up to
+ * `staleMs` after it was read (default 10 minutes): a short outage must not turn GitLab's pushes away, and no
+ * newer value can be known until the API server is back. Past that, webhooks are refused (503): a token
+ * rotated during a long outage must not stay valid for as long as the outage lasts. Any other error (401/403:
+ * the operator lost its access) is "unavailable" (503) at once, never a guess.
  */
 export class SecretReader {
   private readonly cache = new Map<string, CacheEntry>();
@@ -25,15 +35,16 @@ export class SecretReader {
     private readonly client: KubeClient,
     private readonly ttlMs = 10_000,
     private readonly now: () => number = Date.now,
-    private readonly staleMs = Infinity,
+    private readonly staleMs = DEFAULT_MAX_STALE_MS,
+    private readonly errorTtlMs = DEFAULT_ERROR_TTL_MS,
   ) {}
 
   async value(ref: Required<SecretKeyRef>): Promise<string | undefined> {
     const id = `${ref.namespace}/${ref.name}`;
     let entry = this.cache.get(id);
-    const age = entry ? this.now() - entry.at : Infinity;
-    if (!entry || age > this.ttlMs) entry = this.read(id, ref);
-    else if (age > this.ttlMs / 2) this.refreshAhead(id, ref, entry);
+    const now = this.now();
+    if (!entry || (entry.failedAt !== undefined ? now - entry.failedAt > this.errorTtlMs : now - entry.at > this.ttlMs)) entry = this.read(id, ref);
+    else if (entry.failedAt === undefined && now - entry.at > this.ttlMs / 2) this.refreshAhead(id, ref, entry);
     let secret: Secret | undefined;
     try {
       secret = await entry.secret;
@@ -57,7 +68,7 @@ export class SecretReader {
   private read(id: string, ref: Required<SecretKeyRef>): CacheEntry {
     const entry = this.fetch(ref);
     this.cache.set(id, entry);
-    entry.secret.catch(() => this.cache.get(id) === entry && this.cache.delete(id)); // errors are not cached
+    entry.secret.catch(() => (entry.failedAt = this.now())); // runs before any caller's await resumes
     return entry;
   }
 

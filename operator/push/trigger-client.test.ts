@@ -6,12 +6,15 @@ import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
 import type { KubeClient } from '../kube/client.js';
 import { freePort, linkSpec, RECEIVER_TOKEN, receiverObj, requestRecordingClient, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
-import { proxyAllowed, TriggerClient, type TriggerRequest } from './trigger-client.js';
+import { receiverWebhookPath } from '../flux/webhook-path.js';
+import { proxyAllowed, receiverURL, TriggerClient, type TriggerRequest } from './trigger-client.js';
 
 const NS = 'apps';
 const NAME = 'podinfo';
-const PATH_A = '/hook/' + 'a1'.repeat(32);
-const PATH_B = '/hook/' + 'b2'.repeat(32);
+const ROTATED = 'rotated-receiver-token-0123456789abcdef';
+/** The paths notification-controller serves the Receiver on, with the first token and after its rotation. */
+const PATH_A = receiverWebhookPath(Buffer.from(RECEIVER_TOKEN), NAME, NS);
+const PATH_B = receiverWebhookPath(Buffer.from(ROTATED), NAME, NS);
 const BODY = JSON.stringify({ object_kind: 'push', project: { path_with_namespace: 'group/podinfo' }, ref: 'refs/heads/main', after: 'f'.repeat(40), source: 'gitlab-flux-link' });
 
 const hmac = (body: Buffer | string, key: string) => 'sha256=' + createHmac('sha256', key).update(body).digest('hex');
@@ -138,7 +141,7 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     server = await startFakeReceiverServer();
     const w = new World();
     const other = 'another-receiver-token-0123456789abcdef';
-    w.receivers.set(`${NS}/${NAME}`, receiverObj(NS, NAME, PATH_A, 'shared-token'));
+    w.receivers.set(`${NS}/${NAME}`, receiverObj(NS, NAME, receiverWebhookPath(Buffer.from(other), NAME, NS), 'shared-token'));
     w.secrets.set(`${NS}/shared-token`, secretObj(NS, 'shared-token', { token: other }));
     await w.client().trigger(request(linkSpec({ endpoint: server.url })));
     expect(server.seen[0]!.headers['x-signature']).to.equal(hmac(BODY, other));
@@ -217,17 +220,20 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     }
   });
 
-  it('on 404 reads the webhook path again (token rotated) and delivers on the new path', async () => {
+  it('on 404 reads the Receiver and its token again (token rotated) and delivers on the new path', async () => {
     server = await startFakeReceiverServer((r) => (r.url === PATH_B ? 200 : 404));
     const w = new World(PATH_A);
-    w.onSleep = () => w.setPath(PATH_B);
+    w.onSleep = () => {
+      w.setPath(PATH_B);
+      w.secrets.set(`${NS}/${NAME}`, secretObj(NS, NAME, { token: ROTATED }));
+    };
     const out = await w.client().trigger(request(linkSpec({ endpoint: server.url })));
     expect(out).to.include({ result: 'delivered', attempts: 2 });
     expect(server.seen.map((s) => s.url)).to.deep.equal([PATH_A, PATH_B]);
   });
 
   it('on 404 also picks up a rotated token together with the new path', async () => {
-    const rotated = 'rotated-receiver-token-0123456789abcdef';
+    const rotated = ROTATED;
     server = await startFakeReceiverServer((r) => (r.url === PATH_B ? 200 : 404));
     const w = new World(PATH_A);
     w.onSleep = () => {
@@ -385,4 +391,95 @@ describe('trigger-client: TriggerClient through the service proxy', () => {
     expect(out.detail).to.match(/not a service-proxy path/);
     expect(client.requests).to.have.length(0);
   });
+});
+
+describe('trigger-client: a Receiver status the operator does not trust', () => {
+  let listener: Awaited<ReturnType<typeof startFakeReceiverServer>> | undefined;
+  let server: Awaited<ReturnType<typeof startFakeReceiverServer>> | undefined;
+  afterEach(async () => {
+    await listener?.close();
+    await server?.close();
+    listener = server = undefined;
+  });
+
+  it('a status.webhookPath of "@127.0.0.1:<port>/x" sends nothing anywhere and is reported as tampered', async () => {
+    listener = await startFakeReceiverServer(); // where a tampered path would send the push
+    server = await startFakeReceiverServer(); // the link's real endpoint
+    const w = new World(`@127.0.0.1:${listener.port}/x`);
+    const out = await w.client(undefined, { budgetMs: 1_000 }).trigger(request(linkSpec({ endpoint: server.url, type: 'gitlab' })));
+    expect(listener.seen, 'requests the tampered path sent elsewhere').to.have.length(0);
+    expect(server.seen).to.have.length(0);
+    expect(out).to.include({ result: 'tampered', attempts: 0 });
+    expect(out.detail).to.match(/status\.webhookPath/);
+  });
+
+  it('a status.webhookPath of ":2379/x" (another port of the endpoint host) sends nothing', async () => {
+    listener = await startFakeReceiverServer();
+    server = await startFakeReceiverServer();
+    const w = new World(`:${listener.port}/x`);
+    const out = await w.client(undefined, { budgetMs: 1_000 }).trigger(request(linkSpec({ endpoint: server.url })));
+    expect(listener.seen).to.have.length(0);
+    expect(server.seen).to.have.length(0);
+    expect(out.result).to.equal('tampered');
+  });
+
+  it('a well-formed status.webhookPath that is not the path of the token is not ready: nothing is sent to it', async () => {
+    server = await startFakeReceiverServer();
+    const w = new World(PATH_B);
+    const out = await w.client(undefined, { budgetMs: 1_000 }).trigger(request(linkSpec({ endpoint: server.url })));
+    expect(server.seen).to.have.length(0);
+    expect(out).to.include({ result: 'not-ready', attempts: 0 });
+    expect(out.detail).to.match(/not the path of its token/);
+  });
+
+  it('a token rotated before notification-controller has seen it: waits, sends nothing to the old path, delivers on the new one', async () => {
+    server = await startFakeReceiverServer();
+    const w = new World(PATH_A);
+    w.secrets.set(`${NS}/${NAME}`, secretObj(NS, NAME, { token: ROTATED }));
+    w.onSleep = (i) => {
+      if (i === 1) w.setPath(PATH_B); // notification-controller reconciled the Receiver
+    };
+    const out = await w.client().trigger(request(linkSpec({ endpoint: server.url })));
+    expect(out).to.include({ result: 'delivered', attempts: 1 });
+    expect(server.seen.map((r) => r.url)).to.deep.equal([PATH_B]);
+    expect(server.seen[0]!.headers['x-signature']).to.equal(hmac(BODY, ROTATED));
+  });
+
+  it('a tampered path through the service proxy: no request through the API server either', async () => {
+    const client = requestRecordingClient([200]);
+    const w = new World('/../../../../api/v1/namespaces/kube-system/secrets');
+    const out = await w.client(client).trigger(request(linkSpec({ endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy', serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] })));
+    expect(out.result).to.equal('tampered');
+    expect(client.requests).to.have.length(0);
+  });
+
+  it('redacts the path from a connection error (a service-proxy timeout names the request path)', async () => {
+    const client = requestRecordingClient([200]);
+    client.request = async (method, path) => {
+      throw new Error(`request timed out after 10000 ms: ${method} ${path}`);
+    };
+    const w = new World();
+    const out = await w.client(client, { budgetMs: 100 }).trigger(request(linkSpec({ endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy', serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] })));
+    expect(out.result).to.equal('failed');
+    expect(out.detail).to.equal('connection error: request timed out after 10000 ms: POST /api/v1/namespaces/flux-system/services/webhook-receiver/proxy/[redacted]');
+    expect(out.detail).not.to.include(PATH_A.slice(6));
+  });
+});
+
+describe('trigger-client: receiverURL', () => {
+  const cases: Array<[string, string, string]> = [
+    ['a direct URL', 'http://webhook-receiver.flux-system.svc.cluster.local', `http://webhook-receiver.flux-system.svc.cluster.local${PATH_A}`],
+    ['a direct URL with a base path and a trailing slash', 'https://receiver.example.com:8443/flux/', `https://receiver.example.com:8443/flux${PATH_A}`],
+    ['a service-proxy path', '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/', `/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy${PATH_A}`],
+  ];
+  for (const [name, endpoint, want] of cases) {
+    it(name, () => {
+      const url = receiverURL(endpoint, PATH_A);
+      expect(endpoint.startsWith('/') ? url.pathname : url.href).to.equal(want);
+    });
+  }
+  for (const path of ['@127.0.0.1:8080/x', ':2379/x', '/hook/../../x', `${PATH_A}?x=1`, `${PATH_A}/..`, '/hook/' + 'g'.repeat(64)]) {
+    it(`refuses the webhook path ${JSON.stringify(path)}`, () => expect(() => receiverURL('http://h', path)).to.throw(/not a Receiver webhook path/));
+  }
+  it('refuses a scheme-relative endpoint taken for a path', () => expect(() => receiverURL('//evil.example.com/proxy', PATH_A)).to.throw(/path of the API server/));
 });

@@ -3,17 +3,29 @@ import http from 'node:http';
 import https from 'node:https';
 import { parseServiceProxyPath, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
+import { RECEIVER_WEBHOOK_PATH, receiverWebhookPath } from '../flux/webhook-path.js';
 import type { KubeClient } from '../kube/client.js';
+import { redactPaths } from '../meta/redact.js';
 import { usableToken } from '../reconcile/desired.js';
+import { TOKEN_KEY } from '../reconcile/names.js';
 
 /**
- * Calls one Flux Receiver: POST `<endpoint><status.webhookPath>` with what its type checks (an HMAC of the
- * body for generic-hmac; X-Gitlab-Token and X-Gitlab-Event for gitlab). A service-proxy endpoint goes
- * through the Kubernetes API with the operator's credentials, and only to a service the link's trust policy
- * allow-lists. Retries with backoff on connection errors and 5xx (503: Receiver not ready yet) within a time
- * budget; a 404 means the webhook path changed (token rotated), so the path is read again before retrying.
+ * Calls one Flux Receiver: POST `<endpoint>/hook/<sha256>` with what its type checks (an HMAC of the body
+ * for generic-hmac; X-Gitlab-Token and X-Gitlab-Event for gitlab). A service-proxy endpoint goes through the
+ * Kubernetes API with the operator's credentials, and only to a service the link's trust policy allow-lists.
+ * Retries with backoff on connection errors and 5xx (503: Receiver not ready yet) within a time budget; a 404
+ * means the webhook path changed (token rotated), so the Receiver and its token are read again before retrying.
+ *
+ * The path is the one notification-controller derives from the token, the Receiver's name and namespace
+ * (`receiverWebhookPath`), never the one in `status.webhookPath`: that status is writable by whoever holds
+ * Flux's `edit` role in the namespace. The status only tells whether notification-controller serves the path:
+ * - absent, or well-formed (`/hook/<64 hex>`) but another path: not ready yet (a rotated token
+ *   notification-controller has not seen, or a tampered status): nothing is sent, the trigger waits within its
+ *   budget and ends `not-ready`;
+ * - anything else: notification-controller never writes it, so someone else did: the trigger ends at once
+ *   as `tampered`, nothing is sent.
  */
-export type TriggerResult = 'delivered' | 'failed' | 'refused' | 'not-ready';
+export type TriggerResult = 'delivered' | 'failed' | 'refused' | 'not-ready' | 'tampered';
 
 export interface TriggerRequest {
   linkName: string;
@@ -71,29 +83,44 @@ export class TriggerClient {
     let attempts = 0;
     let last = '';
     while (true) {
-      const receiver = this.deps.receiver(req.namespace, req.receiver);
-      const token = usableToken(this.deps.secret(req.namespace, receiver?.spec.secretRef?.name ?? req.receiver));
-      const path = receiver?.status?.webhookPath;
-      if (path && token) {
+      const target = this.target(req);
+      if (target.kind === 'tampered') return { result: 'tampered', attempts, detail: TAMPERED };
+      if (target.kind === 'wait') last = target.why;
+      else {
         attempts++;
         req.onSend?.(attempts);
-        const status = await this.post(req, proxy.proxy, path, token).catch((err: Error) => {
-          last = `connection error: ${err.message}`;
+        const status = await this.post(req, proxy.proxy, target.path, target.token).catch((err: Error) => {
+          last = `connection error: ${redactPaths(err.message)}`;
           return 0;
         });
         if (status >= 200 && status < 300) return { result: 'delivered', attempts, detail: `HTTP ${status}` };
         if (status !== 0) last = `HTTP ${status}`;
         if (isPermanent(status)) return { result: 'failed', attempts, detail: last };
-      } else {
-        last = !receiver ? 'Receiver not found' : !path ? 'Receiver has no webhook path yet' : 'token Secret missing';
       }
-      if (this.now() + delay > deadline) return { result: path && token ? 'failed' : 'not-ready', attempts, detail: last };
+      if (this.now() + delay > deadline) return { result: target.kind === 'send' ? 'failed' : 'not-ready', attempts, detail: last };
       await this.sleep(delay);
       delay = Math.min(delay * 2, 10_000);
     }
   }
 
-  private post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<number> {
+  /** Where to send and with which token, read afresh from the caches (a rotation changes both). */
+  private target(req: TriggerRequest): { kind: 'send'; path: string; token: string } | { kind: 'wait'; why: string } | { kind: 'tampered' } {
+    const receiver = this.deps.receiver(req.namespace, req.receiver);
+    if (!receiver) return { kind: 'wait', why: 'Receiver not found' };
+    const served = receiver.status?.webhookPath;
+    if (!served) return { kind: 'wait', why: 'Receiver has no webhook path yet' };
+    if (!RECEIVER_WEBHOOK_PATH.test(served)) return { kind: 'tampered' };
+    const secret = this.deps.secret(req.namespace, receiver.spec.secretRef?.name ?? req.receiver);
+    const token = usableToken(secret);
+    if (!token) return { kind: 'wait', why: 'token Secret missing' };
+    // notification-controller hashes the Secret's bytes as stored.
+    const path = receiverWebhookPath(Buffer.from(secret!.data![TOKEN_KEY]!, 'base64'), req.receiver, req.namespace);
+    if (served !== path) return { kind: 'wait', why: 'Receiver status.webhookPath is not the path of its token: notification-controller has not seen the current token yet, or the status was changed by someone else; nothing sent' };
+    return { kind: 'send', path, token };
+  }
+
+  /** Async, so that anything thrown here (a URL that cannot be built) is this attempt's error, never the queue's. */
+  private async post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<number> {
     const body = Buffer.from(req.body);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'gitlab-flux-link' };
     if (req.spec.receiver.type === 'gitlab') {
@@ -103,11 +130,8 @@ export class TriggerClient {
       headers['X-Signature'] = `sha256=${createHmac('sha256', token).update(body).digest('hex')}`;
     }
     const timeoutMs = this.deps.timeoutMs ?? 10_000;
-    if (viaProxy) {
-      const base = req.spec.receiver.endpoint.replace(/\/$/, '');
-      return this.deps.client.request('POST', base + webhookPath, body, headers, timeoutMs).then((r) => r.status);
-    }
-    const url = new URL(req.spec.receiver.endpoint.replace(/\/$/, '') + webhookPath);
+    const url = receiverURL(req.spec.receiver.endpoint, webhookPath);
+    if (viaProxy) return this.deps.client.request('POST', url.pathname, body, headers, timeoutMs).then((r) => r.status);
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const r = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: timeoutMs, agent: url.protocol === 'https:' ? this.agent.https : this.agent.http }, (res) => {
@@ -120,6 +144,24 @@ export class TriggerClient {
       r.end(body);
     });
   }
+}
+
+const TAMPERED = 'Receiver status.webhookPath is not a path notification-controller writes (/hook/<sha256>): changed by someone else; nothing sent';
+
+/** Where a service-proxy endpoint (a path of the API server) is resolved; only its path is ever used. */
+const API_SERVER_BASE = 'https://kubernetes.invalid';
+
+/**
+ * The endpoint with the webhook path appended to its own path (one trailing slash dropped), built with the
+ * URL API: the webhook path can only ever extend the path, never reach the host, port or user part. A
+ * service-proxy endpoint (a path) is resolved against a placeholder origin and only its path is sent.
+ */
+export function receiverURL(endpoint: string, webhookPath: string): URL {
+  if (!RECEIVER_WEBHOOK_PATH.test(webhookPath)) throw new Error('not a Receiver webhook path (/hook/<sha256>)');
+  const url = new URL(endpoint, API_SERVER_BASE);
+  if (endpoint.startsWith('/') && url.origin !== API_SERVER_BASE) throw new Error('a service-proxy endpoint must be a path of the API server');
+  url.pathname = url.pathname.replace(/\/$/, '') + webhookPath;
+  return url;
 }
 
 /**

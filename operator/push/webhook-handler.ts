@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Logger } from '../observability/logger.js';
+import { LogRateLimit } from '../observability/log-rate-limit.js';
 import { text, type Route } from '../server/http-server.js';
 import { checkSignature, checkToken } from '../gitlab/webhook-auth.js';
 import { parseEvent, type Push } from '../gitlab/webhook-event.js';
@@ -41,7 +42,11 @@ export interface WebhookDeps {
 
 type Answer = { status: number; body: string; result: string };
 
+/** The "webhook Secret unreadable" warning, per link: any client can provoke it, so at most once a minute. */
+export const SECRET_WARNING_INTERVAL_MS = 60_000;
+
 export function webhookRoute(deps: WebhookDeps): Route {
+  const secretWarnings = new LogRateLimit(SECRET_WARNING_INTERVAL_MS);
   return async (req, res) => {
     const receivedAt = process.hrtime.bigint();
     const path = (req.url ?? '').split('?')[0];
@@ -52,7 +57,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
     } catch {
       linkName = ''; // not valid percent-encoding: no link has such a name
     }
-    const answer = await handle(deps, req, linkName, receivedAt);
+    const answer = await handle(deps, req, linkName, receivedAt, secretWarnings);
     if (answer.status === 413) {
       // The rest of the body is not read: close after the answer is out, so the client still gets it.
       res.setHeader('Connection', 'close');
@@ -64,7 +69,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
   };
 }
 
-async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, receivedAt: bigint): Promise<Answer> {
+async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, receivedAt: bigint, secretWarnings: LogRateLimit): Promise<Answer> {
   const now = deps.now?.() ?? new Date();
   if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
   const spec = deps.linkSpec(linkName);
@@ -79,7 +84,11 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
   // the operator hold up to `limit` bytes per connection (node discards the unread body after the answer).
   const token = await deps.secretValue(spec.webhook.secretRef);
   if (token === undefined) {
-    deps.log.warn('webhook Secret unreadable: refusing the webhook', { link: linkName, secretNamespace: spec.webhook.secretRef.namespace, secretName: spec.webhook.secretRef.name });
+    const suppressed = secretWarnings.take(linkName, now.getTime());
+    if (suppressed !== undefined) {
+      const fields = { link: linkName, secretNamespace: spec.webhook.secretRef.namespace, secretName: spec.webhook.secretRef.name };
+      deps.log.warn('webhook Secret unreadable: refusing the webhook', suppressed ? { ...fields, suppressed } : fields);
+    }
     return { status: 503, body: 'webhook secret not available', result: 'secret_missing' };
   }
   const auth = checkToken(header(req, 'x-gitlab-token'), token);

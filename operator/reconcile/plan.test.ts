@@ -36,7 +36,7 @@ function live<T extends Secret | Receiver>(obj: T, change?: (o: T) => void): T {
     r.metadata.generation = 1;
     r.metadata.finalizers = ['finalizers.fluxcd.io'];
     r.spec.interval ??= '10m';
-    r.status = { observedGeneration: 1, webhookPath: '/hook/abc', conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }] };
+    r.status = { observedGeneration: 1, webhookPath: '/hook/' + 'ab'.repeat(32), conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }] };
   }
   change?.(o);
   return o;

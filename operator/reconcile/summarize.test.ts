@@ -9,7 +9,7 @@ const linked = (name: string): LinkedRepository => ({ key: `apps/${name}`, proje
 const readyReceiver = (name: string): Receiver => ({
   metadata: { name, namespace: 'apps', generation: 1 },
   spec: { type: 'generic-hmac', resources: [] },
-  status: { webhookPath: '/hook/x', observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }] },
+  status: { webhookPath: '/hook/' + 'ab'.repeat(32), observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }] },
 });
 const conflict = (name: string, owner: string): Conflict => ({ repo: { metadata: { name, namespace: 'apps' }, spec: { url: '' } } as GitRepository, project: `g/${name}`, owner });
 const REFUSED = 'not linked: namespace apps may link only the projects of spec.trust.namespaceProjects[0] ([0] team-a/**)';

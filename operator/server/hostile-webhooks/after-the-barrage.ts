@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHmac } from 'node:crypto';
 import { RECEIVER_TOKEN } from '../../testing/push-fakes.js';
 import { exchange, expectAlive, head } from './wire.js';
-import { pushJson, SIGNING_KEY, TOKEN, triggers, WEBHOOK_PATH, type World } from './world.js';
+import { pushJson, SIGNING_KEY, TOKEN, triggers, webhookPath, type World } from './world.js';
 
 /** Last: after every other story, a valid webhook still triggers exactly once, and the logs hold no secret. */
 export function afterTheBarrageStories(world: () => World): void {
@@ -20,11 +20,11 @@ export function afterTheBarrageStories(world: () => World): void {
     expect(after.enqueued - before.enqueued).to.equal(1);
     expect(after.receiverCalls - before.receiverCalls).to.equal(1);
     const call = w.receiverSeen[seenBefore]!;
-    expect(call.url).to.equal(WEBHOOK_PATH + 'app');
+    expect(call.url).to.equal(webhookPath('app'));
     expect(call.headers['x-signature']).to.equal('sha256=' + createHmac('sha256', RECEIVER_TOKEN).update(call.body).digest('hex'));
     expect(JSON.parse(call.body.toString())).to.deep.include({ ref: 'refs/heads/main', after: 'a'.repeat(40) });
 
     const logs = w.logLines.join('\n');
-    for (const secret of [TOKEN, SIGNING_KEY, WEBHOOK_PATH, RECEIVER_TOKEN]) expect(logs.includes(secret), 'a secret in the logs').to.equal(false);
+    for (const secret of [TOKEN, SIGNING_KEY, webhookPath('app'), RECEIVER_TOKEN]) expect(logs.includes(secret), 'a secret in the logs').to.equal(false);
   });
 }

@@ -5,6 +5,7 @@ import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../../api/v1alpha1/type
 import { LINKS } from '../../api/v1alpha1/types.js';
 import type { GitRepository, Namespace, Receiver, Secret } from '../../flux/types.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../../flux/types.js';
+import { receiverWebhookPath } from '../../flux/webhook-path.js';
 import type { KubeObject } from '../../meta/object.js';
 import { NAMESPACES, SECRETS } from '../../meta/resource.js';
 import { Metrics } from '../../observability/metrics.js';
@@ -27,7 +28,8 @@ import { startHttpServer, type HttpServerLimits } from '../http-server.js';
 export const TOKEN = 'hostile-hook-token-6d1f0a9c2b7e4835';
 export const SIGNING_KEY = 'whsec_' + Buffer.from('hostile-signing-key-0123456789abcdef').toString('base64');
 export const SHA = '9f2c1e0b7a6d5c4b3a29180706f5e4d3c2b1a098';
-export const WEBHOOK_PATH = '/hook/' + 'c3'.repeat(32);
+/** The path notification-controller serves the Receiver of GitRepository `repoName` on (its token, name, namespace). */
+export const webhookPath = (repoName: string) => receiverWebhookPath(Buffer.from(RECEIVER_TOKEN), objectName(repoName), 'apps');
 export const KNOWN_LINKS = new Set(['gitlab', 'signed']);
 export const MiB = 1024 * 1024;
 
@@ -62,7 +64,7 @@ function receiverObjects(linkName: string, repoName: string): [Receiver, Secret]
     kind: 'Receiver',
     metadata: { namespace: 'apps', name, labels },
     spec: { type: 'generic-hmac', resources: [{ kind: 'GitRepository', name: repoName }], secretRef: { name } },
-    status: { webhookPath: WEBHOOK_PATH + repoName, observedGeneration: 1 },
+    status: { webhookPath: webhookPath(repoName), observedGeneration: 1 },
   } as Receiver;
   const secret = secretObj('apps', name, { token: RECEIVER_TOKEN });
   secret.metadata.labels = labels;
