@@ -266,6 +266,31 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(f.logLines.join('\n')).to.not.include(HOOK_TOKEN);
   });
 
+  for (const [name, token] of [['a webhook token of 15 characters', 'fifteen-chars-x'], ['a webhook token of 1 character', 'x']] as const) {
+    it(`${name} → 503 even when sent right, and the log names the field, never the token`, async () => {
+      f.secrets.set('gitlab-flux-link/hook-token/token', token);
+      const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': token }), body: pushBody() });
+      expect(reply.status, reply.body).to.equal(503);
+      expect(f.observed).to.deep.equal(['secret_weak']);
+      expect(f.enqueued).to.have.length(0);
+      const log = f.logLines.join('\n');
+      expect(log).to.include('spec.webhook.secretRef').and.include('shorter than 16 characters');
+      if (token.length > 1) expect(log).to.not.include(token);
+    });
+  }
+
+  it('a weak webhook token is refused before the sent token is compared (no oracle on a weak value)', async () => {
+    f.secrets.set('gitlab-flux-link/hook-token/token', 'short');
+    const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': 'wrong' }), body: pushBody() });
+    expect(reply.status).to.equal(503);
+  });
+
+  it('a webhook token of exactly 16 characters is accepted', async () => {
+    f.secrets.set('gitlab-flux-link/hook-token/token', 'sixteen-chars-ok');
+    const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': 'sixteen-chars-ok' }), body: pushBody() });
+    expect(reply.status, reply.body).to.equal(202);
+  });
+
   it('a link name that is not valid percent-encoding is an unknown link (404), not a server error', async () => {
     const reply = await send(server.port, { path: '/hooks/%E0%A4%A', headers: headers(), body: pushBody() });
     expect(reply.status).to.be.below(500);
@@ -291,6 +316,35 @@ describe('webhook-handler: POST /hooks/<link>', function () {
         expect(f.enqueued).to.have.length(c.status === 202 ? 1 : 0);
       });
     }
+
+    // A weak key: the signature check would be void (an empty key is anyone's) or rest on a guessable key.
+    const weakKeys: Array<[string, string, RegExp]> = [
+      ['an empty whsec_ key (anyone can compute its HMAC)', 'whsec_', /shorter than 16 bytes/],
+      ['a whsec_ key that is not base64 at all (decodes to nothing)', 'whsec_!!!!', /not canonical base64/],
+      ['a whsec_ key of 8 bytes', 'whsec_' + Buffer.from('8 bytes!').toString('base64'), /shorter than 16 bytes/],
+      ['a whsec_ key without its padding (not canonical)', 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcd').toString('base64').replace(/=+$/, ''), /not canonical base64/],
+      ['a whsec_ key in the URL-safe alphabet (not the standard one)', 'whsec_' + Buffer.from('\xfb\xff'.repeat(12), 'latin1').toString('base64url'), /not canonical base64/],
+      ['a raw key of 15 bytes', 'raw-key-15bytes', /shorter than 16 bytes/],
+    ];
+    for (const [name, key, why] of weakKeys) {
+      it(`${name} → 503 for a request signed with it, and the log names the field, never the key`, async () => {
+        f.secrets.set('gitlab-flux-link/hook-signing/key', key);
+        const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(body, key) }, body });
+        expect(reply.status, reply.body).to.equal(503);
+        expect(f.observed).to.deep.equal(['secret_weak']);
+        expect(f.enqueued).to.have.length(0);
+        const log = f.logLines.join('\n');
+        expect(log).to.include('spec.webhook.signingSecretRef').and.match(why);
+        if (key.length > 'whsec_'.length) expect(log).to.not.include(key.slice('whsec_'.length));
+      });
+    }
+
+    it('a canonical whsec_ key of 16 bytes or more is accepted', async () => {
+      const key = 'whsec_' + Buffer.from('sixteen-bytes-ok').toString('base64');
+      f.secrets.set('gitlab-flux-link/hook-signing/key', key);
+      const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(body, key) }, body });
+      expect(reply.status, reply.body).to.equal(202);
+    });
 
     it('still needs the token when the signature is valid', async () => {
       const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) }, body });

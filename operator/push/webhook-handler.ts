@@ -3,7 +3,7 @@ import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Logger } from '../observability/logger.js';
 import { text, type Route } from '../server/http-server.js';
-import { checkSignature, checkToken } from '../gitlab/webhook-auth.js';
+import { checkSignature, checkToken, weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
 import { parseEvent, type Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { shouldTrigger } from './ref-match.js';
@@ -16,7 +16,9 @@ import { shouldTrigger } from './ref-match.js';
  * Answers: 202 push accepted (triggers queued, possibly none); 200 authenticated event that is not a push;
  * 400 malformed; 401 wrong or missing token or signature; 404 unknown link (or one whose spec is invalid);
  * 405 not POST; 413 too large; 202 for a suspended link (authenticated, nothing triggered);
- * 503 the link's webhook Secret cannot be read.
+ * 503 the link's webhook Secret cannot be read, or holds a value too weak to authenticate anything
+ * (gitlab/webhook-auth.ts: a token under 16 characters, a signing key under 16 bytes or not canonical base64;
+ * the link's WebhookSecretReady condition says the same).
  */
 export const HOOK_PREFIX = '/hooks/';
 /** GitLab sends at most 20 commits in a push payload, but their file lists can be long; 5 MiB is ample. */
@@ -82,6 +84,8 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
     deps.log.warn('webhook Secret unreadable: refusing the webhook', { link: linkName, secretNamespace: spec.webhook.secretRef.namespace, secretName: spec.webhook.secretRef.name });
     return { status: 503, body: 'webhook secret not available', result: 'secret_missing' };
   }
+  const weakToken = weakTokenReason(token);
+  if (weakToken) return weakSecret(deps, linkName, 'spec.webhook.secretRef', spec.webhook.secretRef, weakToken);
   const auth = checkToken(header(req, 'x-gitlab-token'), token);
   if (!auth.ok) return { status: 401, body: 'unauthorized', result: 'unauthorized' };
 
@@ -91,6 +95,8 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
   if (spec.webhook.signingSecretRef) {
     const key = await deps.secretValue(spec.webhook.signingSecretRef);
     if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
+    const weakKey = weakSigningKeyReason(key);
+    if (weakKey) return weakSecret(deps, linkName, 'spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, weakKey);
     const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000));
     if (!sig.ok) return { status: 401, body: 'unauthorized', result: 'bad_signature' };
   }
@@ -117,6 +123,12 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
   for (const t of targets) deps.enqueue(linkName, event, t, receivedAt);
   deps.log.info('push accepted', { link: linkName, project: event.project, ref: event.ref, deleted: event.deleted, receivers: targets.length });
   return { status: 202, body: `accepted: ${targets.length} receiver(s) to trigger`, result: 'accepted' };
+}
+
+/** A webhook Secret whose value authenticates nothing: refused as unavailable, the field named in the log. */
+function weakSecret(deps: WebhookDeps, link: string, field: WebhookSecretField, ref: Required<SecretKeyRef>, reason: string): Answer {
+  deps.log.warn(`webhook refused: ${weakSecretMessage(field, ref, reason)}`, { link });
+  return { status: 503, body: 'webhook secret not acceptable', result: 'secret_weak' };
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
