@@ -297,6 +297,68 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(reply.status).to.equal(404);
   });
 
+  describe('replays: a delivery already accepted is acknowledged and triggers nothing', () => {
+    const body = pushBody();
+    it('a signed delivery replayed within its 5-minute window (same webhook-id) → 200 duplicate, one trigger', async () => {
+      const signed = { ...headers(), ...signatureHeaders(body, SIGNING_KEY, String(NOW_S), 'msg_replayed') };
+      const first = await send(server.port, { path: '/hooks/signed', headers: signed, body });
+      const again = await send(server.port, { path: '/hooks/signed', headers: signed, body });
+      expect([first.status, again.status]).to.deep.equal([202, 200]);
+      expect(again.body).to.match(/duplicate/);
+      expect(f.observed).to.deep.equal(['accepted', 'duplicate']);
+      expect(f.enqueued).to.have.length(1);
+      expect(f.recorded).to.have.length(1);
+    });
+
+    for (const name of ['Idempotency-Key', 'X-Gitlab-Event-UUID']) {
+      it(`an unsigned delivery repeated with the same ${name} → 200 duplicate, one trigger`, async () => {
+        const h = headers({ [name]: '908a6d9e-45fd-46c8-97e6-c4f350f219dd' });
+        const replies = [await send(server.port, { headers: h, body }), await send(server.port, { headers: h, body })];
+        expect(replies.map((r) => r.status)).to.deep.equal([202, 200]);
+        expect(f.enqueued).to.have.length(1);
+      });
+    }
+
+    it('the same X-Gitlab-Event-UUID with another payload is another delivery (GitLab reuses it for events a webhook caused)', async () => {
+      const h = headers({ 'X-Gitlab-Event-UUID': 'shared-event-uuid' });
+      await send(server.port, { headers: h, body });
+      await send(server.port, { headers: h, body: pushBody({ ref: 'refs/heads/dev' }) });
+      expect(f.observed).to.deep.equal(['accepted', 'accepted']);
+    });
+
+    it('a retry of a delivery that was refused (503) is accepted: only accepted deliveries are remembered', async () => {
+      const h = headers({ 'Idempotency-Key': 'retry-after-503' });
+      const saved = f.secrets.get('gitlab-flux-link/hook-token/token')!;
+      f.secrets.delete('gitlab-flux-link/hook-token/token');
+      const first = await send(server.port, { headers: h, body });
+      f.secrets.set('gitlab-flux-link/hook-token/token', saved);
+      const retry = await send(server.port, { headers: h, body });
+      expect([first.status, retry.status]).to.deep.equal([503, 202]);
+      expect(f.enqueued).to.have.length(1);
+    });
+
+    it('an unauthenticated request with a remembered key is still 401 (the key is checked after authentication)', async () => {
+      const h = headers({ 'Idempotency-Key': 'k-1' });
+      await send(server.port, { headers: h, body });
+      const forged = await send(server.port, { headers: { ...h, 'X-Gitlab-Token': 'guess' }, body });
+      expect(forged.status).to.equal(401);
+    });
+
+    it('different keys, or the same key on another link, are different deliveries', async () => {
+      f.links.set('other', f.links.get('gitlab')!);
+      await send(server.port, { headers: headers({ 'Idempotency-Key': 'a' }), body });
+      await send(server.port, { headers: headers({ 'Idempotency-Key': 'b' }), body });
+      await send(server.port, { path: '/hooks/other', headers: headers({ 'Idempotency-Key': 'a' }), body });
+      expect(f.observed).to.deep.equal(['accepted', 'accepted', 'accepted']);
+    });
+
+    it('deliveries without any id are never taken for replays', async () => {
+      await send(server.port, { headers: headers(), body });
+      await send(server.port, { headers: headers(), body });
+      expect(f.enqueued).to.have.length(2);
+    });
+  });
+
   describe('signed webhooks (link with signingSecretRef)', () => {
     const body = pushBody();
     const cases: Array<{ name: string; sig: () => Record<string, string>; setup?: (f: Fixture) => void; status: number; result: string }> = [

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
@@ -6,6 +7,7 @@ import { text, type Route } from '../server/http-server.js';
 import { checkSignature, checkToken, weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
 import { parseEvent, type Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
+import { RecentDeliveries } from './recent-deliveries.js';
 import { shouldTrigger } from './ref-match.js';
 
 /**
@@ -13,7 +15,8 @@ import { shouldTrigger } from './ref-match.js';
  * the triggers are queued, and the answer goes out before any Receiver is called, so its time does not grow
  * with the number of repositories (GitLab disables hooks that answer slowly).
  *
- * Answers: 202 push accepted (triggers queued, possibly none); 200 authenticated event that is not a push;
+ * Answers: 202 push accepted (triggers queued, possibly none); 200 authenticated event that is not a push,
+ * or a delivery accepted already (a replay or GitLab's retry: see `deliveryIds`);
  * 400 malformed; 401 wrong or missing token or signature; 404 unknown link (or one whose spec is invalid);
  * 405 not POST; 413 too large; 202 for a suspended link (authenticated, nothing triggered);
  * 503 the link's webhook Secret cannot be read, or holds a value too weak to authenticate anything
@@ -23,6 +26,15 @@ import { shouldTrigger } from './ref-match.js';
 export const HOOK_PREFIX = '/hooks/';
 /** GitLab sends at most 20 commits in a push payload, but their file lists can be long; 5 MiB is ample. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** How far a signed webhook's timestamp may be from now (Standard Webhooks' 5 minutes). */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+/**
+ * Accepted deliveries are remembered for twice the tolerance: a timestamp may be up to 5 minutes ahead and
+ * stays valid until 5 minutes past, so a signed delivery can be replayed for 10 minutes at most.
+ */
+export const DELIVERY_MEMORY_MS = 2 * SIGNATURE_TOLERANCE_SECONDS * 1000;
+/** Deliveries remembered at most (about 180 bytes each: ~18 MiB), i.e. 166 a second for 10 minutes. */
+export const DEFAULT_MAX_DELIVERIES_REMEMBERED = 100_000;
 
 export interface WebhookDeps {
   log: Logger;
@@ -39,11 +51,14 @@ export interface WebhookDeps {
   recordPush(link: string, push: Push, now: Date): void;
   now?: () => Date;
   maxBodyBytes?: number;
+  /** Accepted deliveries remembered to refuse replays (default DEFAULT_MAX_DELIVERIES_REMEMBERED). */
+  maxDeliveriesRemembered?: number;
 }
 
 type Answer = { status: number; body: string; result: string };
 
 export function webhookRoute(deps: WebhookDeps): Route {
+  const deliveries = new RecentDeliveries({ ttlMs: DELIVERY_MEMORY_MS, maxEntries: deps.maxDeliveriesRemembered ?? DEFAULT_MAX_DELIVERIES_REMEMBERED, now: () => (deps.now?.() ?? new Date()).getTime() });
   return async (req, res) => {
     const receivedAt = process.hrtime.bigint();
     const path = (req.url ?? '').split('?')[0];
@@ -54,7 +69,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
     } catch {
       linkName = ''; // not valid percent-encoding: no link has such a name
     }
-    const answer = await handle(deps, req, linkName, receivedAt);
+    const answer = await handle(deps, deliveries, req, linkName, receivedAt);
     if (answer.status === 413) {
       // The rest of the body is not read: close after the answer is out, so the client still gets it.
       res.setHeader('Connection', 'close');
@@ -66,7 +81,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
   };
 }
 
-async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, receivedAt: bigint): Promise<Answer> {
+async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, req: http.IncomingMessage, linkName: string, receivedAt: bigint): Promise<Answer> {
   const now = deps.now?.() ?? new Date();
   if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
   const spec = deps.linkSpec(linkName);
@@ -97,10 +112,46 @@ async function handle(deps: WebhookDeps, req: http.IncomingMessage, linkName: st
     if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
     const weakKey = weakSigningKeyReason(key);
     if (weakKey) return weakSecret(deps, linkName, 'spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, weakKey);
-    const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000));
+    const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000), SIGNATURE_TOLERANCE_SECONDS);
     if (!sig.ok) return { status: 401, body: 'unauthorized', result: 'bad_signature' };
   }
 
+  // From here on nothing awaits: looking the delivery up, acting on it and remembering it are one step, so
+  // two copies arriving together cannot both pass.
+  const ids = deliveryIds(req, linkName, spec.webhook.signingSecretRef !== undefined, body);
+  if (ids.some((id) => deliveries.has(id))) return { status: 200, body: 'ignored: duplicate delivery, accepted already', result: 'duplicate' };
+  const answer = accept(deps, req, linkName, spec, body, now, receivedAt);
+  // Only accepted deliveries: GitLab's retry of one refused (a 503 meanwhile) must be judged afresh.
+  if (answer.status < 300) for (const id of ids) deliveries.add(id);
+  return answer;
+}
+
+/**
+ * What identifies a delivery across its copies, per link:
+ * - `webhook-id` of a signed webhook (Standard Webhooks: the same for every retry of a message). It is
+ *   covered by the signature, so a replay within the 5-minute window cannot change it;
+ * - `Idempotency-Key` (GitLab: the same across retries of one delivery) or `X-Gitlab-Event-UUID` (one per
+ *   event), each together with a digest of the body: a copy is the same id with the same payload. (GitLab
+ *   reuses an Event-UUID for events caused by a webhook's own API calls; their payloads differ.) A token
+ *   holder can change these freely; they stop plain copies — a captured request sent again, GitLab's
+ *   retries — which would cost a trigger each.
+ * A repeat is answered 200: it is a copy of a delivery that was accepted, and GitLab retries what it saw fail
+ * (a timeout after our 202 is enough), so any other answer would count towards disabling the hook.
+ */
+function deliveryIds(req: http.IncomingMessage, link: string, signed: boolean, body: Buffer): string[] {
+  const ids: string[] = [];
+  const signedId = signed ? header(req, 'webhook-id') : undefined;
+  if (signedId) ids.push(`${link}\nwebhook-id\n${signedId}`);
+  const unsigned = [['idempotency-key', header(req, 'idempotency-key')], ['event-uuid', header(req, 'x-gitlab-event-uuid')]].filter(([, v]) => v);
+  if (unsigned.length > 0) {
+    const payload = createHash('sha256').update(body).digest('base64');
+    for (const [kind, value] of unsigned) ids.push(`${link}\n${kind}\n${value}\n${payload}`);
+  }
+  return ids;
+}
+
+/** An authenticated delivery, not seen before: parse it and queue its triggers. Synchronous on purpose. */
+function accept(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, spec: ValidatedLinkSpec, body: Buffer, now: Date, receivedAt: bigint): Answer {
   // Suspended: authenticated pushes are acknowledged (GitLab disables hooks that keep failing) and dropped.
   if (spec.suspend) return { status: 202, body: 'accepted: link suspended, nothing triggered', result: 'suspended' };
 
