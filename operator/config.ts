@@ -19,6 +19,12 @@ export interface Config {
   triggerConcurrency: number;
   /** Receivers that may wait for a trigger; beyond it new triggers are dropped (see push/trigger-queue.ts). */
   triggerQueueSize: number;
+  /** Open HTTP connections at most (probes share the port: keep it well above GitLab's and the kubelet's use). */
+  httpMaxConnections: number;
+  /** Webhook bodies read and parsed at once; beyond it an authenticated webhook gets 503 with Retry-After. */
+  webhookMaxBodyReads: number;
+  /** Accepted webhook deliveries remembered (10 minutes each) so that replays are not acted on again. */
+  webhookDeliveriesRemembered: number;
   /** Leader election: only the replica holding the Lease reconciles; every replica answers webhooks. */
   leaderElection: LeaderElectionConfig | undefined;
 }
@@ -60,6 +66,12 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+function positive(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const n = int(name, fallback, env);
+  if (n < 1) throw new Error(`${name} must be at least 1, got ${JSON.stringify(env[name])}`);
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     kubeconfig: env.KUBECONFIG || undefined,
@@ -72,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: int('SHUTDOWN_TIMEOUT_SECONDS', 20, env),
     triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
     triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),
+    httpMaxConnections: positive('HTTP_MAX_CONNECTIONS', 1_024, env),
+    webhookMaxBodyReads: positive('WEBHOOK_MAX_BODY_READS', 16, env),
+    webhookDeliveriesRemembered: positive('WEBHOOK_DELIVERIES_REMEMBERED', 100_000, env),
     leaderElection: leaderElection(env),
   };
 }

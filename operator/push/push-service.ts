@@ -30,6 +30,10 @@ export interface PushServiceDeps {
   metrics: Metrics;
   concurrency?: number;
   maxPending?: number;
+  /** Webhook bodies read at once (webhook-handler's DEFAULT_MAX_BODY_READS). */
+  maxBodyReads?: number;
+  /** Accepted deliveries remembered against replays (webhook-handler's DEFAULT_MAX_DELIVERIES_REMEMBERED). */
+  deliveriesRemembered?: number;
 }
 
 export class PushService {
@@ -55,6 +59,8 @@ export class PushService {
         metrics.webhookSeconds.observe(seconds);
       },
       recordPush: (link, push, now) => deps.records.recordPush(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
+      maxBodyReads: deps.maxBodyReads,
+      maxDeliveriesRemembered: deps.deliveriesRemembered,
     });
   }
 

@@ -291,6 +291,45 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(reply.status, reply.body).to.equal(202);
   });
 
+  it('bodies read at once are bounded: past maxBodyReads an authenticated webhook gets 503 with Retry-After at once, and the slot frees', async () => {
+    const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
+    const body = pushBody();
+    const slow = await RawConnection.open(own.port);
+    try {
+      // Holds the one slot: headers and half the body sent, the rest later.
+      await slow.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const busy = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: own.port, method: 'POST', path: '/hooks/gitlab', headers: headers(), agent: false }, resolve);
+        req.on('error', reject);
+        req.end(body);
+      });
+      busy.resume();
+      expect(busy.statusCode).to.equal(503);
+      expect(busy.headers['retry-after']).to.equal('1');
+      expect(f.observed).to.deep.equal(['busy']);
+      await slow.write(body.slice(10));
+      const first = await slow.waitForReply(3_000);
+      expect(first?.status).to.equal(202);
+      const after = await send(own.port, { headers: headers(), body });
+      expect(after.status, 'the slot is free again').to.equal(202);
+    } finally {
+      slow.destroy();
+      own.server.closeAllConnections();
+      await own.close();
+    }
+  });
+
+  it('a body nested deeper than 32 or holding more than 100,000 values is refused while it is read (400, connection closed), never parsed', async () => {
+    for (const body of ['['.repeat(5 * 1024 * 1024), '[' + '0,'.repeat(200_000) + '0]']) {
+      const reply = await send(server.port, { headers: headers(), body }).catch((err: Error) => ({ status: -1, body: err.message }));
+      // The answer comes before the whole body is read; the client may see the reset first.
+      if (reply.status !== -1) expect(reply.status, reply.body).to.equal(400);
+    }
+    expect(f.observed).to.deep.equal(['malformed', 'malformed']);
+    expect(f.enqueued).to.have.length(0);
+  });
+
   it('a link name that is not valid percent-encoding is an unknown link (404), not a server error', async () => {
     const reply = await send(server.port, { path: '/hooks/%E0%A4%A', headers: headers(), body: pushBody() });
     expect(reply.status).to.be.below(500);

@@ -4,6 +4,7 @@ import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Logger } from '../observability/logger.js';
 import { text, type Route } from '../server/http-server.js';
+import { JsonShapeScanner, MAX_JSON_DEPTH, MAX_JSON_VALUES, type JsonShapeVerdict } from '../server/json-limits.js';
 import { checkSignature, checkToken, weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
 import { parseEvent, type Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
@@ -17,8 +18,10 @@ import { shouldTrigger } from './ref-match.js';
  *
  * Answers: 202 push accepted (triggers queued, possibly none); 200 authenticated event that is not a push,
  * or a delivery accepted already (a replay or GitLab's retry: see `deliveryIds`);
- * 400 malformed; 401 wrong or missing token or signature; 404 unknown link (or one whose spec is invalid);
- * 405 not POST; 413 too large; 202 for a suspended link (authenticated, nothing triggered);
+ * 400 malformed, or nested deeper / holding more values than server/json-limits.ts allows (refused while
+ * the body is read, before any parse); 401 wrong or missing token or signature; 404 unknown link (or one
+ * whose spec is invalid); 405 not POST; 413 too large; 202 for a suspended link (authenticated, nothing
+ * triggered); 503 with Retry-After when `maxBodyReads` bodies are being read already;
  * 503 the link's webhook Secret cannot be read, or holds a value too weak to authenticate anything
  * (gitlab/webhook-auth.ts: a token under 16 characters, a signing key under 16 bytes or not canonical base64;
  * the link's WebhookSecretReady condition says the same).
@@ -35,6 +38,12 @@ export const SIGNATURE_TOLERANCE_SECONDS = 300;
 export const DELIVERY_MEMORY_MS = 2 * SIGNATURE_TOLERANCE_SECONDS * 1000;
 /** Deliveries remembered at most (about 180 bytes each: ~18 MiB), i.e. 166 a second for 10 minutes. */
 export const DEFAULT_MAX_DELIVERIES_REMEMBERED = 100_000;
+/**
+ * Webhook bodies read (and parsed) at once, per process: 16 × 5 MiB bounds what token holders can make the
+ * operator hold. GitLab's bodies are a few KiB and read in one go, so a slot is held for a moment; only
+ * slow or huge bodies keep one (at most requestTimeout, 15 s).
+ */
+export const DEFAULT_MAX_BODY_READS = 16;
 
 export interface WebhookDeps {
   log: Logger;
@@ -53,12 +62,16 @@ export interface WebhookDeps {
   maxBodyBytes?: number;
   /** Accepted deliveries remembered to refuse replays (default DEFAULT_MAX_DELIVERIES_REMEMBERED). */
   maxDeliveriesRemembered?: number;
+  /** Bodies read at once (default DEFAULT_MAX_BODY_READS). */
+  maxBodyReads?: number;
 }
 
-type Answer = { status: number; body: string; result: string };
+/** `close`: the rest of the body is not read; the connection is closed once the answer is out. */
+type Answer = { status: number; body: string; result: string; close?: boolean; retryAfterSeconds?: number };
 
 export function webhookRoute(deps: WebhookDeps): Route {
   const deliveries = new RecentDeliveries({ ttlMs: DELIVERY_MEMORY_MS, maxEntries: deps.maxDeliveriesRemembered ?? DEFAULT_MAX_DELIVERIES_REMEMBERED, now: () => (deps.now?.() ?? new Date()).getTime() });
+  const bodyReads = { active: 0, max: deps.maxBodyReads ?? DEFAULT_MAX_BODY_READS };
   return async (req, res) => {
     const receivedAt = process.hrtime.bigint();
     const path = (req.url ?? '').split('?')[0];
@@ -69,8 +82,9 @@ export function webhookRoute(deps: WebhookDeps): Route {
     } catch {
       linkName = ''; // not valid percent-encoding: no link has such a name
     }
-    const answer = await handle(deps, deliveries, req, linkName, receivedAt);
-    if (answer.status === 413) {
+    const answer = await handle(deps, deliveries, bodyReads, req, linkName, receivedAt);
+    if (answer.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(answer.retryAfterSeconds));
+    if (answer.status === 413 || answer.close) {
       // The rest of the body is not read: close after the answer is out, so the client still gets it.
       res.setHeader('Connection', 'close');
       res.once('finish', () => req.destroy());
@@ -81,7 +95,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
   };
 }
 
-async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, req: http.IncomingMessage, linkName: string, receivedAt: bigint): Promise<Answer> {
+async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads: { active: number; max: number }, req: http.IncomingMessage, linkName: string, receivedAt: bigint): Promise<Answer> {
   const now = deps.now?.() ?? new Date();
   if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
   const spec = deps.linkSpec(linkName);
@@ -104,9 +118,30 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, req: http
   const auth = checkToken(header(req, 'x-gitlab-token'), token);
   if (!auth.ok) return { status: 401, body: 'unauthorized', result: 'unauthorized' };
 
-  const body = await readBody(req, limit);
-  if (body === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
-  if (body === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
+  // Reading and parsing a body is the expensive part: bounded per process, refused at once when full.
+  if (bodyReads.active >= bodyReads.max) return { status: 503, body: 'busy: too many webhook bodies being read, retry', result: 'busy', close: true, retryAfterSeconds: 1 };
+  bodyReads.active++;
+  try {
+    return await authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
+  } finally {
+    bodyReads.active--;
+  }
+}
+
+async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries, req: http.IncomingMessage, linkName: string, spec: ValidatedLinkSpec, limit: number, now: Date, receivedAt: bigint): Promise<Answer> {
+  // A signed webhook is read whole (within the limit) so that its signature is judged before its shape: an
+  // unsigned one is cut off at the first byte past a shape limit. Either way nothing past a limit is parsed.
+  const signed = spec.webhook.signingSecretRef !== undefined;
+  const read = await readBody(req, limit, !signed);
+  if (read === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
+  if (read === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
+  const shapeRefused = (shape: JsonShapeVerdict): Answer | undefined => {
+    if (shape === 'too-deep') return { status: 400, body: `body nests deeper than ${MAX_JSON_DEPTH}`, result: 'malformed', close: !signed };
+    if (shape === 'too-many-values') return { status: 400, body: `body holds more than ${MAX_JSON_VALUES} JSON values`, result: 'malformed', close: !signed };
+    return undefined;
+  };
+  if (read.kind === 'cut') return shapeRefused(read.shape)!;
+  const body = read.body;
   if (spec.webhook.signingSecretRef) {
     const key = await deps.secretValue(spec.webhook.signingSecretRef);
     if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
@@ -115,6 +150,8 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, req: http
     const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000), SIGNATURE_TOLERANCE_SECONDS);
     if (!sig.ok) return { status: 401, body: 'unauthorized', result: 'bad_signature' };
   }
+  const refused = shapeRefused(read.shape);
+  if (refused) return refused;
 
   // From here on nothing awaits: looking the delivery up, acting on it and remembering it are one step, so
   // two copies arriving together cannot both pass.
@@ -187,25 +224,34 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Reads at most `limit` bytes; a larger body stops the read at once. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
+/**
+ * Reads at most `limit` bytes (a larger body stops the read at once), scanning the JSON shape on the way. Past
+ * a shape limit the read stops too when `cutOnShape`, else the rest is read without being scanned.
+ */
+type BodyRead = { kind: 'whole'; body: Buffer; shape: JsonShapeVerdict } | { kind: 'cut'; shape: Exclude<JsonShapeVerdict, 'ok'> };
+
+function readBody(req: http.IncomingMessage, limit: number, cutOnShape: boolean): Promise<BodyRead | 'too-large' | 'aborted'> {
   // The read starts after an await (the token check): the client may have gone meanwhile, and its
   // 'aborted' and 'close' events with it.
   if (req.destroyed) return Promise.resolve('aborted');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
+    const scanner = new JsonShapeScanner();
+    let shape: JsonShapeVerdict = 'ok';
     let size = 0;
+    const stop = (why: 'too-large' | BodyRead) => {
+      req.removeAllListeners('data');
+      req.pause();
+      resolve(why);
+    };
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve('too-large');
-        return;
-      }
+      if (size > limit) return stop('too-large');
+      shape = scanner.feed(c);
+      if (shape !== 'ok' && cutOnShape) return stop({ kind: 'cut', shape });
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve({ kind: 'whole', body: Buffer.concat(chunks), shape }));
     req.on('aborted', () => resolve('aborted'));
     req.on('error', () => resolve('aborted'));
     req.on('close', () => resolve('aborted')); // after 'end' this changes nothing: a promise settles once
