@@ -224,12 +224,13 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A body read whole (with the verdict on its shape), or cut off at a shape limit. */
+type BodyRead = { kind: 'whole'; body: Buffer; shape: JsonShapeVerdict } | { kind: 'cut'; shape: Exclude<JsonShapeVerdict, 'ok'> };
+
 /**
  * Reads at most `limit` bytes (a larger body stops the read at once), scanning the JSON shape on the way. Past
  * a shape limit the read stops too when `cutOnShape`, else the rest is read without being scanned.
  */
-type BodyRead = { kind: 'whole'; body: Buffer; shape: JsonShapeVerdict } | { kind: 'cut'; shape: Exclude<JsonShapeVerdict, 'ok'> };
-
 function readBody(req: http.IncomingMessage, limit: number, cutOnShape: boolean): Promise<BodyRead | 'too-large' | 'aborted'> {
   // The read starts after an await (the token check): the client may have gone meanwhile, and its
   // 'aborted' and 'close' events with it.
