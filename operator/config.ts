@@ -21,7 +21,7 @@ export interface Config {
   triggerQueueSize: number;
   /** Open HTTP connections at most (probes share the port: keep it well above GitLab's and the kubelet's use). */
   httpMaxConnections: number;
-  /** Webhook bodies read and parsed at once; beyond it an authenticated webhook gets 503 with Retry-After. */
+  /** Large webhook bodies (over 64 KiB, or chunked) read and parsed at once; beyond it 503 with Retry-After. */
   webhookMaxBodyReads: number;
   /** Accepted webhook deliveries remembered (10 minutes each) so that replays are not acted on again. */
   webhookDeliveriesRemembered: number;

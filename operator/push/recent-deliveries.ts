@@ -17,13 +17,21 @@ export interface RecentDeliveriesOptions {
   now: () => number;
 }
 
+interface Addition {
+  digest: string;
+  expiry: number;
+  /** Which addition this is: a key added twice in one millisecond has two of the same expiry. */
+  n: number;
+}
+
 export class RecentDeliveries {
-  /** digest → expiry time (ms) of its latest addition. */
-  private readonly index = new Map<string, number>();
+  /** digest → its latest addition. */
+  private readonly index = new Map<string, Addition>();
   /** The ring: additions in order, `count` of them from `head`. */
-  private readonly ring: Array<{ digest: string; expiry: number } | undefined>;
+  private readonly ring: Array<Addition | undefined>;
   private head = 0;
   private count = 0;
+  private added = 0;
 
   constructor(private readonly opts: RecentDeliveriesOptions) {
     if (!(opts.maxEntries >= 1) || !(opts.ttlMs > 0)) throw new Error('RecentDeliveries needs maxEntries >= 1 and ttlMs > 0');
@@ -38,8 +46,8 @@ export class RecentDeliveries {
   has(key: string): boolean {
     const now = this.opts.now();
     this.expire(now);
-    const expiry = this.index.get(digest(key));
-    return expiry !== undefined && expiry > now;
+    const latest = this.index.get(digest(key));
+    return latest !== undefined && latest.expiry > now;
   }
 
   /** Remembers the key for ttlMs from now. */
@@ -47,10 +55,10 @@ export class RecentDeliveries {
     const now = this.opts.now();
     this.expire(now);
     if (this.count === this.ring.length) this.evictHead();
-    const entry = { digest: digest(key), expiry: now + this.opts.ttlMs };
+    const entry: Addition = { digest: digest(key), expiry: now + this.opts.ttlMs, n: this.added++ };
     this.ring[(this.head + this.count) % this.ring.length] = entry;
     this.count++;
-    this.index.set(entry.digest, entry.expiry);
+    this.index.set(entry.digest, entry);
   }
 
   private expire(now: number): void {
@@ -59,8 +67,8 @@ export class RecentDeliveries {
 
   private evictHead(): void {
     const entry = this.ring[this.head]!;
-    // A key added again since has a later expiry in the index: that later addition still holds it.
-    if (this.index.get(entry.digest) === entry.expiry) this.index.delete(entry.digest);
+    // A key added again since is held by that later addition (the index points at it).
+    if (this.index.get(entry.digest)?.n === entry.n) this.index.delete(entry.digest);
     this.ring[this.head] = undefined;
     this.head = (this.head + 1) % this.ring.length;
     this.count--;

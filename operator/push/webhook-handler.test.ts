@@ -13,7 +13,7 @@ import { RawConnection } from '../testing/raw-http.js';
 import type { Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { TriggerQueue } from './trigger-queue.js';
-import { webhookRoute, type WebhookDeps } from './webhook-handler.js';
+import { SMALL_BODY_BYTES, webhookRoute, type WebhookDeps } from './webhook-handler.js';
 
 const HOOK_TOKEN = 'gitlab-hook-token-3f9c2a7e51d04b86';
 const SIGNING_KEY = 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcdef').toString('base64');
@@ -291,9 +291,9 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(reply.status, reply.body).to.equal(202);
   });
 
-  it('bodies read at once are bounded: past maxBodyReads an authenticated webhook gets 503 with Retry-After at once, and the slot frees', async () => {
+  it('large bodies read at once are bounded: past maxBodyReads an authenticated webhook with a large body gets 503 with Retry-After at once, and the slot frees', async () => {
     const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
-    const body = pushBody();
+    const body = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
     const slow = await RawConnection.open(own.port);
     try {
       // Holds the one slot: headers and half the body sent, the rest later.
@@ -313,6 +313,22 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       expect(first?.status).to.equal(202);
       const after = await send(own.port, { headers: headers(), body });
       expect(after.status, 'the slot is free again').to.equal(202);
+    } finally {
+      slow.destroy();
+      own.server.closeAllConnections();
+      await own.close();
+    }
+  });
+
+  it('small bodies (GitLab\'s) take no slot: 100 concurrent pushes while the one large-body slot is held are all accepted', async () => {
+    const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
+    const large = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
+    const slow = await RawConnection.open(own.port);
+    try {
+      await slow.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${large.length}\r\n\r\n${large.slice(0, 10)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const replies = await Promise.all(Array.from({ length: 100 }, () => send(own.port, { headers: headers(), body: pushBody() })));
+      expect([...new Set(replies.map((r) => r.status))]).to.deep.equal([202]);
     } finally {
       slow.destroy();
       own.server.closeAllConnections();

@@ -21,7 +21,7 @@ import { shouldTrigger } from './ref-match.js';
  * 400 malformed, or nested deeper / holding more values than server/json-limits.ts allows (refused while
  * the body is read, before any parse); 401 wrong or missing token or signature; 404 unknown link (or one
  * whose spec is invalid); 405 not POST; 413 too large; 202 for a suspended link (authenticated, nothing
- * triggered); 503 with Retry-After when `maxBodyReads` bodies are being read already;
+ * triggered); 503 with Retry-After when `maxBodyReads` large bodies are being read already;
  * 503 the link's webhook Secret cannot be read, or holds a value too weak to authenticate anything
  * (gitlab/webhook-auth.ts: a token under 16 characters, a signing key under 16 bytes or not canonical base64;
  * the link's WebhookSecretReady condition says the same).
@@ -39,11 +39,13 @@ export const DELIVERY_MEMORY_MS = 2 * SIGNATURE_TOLERANCE_SECONDS * 1000;
 /** Deliveries remembered at most (about 180 bytes each: ~18 MiB), i.e. 166 a second for 10 minutes. */
 export const DEFAULT_MAX_DELIVERIES_REMEMBERED = 100_000;
 /**
- * Webhook bodies read (and parsed) at once, per process: 16 × 5 MiB bounds what token holders can make the
- * operator hold. GitLab's bodies are a few KiB and read in one go, so a slot is held for a moment; only
- * slow or huge bodies keep one (at most requestTimeout, 15 s).
+ * Large webhook bodies read (and parsed) at once, per process: 16 × 5 MiB bounds what token holders can make
+ * the operator hold. A large body is one that declares more than SMALL_BODY_BYTES or no length at all
+ * (chunked). GitLab's push bodies are a few KiB with a Content-Length: they take no slot, so a burst of
+ * GitLab's concurrent deliveries is never turned away; at most HTTP_MAX_CONNECTIONS of them hold 64 KiB each.
  */
 export const DEFAULT_MAX_BODY_READS = 16;
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 export interface WebhookDeps {
   log: Logger;
@@ -118,8 +120,10 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads
   const auth = checkToken(header(req, 'x-gitlab-token'), token);
   if (!auth.ok) return { status: 401, body: 'unauthorized', result: 'unauthorized' };
 
-  // Reading and parsing a body is the expensive part: bounded per process, refused at once when full.
-  if (bodyReads.active >= bodyReads.max) return { status: 503, body: 'busy: too many webhook bodies being read, retry', result: 'busy', close: true, retryAfterSeconds: 1 };
+  // Reading and parsing a large body is the expensive part: bounded per process, refused at once when full.
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES) return authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
+  if (bodyReads.active >= bodyReads.max) return { status: 503, body: 'busy: too many large webhook bodies being read, retry', result: 'busy', close: true, retryAfterSeconds: 1 };
   bodyReads.active++;
   try {
     return await authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
@@ -129,15 +133,15 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads
 }
 
 async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries, req: http.IncomingMessage, linkName: string, spec: ValidatedLinkSpec, limit: number, now: Date, receivedAt: bigint): Promise<Answer> {
-  // A signed webhook is read whole (within the limit) so that its signature is judged before its shape: an
-  // unsigned one is cut off at the first byte past a shape limit. Either way nothing past a limit is parsed.
-  const signed = spec.webhook.signingSecretRef !== undefined;
-  const read = await readBody(req, limit, !signed);
+  // A signed webhook is kept whole (within the limit) so that its signature is judged before its shape; an
+  // unsigned one is not kept past a shape limit. Either way nothing past a limit is scanned further or parsed.
+  const read = await readBody(req, limit, spec.webhook.signingSecretRef === undefined);
   if (read === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
   if (read === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
+  const chunked = req.headers['content-length'] === undefined; // cut off mid-body: closed after the answer
   const shapeRefused = (shape: JsonShapeVerdict): Answer | undefined => {
-    if (shape === 'too-deep') return { status: 400, body: `body nests deeper than ${MAX_JSON_DEPTH}`, result: 'malformed', close: !signed };
-    if (shape === 'too-many-values') return { status: 400, body: `body holds more than ${MAX_JSON_VALUES} JSON values`, result: 'malformed', close: !signed };
+    if (shape === 'too-deep') return { status: 400, body: `body nests deeper than ${MAX_JSON_DEPTH}`, result: 'malformed', close: chunked };
+    if (shape === 'too-many-values') return { status: 400, body: `body holds more than ${MAX_JSON_VALUES} JSON values`, result: 'malformed', close: chunked };
     return undefined;
   };
   if (read.kind === 'cut') return shapeRefused(read.shape)!;
@@ -224,19 +228,23 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A body read whole (with the verdict on its shape), or cut off at a shape limit. */
+/** A body read whole (with the verdict on its shape), or refused for its shape and not kept. */
 type BodyRead = { kind: 'whole'; body: Buffer; shape: JsonShapeVerdict } | { kind: 'cut'; shape: Exclude<JsonShapeVerdict, 'ok'> };
 
 /**
- * Reads at most `limit` bytes (a larger body stops the read at once), scanning the JSON shape on the way. Past
- * a shape limit the read stops too when `cutOnShape`, else the rest is read without being scanned.
+ * Reads at most `limit` bytes (a larger body stops the read at once), scanning the JSON shape on the way.
+ * Past a shape limit nothing more is scanned, and unless `keepPastShape` (a signed webhook, whose signature
+ * is judged on the whole body first) nothing more is kept: a body with a Content-Length is read to its end
+ * and dropped, so the client, still sending, reads its answer rather than a reset; a chunked one, which has
+ * no end to wait for, is cut off at once.
  */
-function readBody(req: http.IncomingMessage, limit: number, cutOnShape: boolean): Promise<BodyRead | 'too-large' | 'aborted'> {
+function readBody(req: http.IncomingMessage, limit: number, keepPastShape: boolean): Promise<BodyRead | 'too-large' | 'aborted'> {
   // The read starts after an await (the token check): the client may have gone meanwhile, and its
   // 'aborted' and 'close' events with it.
   if (req.destroyed) return Promise.resolve('aborted');
+  const chunked = req.headers['content-length'] === undefined;
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     const scanner = new JsonShapeScanner();
     let shape: JsonShapeVerdict = 'ok';
     let size = 0;
@@ -248,11 +256,12 @@ function readBody(req: http.IncomingMessage, limit: number, cutOnShape: boolean)
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) return stop('too-large');
-      shape = scanner.feed(c);
-      if (shape !== 'ok' && cutOnShape) return stop({ kind: 'cut', shape });
-      chunks.push(c);
+      if (shape === 'ok') shape = scanner.feed(c);
+      if (shape === 'ok' || keepPastShape) return void chunks.push(c);
+      chunks = [];
+      if (chunked) stop({ kind: 'cut', shape });
     });
-    req.on('end', () => resolve({ kind: 'whole', body: Buffer.concat(chunks), shape }));
+    req.on('end', () => resolve(shape === 'ok' || keepPastShape ? { kind: 'whole', body: Buffer.concat(chunks), shape } : { kind: 'cut', shape }));
     req.on('aborted', () => resolve('aborted'));
     req.on('error', () => resolve('aborted'));
     req.on('close', () => resolve('aborted')); // after 'end' this changes nothing: a promise settles once
