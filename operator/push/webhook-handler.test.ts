@@ -336,7 +336,7 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     }
   });
 
-  it('a body nested deeper than 32 or holding more than 100,000 values is refused while it is read (400, connection closed), never parsed', async () => {
+  it('a body nested deeper than 32 or holding more than 100,000 values is refused (400), never parsed', async () => {
     for (const body of ['['.repeat(5 * 1024 * 1024), '[' + '0,'.repeat(200_000) + '0]']) {
       const reply = await send(server.port, { headers: headers(), body }).catch((err: Error) => ({ status: -1, body: err.message }));
       // The answer comes before the whole body is read; the client may see the reset first.

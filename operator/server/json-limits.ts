@@ -2,8 +2,8 @@
  * Limits on a JSON body's shape, checked on the bytes as they arrive, before anything is parsed. JSON.parse
  * of 5 MiB runs for up to a second on the event loop whatever its result (measured on Node 20: 5 MiB of `[`
  * 0.6 s, of `{},` 0.5 s, of arrays nested 32 deep 1 s, with 70 to 120 MiB of heap), and nothing else — probes,
- * Lease renewal, other webhooks — runs meanwhile. The scan is linear, keeps three numbers, and stops the read
- * at the first byte past a limit.
+ * Lease renewal, other webhooks — runs meanwhile. The scan is linear, keeps a few numbers, and gives its
+ * verdict at the first byte past a limit (the webhook route then keeps nothing more).
  *
  * - Depth: GitLab's push payloads nest 4 deep (`commits[].author.name`); 32 leaves ample room.
  * - Values: every `{`, `[` and `,` outside strings starts a value. A push payload has about 30 per commit plus
