@@ -463,6 +463,14 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       expect(reply.status, reply.body).to.equal(202);
     });
 
+    it('a deep body is judged by its signature first: a wrong one → 401, a valid one → 400', async () => {
+      const deep = '['.repeat(40) + ']'.repeat(40);
+      const wrong = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(deep, 'whsec_' + Buffer.from('another-signing-key-0123').toString('base64')) }, body: deep });
+      const valid = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(deep) }, body: deep });
+      expect([wrong.status, valid.status]).to.deep.equal([401, 400]);
+      expect(valid.body).to.match(/deeper than 32/);
+    });
+
     it('still needs the token when the signature is valid', async () => {
       const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) }, body });
       expect(reply.status).to.equal(401);

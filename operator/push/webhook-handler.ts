@@ -135,7 +135,7 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads
 async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries, req: http.IncomingMessage, linkName: string, spec: ValidatedLinkSpec, limit: number, now: Date, receivedAt: bigint): Promise<Answer> {
   // A signed webhook is kept whole (within the limit) so that its signature is judged before its shape; an
   // unsigned one is not kept past a shape limit. Either way nothing past a limit is scanned further or parsed.
-  const read = await readBody(req, limit, spec.webhook.signingSecretRef === undefined);
+  const read = await readBody(req, limit, spec.webhook.signingSecretRef !== undefined);
   if (read === 'too-large') return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
   if (read === 'aborted') return { status: 400, body: 'request aborted', result: 'aborted' };
   const chunked = req.headers['content-length'] === undefined; // cut off mid-body: closed after the answer
