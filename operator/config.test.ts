@@ -18,6 +18,12 @@ describe('config', () => {
     expect(loadConfig({ LEADER_ELECT: 'false' }).leaderElection).to.equal(undefined);
   });
 
+  it('webhook limits: defaults, overrides, and at least 1', () => {
+    expect(loadConfig({})).to.include({ httpMaxConnections: 1_024, webhookMaxBodyReads: 16, webhookDeliveriesRemembered: 100_000 });
+    expect(loadConfig({ HTTP_MAX_CONNECTIONS: '64', WEBHOOK_MAX_BODY_READS: '4', WEBHOOK_DELIVERIES_REMEMBERED: '1000' })).to.include({ httpMaxConnections: 64, webhookMaxBodyReads: 4, webhookDeliveriesRemembered: 1000 });
+    for (const name of ['HTTP_MAX_CONNECTIONS', 'WEBHOOK_MAX_BODY_READS', 'WEBHOOK_DELIVERIES_REMEMBERED']) expect(() => loadConfig({ [name]: '0' })).to.throw(new RegExp(`${name} must be at least 1`));
+  });
+
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ LEADER_ELECT: 'yes' })).to.throw(/LEADER_ELECT must be true or false/);
     expect(() => loadConfig({ LEASE_RENEW_DEADLINE_SECONDS: '20' })).to.throw(/LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS/);

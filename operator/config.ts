@@ -24,6 +24,12 @@ export interface Config {
    * past it they are refused with 503 (push/secret-reader.ts, docs/security.md).
    */
   webhookSecretMaxStaleSeconds: number;
+  /** Open HTTP connections at most (probes share the port: keep it well above GitLab's and the kubelet's use). */
+  httpMaxConnections: number;
+  /** Large webhook bodies (over 64 KiB, or chunked) read and parsed at once; beyond it 503 with Retry-After. */
+  webhookMaxBodyReads: number;
+  /** Accepted webhook deliveries remembered (10 minutes each) so that replays are not acted on again. */
+  webhookDeliveriesRemembered: number;
   /** Leader election: only the replica holding the Lease reconciles; every replica answers webhooks. */
   leaderElection: LeaderElectionConfig | undefined;
 }
@@ -65,6 +71,12 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+function positive(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const n = int(name, fallback, env);
+  if (n < 1) throw new Error(`${name} must be at least 1, got ${JSON.stringify(env[name])}`);
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     kubeconfig: env.KUBECONFIG || undefined,
@@ -78,6 +90,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
     triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),
     webhookSecretMaxStaleSeconds: int('WEBHOOK_SECRET_MAX_STALE_SECONDS', 600, env),
+    httpMaxConnections: positive('HTTP_MAX_CONNECTIONS', 1_024, env),
+    webhookMaxBodyReads: positive('WEBHOOK_MAX_BODY_READS', 16, env),
+    webhookDeliveriesRemembered: positive('WEBHOOK_DELIVERIES_REMEMBERED', 100_000, env),
     leaderElection: leaderElection(env),
   };
 }

@@ -36,14 +36,14 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const links = setupLinkController({ client, compiler, status, log, metrics, events, workers: config.workers, writeConcurrency: config.writeConcurrency, resyncSeconds: config.resyncSeconds, paused: config.leaderElection !== undefined });
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
   const index = new ReceiverIndex(links.links, links.caches.gitRepositories, links.caches.namespaces, compiler);
-  const push = new PushService({ client, index, records: status, receivers: links.caches.receivers, secrets: links.caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize, secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000 });
+  const push = new PushService({ client, index, records: status, receivers: links.caches.receivers, secrets: links.caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize, secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000, maxBodyReads: config.webhookMaxBodyReads, deliveriesRemembered: config.webhookDeliveriesRemembered });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
 
   await links.start();
   const elector = config.leaderElection && startLeaderElection(client, config.leaderElection, links.queue, links.enqueueAll, metrics, log);
 
   let started = false;
-  const http = await startHttpServer({ host: config.httpHost, port: config.httpPort, metrics, routes: [push.route], ready: () => started && links.synced() });
+  const http = await startHttpServer({ host: config.httpHost, port: config.httpPort, metrics, routes: [push.route], ready: () => started && links.synced(), limits: { maxConnections: config.httpMaxConnections } });
   started = true;
   log.info('operator started', { port: http.port, workers: config.workers });
 

@@ -546,4 +546,56 @@ describe('LinkController', () => {
     expect(logs).not.to.contain('token-1-');
     expect(logs).not.to.contain('/hook/');
   });
+  describe('weak webhook Secrets: WebhookSecretReady', () => {
+    const webhookSecret = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'flux-system' }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
+    const SIGNED: GitLabFluxLinkSpec = { ...SPEC, webhook: { ...SPEC.webhook, signingSecretRef: { namespace: 'flux-system', name: 'gitlab-signing', key: 'key' } } };
+
+    it('a webhook token under 16 characters: WebhookSecretReady=False WeakWebhookSecret naming the field and key, Ready False, looked at again in 30 s', async () => {
+      world = new World(cluster());
+      world.fake.seed(SECRETS, webhookSecret('gitlab-webhook', { token: 'tiny-hook' }));
+      world.fake.seed(LINKS, linkObject('team-a', SPEC));
+      await world.start();
+      await world.reconcile('team-a');
+      world.markReceiversReady();
+      await settle();
+      const outcome = await world.reconcile('team-a');
+      const condition = world.condition('team-a', 'WebhookSecretReady');
+      expect(condition).to.include({ status: 'False', reason: 'WeakWebhookSecret' });
+      expect(condition!.message).to.equal('spec.webhook.secretRef (Secret flux-system/gitlab-webhook, key token) is not acceptable: shorter than 16 characters');
+      expect(world.condition('team-a', 'Ready')).to.include({ status: 'False', reason: 'WeakWebhookSecret', message: condition!.message });
+      expect(world.condition('team-a', 'ReceiversReady')).to.include({ status: 'True' });
+      expect(outcome).to.deep.equal({ kind: 'requeueAfter', ms: 30_000 });
+      expect(JSON.stringify(world.status('team-a'))).to.not.include('tiny-hook');
+
+      // Fixed: the next look clears the condition and Ready is True again.
+      world.fake.mutate<KubeObject>(SECRETS, 'flux-system', 'gitlab-webhook', (o) => ((o as Secret).data = { token: Buffer.from('a-long-enough-webhook-token').toString('base64') }));
+      expect(await world.reconcile('team-a')).to.deep.equal({ kind: 'done' });
+      expect(world.condition('team-a', 'WebhookSecretReady')).to.equal(undefined);
+      expect(world.condition('team-a', 'Ready')).to.include({ status: 'True', message: '2 repositories linked, 2 receivers ready' });
+    });
+
+    for (const [name, key, reason] of [
+      ['an empty whsec_ key', 'whsec_', 'shorter than 16 bytes (0)'],
+      ['whsec_!!!!', 'whsec_!!!!', 'a whsec_ key that is not canonical base64 (standard alphabet, with padding)'],
+    ] as const) {
+      it(`a signing key ${name}: the condition names spec.webhook.signingSecretRef, never the value`, async () => {
+        world = new World(cluster());
+        world.fake.seed(SECRETS, webhookSecret('gitlab-webhook', { token: 'a-long-enough-webhook-token' }));
+        world.fake.seed(SECRETS, webhookSecret('gitlab-signing', { key }));
+        world.fake.seed(LINKS, linkObject('team-a', SIGNED));
+        await world.start();
+        await world.reconcile('team-a');
+        expect(world.condition('team-a', 'WebhookSecretReady')).to.include({ status: 'False', reason: 'WeakWebhookSecret', message: `spec.webhook.signingSecretRef (Secret flux-system/gitlab-signing, key key) is not acceptable: ${reason}` });
+      });
+    }
+
+    it('acceptable or missing Secrets state no WebhookSecretReady (a missing one is the webhook\'s 503 and log)', async () => {
+      world = new World(cluster());
+      world.fake.seed(SECRETS, webhookSecret('gitlab-webhook', { token: 'a-long-enough-webhook-token' }));
+      world.fake.seed(LINKS, linkObject('team-a', SIGNED));
+      await world.start();
+      expect(await world.reconcile('team-a')).to.deep.equal({ kind: 'done' });
+      expect(world.condition('team-a', 'WebhookSecretReady')).to.equal(undefined);
+    });
+  });
 });

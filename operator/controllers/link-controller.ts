@@ -17,7 +17,10 @@ import { Expectations } from '../reconcile/expectations.js';
 import { FINALIZER, LABEL_LINK, LABEL_MANAGED_BY, linkSelector, MANAGED_BY, objectName } from '../reconcile/names.js';
 import { outcomeFor, REQUEUE_MS, requeueAfter } from '../reconcile/outcome.js';
 import { Planner, type Action, type ApplyResult, type Plan } from '../reconcile/plan.js';
-import { linkControllerUpdate, type StatusUpdate, type Verdict } from '../reconcile/status.js';
+import { linkControllerUpdate, withWebhookSecrets, type StatusUpdate, type Verdict } from '../reconcile/status.js';
+import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import { weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
+import { secretText } from '../kube/secret-data.js';
 import { summarizePass, type LinkedRepository } from '../reconcile/summarize.js';
 import { mapLimit } from './concurrency.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
@@ -60,6 +63,8 @@ interface Concluded {
   failures?: string[];
   /** The writes, for the ReceiversChanged Event (recorded after the status). */
   applied?: { written: number; actions: Action[] };
+  /** What is wrong with the values of the link's webhook Secrets (messages naming the field). */
+  weakWebhookSecrets?: string[];
 }
 
 /**
@@ -111,10 +116,11 @@ export class LinkController {
     const link = links.find((l) => l.metadata.name === name);
     const pass = await this.pass(name, link, links);
     if (!('verdict' in pass)) return pass;
-    const update = linkControllerUpdate(pass.verdict, link!.metadata.generation ?? 0, pass.repositories);
+    const weak = pass.weakWebhookSecrets ?? [];
+    const update = withWebhookSecrets(linkControllerUpdate(pass.verdict, link!.metadata.generation ?? 0, pass.repositories), weak);
     await this.deps.status.write(link!, update);
     if (pass.applied) await this.recordChanges(link!, pass.applied.written, pass.applied.actions);
-    return outcomeFor(pass.verdict, pass);
+    return outcomeFor(pass.verdict, { ...pass, weakWebhookSecrets: weak.length });
   }
 
   /** What the pass did: an outcome when it ends without a verdict (nothing to report), else the verdict. */
@@ -135,7 +141,8 @@ export class LinkController {
 
     const compiled = compiler.compile(link);
     if (!compiled.valid) return { verdict: { kind: 'stalled', reason: Reason.InvalidSpec, message: compiled.message } };
-    if (!this.deps.fluxInstalled()) return { verdict: { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED } };
+    const weakWebhookSecrets = await this.weakWebhookSecrets(name, compiled.spec);
+    if (!this.deps.fluxInstalled()) return { verdict: { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED }, weakWebhookSecrets };
     if (!Object.values(caches).every((c) => c.hasSynced())) return requeueAfter(REQUEUE_MS.cachesSyncing);
     // Our last writes not yet seen by the caches: planning now would redo them.
     const cachedVersion = (kind: string, ns: string, n: string) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null;
@@ -155,7 +162,35 @@ export class LinkController {
       blocked: summary.blocked,
       failures: applied.failures,
       applied: { written: applied.written, actions: plan.actions },
+      weakWebhookSecrets,
     };
+  }
+
+  /**
+   * The link's webhook Secrets judged as the webhook route judges them (gitlab/webhook-auth.ts), so a value
+   * that makes every webhook 503 shows on the link. A Secret that cannot be read is not judged here: the
+   * webhook answers 503 and logs it, and the reconcile does not depend on it. One GET per Secret per pass,
+   * with the same grant the push path uses (`get` on Secrets).
+   */
+  private async weakWebhookSecrets(link: string, spec: ValidatedLinkSpec): Promise<string[]> {
+    const checks: Array<[WebhookSecretField, Required<ValidatedLinkSpec['webhook']>['secretRef'] | undefined, (value: string) => string | undefined]> = [
+      ['spec.webhook.secretRef', spec.webhook.secretRef, weakTokenReason],
+      ['spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, weakSigningKeyReason],
+    ];
+    const problems: string[] = [];
+    for (const [field, ref, weak] of checks) {
+      if (!ref) continue;
+      let value: string | undefined;
+      try {
+        value = secretText((await this.deps.client.get<Secret>(SECRETS, ref.namespace, ref.name))?.data, ref.key);
+      } catch (err) {
+        this.deps.log.debug('webhook Secret not read: not judged', { link, field, error: err instanceof Error ? err.message : String(err) });
+        continue;
+      }
+      const reason = value === undefined ? undefined : weak(value);
+      if (reason) problems.push(weakSecretMessage(field, ref, reason));
+    }
+    return problems;
   }
 
   /** Gather → desired → plan. Each desired pair is made, planned and dropped (Planner): only what the status needs is kept. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHmac, randomBytes } from 'node:crypto';
-import { checkSignature, checkToken, safeEqual, signingKeyBytes } from './webhook-auth.js';
+import { checkSignature, checkToken, MIN_SIGNING_KEY_BYTES, MIN_TOKEN_CHARS, safeEqual, signingKeyBytes, weakSecretMessage, weakSigningKeyReason, weakTokenReason } from './webhook-auth.js';
 
 const TOKEN = 'hook-token-5b2f1c0e9a7d4e8b';
 
@@ -42,6 +42,51 @@ describe('authenticate: checkToken', () => {
   });
 });
 
+describe('authenticate: weak tokens and keys', () => {
+  const tokens: Array<[string, string, string | undefined]> = [
+    ['an empty token', '', 'shorter than 16 characters'],
+    ['15 characters', 'a'.repeat(15), 'shorter than 16 characters'],
+    ['16 characters', 'a'.repeat(16), undefined],
+    ['15 characters that take 30 bytes in UTF-8 (characters count, not bytes)', 'é'.repeat(15), 'shorter than 16 characters'],
+    ['a 64-character hex token', randomBytes(32).toString('hex'), undefined],
+  ];
+  for (const [name, token, want] of tokens) it(`token: ${name}`, () => expect(weakTokenReason(token)).to.equal(want));
+
+  it('checkToken refuses a weak expected token even when the sent one equals it', () => {
+    expect(checkToken('short', 'short')).to.deep.equal({ ok: false, reason: 'webhook token not acceptable' });
+    expect(MIN_TOKEN_CHARS).to.equal(16);
+  });
+
+  const b64 = (bytes: Buffer) => 'whsec_' + bytes.toString('base64');
+  const keys: Array<[string, string, RegExp | undefined]> = [
+    ['whsec_ (empty)', 'whsec_', /shorter than 16 bytes \(0\)/],
+    ['whsec_!!!! (decodes to nothing)', 'whsec_!!!!', /not canonical base64/],
+    ['whsec_ with 15 bytes', b64(Buffer.alloc(15, 7)), /shorter than 16 bytes \(15\)/],
+    ['whsec_ with 16 bytes', b64(Buffer.alloc(16, 7)), undefined],
+    ['whsec_ with 32 random bytes', b64(randomBytes(32)), undefined],
+    ['whsec_ without padding', b64(Buffer.alloc(16, 7)).replace(/=+$/, ''), /not canonical base64/],
+    ['whsec_ with too much padding', b64(Buffer.alloc(16, 7)) + '==', /not canonical base64/],
+    ['whsec_ in the URL-safe alphabet', 'whsec_' + Buffer.alloc(18, 0xfb).toString('base64url'), /not canonical base64/],
+    ['whsec_ with a line break inside', b64(Buffer.alloc(24, 7)).replace(/^(whsec_.{8})/, '$1\n'), /not canonical base64/],
+    ['whsec_ with non-zero padding bits (decodes, but is not the canonical text)', 'whsec_' + Buffer.alloc(16, 7).toString('base64').replace(/w==$/, 'x=='), /not canonical base64/],
+    ['a raw key of 15 bytes', 'k'.repeat(15), /shorter than 16 bytes/],
+    ['a raw key of 16 bytes', 'k'.repeat(16), undefined],
+  ];
+  for (const [name, key, want] of keys) {
+    it(`signing key: ${name}`, () => {
+      const got = weakSigningKeyReason(key);
+      if (want) expect(got).to.match(want);
+      else expect(got).to.equal(undefined);
+    });
+  }
+
+  it('the message names the field, the Secret and its key, never the value', () => {
+    const message = weakSecretMessage('spec.webhook.signingSecretRef', { namespace: 'ns', name: 'sig', key: 'key' }, weakSigningKeyReason('whsec_c2hvcnQ=')!);
+    expect(message).to.equal('spec.webhook.signingSecretRef (Secret ns/sig, key key) is not acceptable: shorter than 16 bytes (5)');
+    expect(MIN_SIGNING_KEY_BYTES).to.equal(16);
+  });
+});
+
 describe('authenticate: signingKeyBytes', () => {
   it('decodes a whsec_ key as base64', () => {
     const raw = randomBytes(24);
@@ -75,7 +120,9 @@ describe('authenticate: checkSignature (Standard Webhooks)', () => {
     ['a tampered body', { id, timestamp: ts, signature: good }, Buffer.from(body.toString().replace('main', 'evil')), rawKey, NOW, false, /does not match/],
     ['a body with one byte appended', { id, timestamp: ts, signature: good }, Buffer.concat([body, Buffer.from(' ')]), rawKey, NOW, false, /does not match/],
     ['a different webhook-id', { id: id + 'x', timestamp: ts, signature: good }, body, rawKey, NOW, false, /does not match/],
-    ['the wrong key', { id, timestamp: ts, signature: good }, body, 'another-key', NOW, false, /does not match/],
+    ['the wrong key', { id, timestamp: ts, signature: good }, body, 'another-signing-key', NOW, false, /does not match/],
+    ['an empty whsec_ key is refused even with its own (forgeable) signature', { id, timestamp: ts, signature: sign(Buffer.alloc(0), id, ts, body) }, body, 'whsec_', NOW, false, /not acceptable/],
+    ['a whsec_ key that decodes to nothing is refused even with its own signature', { id, timestamp: ts, signature: sign(Buffer.alloc(0), id, ts, body) }, body, 'whsec_!!!!', NOW, false, /not acceptable/],
     ['a timestamp 301 s in the past is stale', { id, timestamp: String(NOW - 301), signature: sign(Buffer.from(rawKey), id, String(NOW - 301), body) }, body, rawKey, NOW, false, /stale/],
     ['a timestamp 301 s in the future is stale', { id, timestamp: String(NOW + 301), signature: sign(Buffer.from(rawKey), id, String(NOW + 301), body) }, body, rawKey, NOW, false, /stale/],
     ['a timestamp exactly 300 s old is still accepted', { id, timestamp: String(NOW - 300), signature: sign(Buffer.from(rawKey), id, String(NOW - 300), body) }, body, rawKey, NOW, true],

@@ -90,6 +90,27 @@ describe('gitlab-event: parseEvent', () => {
     });
   });
 
+  describe('object_kind and event_name are looked up as data, never as properties of an object', () => {
+    // A plain-object table answered `constructor`, `toString` or `__proto__` with Object's own members: such a
+    // request became a "push" whose X-Gitlab-Event was `function Object() { [native code] }`.
+    const names = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
+    for (const name of names) {
+      it(`object_kind ${name} on a Push Hook is ignored, not a push`, () => {
+        const got = parseEvent('Push Hook', pushBody({ object_kind: name }));
+        expect(got.kind, JSON.stringify(got)).to.equal('ignored');
+      });
+      it(`event_name ${name} on a System Hook is ignored, not a push`, () => {
+        const got = parseEvent('System Hook', pushBody({ object_kind: undefined, event_name: name }));
+        expect(got.kind, JSON.stringify(got)).to.equal('ignored');
+      });
+    }
+
+    it('a body whose fields come only from an own "__proto__" key is not a push', () => {
+      const body: unknown = JSON.parse(`{"__proto__": ${JSON.stringify(pushBody())}}`);
+      expect(parseEvent('Push Hook', body).kind).to.equal('invalid');
+    });
+  });
+
   describe('malformed events are invalid with a message naming the field', () => {
     const cases: Array<[string, string | undefined, unknown, RegExp]> = [
       ['missing X-Gitlab-Event header', undefined, pushBody(), /X-Gitlab-Event/],

@@ -32,6 +32,10 @@ export interface PushServiceDeps {
   maxPending?: number;
   /** See SecretReader: how long the last webhook Secret value read serves while the API server is away. */
   secretMaxStaleMs?: number;
+  /** Webhook bodies read at once (webhook-handler's DEFAULT_MAX_BODY_READS). */
+  maxBodyReads?: number;
+  /** Accepted deliveries remembered against replays (webhook-handler's DEFAULT_MAX_DELIVERIES_REMEMBERED). */
+  deliveriesRemembered?: number;
 }
 
 export class PushService {
@@ -57,6 +61,8 @@ export class PushService {
         metrics.webhookSeconds.observe(seconds);
       },
       recordPush: (link, push, now) => deps.records.recordPush(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
+      maxBodyReads: deps.maxBodyReads,
+      maxDeliveriesRemembered: deps.deliveriesRemembered,
     });
   }
 

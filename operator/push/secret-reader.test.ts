@@ -120,6 +120,18 @@ describe('secret-reader: SecretReader', () => {
     expect(await new SecretReader(k.client).value(ref())).to.equal(undefined);
   });
 
+  for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    it(`a key named ${key} that the Secret does not have is undefined (not Object's member)`, async () => {
+      const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'a-token-of-some-length' })]);
+      expect(await new SecretReader(k.client).value(ref('hook-token', key))).to.equal(undefined);
+    });
+  }
+
+  it('a key named constructor that the Secret has is read', async () => {
+    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { constructor: 'kept-as-data' })]);
+    expect(await new SecretReader(k.client).value(ref('hook-token', 'constructor'))).to.equal('kept-as-data');
+  });
+
   it('a Secret without data is undefined', async () => {
     const k = secretsClient([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook-token', namespace: 'gitlab-flux-link' } }]);
     expect(await new SecretReader(k.client).value(ref())).to.equal(undefined);

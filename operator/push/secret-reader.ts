@@ -1,6 +1,7 @@
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
 import { KubeError, type KubeClient } from '../kube/client.js';
+import { secretText } from '../kube/secret-data.js';
 import { SECRETS } from '../meta/resource.js';
 
 interface CacheEntry {
@@ -54,10 +55,7 @@ export class SecretReader {
       if (!last || !isOutage(error) || this.now() - last.at > this.staleMs) return undefined;
       secret = last.secret;
     }
-    const b64 = secret?.data?.[ref.key];
-    if (b64 === undefined) return undefined;
-    const value = Buffer.from(b64, 'base64').toString('utf8').replace(/\r?\n$/, '');
-    return value === '' ? undefined : value;
+    return secretText(secret?.data, ref.key);
   }
 
   private fetch(ref: Required<SecretKeyRef>): CacheEntry {

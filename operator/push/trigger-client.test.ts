@@ -253,6 +253,44 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     expect(w.delays).to.deep.equal([250, 500]);
   });
 
+  it('400 with a body fails at once: notification-controller answers its 400s with an empty body, so this one is not its transient "unable to validate payload"', async () => {
+    server = await startFakeReceiverServer(() => ({ status: 400, body: 'bad request: header X-Gitlab-Event malformed' }));
+    const w = new World();
+    const out = await w.client().trigger(request(linkSpec({ endpoint: server.url })));
+    expect(out).to.deep.equal({ result: 'failed', attempts: 1, detail: 'HTTP 400: bad request: header X-Gitlab-Event malformed' });
+    expect(w.delays).to.deep.equal([]);
+    expect(server.seen).to.have.length(1);
+  });
+
+  it('400 with a body: the detail shown is bounded and on one line', async () => {
+    server = await startFakeReceiverServer(() => ({ status: 400, body: 'no\r\nway ' + 'x'.repeat(10_000) }));
+    const w = new World();
+    const out = await w.client().trigger(request(linkSpec({ endpoint: server.url })));
+    expect(out.result).to.equal('failed');
+    expect(out.detail).to.match(/^HTTP 400: no way x+…$/);
+    expect(out.detail.length).to.be.at.most(220);
+  });
+
+  it('gitlab: an event the Receiver does not accept fails at once without a request (notification-controller would answer 400 "not authorised" for ever)', async () => {
+    server = await startFakeReceiverServer();
+    const w = new World();
+    const r = w.receivers.get(`${NS}/${NAME}`)!;
+    w.receivers.set(`${NS}/${NAME}`, { ...r, spec: { ...r.spec, type: 'gitlab', events: ['Push Hook'] } });
+    const out = await w.client().trigger(request(linkSpec({ endpoint: server.url, type: 'gitlab' }), 'Tag Push Hook'));
+    expect(out).to.deep.equal({ result: 'failed', attempts: 0, detail: 'Receiver apps/podinfo does not accept X-Gitlab-Event "Tag Push Hook" (spec.events)' });
+    expect(server.seen).to.have.length(0);
+    expect(w.delays).to.deep.equal([]);
+  });
+
+  it('gitlab: events are compared case-insensitively, as notification-controller does', async () => {
+    server = await startFakeReceiverServer();
+    const w = new World();
+    const r = w.receivers.get(`${NS}/${NAME}`)!;
+    w.receivers.set(`${NS}/${NAME}`, { ...r, spec: { ...r.spec, type: 'gitlab', events: ['push hook'] } });
+    const out = await w.client().trigger(request(linkSpec({ endpoint: server.url, type: 'gitlab' }), 'Push Hook'));
+    expect(out).to.include({ result: 'delivered', attempts: 1 });
+  });
+
   for (const status of [401, 403, 413]) {
     it(`${status} fails at once without a retry`, async () => {
       server = await startFakeReceiverServer(() => status);

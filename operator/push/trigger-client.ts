@@ -85,17 +85,18 @@ export class TriggerClient {
     while (true) {
       const target = this.target(req);
       if (target.kind === 'tampered') return { result: 'tampered', attempts, detail: TAMPERED };
+      if (target.kind === 'refused') return { result: 'failed', attempts, detail: target.why };
       if (target.kind === 'wait') last = target.why;
       else {
         attempts++;
         req.onSend?.(attempts);
-        const status = await this.post(req, proxy.proxy, target.path, target.token).catch((err: Error) => {
+        const { status, body } = await this.post(req, proxy.proxy, target.path, target.token).catch((err: Error) => {
           last = `connection error: ${redactPaths(err.message)}`;
-          return 0;
+          return { status: 0, body: '' };
         });
         if (status >= 200 && status < 300) return { result: 'delivered', attempts, detail: `HTTP ${status}` };
-        if (status !== 0) last = `HTTP ${status}`;
-        if (isPermanent(status)) return { result: 'failed', attempts, detail: last };
+        if (status !== 0) last = body === '' ? `HTTP ${status}` : `HTTP ${status}: ${body}`;
+        if (isPermanent(status, body)) return { result: 'failed', attempts, detail: last };
       }
       if (this.now() + delay > deadline) return { result: target.kind === 'send' ? 'failed' : 'not-ready', attempts, detail: last };
       await this.sleep(delay);
@@ -104,9 +105,11 @@ export class TriggerClient {
   }
 
   /** Where to send and with which token, read afresh from the caches (a rotation changes both). */
-  private target(req: TriggerRequest): { kind: 'send'; path: string; token: string } | { kind: 'wait'; why: string } | { kind: 'tampered' } {
+  private target(req: TriggerRequest): { kind: 'send'; path: string; token: string } | { kind: 'wait'; why: string } | { kind: 'refused'; why: string } | { kind: 'tampered' } {
     const receiver = this.deps.receiver(req.namespace, req.receiver);
     if (!receiver) return { kind: 'wait', why: 'Receiver not found' };
+    const refused = eventRefused(receiver, req);
+    if (refused) return { kind: 'refused', why: refused };
     const served = receiver.status?.webhookPath;
     if (!served) return { kind: 'wait', why: 'Receiver has no webhook path yet' };
     if (!RECEIVER_WEBHOOK_PATH.test(served)) return { kind: 'tampered' };
@@ -119,8 +122,11 @@ export class TriggerClient {
     return { kind: 'send', path, token };
   }
 
-  /** Async, so that anything thrown here (a URL that cannot be built) is this attempt's error, never the queue's. */
-  private async post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<number> {
+  /**
+   * The status and the start of the answer's body, on one line (shown in lastTrigger and the log). Async, so
+   * that anything thrown here (a URL that cannot be built) is this attempt's error, never the queue's.
+   */
+  private async post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<{ status: number; body: string }> {
     const body = Buffer.from(req.body);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'gitlab-flux-link' };
     if (req.spec.receiver.type === 'gitlab') {
@@ -131,12 +137,18 @@ export class TriggerClient {
     }
     const timeoutMs = this.deps.timeoutMs ?? 10_000;
     const url = receiverURL(req.spec.receiver.endpoint, webhookPath);
-    if (viaProxy) return this.deps.client.request('POST', url.pathname, body, headers, timeoutMs).then((r) => r.status);
+    if (viaProxy) return this.deps.client.request('POST', url.pathname, body, headers, timeoutMs).then((r) => ({ status: r.status, body: excerpt(r.body) }));
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const r = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: timeoutMs, agent: url.protocol === 'https:' ? this.agent.https : this.agent.http }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        // Only the start of the body is kept; the rest is read and dropped so the connection can be reused.
+        const kept: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < MAX_DETAIL_BYTES) kept.push(c.subarray(0, MAX_DETAIL_BYTES - size));
+          size += c.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: excerpt(Buffer.concat(kept), size) }));
         res.on('error', reject);
       });
       r.on('timeout', () => r.destroy(new Error(`timed out after ${timeoutMs} ms`)));
@@ -164,12 +176,38 @@ export function receiverURL(endpoint: string, webhookPath: string): URL {
   return url;
 }
 
+/** How much of an answer's body is kept for the trigger's detail. */
+const MAX_DETAIL_BYTES = 200;
+
+/** The body's start as one line of printable text (webhook paths redacted), marked when cut. */
+function excerpt(body: Buffer, size = body.length): string {
+  const text = redactPaths(body.subarray(0, MAX_DETAIL_BYTES).toString('utf8')).replace(/[\p{Cc}\s]/gu, ' ').replace(/ +/g, ' ').trim();
+  return size > MAX_DETAIL_BYTES ? `${text}…` : text;
+}
+
 /**
  * A 4xx the receiver will answer again to the same request, so retrying cannot help. Not permanent: 404
- * (the webhook path changed: read again), 408/429 (come back later), and 400, which notification-controller
- * also answers when it cannot read the Receiver's token Secret from the API server ("unable to validate
- * payload"), as during an API server outage.
+ * (the webhook path changed: read again), 408/429 (come back later), and a 400 with an empty body.
+ * notification-controller answers every request it cannot validate with a bare 400 (its receiver handler
+ * writes the status only; "unable to validate payload" and the cause go to its log). That includes failing to
+ * read the Receiver's token Secret from the API server, as during an outage (e2e `outage`), so a bare 400 may
+ * pass. Its permanent 400s for our requests are an event the Receiver does not list (checked before sending:
+ * `eventRefused`) or a token mismatch, which lasts only while a rotated token reaches its cache. A 400 with a
+ * body is not notification-controller's validation (a proxy, the API server's service proxy, another server):
+ * the same request gets the same answer, so it fails at once and is shown as it is.
  */
-export function isPermanent(status: number): boolean {
-  return status >= 400 && status < 500 && ![400, 404, 408, 429].includes(status);
+export function isPermanent(status: number, body = ''): boolean {
+  if (status === 400) return body !== '';
+  return status >= 400 && status < 500 && ![404, 408, 429].includes(status);
+}
+
+/**
+ * A gitlab-type Receiver checks X-Gitlab-Event against its spec.events (case-insensitively) and answers 400
+ * for any other event, every time: such a trigger is not sent. generic-hmac Receivers ignore events.
+ */
+function eventRefused(receiver: Receiver, req: TriggerRequest): string | undefined {
+  const events = receiver.spec.events ?? [];
+  if (req.spec.receiver.type !== 'gitlab' || receiver.spec.type !== 'gitlab' || events.length === 0) return undefined;
+  if (events.some((e) => e.toLowerCase() === req.event.toLowerCase())) return undefined;
+  return `Receiver ${req.namespace}/${req.receiver} does not accept X-Gitlab-Event ${JSON.stringify(req.event)} (spec.events)`;
 }

@@ -13,7 +13,7 @@ import { RawConnection } from '../testing/raw-http.js';
 import type { Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { TriggerQueue } from './trigger-queue.js';
-import { webhookRoute, type WebhookDeps } from './webhook-handler.js';
+import { SMALL_BODY_BYTES, webhookRoute, type WebhookDeps } from './webhook-handler.js';
 
 const HOOK_TOKEN = 'gitlab-hook-token-3f9c2a7e51d04b86';
 const SIGNING_KEY = 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcdef').toString('base64');
@@ -266,10 +266,152 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(f.logLines.join('\n')).to.not.include(HOOK_TOKEN);
   });
 
+  for (const [name, token] of [['a webhook token of 15 characters', 'fifteen-chars-x'], ['a webhook token of 1 character', 'x']] as const) {
+    it(`${name} → 503 even when sent right, and the log names the field, never the token`, async () => {
+      f.secrets.set('gitlab-flux-link/hook-token/token', token);
+      const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': token }), body: pushBody() });
+      expect(reply.status, reply.body).to.equal(503);
+      expect(f.observed).to.deep.equal(['secret_weak']);
+      expect(f.enqueued).to.have.length(0);
+      const log = f.logLines.join('\n');
+      expect(log).to.include('spec.webhook.secretRef').and.include('shorter than 16 characters');
+      if (token.length > 1) expect(log).to.not.include(token);
+    });
+  }
+
+  it('a weak webhook token is refused before the sent token is compared (no oracle on a weak value)', async () => {
+    f.secrets.set('gitlab-flux-link/hook-token/token', 'short');
+    const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': 'wrong' }), body: pushBody() });
+    expect(reply.status).to.equal(503);
+  });
+
+  it('a webhook token of exactly 16 characters is accepted', async () => {
+    f.secrets.set('gitlab-flux-link/hook-token/token', 'sixteen-chars-ok');
+    const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': 'sixteen-chars-ok' }), body: pushBody() });
+    expect(reply.status, reply.body).to.equal(202);
+  });
+
+  it('large bodies read at once are bounded: past maxBodyReads an authenticated webhook with a large body gets 503 with Retry-After at once, and the slot frees', async () => {
+    const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
+    const body = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
+    const slow = await RawConnection.open(own.port);
+    try {
+      // Holds the one slot: headers and half the body sent, the rest later.
+      await slow.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const busy = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: own.port, method: 'POST', path: '/hooks/gitlab', headers: headers(), agent: false }, resolve);
+        req.on('error', reject);
+        req.end(body);
+      });
+      busy.resume();
+      expect(busy.statusCode).to.equal(503);
+      expect(busy.headers['retry-after']).to.equal('1');
+      expect(f.observed).to.deep.equal(['busy']);
+      await slow.write(body.slice(10));
+      const first = await slow.waitForReply(3_000);
+      expect(first?.status).to.equal(202);
+      const after = await send(own.port, { headers: headers(), body });
+      expect(after.status, 'the slot is free again').to.equal(202);
+    } finally {
+      slow.destroy();
+      own.server.closeAllConnections();
+      await own.close();
+    }
+  });
+
+  it('small bodies (GitLab\'s) take no slot: 100 concurrent pushes while the one large-body slot is held are all accepted', async () => {
+    const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
+    const large = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
+    const slow = await RawConnection.open(own.port);
+    try {
+      await slow.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${large.length}\r\n\r\n${large.slice(0, 10)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const replies = await Promise.all(Array.from({ length: 100 }, () => send(own.port, { headers: headers(), body: pushBody() })));
+      expect([...new Set(replies.map((r) => r.status))]).to.deep.equal([202]);
+    } finally {
+      slow.destroy();
+      own.server.closeAllConnections();
+      await own.close();
+    }
+  });
+
+  it('a body nested deeper than 32 or holding more than 100,000 values is refused (400), never parsed', async () => {
+    for (const body of ['['.repeat(5 * 1024 * 1024), '[' + '0,'.repeat(200_000) + '0]']) {
+      const reply = await send(server.port, { headers: headers(), body }).catch((err: Error) => ({ status: -1, body: err.message }));
+      // The answer comes before the whole body is read; the client may see the reset first.
+      if (reply.status !== -1) expect(reply.status, reply.body).to.equal(400);
+    }
+    expect(f.observed).to.deep.equal(['malformed', 'malformed']);
+    expect(f.enqueued).to.have.length(0);
+  });
+
   it('a link name that is not valid percent-encoding is an unknown link (404), not a server error', async () => {
     const reply = await send(server.port, { path: '/hooks/%E0%A4%A', headers: headers(), body: pushBody() });
     expect(reply.status).to.be.below(500);
     expect(reply.status).to.equal(404);
+  });
+
+  describe('replays: a delivery already accepted is acknowledged and triggers nothing', () => {
+    const body = pushBody();
+    it('a signed delivery replayed within its 5-minute window (same webhook-id) → 200 duplicate, one trigger', async () => {
+      const signed = { ...headers(), ...signatureHeaders(body, SIGNING_KEY, String(NOW_S), 'msg_replayed') };
+      const first = await send(server.port, { path: '/hooks/signed', headers: signed, body });
+      const again = await send(server.port, { path: '/hooks/signed', headers: signed, body });
+      expect([first.status, again.status]).to.deep.equal([202, 200]);
+      expect(again.body).to.match(/duplicate/);
+      expect(f.observed).to.deep.equal(['accepted', 'duplicate']);
+      expect(f.enqueued).to.have.length(1);
+      expect(f.recorded).to.have.length(1);
+    });
+
+    for (const name of ['Idempotency-Key', 'X-Gitlab-Event-UUID']) {
+      it(`an unsigned delivery repeated with the same ${name} → 200 duplicate, one trigger`, async () => {
+        const h = headers({ [name]: '908a6d9e-45fd-46c8-97e6-c4f350f219dd' });
+        const replies = [await send(server.port, { headers: h, body }), await send(server.port, { headers: h, body })];
+        expect(replies.map((r) => r.status)).to.deep.equal([202, 200]);
+        expect(f.enqueued).to.have.length(1);
+      });
+    }
+
+    it('the same X-Gitlab-Event-UUID with another payload is another delivery (GitLab reuses it for events a webhook caused)', async () => {
+      const h = headers({ 'X-Gitlab-Event-UUID': 'shared-event-uuid' });
+      await send(server.port, { headers: h, body });
+      await send(server.port, { headers: h, body: pushBody({ ref: 'refs/heads/dev' }) });
+      expect(f.observed).to.deep.equal(['accepted', 'accepted']);
+    });
+
+    it('a retry of a delivery that was refused (503) is accepted: only accepted deliveries are remembered', async () => {
+      const h = headers({ 'Idempotency-Key': 'retry-after-503' });
+      const saved = f.secrets.get('gitlab-flux-link/hook-token/token')!;
+      f.secrets.delete('gitlab-flux-link/hook-token/token');
+      const first = await send(server.port, { headers: h, body });
+      f.secrets.set('gitlab-flux-link/hook-token/token', saved);
+      const retry = await send(server.port, { headers: h, body });
+      expect([first.status, retry.status]).to.deep.equal([503, 202]);
+      expect(f.enqueued).to.have.length(1);
+    });
+
+    it('an unauthenticated request with a remembered key is still 401 (the key is checked after authentication)', async () => {
+      const h = headers({ 'Idempotency-Key': 'k-1' });
+      await send(server.port, { headers: h, body });
+      const forged = await send(server.port, { headers: { ...h, 'X-Gitlab-Token': 'guess' }, body });
+      expect(forged.status).to.equal(401);
+    });
+
+    it('different keys, or the same key on another link, are different deliveries', async () => {
+      f.links.set('other', f.links.get('gitlab')!);
+      await send(server.port, { headers: headers({ 'Idempotency-Key': 'a' }), body });
+      await send(server.port, { headers: headers({ 'Idempotency-Key': 'b' }), body });
+      await send(server.port, { path: '/hooks/other', headers: headers({ 'Idempotency-Key': 'a' }), body });
+      expect(f.observed).to.deep.equal(['accepted', 'accepted', 'accepted']);
+    });
+
+    it('deliveries without any id are never taken for replays', async () => {
+      await send(server.port, { headers: headers(), body });
+      await send(server.port, { headers: headers(), body });
+      expect(f.enqueued).to.have.length(2);
+    });
   });
 
   describe('signed webhooks (link with signingSecretRef)', () => {
@@ -291,6 +433,43 @@ describe('webhook-handler: POST /hooks/<link>', function () {
         expect(f.enqueued).to.have.length(c.status === 202 ? 1 : 0);
       });
     }
+
+    // A weak key: the signature check would be void (an empty key is anyone's) or rest on a guessable key.
+    const weakKeys: Array<[string, string, RegExp]> = [
+      ['an empty whsec_ key (anyone can compute its HMAC)', 'whsec_', /shorter than 16 bytes/],
+      ['a whsec_ key that is not base64 at all (decodes to nothing)', 'whsec_!!!!', /not canonical base64/],
+      ['a whsec_ key of 8 bytes', 'whsec_' + Buffer.from('8 bytes!').toString('base64'), /shorter than 16 bytes/],
+      ['a whsec_ key without its padding (not canonical)', 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcd').toString('base64').replace(/=+$/, ''), /not canonical base64/],
+      ['a whsec_ key in the URL-safe alphabet (not the standard one)', 'whsec_' + Buffer.from('\xfb\xff'.repeat(12), 'latin1').toString('base64url'), /not canonical base64/],
+      ['a raw key of 15 bytes', 'raw-key-15bytes', /shorter than 16 bytes/],
+    ];
+    for (const [name, key, why] of weakKeys) {
+      it(`${name} → 503 for a request signed with it, and the log names the field, never the key`, async () => {
+        f.secrets.set('gitlab-flux-link/hook-signing/key', key);
+        const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(body, key) }, body });
+        expect(reply.status, reply.body).to.equal(503);
+        expect(f.observed).to.deep.equal(['secret_weak']);
+        expect(f.enqueued).to.have.length(0);
+        const log = f.logLines.join('\n');
+        expect(log).to.include('spec.webhook.signingSecretRef').and.match(why);
+        if (key.length > 'whsec_'.length) expect(log).to.not.include(key.slice('whsec_'.length));
+      });
+    }
+
+    it('a canonical whsec_ key of 16 bytes or more is accepted', async () => {
+      const key = 'whsec_' + Buffer.from('sixteen-bytes-ok').toString('base64');
+      f.secrets.set('gitlab-flux-link/hook-signing/key', key);
+      const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(body, key) }, body });
+      expect(reply.status, reply.body).to.equal(202);
+    });
+
+    it('a deep body is judged by its signature first: a wrong one → 401, a valid one → 400', async () => {
+      const deep = '['.repeat(40) + ']'.repeat(40);
+      const wrong = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(deep, 'whsec_' + Buffer.from('another-signing-key-0123').toString('base64')) }, body: deep });
+      const valid = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(deep) }, body: deep });
+      expect([wrong.status, valid.status]).to.deep.equal([401, 400]);
+      expect(valid.body).to.match(/deeper than 32/);
+    });
 
     it('still needs the token when the signature is valid', async () => {
       const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) }, body });

@@ -24,6 +24,14 @@ describe('outcome: outcomeFor(verdict, pass)', () => {
   }
 
   it('names every delay once, each shorter than the resync', () => {
-    expect(REQUEUE_MS).to.deep.equal({ fluxNotInstalled: 30_000, cachesSyncing: 1_000, ownWritesNotSeen: 250, blocked: 60_000, conflict: 100 });
+    expect(REQUEUE_MS).to.deep.equal({ fluxNotInstalled: 30_000, cachesSyncing: 1_000, ownWritesNotSeen: 250, blocked: 60_000, conflict: 100, weakWebhookSecret: 30_000 });
+  });
+
+  it('a weak webhook Secret: a finished pass looks again in 30 s (the Secret is not watched), a sooner requeue or a retry is kept', () => {
+    const weak = { blocked: 0, failures: [], weakWebhookSecrets: 1 };
+    expect(outcomeFor({ kind: 'ready', message: 'ok' }, weak)).to.deep.equal({ kind: 'requeueAfter', ms: 30_000 });
+    expect(outcomeFor({ kind: 'progressing', message: 'x' }, { ...weak, blocked: 1 })).to.deep.equal({ kind: 'requeueAfter', ms: 30_000 });
+    expect(outcomeFor({ kind: 'failed', reason: Reason.ReconciliationFailed, message: 'x' }, { ...weak, failures: ['boom'] }).kind).to.equal('retry');
+    expect(outcomeFor({ kind: 'ready', message: 'ok' }, { ...weak, weakWebhookSecrets: 0 })).to.deep.equal({ kind: 'done' });
   });
 });

@@ -16,12 +16,22 @@ export const REQUEUE_MS = {
   blocked: 60_000,
   /** Someone wrote the link between our read and our write: run again on fresh data, quietly. */
   conflict: 100,
+  /** A weak webhook Secret: Secrets outside the operator's own are not watched, so a fix is seen by looking. */
+  weakWebhookSecret: 30_000,
 } as const;
 
 export const requeueAfter = (ms: number): Outcome => ({ kind: 'requeueAfter', ms });
 
 /** What the queue does after a pass that reached a verdict. */
-export function outcomeFor(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[] } = {}): Outcome {
+export function outcomeFor(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[]; weakWebhookSecrets?: number } = {}): Outcome {
+  const outcome = verdictOutcome(verdict, pass);
+  if (!pass.weakWebhookSecrets) return outcome;
+  if (outcome.kind === 'done') return requeueAfter(REQUEUE_MS.weakWebhookSecret);
+  if (outcome.kind === 'requeueAfter') return requeueAfter(Math.min(outcome.ms, REQUEUE_MS.weakWebhookSecret));
+  return outcome;
+}
+
+function verdictOutcome(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[] }): Outcome {
   switch (verdict.kind) {
     case 'failed':
       // Per-key exponential backoff: the work queue's.

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitLabFluxLinkStatus, RepositoryEntry } from '../api/v1alpha1/types.js';
-import { boundEntries, linkControllerUpdate, MAX_ENTRIES, nextStatus, READY_DEPENDS_ON, statusChanged, summarizeReady, type ConditionState, type StatusUpdate, type Verdict } from './status.js';
+import { boundEntries, linkControllerUpdate, MAX_ENTRIES, nextStatus, READY_DEPENDS_ON, statusChanged, summarizeReady, withWebhookSecrets, type ConditionState, type StatusUpdate, type Verdict } from './status.js';
 
 const T0 = '2024-01-01T00:00:00.000Z';
 const T1 = '2024-01-01T01:00:00.000Z';
@@ -174,7 +174,16 @@ describe('status: Ready summarised from the owners', () => {
   }
 
   it(`READY_DEPENDS_ON lists the owned conditions in priority order (today: ${READY_DEPENDS_ON.join(', ')})`, () => {
-    expect(READY_DEPENDS_ON).to.deep.equal(['ReceiversReady']);
+    expect(READY_DEPENDS_ON).to.deep.equal(['WebhookSecretReady', 'ReceiversReady']);
+  });
+
+  it('a weak webhook Secret explains a False Ready before the Receivers do; absent, it changes nothing', () => {
+    const receivers = { type: 'ReceiversReady', status: 'False' as const, reason: 'Progressing', message: '0 receivers ready' };
+    const weak = withWebhookSecrets({ set: [receivers] }, ['spec.webhook.secretRef (Secret a/b, key token) is not acceptable: shorter than 16 characters']);
+    expect(summarizeReady(weak.set!)).to.deep.include({ status: 'False', reason: 'WeakWebhookSecret' });
+    const fine = withWebhookSecrets({ set: [{ ...receivers, status: 'True', reason: 'Succeeded', message: 'ok' }] }, []);
+    expect(fine.clear).to.deep.equal(['WebhookSecretReady']);
+    expect(summarizeReady(fine.set!)).to.deep.equal({ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'ok' });
   });
 });
 

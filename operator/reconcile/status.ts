@@ -36,9 +36,10 @@ export interface StatusUpdate {
 
 /**
  * Owned conditions that Ready depends on, in priority order: the first that is not True explains a False
- * Ready. A new owner adds its condition type here.
+ * Ready. A new owner adds its condition type here. WebhookSecretReady comes first: while it is False every
+ * webhook is refused, whatever the Receivers do.
  */
-export const READY_DEPENDS_ON: readonly string[] = [ConditionType.ReceiversReady];
+export const READY_DEPENDS_ON: readonly string[] = [ConditionType.WebhookSecretReady, ConditionType.ReceiversReady];
 
 /** Order of conditions in the stored status (arrays are compared in order): Ready, the summary inputs, the rest by type. */
 const CONDITION_ORDER: readonly string[] = [ConditionType.Ready, ConditionType.Reconciling, ConditionType.Stalled, ...READY_DEPENDS_ON];
@@ -125,6 +126,16 @@ export function linkControllerUpdate(verdict: Verdict, generation: number, repos
   if (verdict.kind !== 'failed') update.observedGeneration = generation;
   if (repositories) update.repositories = repositories;
   return update;
+}
+
+/**
+ * The link controller's update with its judgement of the link's webhook Secrets added: WebhookSecretReady
+ * False with every problem (messages naming the field, never a value), or no such condition.
+ */
+export function withWebhookSecrets(update: StatusUpdate, problems: readonly string[]): StatusUpdate {
+  if (problems.length === 0) return { ...update, clear: [...(update.clear ?? []), ConditionType.WebhookSecretReady] };
+  const condition: ConditionState = { type: ConditionType.WebhookSecretReady, status: 'False', reason: Reason.WeakWebhookSecret, message: problems.join('; ') };
+  return { ...update, set: [...(update.set ?? []), condition] };
 }
 
 /** Entries with a problem first, then by name; at most MAX_ENTRIES. */

@@ -21,9 +21,16 @@ export interface HttpServerLimits {
    * a connection about 35 s instead of 5; once a second costs nothing measurable.
    */
   connectionsCheckingIntervalMs?: number;
+  /**
+   * Open connections at most; node closes any further one at accept, before reading a byte. It bounds
+   * sockets and their buffers (each holds up to maxHeaderBytes before a request is routed). Probes share the
+   * port, so the cap is far above what GitLab and the kubelet use (a connection per hook in flight, one per
+   * probe) and a full house lasts at most headersTimeout/requestTimeout per connection.
+   */
+  maxConnections?: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = { headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024, connectionsCheckingIntervalMs: 1_000 };
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = { headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024, connectionsCheckingIntervalMs: 1_000, maxConnections: 1_024 };
 
 export interface HttpServerOptions {
   host: string;
@@ -57,6 +64,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<{ server
     }
   });
   server.maxRequestsPerSocket = 1000;
+  if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -107,9 +107,10 @@ export interface SeenRequest {
 
 /**
  * A real HTTP server on 127.0.0.1 standing in for notification-controller. `respond` picks the status per
- * request (default 200). Records every request. close() also drops keep-alive connections.
+ * request (default 200), and optionally a body (notification-controller's own answers have none). Records
+ * every request. close() also drops keep-alive connections.
  */
-export async function startFakeReceiverServer(respond: (req: SeenRequest, index: number) => number = () => 200, port = 0): Promise<{
+export async function startFakeReceiverServer(respond: (req: SeenRequest, index: number) => number | { status: number; body: string } = () => 200, port = 0): Promise<{
   port: number;
   url: string;
   seen: SeenRequest[];
@@ -122,9 +123,10 @@ export async function startFakeReceiverServer(respond: (req: SeenRequest, index:
     req.on('end', () => {
       const r: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
       seen.push(r);
-      const status = respond(r, seen.length - 1);
-      res.writeHead(status, { 'Content-Length': '0' });
-      res.end();
+      const answer = respond(r, seen.length - 1);
+      const { status, body } = typeof answer === 'number' ? { status: answer, body: '' } : answer;
+      res.writeHead(status, { 'Content-Length': String(Buffer.byteLength(body)) });
+      res.end(body);
     });
   });
   await new Promise<void>((resolve, reject) => {

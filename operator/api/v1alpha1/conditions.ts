@@ -6,6 +6,12 @@ export const ConditionType = {
   Stalled: 'Stalled',
   /** Owned by the link controller: every managed GitRepository has its Secret and a Ready Receiver. */
   ReceiversReady: 'ReceiversReady',
+  /**
+   * Owned by the link controller, stated only while False: a webhook Secret the link names holds a value too
+   * weak to authenticate anything (every webhook is answered 503 meanwhile). Absent when the values are
+   * acceptable or cannot be read (a missing Secret is the webhook's 503 and log).
+   */
+  WebhookSecretReady: 'WebhookSecretReady',
 } as const;
 
 export const Reason = {
@@ -20,6 +26,8 @@ export const Reason = {
   InvalidSpec: 'InvalidSpec',
   /** Flux's CRDs (GitRepository, Receiver) are not installed; re-checked periodically. */
   FluxNotInstalled: 'FluxNotInstalled',
+  /** A webhook token under 16 characters, or a signing key under 16 bytes or not canonical base64. */
+  WeakWebhookSecret: 'WeakWebhookSecret',
 } as const;
 
 export type ReasonValue = (typeof Reason)[keyof typeof Reason];
