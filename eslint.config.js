@@ -9,7 +9,20 @@ const TESTS = ['**/*.test.ts', 'operator/testing/**', 'operator/server/hostile-w
 /** An import of any module under `operator/<dir>/`, from any depth, as a relative specifier names it. */
 const into = (dir, message, allowTypeImports = false) => ({ regex: `^(\\.\\.?/)+(.*/)?${dir}/`, message, allowTypeImports });
 /** Node and npm modules that do I/O: a pure package must not reach them. */
-const IO_MODULES = ['node:http', 'node:https', 'node:tls', 'node:dns', 'node:fs', 'node:fs/promises', 'node:child_process', 'node:dgram', '@kubernetes/client-node', '@dot-i/k8s-operator', 'winston', 'prom-client'];
+const IO_MODULES = [
+  'node:http',
+  'node:https',
+  'node:tls',
+  'node:dns',
+  'node:fs',
+  'node:fs/promises',
+  'node:child_process',
+  'node:dgram',
+  '@kubernetes/client-node',
+  '@dot-i/k8s-operator',
+  'winston',
+  'prom-client',
+];
 const pure = (message) => [
   ...IO_MODULES.map((name) => ({ name, message })),
   { name: 'node:net', allowImportNames: ['isIP', 'isIPv4', 'isIPv6'], message: `${message} (node:net's address checks are allowed)` },
@@ -22,51 +35,75 @@ const pure = (message) => [
 const LAYERS = [
   {
     files: ['operator/meta/**/*.ts'],
-    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, 'meta/ is the bottom layer: it imports nothing of the operator.')),
+    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, 'meta/ is the bottom layer: it imports nothing of the operator.'),
+    ),
     paths: pure('meta/ is pure.'),
   },
   {
     files: ['operator/gitlab/**/*.ts'],
-    patterns: ['api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, 'gitlab/ knows GitLab only: it sits below api/, reconcile/ and push/.')),
+    patterns: ['api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, 'gitlab/ knows GitLab only: it sits below api/, reconcile/ and push/.'),
+    ),
     paths: pure('gitlab/ is pure (a GitLab API client goes in its own module, allowed to reconcile/ only as types).'),
   },
   {
     files: ['operator/api/**/*.ts'],
-    patterns: ['flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, 'api/ is the link API: types, conditions, validation; it imports only meta/ and gitlab/.')),
+    patterns: ['flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, 'api/ is the link API: types, conditions, validation; it imports only meta/ and gitlab/.'),
+    ),
     paths: pure('api/ is pure.'),
   },
   {
     files: ['operator/flux/**/*.ts'],
-    patterns: ['gitlab', 'api', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, "flux/ holds Flux's own types only.")),
+    patterns: ['gitlab', 'api', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, "flux/ holds Flux's own types only."),
+    ),
     paths: pure('flux/ is pure.'),
   },
   {
     files: ['operator/reconcile/**/*.ts'],
     patterns: [
-      ...['kube', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, 'reconcile/ is pure: decisions only, no I/O; the shell (controllers/) does the reads and writes.')),
-      into('queue', 'reconcile/ may name the queue\'s Outcome type, nothing else of it.', true),
+      ...['kube', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+        into(d, 'reconcile/ is pure: decisions only, no I/O; the shell (controllers/) does the reads and writes.'),
+      ),
+      into('queue', "reconcile/ may name the queue's Outcome type, nothing else of it.", true),
     ],
     paths: pure('reconcile/ is pure: no I/O module.'),
   },
   {
     files: ['operator/kube/**/*.ts'],
-    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, 'kube/ is the Kubernetes client and caches: it knows objects, not links.')),
+    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, 'kube/ is the Kubernetes client and caches: it knows objects, not links.'),
+    ),
   },
   {
     files: ['operator/queue/**/*.ts'],
-    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'kube', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) => into(d, 'queue/ is generic: keys and time only.')),
+    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'kube', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, 'queue/ is generic: keys and time only.'),
+    ),
   },
   {
     files: ['operator/observability/**/*.ts', 'operator/server/**/*.ts', 'operator/leader/**/*.ts'],
-    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'push', 'controllers'].map((d) => into(d, 'observability/, server/ and leader/ are infrastructure: they know nothing of links or pushes.')),
+    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'push', 'controllers'].map((d) =>
+      into(d, 'observability/, server/ and leader/ are infrastructure: they know nothing of links or pushes.'),
+    ),
   },
   {
     files: ['operator/push/**/*.ts'],
-    patterns: [into('controllers', 'push/ must not reach into controllers/: main.ts wires the two (e.g. the status writer through the PushRecords interface).')],
+    patterns: [
+      into(
+        'controllers',
+        'push/ must not reach into controllers/: main.ts wires the two (e.g. the status writer through the PushRecords interface).',
+      ),
+    ],
   },
   {
     files: ['operator/controllers/**/*.ts'],
-    patterns: [into('push', 'controllers/ must not reach into push/: main.ts wires the two.'), into('server', 'controllers/ do not serve HTTP.')],
+    patterns: [
+      into('push', 'controllers/ must not reach into push/: main.ts wires the two.'),
+      into('server', 'controllers/ do not serve HTTP.'),
+    ],
   },
 ];
 
@@ -79,13 +116,19 @@ export default tseslint.config(
     files: ['**/*.ts'],
     rules: {
       // Prettier wraps code at 140; this catches what it leaves alone (comments, long code lines without strings).
-      'max-len': ['error', { code: 140, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }],
+      'max-len': [
+        'error',
+        { code: 140, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       eqeqeq: ['error', 'always'],
       // One import per module (type-only names inline): the layers read at a glance.
       'no-duplicate-imports': 'error',
-      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Use the injected clock.' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'Use the injected clock.' },
+      ],
     },
   },
   {

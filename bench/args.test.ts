@@ -7,7 +7,9 @@ describe('bench/args', () => {
     const a = parseArgs([]);
     expect(a).to.deep.include({ quick: false, only: ['push', 'load', 'scale'], profile: true, help: false });
     expect(parseArgs(['--no-profile']).profile).to.equal(false);
-    expect(parseArgs(['--operator-env', 'NODE_OPTIONS=--max-old-space-size=192']).operatorEnv).to.deep.equal({ NODE_OPTIONS: '--max-old-space-size=192' });
+    expect(parseArgs(['--operator-env', 'NODE_OPTIONS=--max-old-space-size=192']).operatorEnv).to.deep.equal({
+      NODE_OPTIONS: '--max-old-space-size=192',
+    });
     expect(() => parseArgs(['--operator-env', 'no-equals'])).to.throw(/NAME=value/);
     expect(a.config).to.deep.equal(FULL);
   });
@@ -21,7 +23,10 @@ describe('bench/args', () => {
   it('--set overrides numbers and scale sizes without touching the defaults', () => {
     const a = parseArgs(['--quick', '--set', 'push.pushes=3', '--set', 'scale.sizes=300x30,1000x100']);
     expect(a.config.push.pushes).to.equal(3);
-    expect(a.config.scale.sizes).to.deep.equal([{ repositories: 300, namespaces: 30 }, { repositories: 1000, namespaces: 100 }]);
+    expect(a.config.scale.sizes).to.deep.equal([
+      { repositories: 300, namespaces: 30 },
+      { repositories: 1000, namespaces: 100 },
+    ]);
     expect(QUICK.push.pushes).to.equal(40);
     expect(parseArgs(['--quick', '--set', 'profile.load=true']).config.profile.load).to.equal(true);
     expect(() => parseArgs(['--set', 'profile.load=yes'])).to.throw(/true or false/);
@@ -40,11 +45,15 @@ describe('bench/args', () => {
     expect(() => parseArgs(['--fast'])).to.throw(/unknown argument/);
   });
 
-  it("full sizes are the ones the performance targets are set at: ≥ 50 pushes, 200/s for 30 s over 1,000 projects and 5,000 repositories, 1k/5k/10k", () => {
+  it('full sizes are the ones the performance targets are set at: ≥ 50 pushes, 200/s for 30 s over 1,000 projects and 5,000 repositories, 1k/5k/10k', () => {
     expect(FULL.push.pushes).to.be.at.least(50);
     expect(FULL.load).to.deep.include({ rate: 200, seconds: 30, projects: 1000 });
     expect(FULL.load.projects * FULL.load.reposPerProject).to.equal(5000);
-    expect(FULL.scale.sizes.map((s) => [s.repositories, s.namespaces])).to.deep.equal([[1000, 100], [5000, 500], [10000, 1000]]);
+    expect(FULL.scale.sizes.map((s) => [s.repositories, s.namespaces])).to.deep.equal([
+      [1000, 100],
+      [5000, 500],
+      [10000, 1000],
+    ]);
     expect(FULL.scale.steadySeconds).to.equal(300);
   });
 });

@@ -53,9 +53,11 @@ export function parseArgs(argv: string[]): Args {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(value());
       if (!m) throw new Error('--operator-env wants NAME=value');
       operatorEnv[m[1]!] = m[2]!;
-    }
-    else if (a === '--only') {
-      only = value().split(',').map((s) => s.trim()).filter(Boolean) as Phase[];
+    } else if (a === '--only') {
+      only = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean) as Phase[];
       const bad = only.filter((p) => !PHASES.includes(p));
       if (bad.length || only.length === 0) throw new Error(`--only takes ${PHASES.join(', ')}; got ${bad.join(', ') || 'nothing'}`);
     } else if (a === '--out') out = value();

@@ -1,4 +1,7 @@
-/** Sizes of a run: `make bench` (full, the sizes the performance targets are set at) and `make bench-quick` (under 10 minutes on 2 cores). */
+/**
+ * Sizes of a run: `make bench` (full, the sizes the performance targets are set at) and `make bench-quick`
+ * (under 10 minutes on 2 cores).
+ */
 export interface BenchConfig {
   push: { pushes: number; pollingRepos: number; pollingInterval: string; staggerSeconds: number };
   /** pinOperatorCpu: the operator on a CPU of its own during the load, the rest of the ground on the others. */
@@ -12,7 +15,15 @@ export const FULL: BenchConfig = {
   // Polling: one push to each of 50 repositories, staggered over one interval, so 50 samples take minutes, not 25.
   push: { pushes: 50, pollingRepos: 50, pollingInterval: '1m', staggerSeconds: 60 },
   load: { projects: 1000, reposPerProject: 5, namespaces: 100, rate: 200, seconds: 30, pinOperatorCpu: true },
-  scale: { sizes: [{ repositories: 1000, namespaces: 100 }, { repositories: 5000, namespaces: 500 }, { repositories: 10_000, namespaces: 1000 }], steadySeconds: 300, restartSettleSeconds: 30 },
+  scale: {
+    sizes: [
+      { repositories: 1000, namespaces: 100 },
+      { repositories: 5000, namespaces: 500 },
+      { repositories: 10_000, namespaces: 1000 },
+    ],
+    steadySeconds: 300,
+    restartSettleSeconds: 30,
+  },
   profile: { load: true },
 };
 

@@ -89,7 +89,10 @@ function frameKey(f: CallFrame, resolve?: Resolve): string {
  * Sample i lasts until the next sample (the last one until endTime); samples whose start lies outside
  * [fromUs, toUs] are left out.
  */
-export function summarizeProfile(p: CpuProfile, opts: { fromUs?: number; toUs?: number; top?: number; resolve?: Resolve } = {}): ProfileSummary {
+export function summarizeProfile(
+  p: CpuProfile,
+  opts: { fromUs?: number; toUs?: number; top?: number; resolve?: Resolve } = {},
+): ProfileSummary {
   const resolve = opts.resolve;
   const top = opts.top ?? 15;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -138,7 +141,10 @@ export function summarizeProfile(p: CpuProfile, opts: { fromUs?: number; toUs?: 
   }
   const busy = windowUs - idle;
   const entries = (m: Map<string, number>, n = top): Entry[] =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 }));
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 }));
   const packages = new Map<string, number>();
   for (const [file, us] of files) {
     const pkg = SPECIAL.has(file) ? file : packageOf(file);

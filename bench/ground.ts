@@ -1,17 +1,17 @@
-import http from 'node:http';
-import fs from 'node:fs';
-import path from 'node:path';
 import yaml from 'js-yaml';
-import { OPERATOR_NAMESPACE, serviceAccountKubeconfig, startOperator, type OperatorProcess } from '../e2e/support/operator.js';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { OPERATOR_NAMESPACE, type OperatorProcess, serviceAccountKubeconfig, startOperator } from '../e2e/support/operator.js';
+import { parseSamples, type Sample } from '../e2e/support/prometheus.js';
 import { startTestEnv, type TestEnv } from '../e2e/testenv/index.js';
 import { repoRoot } from '../e2e/testenv/paths.js';
+import { LINKS } from '../operator/api/v1alpha1/types.js';
+import { mapLimit } from '../operator/controllers/concurrency.js';
 import { HttpKubeClient, isAlreadyExists, loadKubeConfig, type RequestObserver } from '../operator/kube/client.js';
 import type { KubeObject } from '../operator/meta/object.js';
-import { LINKS } from '../operator/api/v1alpha1/types.js';
 import { NAMESPACES, SECRETS } from '../operator/meta/resource.js';
-import { mapLimit } from '../operator/controllers/concurrency.js';
-import { parseSamples, type Sample } from '../e2e/support/prometheus.js';
-import { processStartedAtMs, readProcStats, type ProcStats } from './proc.js';
+import { processStartedAtMs, type ProcStats, readProcStats } from './proc.js';
 
 /**
  * The benchmarks' test ground: the e2e one (real etcd, kube-apiserver, kcm, source- and
@@ -33,7 +33,10 @@ export interface Ground {
 
 export async function startGround(logDir: string): Promise<Ground> {
   const started = Date.now();
-  const env = await startTestEnv({ logDir, extraArgs: { 'source-controller': FLUX_CLIENT_ARGS, 'notification-controller': FLUX_CLIENT_ARGS } });
+  const env = await startTestEnv({
+    logDir,
+    extraArgs: { 'source-controller': FLUX_CLIENT_ARGS, 'notification-controller': FLUX_CLIENT_ARGS },
+  });
   const admin = new HttpKubeClient({ kubeConfig: loadKubeConfig(env.cluster.kubeconfig), userAgent: 'gfl-bench-admin' });
   return { env, admin, startedInMs: Date.now() - started, stop: () => env.stop() };
 }
@@ -57,8 +60,22 @@ export interface BenchOperator {
  * The operator as the e2e runs it (its ServiceAccount, the shipped RBAC), at the production log level and
  * defaults (WRITE_CONCURRENCY 16, WORKERS 4), with a short shutdown bound so a profile is always written.
  */
-export async function startBenchOperator(ground: Ground, opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<BenchOperator> {
-  const op = await startOperator(ground.env.cluster, { LOG_LEVEL: 'info', WRITE_CONCURRENCY: '16', SHUTDOWN_TIMEOUT_SECONDS: '5', NODE_OPTIONS: deployedNodeOptions(), ...operatorEnvOverrides, ...opts.env }, { nodeArgs: opts.nodeArgs });
+export async function startBenchOperator(
+  ground: Ground,
+  opts: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<BenchOperator> {
+  const op = await startOperator(
+    ground.env.cluster,
+    {
+      LOG_LEVEL: 'info',
+      WRITE_CONCURRENCY: '16',
+      SHUTDOWN_TIMEOUT_SECONDS: '5',
+      NODE_OPTIONS: deployedNodeOptions(),
+      ...operatorEnvOverrides,
+      ...opts.env,
+    },
+    { nodeArgs: opts.nodeArgs },
+  );
   const readyAt = Date.now();
   const pid = op.proc.pid;
   const spawnedAt = processStartedAtMs(pid);
@@ -77,7 +94,12 @@ export async function startBenchOperator(ground: Ground, opts: { nodeArgs?: stri
 
 async function ensureWebhookSecret(ground: Ground): Promise<void> {
   try {
-    await ground.admin.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: WEBHOOK_SECRET, namespace: OPERATOR_NAMESPACE }, data: { token: Buffer.from(WEBHOOK_TOKEN).toString('base64') } });
+    await ground.admin.create(SECRETS, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: WEBHOOK_SECRET, namespace: OPERATOR_NAMESPACE },
+      data: { token: Buffer.from(WEBHOOK_TOKEN).toString('base64') },
+    });
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
   }
@@ -89,7 +111,9 @@ export function getText(url: string, timeoutMs = 30_000): Promise<string> {
     const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`GET ${url}: HTTP ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`GET ${url}: HTTP ${res.statusCode}`)),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
@@ -97,9 +121,15 @@ export function getText(url: string, timeoutMs = 30_000): Promise<string> {
   });
 }
 
-/** A client with the operator's own ServiceAccount credentials (the baseline writes with them, so both go through the same API priority and fairness). */
+/**
+ * A client with the operator's own ServiceAccount credentials (the baseline writes with them, so both go
+ * through the same API priority and fairness).
+ */
 export async function serviceAccountClient(ground: Ground, observe?: RequestObserver): Promise<HttpKubeClient> {
-  const file = await serviceAccountKubeconfig(ground.env.cluster, path.join(ground.env.cluster.workDir, `bench-sa-${process.pid}.kubeconfig`));
+  const file = await serviceAccountKubeconfig(
+    ground.env.cluster,
+    path.join(ground.env.cluster.workDir, `bench-sa-${process.pid}.kubeconfig`),
+  );
   return new HttpKubeClient({ kubeConfig: loadKubeConfig(file), observe, userAgent: 'gfl-bench-baseline' });
 }
 
@@ -132,7 +162,12 @@ export async function createNamespaces(ground: Ground, names: string[], labels: 
 }
 
 /** GitRepository objects for the admin client; `suspend` keeps source-controller from cloning thousands of them. */
-export function gitRepository(namespace: string, name: string, url: string, opts: { interval?: string; suspend?: boolean } = {}): KubeObject {
+export function gitRepository(
+  namespace: string,
+  name: string,
+  url: string,
+  opts: { interval?: string; suspend?: boolean } = {},
+): KubeObject {
   return {
     apiVersion: 'source.toolkit.fluxcd.io/v1',
     kind: 'GitRepository',
@@ -143,7 +178,9 @@ export function gitRepository(namespace: string, name: string, url: string, opts
 
 /** NODE_OPTIONS of the shipped Deployment (config/manager/manager.yaml): the operator is measured as it runs there. */
 export function deployedNodeOptions(): string {
-  const deployment = yaml.load(fs.readFileSync(path.join(repoRoot, 'config/manager/manager.yaml'), 'utf8')) as { spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+  const deployment = yaml.load(fs.readFileSync(path.join(repoRoot, 'config/manager/manager.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+  };
   const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
   if (!value) throw new Error('config/manager/manager.yaml sets no NODE_OPTIONS for the operator container');
   return value;

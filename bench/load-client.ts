@@ -51,13 +51,22 @@ function send(spec: LoadSpec, k: number, t0: number, dueMs: number): Promise<Sho
   const sentMs = performance.now() - t0;
   return new Promise((resolve) => {
     const finish = (status: number, text: string) => resolve({ dueMs, sentMs, doneMs: performance.now() - t0, status, body: text });
-    const req = http.request(spec.url, { method: 'POST', agent: false, timeout: spec.timeoutMs ?? 15_000, headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => finish(res.statusCode ?? 0, text));
-      res.on('error', () => finish(0, 'response error'));
-    });
+    const req = http.request(
+      spec.url,
+      {
+        method: 'POST',
+        agent: false,
+        timeout: spec.timeoutMs ?? 15_000,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => finish(res.statusCode ?? 0, text));
+        res.on('error', () => finish(0, 'response error'));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => finish(0, err.message));
     req.end(body);

@@ -28,12 +28,15 @@ describe('bench/proc', () => {
     expect(s.cpuSeconds).to.be.greaterThan(0);
   });
 
-  it('reads the machine\'s busy and total ticks from /proc/stat (idle and iowait are not busy)', () => {
+  it("reads the machine's busy and total ticks from /proc/stat (idle and iowait are not busy)", () => {
     expect(parseMachineTicks('cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 1 2 3')).to.deep.equal({ busy: 160, total: 980 });
   });
 
-  it('cpuBetween subtracts per process and gives the machine\'s busy share', () => {
-    const d = cpuBetween({ perProcess: { op: 1, gone: 5 }, machineBusyTicks: 100, machineTotalTicks: 1000 }, { perProcess: { op: 3.5, late: 9 }, machineBusyTicks: 250, machineTotalTicks: 1200 });
+  it("cpuBetween subtracts per process and gives the machine's busy share", () => {
+    const d = cpuBetween(
+      { perProcess: { op: 1, gone: 5 }, machineBusyTicks: 100, machineTotalTicks: 1000 },
+      { perProcess: { op: 3.5, late: 9 }, machineBusyTicks: 250, machineTotalTicks: 1200 },
+    );
     expect(d).to.deep.equal({ perProcess: { op: 2.5 }, machineBusy: 0.75 });
   });
 });

@@ -25,7 +25,10 @@ export function parseStatus(text: string): { peakRssBytes: number; rssBytes: num
 
 /** utime + stime (clock ticks) of a /proc/<pid>/stat line. The command name may hold spaces and parentheses. */
 export function parseStatTicks(text: string): number {
-  const rest = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);
+  const rest = text
+    .slice(text.lastIndexOf(')') + 2)
+    .trim()
+    .split(/\s+/);
   // After "pid (comm) ", field 3 (state) is rest[0]; utime and stime are fields 14 and 15.
   const utime = Number(rest[14 - 3]);
   const stime = Number(rest[15 - 3]);
@@ -35,7 +38,10 @@ export function parseStatTicks(text: string): number {
 
 /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks after boot. */
 export function parseStartTicks(text: string): number {
-  const rest = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);
+  const rest = text
+    .slice(text.lastIndexOf(')') + 2)
+    .trim()
+    .split(/\s+/);
   const v = Number(rest[22 - 3]);
   if (!Number.isFinite(v)) throw new Error('unreadable /proc stat line');
   return v;
@@ -96,7 +102,8 @@ export function cpuSnapshot(pids: Record<string, number>): CpuSnapshot {
 /** CPU seconds each process used between two snapshots, and how busy the machine was (0..1). */
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { perProcess: Record<string, number>; machineBusy: number } {
   const perProcess: Record<string, number> = {};
-  for (const [name, v] of Object.entries(b.perProcess)) if (name in a.perProcess) perProcess[name] = Math.round((v - a.perProcess[name]!) * 100) / 100;
+  for (const [name, v] of Object.entries(b.perProcess))
+    if (name in a.perProcess) perProcess[name] = Math.round((v - a.perProcess[name]!) * 100) / 100;
   const total = b.machineTotalTicks - a.machineTotalTicks;
   return { perProcess, machineBusy: total > 0 ? (b.machineBusyTicks - a.machineBusyTicks) / total : NaN };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
+import { type CpuProfile, type ProfileSummary, summarizeProfile } from './cpuprofile.js';
 import { sourceResolver } from './sourcemap.js';
 
 /** Running the operator under `node --cpu-prof`, and reading back the profile for a window of the run. */

@@ -30,8 +30,15 @@ const CONFIG: TopLevelSpec['config'] = {
 };
 
 /** One CDF line per series: x the value, y the fraction of samples at or below it, on a log x axis. */
-function cdfChart(o: { title: string; xTitle: string; yTitle: string; series: Array<{ name: string; values: readonly number[] }> }): TopLevelSpec {
-  const values = o.series.flatMap((s) => cdf(s.values.filter((v) => Number.isFinite(v) && v > 0)).map(([x, y]) => ({ series: s.name, x, y })));
+function cdfChart(o: {
+  title: string;
+  xTitle: string;
+  yTitle: string;
+  series: Array<{ name: string; values: readonly number[] }>;
+}): TopLevelSpec {
+  const values = o.series.flatMap((s) =>
+    cdf(s.values.filter((v) => Number.isFinite(v) && v > 0)).map(([x, y]) => ({ series: s.name, x, y })),
+  );
   // A marker per sample while they can be told apart; beyond that the line alone.
   const markers = Math.max(...o.series.map((s) => s.values.length)) <= MAX_MARKERS;
   return {
@@ -83,7 +90,12 @@ export function reportChartSpecs(r: RunResults): ReportChart[] {
         title: `Webhook answer time at ${l.rate} webhooks/s for ${l.seconds} s (CDF)`,
         xTitle: 'milliseconds from the scheduled send (log scale)',
         yTitle: 'webhooks answered by then',
-        series: [{ name: `operator: ${count(l.sent)} webhooks over ${count(l.repositories)} repositories`, values: l.answers.map((s) => s * 1000) }],
+        series: [
+          {
+            name: `operator: ${count(l.sent)} webhooks over ${count(l.repositories)} repositories`,
+            values: l.answers.map((s) => s * 1000),
+          },
+        ],
       }),
     });
   }
@@ -91,12 +103,20 @@ export function reportChartSpecs(r: RunResults): ReportChart[] {
     const sizes = [...r.scale].sort((a, b) => a.repositories - b.repositories);
     const OPERATOR = 'operator (one link)';
     const BASELINE = 'baseline (plain client, 16 in flight)';
-    const values = sizes.flatMap((s) => [
-      { size: count(s.repositories), method: OPERATOR, seconds: s.operator.convergenceSeconds },
-      { size: count(s.repositories), method: BASELINE, seconds: s.baseline.readySeconds },
-    ]).filter((v) => Number.isFinite(v.seconds));
+    const values = sizes
+      .flatMap((s) => [
+        { size: count(s.repositories), method: OPERATOR, seconds: s.operator.convergenceSeconds },
+        { size: count(s.repositories), method: BASELINE, seconds: s.baseline.readySeconds },
+      ])
+      .filter((v) => Number.isFinite(v.seconds));
     const encoding = {
-      x: { field: 'size', type: 'nominal', title: 'GitRepositories linked', sort: sizes.map((s) => count(s.repositories)), axis: { labelAngle: 0 } },
+      x: {
+        field: 'size',
+        type: 'nominal',
+        title: 'GitRepositories linked',
+        sort: sizes.map((s) => count(s.repositories)),
+        axis: { labelAngle: 0 },
+      },
       xOffset: { field: 'method', type: 'nominal', sort: [OPERATOR, BASELINE] },
       y: { field: 'seconds', type: 'quantitative', title: 'seconds until every Receiver is Ready' },
       color: { field: 'method', type: 'nominal', title: null, sort: [OPERATOR, BASELINE], scale: { scheme: 'tableau10' } },

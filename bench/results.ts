@@ -86,8 +86,19 @@ export interface ScaleResult {
     timedOut?: string;
   };
   /** At the end of the steady state: the V8 heap in use and allocated, memory outside it, and RSS (prom-client defaults). */
-  steady: { seconds: number; requests: RequestCounts; memory: { heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; rssBytes: number } };
-  restart: { readyzSeconds: number; firstReconcileSeconds: number; settleSeconds: number; requests: RequestCounts; peakRssBytes: number; timedOut?: string };
+  steady: {
+    seconds: number;
+    requests: RequestCounts;
+    memory: { heapUsedBytes: number; heapTotalBytes: number; externalBytes: number; rssBytes: number };
+  };
+  restart: {
+    readyzSeconds: number;
+    firstReconcileSeconds: number;
+    settleSeconds: number;
+    requests: RequestCounts;
+    peakRssBytes: number;
+    timedOut?: string;
+  };
 }
 
 export interface Machine {

@@ -7,8 +7,8 @@ import { describeMachine } from './machine.js';
 import { runLoadPhase } from './phases/load.js';
 import { runPushPhase } from './phases/push.js';
 import { profileConvergence, runScaleSize } from './phases/scale.js';
-import { renderConsole, renderMarkdown } from './report.js';
 import { reportCharts } from './report-charts.js';
+import { renderConsole, renderMarkdown } from './report.js';
 import type { RunResults } from './results.js';
 import { BenchTimeout } from './watch.js';
 
@@ -31,7 +31,17 @@ async function main(): Promise<number> {
   const logRoot = path.join(repoRoot, 'e2e', 'logs', `bench-${started.toISOString().replace(/[:.]/g, '-')}`);
   fs.mkdirSync(outDir, { recursive: true });
   const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
-  const results: RunResults = { quick: args.quick, machine: describeMachine(started), startedAt: started.toISOString(), wallSeconds: 0, fluxClientArgs: FLUX_CLIENT_ARGS, operatorEnv: args.operatorEnv, scale: [], profiles: [], errors: [] };
+  const results: RunResults = {
+    quick: args.quick,
+    machine: describeMachine(started),
+    startedAt: started.toISOString(),
+    wallSeconds: 0,
+    fluxClientArgs: FLUX_CLIENT_ARGS,
+    operatorEnv: args.operatorEnv,
+    scale: [],
+    profiles: [],
+    errors: [],
+  };
   Object.assign(operatorEnvOverrides, args.operatorEnv);
   log(`results in ${outDir}; component logs in ${logRoot}`);
 
@@ -44,12 +54,20 @@ async function main(): Promise<number> {
       results.errors.push({ phase, message, kind: err instanceof BenchTimeout ? 'timeout' : 'error' });
     }
   };
-  if (args.only.includes('push')) await attempt('push', async () => void (results.push = await runPushPhase(args.config.push, path.join(logRoot, 'push'), log)));
-  if (args.only.includes('load')) await attempt('load', async () => void (results.load = await runLoadPhase(args.config.load, path.join(logRoot, 'load'), log)));
+  if (args.only.includes('push'))
+    await attempt('push', async () => void (results.push = await runPushPhase(args.config.push, path.join(logRoot, 'push'), log)));
+  if (args.only.includes('load'))
+    await attempt('load', async () => void (results.load = await runLoadPhase(args.config.load, path.join(logRoot, 'load'), log)));
   if (args.only.includes('scale')) {
     for (const size of args.config.scale.sizes) {
       await attempt(`scale ${size.repositories}`, async () => {
-        results.scale.push(await runScaleSize({ ...size, steadySeconds: args.config.scale.steadySeconds, restartSettleSeconds: args.config.scale.restartSettleSeconds }, path.join(logRoot, `scale-${size.repositories}`), log));
+        results.scale.push(
+          await runScaleSize(
+            { ...size, steadySeconds: args.config.scale.steadySeconds, restartSettleSeconds: args.config.scale.restartSettleSeconds },
+            path.join(logRoot, `scale-${size.repositories}`),
+            log,
+          ),
+        );
       });
     }
   }
@@ -58,12 +76,22 @@ async function main(): Promise<number> {
   if (args.profile && args.only.includes('scale')) {
     const largest = [...args.config.scale.sizes].sort((a, b) => b.repositories - a.repositories)[0]!;
     await attempt(`profile scale ${largest.repositories}`, async () => {
-      results.profiles.push(await profileConvergence(largest, { dir: profileDir, name: `operator-scale-${largest.repositories}.cpuprofile` }, path.join(logRoot, 'profile-scale'), log));
+      results.profiles.push(
+        await profileConvergence(
+          largest,
+          { dir: profileDir, name: `operator-scale-${largest.repositories}.cpuprofile` },
+          path.join(logRoot, 'profile-scale'),
+          log,
+        ),
+      );
     });
   }
   if (args.profile && args.only.includes('load') && args.config.profile.load) {
     await attempt('profile load', async () => {
-      const pass = await runLoadPhase(args.config.load, path.join(logRoot, 'profile-load'), log, { dir: profileDir, name: 'operator-load.cpuprofile' });
+      const pass = await runLoadPhase(args.config.load, path.join(logRoot, 'profile-load'), log, {
+        dir: profileDir,
+        name: 'operator-load.cpuprofile',
+      });
       if (pass.profile) results.profiles.push(pass.profile);
     });
   }
@@ -71,7 +99,10 @@ async function main(): Promise<number> {
 
   const md = renderMarkdown(results, await writeCharts(outDir, results));
   fs.writeFileSync(path.join(outDir, 'report.md'), md.replaceAll(repoRoot + '/', ''));
-  fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1) + '\n');
+  fs.writeFileSync(
+    path.join(outDir, 'results.json'),
+    JSON.stringify(results, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1) + '\n',
+  );
   process.stdout.write(renderConsole(results));
   log(`report: ${path.join(outDir, 'report.md')} (${results.wallSeconds.toFixed(0)} s in all)`);
   return results.errors.some((e) => e.kind === 'error') ? 1 : 0;
@@ -96,7 +127,9 @@ async function redrawCharts(dir: string): Promise<number> {
   const file = path.join(dir, 'results.json');
   if (!fs.existsSync(file)) throw new Error(`--charts-only: no results.json in ${dir}`);
   // results.json writes non-finite numbers as strings ("Infinity", "NaN"); read them back as numbers.
-  const results = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v) => (v === 'Infinity' || v === '-Infinity' || v === 'NaN' ? Number(v) : v)) as RunResults;
+  const results = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v) =>
+    v === 'Infinity' || v === '-Infinity' || v === 'NaN' ? Number(v) : v,
+  ) as RunResults;
   const files = await writeCharts(dir, results);
   const reportFile = path.join(dir, 'report.md');
   let md = fs.existsSync(reportFile) ? fs.readFileSync(reportFile, 'utf8') : undefined;

@@ -32,7 +32,9 @@ export function sourceResolver(): SourceResolver {
     const map = load(jsFile);
     const entry = map?.findEntry(line, Math.max(0, column)) as { originalSource?: string; originalLine?: number } | undefined;
     if (!entry?.originalSource || entry.originalLine === undefined) return undefined;
-    const source = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(jsFile), entry.originalSource);
+    const source = entry.originalSource.startsWith('file://')
+      ? fileURLToPath(entry.originalSource)
+      : path.resolve(path.dirname(jsFile), entry.originalSource);
     return { file: path.relative(repoRoot, source), line: entry.originalLine + 1 };
   };
 }

@@ -1,5 +1,17 @@
 import { expect } from 'chai';
-import { bucketDelta, bucketQuantile, cdf, formatRatio, formatSeconds, fractionAtOrBelow, percentile, ratio, summarize, verdict, type Bucket } from './stats.js';
+import {
+  type Bucket,
+  bucketDelta,
+  bucketQuantile,
+  cdf,
+  formatRatio,
+  formatSeconds,
+  fractionAtOrBelow,
+  percentile,
+  ratio,
+  summarize,
+  verdict,
+} from './stats.js';
 
 describe('bench/stats', () => {
   describe('percentile (nearest rank)', () => {
@@ -22,7 +34,7 @@ describe('bench/stats', () => {
       expect(() => percentile([1], 101)).to.throw(RangeError);
     });
 
-    it('does not reorder the caller\'s array', () => {
+    it("does not reorder the caller's array", () => {
       const values = [3, 1, 2];
       percentile(values, 50);
       expect(values).to.deep.equal([3, 1, 2]);
@@ -32,7 +44,14 @@ describe('bench/stats', () => {
   it('summarize agrees with percentile and gives min, max, mean', () => {
     const values = Array.from({ length: 200 }, (_, i) => (i * 37) % 200);
     const s = summarize(values);
-    expect(s).to.deep.include({ n: 200, min: 0, max: 199, p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) });
+    expect(s).to.deep.include({
+      n: 200,
+      min: 0,
+      max: 199,
+      p50: percentile(values, 50),
+      p95: percentile(values, 95),
+      p99: percentile(values, 99),
+    });
     expect(s.mean).to.be.closeTo(99.5, 1e-9);
     expect(summarize([]).n).to.equal(0);
   });
@@ -44,12 +63,22 @@ describe('bench/stats', () => {
   });
 
   it('cdf rises to 1 over the sorted samples', () => {
-    expect(cdf([3, 1, 2, 4])).to.deep.equal([[1, 0.25], [2, 0.5], [3, 0.75], [4, 1]]);
+    expect(cdf([3, 1, 2, 4])).to.deep.equal([
+      [1, 0.25],
+      [2, 0.5],
+      [3, 0.75],
+      [4, 1],
+    ]);
   });
 
   describe('histogram buckets', () => {
     // 100 observations: 90 ≤ 1 ms, 8 in (1, 5] ms, 2 in (5, 10] ms.
-    const buckets: Bucket[] = [{ le: 0.001, count: 90 }, { le: 0.005, count: 98 }, { le: 0.01, count: 100 }, { le: Infinity, count: 100 }];
+    const buckets: Bucket[] = [
+      { le: 0.001, count: 90 },
+      { le: 0.005, count: 98 },
+      { le: 0.01, count: 100 },
+      { le: Infinity, count: 100 },
+    ];
 
     it('p50 lies in the first bucket: bound 1 ms, interpolated within it', () => {
       const q = bucketQuantile(buckets, 0.5)!;
@@ -65,12 +94,26 @@ describe('bench/stats', () => {
     });
 
     it('a quantile in the +Inf bucket has no upper bound', () => {
-      const q = bucketQuantile([{ le: 0.001, count: 1 }, { le: Infinity, count: 10 }], 0.99)!;
+      const q = bucketQuantile(
+        [
+          { le: 0.001, count: 1 },
+          { le: Infinity, count: 10 },
+        ],
+        0.99,
+      )!;
       expect(q.upperBound).to.equal(Infinity);
     });
 
     it('no observations: undefined', () => {
-      expect(bucketQuantile([{ le: 1, count: 0 }, { le: Infinity, count: 0 }], 0.5)).to.equal(undefined);
+      expect(
+        bucketQuantile(
+          [
+            { le: 1, count: 0 },
+            { le: Infinity, count: 0 },
+          ],
+          0.5,
+        ),
+      ).to.equal(undefined);
     });
 
     it('fractionAtOrBelow is exact at a bucket bound and undefined elsewhere', () => {
@@ -79,9 +122,18 @@ describe('bench/stats', () => {
     });
 
     it('bucketDelta keeps only what was observed between two scrapes', () => {
-      const before: Bucket[] = [{ le: 0.001, count: 10 }, { le: Infinity, count: 12 }];
-      const after: Bucket[] = [{ le: 0.001, count: 15 }, { le: Infinity, count: 20 }];
-      expect(bucketDelta(after, before)).to.deep.equal([{ le: 0.001, count: 5 }, { le: Infinity, count: 8 }]);
+      const before: Bucket[] = [
+        { le: 0.001, count: 10 },
+        { le: Infinity, count: 12 },
+      ];
+      const after: Bucket[] = [
+        { le: 0.001, count: 15 },
+        { le: Infinity, count: 20 },
+      ];
+      expect(bucketDelta(after, before)).to.deep.equal([
+        { le: 0.001, count: 5 },
+        { le: Infinity, count: 8 },
+      ]);
     });
   });
 

@@ -31,7 +31,15 @@ export function summarize(values: readonly number[]): Summary {
   if (values.length === 0) return { n: 0, min: NaN, p50: NaN, p95: NaN, p99: NaN, max: NaN, mean: NaN };
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
-  return { n: sorted.length, min: sorted[0]!, p50: at(50), p95: at(95), p99: at(99), max: sorted[sorted.length - 1]!, mean: sorted.reduce((s, v) => s + v, 0) / sorted.length };
+  return {
+    n: sorted.length,
+    min: sorted[0]!,
+    p50: at(50),
+    p95: at(95),
+    p99: at(99),
+    max: sorted[sorted.length - 1]!,
+    mean: sorted.reduce((s, v) => s + v, 0) / sorted.length,
+  };
 }
 
 /** a / b, or NaN when either is missing or b is 0. */

@@ -1,10 +1,9 @@
-import { receiverReadiness, type GitRepository, type Receiver } from '../operator/flux/types.js';
-import type { KubeClient } from '../operator/kube/client.js';
-import { objectKey, type KubeObject } from '../operator/meta/object.js';
-import { Informer } from '../operator/kube/informer.js';
-import { GIT_REPOSITORIES, RECEIVERS } from '../operator/flux/types.js';
-import { LINKS } from '../operator/api/v1alpha1/types.js';
 import { sleep } from '../e2e/testenv/probe.js';
+import { LINKS } from '../operator/api/v1alpha1/types.js';
+import { GIT_REPOSITORIES, type GitRepository, type Receiver, receiverReadiness, RECEIVERS } from '../operator/flux/types.js';
+import type { KubeClient } from '../operator/kube/client.js';
+import { Informer } from '../operator/kube/informer.js';
+import { type KubeObject, objectKey } from '../operator/meta/object.js';
 
 /**
  * What the benchmarks observe, through watches rather than polling (a `kubectl get` every 100 ms would
@@ -20,7 +19,13 @@ export class BenchTimeout extends Error {
 }
 
 /** Polls `check` until it returns a value (not undefined/false); `describe` tells the last state on timeout. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, intervalMs = 250, describe?: () => string): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  intervalMs = 250,
+  describe?: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let error: string | undefined;
   for (;;) {
@@ -72,7 +77,13 @@ export class RevisionWatcher {
     const at = this.seen.get(key);
     if (at !== undefined) return Promise.resolve(at);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BenchTimeout(`artifact ${revision} of ${namespace}/${name} (now ${this.revision(namespace, name) ?? 'none'})`, timeoutMs)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new BenchTimeout(`artifact ${revision} of ${namespace}/${name} (now ${this.revision(namespace, name) ?? 'none'})`, timeoutMs),
+          ),
+        timeoutMs,
+      );
       const list = this.waiters.get(key) ?? [];
       list.push((t) => {
         clearTimeout(timer);
@@ -149,10 +160,19 @@ export interface LinkState {
 }
 
 export async function linkState(client: KubeClient, name: string): Promise<LinkState | undefined> {
-  const link = await client.get<KubeObject & { status?: { repositories?: number; readyReceivers?: number; conditions?: Array<{ type: string; status: string; message?: string }> } }>(LINKS, undefined, name);
+  const link = await client.get<
+    KubeObject & {
+      status?: { repositories?: number; readyReceivers?: number; conditions?: Array<{ type: string; status: string; message?: string }> };
+    }
+  >(LINKS, undefined, name);
   if (!link) return undefined;
   const ready = link.status?.conditions?.find((c) => c.type === 'Ready');
-  return { ready: ready?.status === 'True', repositories: link.status?.repositories ?? 0, readyReceivers: link.status?.readyReceivers ?? 0, message: ready?.message };
+  return {
+    ready: ready?.status === 'True',
+    repositories: link.status?.repositories ?? 0,
+    readyReceivers: link.status?.readyReceivers ?? 0,
+    message: ready?.message,
+  };
 }
 
 /** Resolves with the time the link reported Ready with `n` repositories and `n` Ready Receivers. */

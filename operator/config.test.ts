@@ -4,9 +4,18 @@ import { loadConfig } from './config.js';
 describe('config', () => {
   it('defaults: leader election on, controller-runtime lease timings, lease in the operator namespace', () => {
     const c = loadConfig({ POD_NAME: 'gfl-abc' });
-    expect(c.leaderElection).to.deep.include({ namespace: 'gitlab-flux-link-system', name: 'gitlab-flux-link-leader', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 });
+    expect(c.leaderElection).to.deep.include({
+      namespace: 'gitlab-flux-link-system',
+      name: 'gitlab-flux-link-leader',
+      leaseDurationSeconds: 15,
+      renewDeadlineSeconds: 10,
+      retryPeriodSeconds: 2,
+    });
     expect(c.leaderElection?.identity).to.match(/^gfl-abc_[0-9a-f]{8}$/);
-    expect(loadConfig({ POD_NAME: 'gfl-abc' }).leaderElection?.identity).to.not.equal(c.leaderElection?.identity, 'each process has its own identity');
+    expect(loadConfig({ POD_NAME: 'gfl-abc' }).leaderElection?.identity).to.not.equal(
+      c.leaderElection?.identity,
+      'each process has its own identity',
+    );
   });
 
   it('takes the namespace from LEASE_NAMESPACE, then POD_NAMESPACE', () => {
@@ -20,13 +29,20 @@ describe('config', () => {
 
   it('webhook limits: defaults, overrides, and at least 1', () => {
     expect(loadConfig({})).to.include({ httpMaxConnections: 1_024, webhookMaxBodyReads: 16, webhookDeliveriesRemembered: 100_000 });
-    expect(loadConfig({ HTTP_MAX_CONNECTIONS: '64', WEBHOOK_MAX_BODY_READS: '4', WEBHOOK_DELIVERIES_REMEMBERED: '1000' })).to.include({ httpMaxConnections: 64, webhookMaxBodyReads: 4, webhookDeliveriesRemembered: 1000 });
-    for (const name of ['HTTP_MAX_CONNECTIONS', 'WEBHOOK_MAX_BODY_READS', 'WEBHOOK_DELIVERIES_REMEMBERED']) expect(() => loadConfig({ [name]: '0' })).to.throw(new RegExp(`${name} must be at least 1`));
+    expect(loadConfig({ HTTP_MAX_CONNECTIONS: '64', WEBHOOK_MAX_BODY_READS: '4', WEBHOOK_DELIVERIES_REMEMBERED: '1000' })).to.include({
+      httpMaxConnections: 64,
+      webhookMaxBodyReads: 4,
+      webhookDeliveriesRemembered: 1000,
+    });
+    for (const name of ['HTTP_MAX_CONNECTIONS', 'WEBHOOK_MAX_BODY_READS', 'WEBHOOK_DELIVERIES_REMEMBERED'])
+      expect(() => loadConfig({ [name]: '0' })).to.throw(new RegExp(`${name} must be at least 1`));
   });
 
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ LEADER_ELECT: 'yes' })).to.throw(/LEADER_ELECT must be true or false/);
-    expect(() => loadConfig({ LEASE_RENEW_DEADLINE_SECONDS: '20' })).to.throw(/LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS/);
+    expect(() => loadConfig({ LEASE_RENEW_DEADLINE_SECONDS: '20' })).to.throw(
+      /LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS/,
+    );
     expect(() => loadConfig({ LEASE_RETRY_PERIOD_SECONDS: '0' })).to.throw(/LEASE_RETRY_PERIOD_SECONDS/);
     expect(() => loadConfig({ WORKERS: '-1' })).to.throw(/WORKERS must be a non-negative integer/);
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { LeaderElectionSettings } from './leader/leader-elector.js';
+
 /** Settings from the environment, typed, with defaults. Flags are not used: a Deployment sets env. */
 export interface Config {
   /** kubeconfig file; unset = $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
@@ -58,8 +59,10 @@ function leaderElection(env: NodeJS.ProcessEnv): LeaderElectionConfig | undefine
     renewDeadlineSeconds: int('LEASE_RENEW_DEADLINE_SECONDS', 10, env),
     retryPeriodSeconds: int('LEASE_RETRY_PERIOD_SECONDS', 2, env),
   };
-  if (settings.renewDeadlineSeconds >= settings.leaseDurationSeconds) throw new Error('LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
-  if (settings.retryPeriodSeconds < 1 || settings.retryPeriodSeconds >= settings.renewDeadlineSeconds) throw new Error('LEASE_RETRY_PERIOD_SECONDS must be at least 1 and less than LEASE_RENEW_DEADLINE_SECONDS');
+  if (settings.renewDeadlineSeconds >= settings.leaseDurationSeconds)
+    throw new Error('LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
+  if (settings.retryPeriodSeconds < 1 || settings.retryPeriodSeconds >= settings.renewDeadlineSeconds)
+    throw new Error('LEASE_RETRY_PERIOD_SECONDS must be at least 1 and less than LEASE_RENEW_DEADLINE_SECONDS');
   return settings;
 }
 

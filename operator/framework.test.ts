@@ -1,10 +1,10 @@
+import framework from '@dot-i/k8s-operator';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { expect } from 'chai';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import framework from '@dot-i/k8s-operator';
-import { expect } from 'chai';
 
 /**
  * @dot-i/k8s-operator 1.3.9 asks for @kubernetes/client-node ^0.20 (which drags `request`, tough-cookie 2,
@@ -24,11 +24,18 @@ describe('framework: @dot-i/k8s-operator on the project’s own @kubernetes/clie
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gfl-framework-'));
     savedKubeconfig = process.env.KUBECONFIG;
     process.env.KUBECONFIG = path.join(dir, 'kubeconfig');
-    fs.writeFileSync(process.env.KUBECONFIG, [
-      'apiVersion: v1', 'kind: Config',
-      'clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]',
-      'users: [{name: u, user: {token: not-a-real-token}}]',
-      'contexts: [{name: c, context: {cluster: c, user: u}}]', 'current-context: c', ''].join('\n'));
+    fs.writeFileSync(
+      process.env.KUBECONFIG,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]',
+        'users: [{name: u, user: {token: not-a-real-token}}]',
+        'contexts: [{name: c, context: {cluster: c, user: u}}]',
+        'current-context: c',
+        '',
+      ].join('\n'),
+    );
   });
   after(() => {
     if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
@@ -73,7 +80,9 @@ describe('framework: @dot-i/k8s-operator on the project’s own @kubernetes/clie
     expect(probe.inits).to.equal(1);
     const exit = process.exit;
     let exited: unknown;
-    process.exit = ((code?: number) => { exited = code ?? 0; }) as typeof process.exit;
+    process.exit = ((code?: number) => {
+      exited = code ?? 0;
+    }) as typeof process.exit;
     try {
       probe.stop();
       await new Promise((r) => setTimeout(r, 50));

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { loadConfig, type Config, type LeaderElectionConfig } from './config.js';
+import { type Config, type LeaderElectionConfig, loadConfig } from './config.js';
 import { setupLinkController } from './controllers/link-setup.js';
 import { LinkStatusWriter } from './controllers/link-status-writer.js';
 import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
@@ -27,23 +27,58 @@ export interface RunningOperator {
 export async function runOperator(config: Config = loadConfig()): Promise<RunningOperator> {
   const log = createLogger(config.logLevel);
   const metrics = new Metrics();
-  const client = new HttpKubeClient({ kubeConfig: loadKubeConfig(config.kubeconfig), observe: metrics.observeRequest, userAgent: 'gitlab-flux-link' });
+  const client = new HttpKubeClient({
+    kubeConfig: loadKubeConfig(config.kubeconfig),
+    observe: metrics.observeRequest,
+    userAgent: 'gitlab-flux-link',
+  });
   const events = new EventRecorder(client, log);
   // Shared by the link controller and the push path: each link compiled once, each status written by one writer.
   const compiler = new LinkCompiler();
   const status = new LinkStatusWriter({ client, log, events });
 
-  const links = setupLinkController({ client, compiler, status, log, metrics, events, workers: config.workers, writeConcurrency: config.writeConcurrency, resyncSeconds: config.resyncSeconds, paused: config.leaderElection !== undefined });
+  const links = setupLinkController({
+    client,
+    compiler,
+    status,
+    log,
+    metrics,
+    events,
+    workers: config.workers,
+    writeConcurrency: config.writeConcurrency,
+    resyncSeconds: config.resyncSeconds,
+    paused: config.leaderElection !== undefined,
+  });
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
   const index = new ReceiverIndex(links.links, links.caches.gitRepositories, links.caches.namespaces, compiler);
-  const push = new PushService({ client, index, records: status, receivers: links.caches.receivers, secrets: links.caches.secrets, log, metrics, concurrency: config.triggerConcurrency, maxPending: config.triggerQueueSize, secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000, maxBodyReads: config.webhookMaxBodyReads, deliveriesRemembered: config.webhookDeliveriesRemembered });
+  const push = new PushService({
+    client,
+    index,
+    records: status,
+    receivers: links.caches.receivers,
+    secrets: links.caches.secrets,
+    log,
+    metrics,
+    concurrency: config.triggerConcurrency,
+    maxPending: config.triggerQueueSize,
+    secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000,
+    maxBodyReads: config.webhookMaxBodyReads,
+    deliveriesRemembered: config.webhookDeliveriesRemembered,
+  });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
 
   await links.start();
   const elector = config.leaderElection && startLeaderElection(client, config.leaderElection, links.queue, links.enqueueAll, metrics, log);
 
   let started = false;
-  const http = await startHttpServer({ host: config.httpHost, port: config.httpPort, metrics, routes: [push.route], ready: () => started && links.synced(), limits: { maxConnections: config.httpMaxConnections } });
+  const http = await startHttpServer({
+    host: config.httpHost,
+    port: config.httpPort,
+    metrics,
+    routes: [push.route],
+    ready: () => started && links.synced(),
+    limits: { maxConnections: config.httpMaxConnections },
+  });
   started = true;
   log.info('operator started', { port: http.port, workers: config.workers });
 
@@ -70,7 +105,14 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
  * deadline, e.g. an API server outage) pauses reconciling instead of exiting, so pushes accepted meanwhile
  * are still delivered; it resumes when the lease is won back (docs/adr/0005-leader-election.md).
  */
-function startLeaderElection(client: HttpKubeClient, settings: LeaderElectionConfig, queue: WorkQueue, enqueueAll: () => void, metrics: Metrics, log: Logger): LeaderElector {
+function startLeaderElection(
+  client: HttpKubeClient,
+  settings: LeaderElectionConfig,
+  queue: WorkQueue,
+  enqueueAll: () => void,
+  metrics: Metrics,
+  log: Logger,
+): LeaderElector {
   const gauge = (v: number) => metrics.leader.set({ name: settings.name }, v);
   gauge(0);
   const elector = new LeaderElector(client, settings, {
@@ -81,7 +123,10 @@ function startLeaderElection(client: HttpKubeClient, settings: LeaderElectionCon
       queue.resume();
     },
     onStoppedLeading() {
-      log.warn('leadership lost: reconciling paused until the lease is won back', { lease: `${settings.namespace}/${settings.name}`, identity: settings.identity });
+      log.warn('leadership lost: reconciling paused until the lease is won back', {
+        lease: `${settings.namespace}/${settings.name}`,
+        identity: settings.identity,
+      });
       gauge(0);
       queue.pause();
     },

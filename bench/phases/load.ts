@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { histogram, type Sample, sum } from '../../e2e/support/prometheus.js';
 import { sleep } from '../../e2e/testenv/probe.js';
 import { mapLimit } from '../../operator/controllers/concurrency.js';
 import { GIT_REPOSITORIES } from '../../operator/flux/types.js';
 import type { BenchConfig } from '../config.js';
+import { pinForLoad } from '../cpu-pin.js';
 import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN } from '../ground.js';
 import { openLoop } from '../load-client.js';
-import { pinForLoad } from '../cpu-pin.js';
 import { cpuBetween, cpuSnapshot } from '../proc.js';
-import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
-import { histogram, sum, type Sample } from '../../e2e/support/prometheus.js';
+import { monotonicUs, profileNodeArgs, type ProfileRequest, type ProfileResult, readProfile } from '../profile.js';
 import type { LoadResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
 import { waitLinkReady } from '../watch.js';
@@ -24,7 +24,12 @@ import { waitLinkReady } from '../watch.js';
 const LINK = 'bench-load';
 
 /** With `profile`, the operator runs under the CPU profiler (a separate pass: its figures are not reported). */
-export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log: (s: string) => void, profile?: ProfileRequest): Promise<LoadResult & { profile?: ProfileResult }> {
+export async function runLoadPhase(
+  cfg: BenchConfig['load'],
+  logDir: string,
+  log: (s: string) => void,
+  profile?: ProfileRequest,
+): Promise<LoadResult & { profile?: ProfileResult }> {
   const ground = await startGround(logDir);
   let restoreCpus: (() => void) | undefined;
   try {
@@ -35,7 +40,12 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
     await createNamespaces(ground, namespaces, { 'bench.fluxlink.dev/load': 'yes' });
     const repos = Array.from({ length: repositories }, (_, i) => {
       const project = Math.floor(i / cfg.reposPerProject);
-      return gitRepository(namespaces[i % cfg.namespaces]!, `p${project}-r${i % cfg.reposPerProject}`, `${git.baseURL}/load/p${project}.git`, { suspend: true });
+      return gitRepository(
+        namespaces[i % cfg.namespaces]!,
+        `p${project}-r${i % cfg.reposPerProject}`,
+        `${git.baseURL}/load/p${project}.git`,
+        { suspend: true },
+      );
     });
     await mapLimit(repos, 32, async (r) => void (await ground.admin.create(GIT_REPOSITORIES, r)));
     const linkAt = Date.now();
@@ -44,12 +54,22 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
     const convergenceSeconds = (readyAt - linkAt) / 1000;
     const before = await op.scrape();
     const linked = sum(before, 'fluxlink_linked_repositories', { link: LINK });
-    log(`load: ${linked} suspended GitRepositories linked in ${convergenceSeconds.toFixed(1)} s; ${cfg.rate} webhooks/s for ${cfg.seconds} s`);
-    const pids = { operator: op.pid, 'bench (load client, git server)': process.pid, ...Object.fromEntries(ground.env.cluster.processes().map((p) => [p.name, p.pid])) };
-    const others = Object.entries(pids).filter(([name]) => name !== 'operator').map(([, pid]) => pid);
+    log(
+      `load: ${linked} suspended GitRepositories linked in ${convergenceSeconds.toFixed(1)} s; ${cfg.rate} webhooks/s for ${cfg.seconds} s`,
+    );
+    const pids = {
+      operator: op.pid,
+      'bench (load client, git server)': process.pid,
+      ...Object.fromEntries(ground.env.cluster.processes().map((p) => [p.name, p.pid])),
+    };
+    const others = Object.entries(pids)
+      .filter(([name]) => name !== 'operator')
+      .map(([, pid]) => pid);
     const pinning = cfg.pinOperatorCpu ? pinForLoad(op.pid, others) : { skipped: 'off (--set load.pinOperatorCpu=false)' };
     restoreCpus = 'restore' in pinning ? pinning.restore : undefined;
-    log(`load: ${'plan' in pinning ? `operator on CPU ${pinning.plan.operator}, the rest of the ground on ${pinning.plan.others}` : `CPUs not separated: ${pinning.skipped}`}`);
+    log(
+      `load: ${'plan' in pinning ? `operator on CPU ${pinning.plan.operator}, the rest of the ground on ${pinning.plan.others}` : `CPUs not separated: ${pinning.skipped}`}`,
+    );
     const procBefore = op.proc();
     const cpuBefore = cpuSnapshot(pids);
     await op.scrape(); // resets the event-loop delay histogram: the next scrape covers the load alone
@@ -61,7 +81,15 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
       seconds: cfg.seconds,
       request: (k) => {
         const project = `load/p${k % cfg.projects}`;
-        const body = JSON.stringify({ object_kind: 'push', event_name: 'push', ref: 'refs/heads/main', before: randomBytes(20).toString('hex'), after: randomBytes(20).toString('hex'), project: { path_with_namespace: project }, commits: [] });
+        const body = JSON.stringify({
+          object_kind: 'push',
+          event_name: 'push',
+          ref: 'refs/heads/main',
+          before: randomBytes(20).toString('hex'),
+          after: randomBytes(20).toString('hex'),
+          project: { path_with_namespace: project },
+          commits: [],
+        });
         return { body, headers: { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': WEBHOOK_TOKEN } };
       },
     });
@@ -74,7 +102,8 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
     const expectedTriggers = shots.reduce((t, s) => t + Number(/accepted: (\d+) receiver/.exec(s.body)?.[1] ?? 0), 0);
 
     // Every pair ends as a call (delivered or not), a push folded into a waiting trigger, or a drop.
-    const accounted = (m: Sample[]) => sum(m, 'fluxlink_triggers_total') + sum(m, 'fluxlink_pushes_coalesced_total') + sum(m, 'fluxlink_triggers_dropped_total');
+    const accounted = (m: Sample[]) =>
+      sum(m, 'fluxlink_triggers_total') + sum(m, 'fluxlink_pushes_coalesced_total') + sum(m, 'fluxlink_triggers_dropped_total');
     const base = accounted(before);
     let after = await op.scrape();
     const drainDeadline = Date.now() + 180_000;
@@ -109,18 +138,34 @@ export async function runLoadPhase(cfg: BenchConfig['load'], logDir: string, log
       dropped: delta('fluxlink_triggers_dropped_total'),
       drainSeconds,
       drained: accounted(after) - base >= expectedTriggers,
-      dispatchBuckets: bucketDelta(histogram(after, 'fluxlink_trigger_dispatch_seconds'), histogram(before, 'fluxlink_trigger_dispatch_seconds')),
-      handlingBuckets: bucketDelta(histogram(after, 'fluxlink_webhook_duration_seconds'), histogram(before, 'fluxlink_webhook_duration_seconds')),
+      dispatchBuckets: bucketDelta(
+        histogram(after, 'fluxlink_trigger_dispatch_seconds'),
+        histogram(before, 'fluxlink_trigger_dispatch_seconds'),
+      ),
+      handlingBuckets: bucketDelta(
+        histogram(after, 'fluxlink_webhook_duration_seconds'),
+        histogram(before, 'fluxlink_webhook_duration_seconds'),
+      ),
       peakRssBytesBeforeLoad: procBefore.peakRssBytes,
       peakRssBytes: op.proc().peakRssBytes,
       cpuSecondsDuringLoad: procAfterLoad.cpuSeconds - procBefore.cpuSeconds,
-      eventLoopLag: { p50: sum(afterLoad, 'nodejs_eventloop_lag_p50_seconds'), p99: sum(afterLoad, 'nodejs_eventloop_lag_p99_seconds'), max: sum(afterLoad, 'nodejs_eventloop_lag_max_seconds') },
+      eventLoopLag: {
+        p50: sum(afterLoad, 'nodejs_eventloop_lag_p50_seconds'),
+        p99: sum(afterLoad, 'nodejs_eventloop_lag_p99_seconds'),
+        max: sum(afterLoad, 'nodejs_eventloop_lag_max_seconds'),
+      },
       cpu,
       reconcilesDuringLoad: delta('controller_runtime_reconcile_total'),
       cpuPinning: 'plan' in pinning ? pinning.plan : { skipped: pinning.skipped },
     };
     await op.stop();
-    if (profile) result.profile = readProfile(profile, `the load (${cfg.rate} webhooks/s for ${cfg.seconds} s over ${repositories} repositories, until the trigger queue drained), profiled pass`, windowFromUs, windowToUs);
+    if (profile)
+      result.profile = readProfile(
+        profile,
+        `the load (${cfg.rate} webhooks/s for ${cfg.seconds} s over ${repositories} repositories, until the trigger queue drained), profiled pass`,
+        windowFromUs,
+        windowToUs,
+      );
     return result;
   } finally {
     restoreCpus?.(); // this process runs the next parts on every CPU again

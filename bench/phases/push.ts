@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { pushCommit } from '../../e2e/gitlab/git-server.js';
-import { sleep } from '../../e2e/testenv/probe.js';
-import { GIT_REPOSITORIES, RECEIVERS } from '../../operator/flux/types.js';
-import { SECRETS } from '../../operator/meta/resource.js';
-import type { Receiver } from '../../operator/flux/types.js';
-import type { BenchConfig } from '../config.js';
-import { createLink, createNamespaces, gitRepository, linkObject, startBenchOperator, startGround, WEBHOOK_TOKEN, type Ground } from '../ground.js';
 import { histogram, sum } from '../../e2e/support/prometheus.js';
+import { sleep } from '../../e2e/testenv/probe.js';
+import { GIT_REPOSITORIES, type Receiver, RECEIVERS } from '../../operator/flux/types.js';
+import { SECRETS } from '../../operator/meta/resource.js';
+import type { BenchConfig } from '../config.js';
+import {
+  createLink,
+  createNamespaces,
+  gitRepository,
+  type Ground,
+  linkObject,
+  startBenchOperator,
+  startGround,
+  WEBHOOK_TOKEN,
+} from '../ground.js';
 import type { PushResult } from '../results.js';
 import { bucketDelta } from '../stats.js';
 import { RevisionWatcher, until, waitLinkReady } from '../watch.js';
@@ -40,27 +48,64 @@ export async function runPushPhase(cfg: BenchConfig['push'], logDir: string, log
 
     // (b): what a user does by hand for one repository: a token Secret and a Receiver of type gitlab.
     const handToken = randomBytes(32).toString('hex');
-    await ground.admin.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hand-token', namespace: 'bench-hand' }, data: { token: Buffer.from(handToken).toString('base64') } });
+    await ground.admin.create(SECRETS, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'hand-token', namespace: 'bench-hand' },
+      data: { token: Buffer.from(handToken).toString('base64') },
+    });
     await ground.admin.create(RECEIVERS, {
-      apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: { name: 'hand', namespace: 'bench-hand' },
-      spec: { type: 'gitlab', events: ['Push Hook', 'Tag Push Hook'], secretRef: { name: 'hand-token' }, resources: [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app' }] },
+      apiVersion: 'notification.toolkit.fluxcd.io/v1',
+      kind: 'Receiver',
+      metadata: { name: 'hand', namespace: 'bench-hand' },
+      spec: {
+        type: 'gitlab',
+        events: ['Push Hook', 'Tag Push Hook'],
+        secretRef: { name: 'hand-token' },
+        resources: [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app' }],
+      },
     });
     await ground.admin.create(GIT_REPOSITORIES, gitRepository('bench-op', 'app', `${git.baseURL}/${opProject}.git`));
     await ground.admin.create(GIT_REPOSITORIES, gitRepository('bench-hand', 'app', `${git.baseURL}/${handProject}.git`));
-    for (const [i, p] of pollProjects.entries()) await ground.admin.create(GIT_REPOSITORIES, gitRepository('bench-poll', `app-${i}`, `${git.baseURL}/${p}.git`, { interval: cfg.pollingInterval }));
+    for (const [i, p] of pollProjects.entries())
+      await ground.admin.create(
+        GIT_REPOSITORIES,
+        gitRepository('bench-poll', `app-${i}`, `${git.baseURL}/${p}.git`, { interval: cfg.pollingInterval }),
+      );
     await createLink(ground, linkObject(ground, LINK, { 'bench.fluxlink.dev/push': 'op' }));
     await waitLinkReady(ground.admin, LINK, 1, 120_000);
-    const webhookPath = await until('hand-made Receiver Ready', async () => (await ground.admin.get<Receiver>(RECEIVERS, 'bench-hand', 'hand'))?.status?.webhookPath, 60_000);
+    const webhookPath = await until(
+      'hand-made Receiver Ready',
+      async () => (await ground.admin.get<Receiver>(RECEIVERS, 'bench-hand', 'hand'))?.status?.webhookPath,
+      60_000,
+    );
     // First artifacts of every repository (the initial commit) before anything is timed.
-    await until('first artifacts', () => ['bench-op/app', 'bench-hand/app', ...pollProjects.map((_, i) => `bench-poll/app-${i}`)].every((k) => watcher.revision(k.split('/')[0]!, k.split('/')[1]!)), 120_000);
+    await until(
+      'first artifacts',
+      () =>
+        ['bench-op/app', 'bench-hand/app', ...pollProjects.map((_, i) => `bench-poll/app-${i}`)].every((k) =>
+          watcher.revision(k.split('/')[0]!, k.split('/')[1]!),
+        ),
+      120_000,
+    );
     git.setWebhook({ url: `${op.url}/hooks/${LINK}`, token: WEBHOOK_TOKEN }, opProject);
     git.setWebhook({ url: `${cluster.receiverURL}${webhookPath}`, token: handToken }, handProject);
     log(`push: ground ready, measuring ${cfg.pushes} pushes each through the operator and a hand-made Receiver`);
 
     const result: PushResult = {
-      pushesPerMethod: cfg.pushes, operator: [], hand: [], operatorFromPush: [], handFromPush: [], polling: [],
-      pollingRepos: cfg.pollingRepos, pollingInterval: cfg.pollingInterval, pollingStaggerSeconds: cfg.staggerSeconds,
-      webhookStatuses: { operator: {}, hand: {} }, dispatchBuckets: [], reconcilesDuringPushes: 0, durationSeconds: 0,
+      pushesPerMethod: cfg.pushes,
+      operator: [],
+      hand: [],
+      operatorFromPush: [],
+      handFromPush: [],
+      polling: [],
+      pollingRepos: cfg.pollingRepos,
+      pollingInterval: cfg.pollingInterval,
+      pollingStaggerSeconds: cfg.staggerSeconds,
+      webhookStatuses: { operator: {}, hand: {} },
+      dispatchBuckets: [],
+      reconcilesDuringPushes: 0,
+      durationSeconds: 0,
     };
     const before = await op.scrape();
     const dispatchBefore = histogram(before, 'fluxlink_trigger_dispatch_seconds');
@@ -80,7 +125,9 @@ export async function runPushPhase(cfg: BenchConfig['push'], logDir: string, log
     const after = await op.scrape();
     result.dispatchBuckets = bucketDelta(histogram(after, 'fluxlink_trigger_dispatch_seconds'), dispatchBefore);
     result.reconcilesDuringPushes = sum(after, 'controller_runtime_reconcile_total') - sum(before, 'controller_runtime_reconcile_total');
-    log(`push: polling, ${cfg.pollingRepos} repositories at interval ${cfg.pollingInterval}, one push each spread over ${cfg.staggerSeconds} s`);
+    log(
+      `push: polling, ${cfg.pollingRepos} repositories at interval ${cfg.pollingInterval}, one push each spread over ${cfg.staggerSeconds} s`,
+    );
     const spacing = (cfg.staggerSeconds * 1000) / cfg.pollingRepos;
     result.polling = await Promise.all(
       pollProjects.map(async (project, i) => {
@@ -100,7 +147,13 @@ export async function runPushPhase(cfg: BenchConfig['push'], logDir: string, log
   }
 }
 
-async function measureWebhookPush(ground: Ground, watcher: RevisionWatcher, ns: string, project: string, i: number): Promise<{ fromWebhook: number; fromPush: number; status: string }> {
+async function measureWebhookPush(
+  ground: Ground,
+  watcher: RevisionWatcher,
+  ns: string,
+  project: string,
+  i: number,
+): Promise<{ fromWebhook: number; fromPush: number; status: string }> {
   const { git } = ground.env;
   const { sha } = await pushCommit(git, project, { branch: 'main', files: { 'v.txt': `push ${i}` } });
   const pushed = Date.now();

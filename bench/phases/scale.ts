@@ -1,14 +1,23 @@
+import { sum } from '../../e2e/support/prometheus.js';
 import { sleep } from '../../e2e/testenv/probe.js';
+import type { GitLabFluxLinkSpec } from '../../operator/api/v1alpha1/types.js';
 import { mapLimit } from '../../operator/controllers/concurrency.js';
-import type { GitRepository } from '../../operator/flux/types.js';
-import { GIT_REPOSITORIES, RECEIVERS } from '../../operator/flux/types.js';
+import { GIT_REPOSITORIES, type GitRepository, RECEIVERS } from '../../operator/flux/types.js';
 import { SECRETS } from '../../operator/meta/resource.js';
 import { desiredPair } from '../../operator/reconcile/desired.js';
 import { LABEL_FLUX_WATCH } from '../../operator/reconcile/names.js';
-import type { GitLabFluxLinkSpec } from '../../operator/api/v1alpha1/types.js';
-import { monotonicUs, profileNodeArgs, readProfile, type ProfileRequest, type ProfileResult } from '../profile.js';
-import { createLink, createNamespaces, gitRepository, linkObject, serviceAccountClient, startBenchOperator, startGround, type BenchOperator, type Ground } from '../ground.js';
-import { sum } from '../../e2e/support/prometheus.js';
+import {
+  type BenchOperator,
+  createLink,
+  createNamespaces,
+  gitRepository,
+  type Ground,
+  linkObject,
+  serviceAccountClient,
+  startBenchOperator,
+  startGround,
+} from '../ground.js';
+import { monotonicUs, profileNodeArgs, type ProfileRequest, type ProfileResult, readProfile } from '../profile.js';
 import { requestCounts } from '../prom.js';
 import type { ScaleResult } from '../results.js';
 import { BenchTimeout, ReadyReceivers, until, waitLinkReady } from '../watch.js';
@@ -70,7 +79,10 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     let allReadyAt = NaN;
     let timedOut: string | undefined;
     try {
-      [linkReadyAt, allReadyAt] = await Promise.all([waitLinkReady(ground.admin, LINK, n, convergeTimeoutMs, 500), operatorReady.waitForCount(n, convergeTimeoutMs, 'operator')]);
+      [linkReadyAt, allReadyAt] = await Promise.all([
+        waitLinkReady(ground.admin, LINK, n, convergeTimeoutMs, 500),
+        operatorReady.waitForCount(n, convergeTimeoutMs, 'operator'),
+      ]);
     } catch (err) {
       if (!(err instanceof BenchTimeout)) throw err;
       timedOut = err.message;
@@ -84,7 +96,13 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
       convergenceSeconds: (Math.max(linkReadyAt, allReadyAt) - linkAt) / 1000,
       requests: requestCounts(converged, before),
       reconciles: sum(converged, 'controller_runtime_reconcile_total') - sum(before, 'controller_runtime_reconcile_total'),
-      meanReconcileSeconds: (sum(converged, 'controller_runtime_reconcile_time_seconds_sum') - sum(before, 'controller_runtime_reconcile_time_seconds_sum')) / Math.max(1, sum(converged, 'controller_runtime_reconcile_time_seconds_count') - sum(before, 'controller_runtime_reconcile_time_seconds_count')),
+      meanReconcileSeconds:
+        (sum(converged, 'controller_runtime_reconcile_time_seconds_sum') - sum(before, 'controller_runtime_reconcile_time_seconds_sum')) /
+        Math.max(
+          1,
+          sum(converged, 'controller_runtime_reconcile_time_seconds_count') -
+            sum(before, 'controller_runtime_reconcile_time_seconds_count'),
+        ),
       cpuSeconds: procConverged.cpuSeconds - cpuBefore,
       cpuSecondsTotal: procConverged.cpuSeconds,
       peakRssBytes: procConverged.peakRssBytes,
@@ -98,14 +116,18 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     const steady = {
       seconds: opts.steadySeconds,
       requests: requestCounts(steadyEnd, converged),
-      memory: { heapUsedBytes: sum(steadyEnd, 'nodejs_heap_size_used_bytes'), heapTotalBytes: sum(steadyEnd, 'nodejs_heap_size_total_bytes'), externalBytes: sum(steadyEnd, 'nodejs_external_memory_bytes'), rssBytes: sum(steadyEnd, 'process_resident_memory_bytes') },
+      memory: {
+        heapUsedBytes: sum(steadyEnd, 'nodejs_heap_size_used_bytes'),
+        heapTotalBytes: sum(steadyEnd, 'nodejs_heap_size_total_bytes'),
+        externalBytes: sum(steadyEnd, 'nodejs_external_memory_bytes'),
+        rssBytes: sum(steadyEnd, 'process_resident_memory_bytes'),
+      },
     };
     const peakBeforeRestart = op.proc().peakRssBytes;
     operator.peakRssBytes = Math.max(operator.peakRssBytes, peakBeforeRestart);
     operator.cpuSecondsTotal = op.proc().cpuSeconds;
     await op.stop();
     op = undefined;
-
 
     // Restart with everything in place.
     log(`scale ${n}: restart`);
@@ -115,17 +137,39 @@ export async function runScaleSize(opts: ScaleOptions, logDir: string, log: (s: 
     let firstReconcileSeconds = NaN;
     let restartTimeout: string | undefined;
     try {
-      const doneAt = await until('first reconcile after the restart', async () => (sum(await restarted.scrape(), 'controller_runtime_reconcile_total', { result: 'success' }) >= 1 ? Date.now() : undefined), convergeTimeoutMs, 100);
+      const doneAt = await until(
+        'first reconcile after the restart',
+        async () =>
+          sum(await restarted.scrape(), 'controller_runtime_reconcile_total', { result: 'success' }) >= 1 ? Date.now() : undefined,
+        convergeTimeoutMs,
+        100,
+      );
       firstReconcileSeconds = (doneAt - restarted.spawnedAt) / 1000;
     } catch (err) {
       if (!(err instanceof BenchTimeout)) throw err;
       restartTimeout = err.message;
     }
     await sleep(opts.restartSettleSeconds * 1000);
-    const restart = { readyzSeconds, firstReconcileSeconds, settleSeconds: opts.restartSettleSeconds, requests: requestCounts(await restarted.scrape()), peakRssBytes: restarted.proc().peakRssBytes, timedOut: restartTimeout };
+    const restart = {
+      readyzSeconds,
+      firstReconcileSeconds,
+      settleSeconds: opts.restartSettleSeconds,
+      requests: requestCounts(await restarted.scrape()),
+      peakRssBytes: restarted.proc().peakRssBytes,
+      timedOut: restartTimeout,
+    };
     await restarted.stop();
     op = undefined;
-    return { repositories: n, namespaces: opts.namespaces, groundStartSeconds, createRepositoriesSeconds, baseline, operator, steady, restart };
+    return {
+      repositories: n,
+      namespaces: opts.namespaces,
+      groundStartSeconds,
+      createRepositoriesSeconds,
+      baseline,
+      operator,
+      steady,
+      restart,
+    };
   } finally {
     await op?.stop();
     await ground.stop();
@@ -140,10 +184,17 @@ async function createRepositories(ground: Ground, n: number, namespaceCount: num
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `scale-${i}`);
   await createNamespaces(ground, namespaces, SELECTOR);
   const repos: GitRepository[] = new Array(n);
-  await mapLimit(Array.from({ length: n }, (_, i) => i), 32, async (i) => {
-    const ns = namespaces[i % namespaceCount]!;
-    repos[i] = await ground.admin.create<GitRepository>(GIT_REPOSITORIES, gitRepository(ns, `r${i}`, `${ground.env.git.baseURL}/scale/${ns}/r${i}.git`, { suspend: true }) as GitRepository);
-  });
+  await mapLimit(
+    Array.from({ length: n }, (_, i) => i),
+    32,
+    async (i) => {
+      const ns = namespaces[i % namespaceCount]!;
+      repos[i] = await ground.admin.create<GitRepository>(
+        GIT_REPOSITORIES,
+        gitRepository(ns, `r${i}`, `${ground.env.git.baseURL}/scale/${ns}/r${i}.git`, { suspend: true }) as GitRepository,
+      );
+    },
+  );
   return repos;
 }
 
@@ -151,7 +202,12 @@ async function createRepositories(ground: Ground, n: number, namespaceCount: num
  * The profiling pass: a fresh ground, the same GitRepositories, the operator under `node --cpu-prof`, and
  * the profile summarised for the window from creating the link to every Receiver Ready.
  */
-export async function profileConvergence(opts: { repositories: number; namespaces: number }, profile: ProfileRequest, logDir: string, log: (s: string) => void): Promise<ProfileResult> {
+export async function profileConvergence(
+  opts: { repositories: number; namespaces: number },
+  profile: ProfileRequest,
+  logDir: string,
+  log: (s: string) => void,
+): Promise<ProfileResult> {
   const n = opts.repositories;
   const ground = await startGround(logDir);
   let op: BenchOperator | undefined;
@@ -163,7 +219,10 @@ export async function profileConvergence(opts: { repositories: number; namespace
     const fromUs = monotonicUs();
     await createLink(ground, linkObject(ground, LINK, SELECTOR));
     try {
-      await Promise.all([waitLinkReady(ground.admin, LINK, n, convergeTimeout(n), 500), ready.waitForCount(n, convergeTimeout(n), 'operator, profiled')]);
+      await Promise.all([
+        waitLinkReady(ground.admin, LINK, n, convergeTimeout(n), 500),
+        ready.waitForCount(n, convergeTimeout(n), 'operator, profiled'),
+      ]);
     } finally {
       await ready.stop();
     }
@@ -184,17 +243,33 @@ async function runBaseline(ground: Ground, repos: GitRepository[], timeoutMs: nu
   const client = await serviceAccountClient(ground, () => void requests++);
   const ready = new ReadyReceivers(ground.admin, `${BASELINE_LABEL}=yes`);
   await ready.synced();
-  const spec: GitLabFluxLinkSpec = { gitlab: { url: ground.env.git.instanceURL }, receiver: { endpoint: ground.env.cluster.receiverURL }, webhook: { secretRef: { namespace: 'x', name: 'x' } } };
+  const spec: GitLabFluxLinkSpec = {
+    gitlab: { url: ground.env.git.instanceURL },
+    receiver: { endpoint: ground.env.cluster.receiverURL },
+    webhook: { secretRef: { namespace: 'x', name: 'x' } },
+  };
   const started = Date.now();
   let writesDone = NaN;
   try {
     await mapLimit(repos, 16, async (repo) => {
-      const pair = desiredPair('baseline', spec, { repo, project: new URL(repo.spec.url).pathname.slice(1).replace(/\.git$/, '') } as never, randomToken());
+      const pair = desiredPair(
+        'baseline',
+        spec,
+        { repo, project: new URL(repo.spec.url).pathname.slice(1).replace(/\.git$/, '') } as never,
+        randomToken(),
+      );
       // Same objects as the operator's, renamed and relabelled so the operator's caches never see them.
       const name = `base-${repo.metadata.name}`;
       const labels = { [BASELINE_LABEL]: 'yes' };
-      await client.create(SECRETS, { ...pair.secret, metadata: { ...pair.secret.metadata, name, labels: { ...labels, [LABEL_FLUX_WATCH]: 'Enabled' } } });
-      await client.create(RECEIVERS, { ...pair.receiver, metadata: { ...pair.receiver.metadata, name, labels }, spec: { ...pair.receiver.spec, secretRef: { name } } });
+      await client.create(SECRETS, {
+        ...pair.secret,
+        metadata: { ...pair.secret.metadata, name, labels: { ...labels, [LABEL_FLUX_WATCH]: 'Enabled' } },
+      });
+      await client.create(RECEIVERS, {
+        ...pair.receiver,
+        metadata: { ...pair.receiver.metadata, name, labels },
+        spec: { ...pair.receiver.spec, secretRef: { name } },
+      });
     });
     writesDone = Date.now();
     const at = await ready.waitForCount(repos.length, timeoutMs, 'baseline');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startGitServer, type GitServer } from '../gitlab/git-server.js';
+import { type GitServer, startGitServer } from '../gitlab/git-server.js';
 import { startTestEnv } from '../testenv/index.js';
 import { defaultLogDir } from '../testenv/paths.js';
 import { attachToGround, runningGround } from '../testenv/state.js';
@@ -36,7 +36,9 @@ async function main(): Promise<void> {
     };
     print(`test ground: already running (pid ${running.pid}, API server ${running.server}); left running at the end`);
   } else {
-    print('test ground: none running; starting one in this process (etcd, kube-apiserver, kube-controller-manager, source- and notification-controller, a git server); stopped at the end');
+    print(
+      'test ground: none running; starting one in this process (etcd, kube-apiserver, kube-controller-manager, source- and notification-controller, a git server); stopped at the end',
+    );
     const env = await startTestEnv({ logDir });
     ground = env;
     stop = () => env.stop();

@@ -48,44 +48,78 @@ export async function runDemo(ground: { cluster: Cluster; git: GitServer }, prin
   };
 
   try {
-    const op = await step(() => startOperator(cluster, {}, { awaitLeadership: false }), (o, s) => `operator ready in ${s} s at ${o.url}, as ServiceAccount ${OPERATOR_NAMESPACE}/${OPERATOR_SA} (logs: ${o.logFile})`);
+    const op = await step(
+      () => startOperator(cluster, {}, { awaitLeadership: false }),
+      (o, s) => `operator ready in ${s} s at ${o.url}, as ServiceAccount ${OPERATOR_NAMESPACE}/${OPERATOR_SA} (logs: ${o.logFile})`,
+    );
     cleanups.unshift(['operator stopped', () => op.stop()]);
 
     // GitLab's side: the project and its webhook, with a secret token the operator checks (never printed).
     const token = randomBytes(24).toString('hex');
     const hookURL = `${op.url}/hooks/${linkName}`;
-    const created = await step(async () => {
-      const p = await ground.git.createProject(project);
-      ground.git.setWebhook({ url: hookURL, token }, project);
-      return p;
-    }, (p, s) => `git server: project ${project} at ${p.cloneURL}, webhook (push events) → ${hookURL}, in ${s} s`);
+    const created = await step(
+      async () => {
+        const p = await ground.git.createProject(project);
+        ground.git.setWebhook({ url: hookURL, token }, project);
+        return p;
+      },
+      (p, s) => `git server: project ${project} at ${p.cloneURL}, webhook (push events) → ${hookURL}, in ${s} s`,
+    );
 
     // The cluster's side. The link is deleted first at the end: its finalizer needs the operator running.
-    cleanups.unshift(['Secret deleted', () => cluster.kubectl(['delete', 'secret', secretName, '-n', OPERATOR_NAMESPACE, '--ignore-not-found'])]);
+    cleanups.unshift([
+      'Secret deleted',
+      () => cluster.kubectl(['delete', 'secret', secretName, '-n', OPERATOR_NAMESPACE, '--ignore-not-found']),
+    ]);
     cleanups.unshift([`namespace ${ns} deleted`, () => cluster.kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false'])]);
-    cleanups.unshift(['GitLabFluxLink deleted', () => cluster.kubectl(['delete', 'gitlabfluxlink', linkName, '--ignore-not-found', '--timeout=60s'])]);
+    cleanups.unshift([
+      'GitLabFluxLink deleted',
+      () => cluster.kubectl(['delete', 'gitlabfluxlink', linkName, '--ignore-not-found', '--timeout=60s']),
+    ]);
     const label = { 'fluxlink.dev/demo': id };
-    await step(() => apply(cluster, [
-      webhookSecretManifest(secretName, token),
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: label } },
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'app', namespace: ns }, spec: { url: created.cloneURL, interval: '1h', ref: { branch: 'main' } } },
-      {
-        apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: linkName },
-        spec: {
-          gitlab: { url: ground.git.instanceURL }, receiver: { endpoint: cluster.receiverURL },
-          trust: { namespaceSelector: { matchLabels: label }, projects: ['demo/**'] },
-          webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: secretName } },
-        },
-      },
-    ]), (_, s) => `applied in ${s} s: Secret ${OPERATOR_NAMESPACE}/${secretName} (the webhook token), GitRepository ${ns}/app (branch main, interval 1h), GitLabFluxLink ${linkName}`);
+    await step(
+      () =>
+        apply(cluster, [
+          webhookSecretManifest(secretName, token),
+          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: label } },
+          {
+            apiVersion: 'source.toolkit.fluxcd.io/v1',
+            kind: 'GitRepository',
+            metadata: { name: 'app', namespace: ns },
+            spec: { url: created.cloneURL, interval: '1h', ref: { branch: 'main' } },
+          },
+          {
+            apiVersion: 'fluxlink.dev/v1alpha1',
+            kind: 'GitLabFluxLink',
+            metadata: { name: linkName },
+            spec: {
+              gitlab: { url: ground.git.instanceURL },
+              receiver: { endpoint: cluster.receiverURL },
+              trust: { namespaceSelector: { matchLabels: label }, projects: ['demo/**'] },
+              webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: secretName } },
+            },
+          },
+        ]),
+      (_, s) =>
+        `applied in ${s} s: Secret ${OPERATOR_NAMESPACE}/${secretName} (the webhook token), GitRepository ${ns}/app (branch main, interval 1h), GitLabFluxLink ${linkName}`,
+    );
 
-    await step(async () => {
-      const l = await eventually(`GitLabFluxLink ${linkName} Ready with its Receiver`, async () => {
-        const x = await getJson(cluster, 'gitlabfluxlink', linkName);
-        return condition(x, 'Ready')?.status === 'True' && x.status.readyReceivers === 1 ? x : undefined;
-      }, 90_000, 200);
-      return { l, leading: isLeader(await op.metrics()) };
-    }, ({ l, leading }, s) => `GitLabFluxLink Ready in ${s} s: ${l.status.repositories} repository, ${l.status.readyReceivers} Ready Receiver (${ns}/gfl-app)${leading ? '' : '; reconciled by another operator, which holds the leader Lease'}`);
+    await step(
+      async () => {
+        const l = await eventually(
+          `GitLabFluxLink ${linkName} Ready with its Receiver`,
+          async () => {
+            const x = await getJson(cluster, 'gitlabfluxlink', linkName);
+            return condition(x, 'Ready')?.status === 'True' && x.status.readyReceivers === 1 ? x : undefined;
+          },
+          90_000,
+          200,
+        );
+        return { l, leading: isLeader(await op.metrics()) };
+      },
+      ({ l, leading }, s) =>
+        `GitLabFluxLink Ready in ${s} s: ${l.status.repositories} repository, ${l.status.readyReceivers} Ready Receiver (${ns}/gfl-app)${leading ? '' : '; reconciled by another operator, which holds the leader Lease'}`,
+    );
 
     // A working copy, as a developer would have one.
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gfl-demo-'));
@@ -95,8 +129,11 @@ export async function runDemo(ground: { cluster: Cluster; git: GitServer }, prin
     const g = (...args: string[]) => git(args, { env, cwd: dir });
     await git(['clone', '--quiet', created.cloneURL, dir], { env });
     const initial = (await g('rev-parse', 'HEAD')).trim();
-    await step(() => eventually('the first artifact', async () => (await revision(cluster, ns)) === `main@sha1:${initial}`, 60_000, 200),
-      (_, s) => `first artifact main@sha1:${initial.slice(0, 7)} (the initial commit) in ${s} s; from now on only a push can explain a new one`);
+    await step(
+      () => eventually('the first artifact', async () => (await revision(cluster, ns)) === `main@sha1:${initial}`, 60_000, 200),
+      (_, s) =>
+        `first artifact main@sha1:${initial.slice(0, 7)} (the initial commit) in ${s} s; from now on only a push can explain a new one`,
+    );
 
     // Watch the GitRepository from here on: each change arrives as one line, stamped when it arrives.
     const watch = watchGitRepository(cluster, ns, 'app');
@@ -116,11 +153,16 @@ export async function runDemo(ground: { cluster: Cluster; git: GitServer }, prin
     const artifactEvent = await watch.until((e) => e.revision === expected, 30_000, `artifact ${expected}`);
     await ground.git.idle();
     const delivery = ground.git.deliveries.filter((d) => d.project === project).at(-1);
-    if (!delivery || typeof delivery.status !== 'number') throw new Error(`no webhook delivery answered for ${project}: ${delivery?.error ?? 'none sent'}`);
+    if (!delivery || typeof delivery.status !== 'number')
+      throw new Error(`no webhook delivery answered for ${project}: ${delivery?.error ?? 'none sent'}`);
     const triggerEvent = watch.events.find((e) => e.at >= t0 && e.requestedAt !== requestedBefore);
     const after = await op.metrics();
-    const dispatches = metricSum(after, 'fluxlink_trigger_dispatch_seconds_count') - metricSum(before, 'fluxlink_trigger_dispatch_seconds_count');
-    const dispatchMs = dispatches === 1 ? (metricSum(after, 'fluxlink_trigger_dispatch_seconds_sum') - metricSum(before, 'fluxlink_trigger_dispatch_seconds_sum')) * 1000 : NaN;
+    const dispatches =
+      metricSum(after, 'fluxlink_trigger_dispatch_seconds_count') - metricSum(before, 'fluxlink_trigger_dispatch_seconds_count');
+    const dispatchMs =
+      dispatches === 1
+        ? (metricSum(after, 'fluxlink_trigger_dispatch_seconds_sum') - metricSum(before, 'fluxlink_trigger_dispatch_seconds_sum')) * 1000
+        : NaN;
 
     const at = {
       pushed,
@@ -134,8 +176,12 @@ export async function runDemo(ground: { cluster: Cluster; git: GitServer }, prin
     print(`  t=0.000 s  git push started`);
     print(`  ${t(at.pushed)}  git push done`);
     print(`  ${t(at.webhookSent)}  the git server sent GitLab's Push Hook to the operator`);
-    print(`  ${t(at.webhookAnswered)}  operator answered ${delivery.status}${Number.isNaN(dispatchMs) ? '' : `; it sent the Receiver request ${dispatchMs.toFixed(1)} ms after the webhook arrived`}`);
-    print(`  ${t(at.receiverTriggered)}  Receiver triggered: notification-controller set reconcile.fluxcd.io/requestedAt on GitRepository ${ns}/app`);
+    print(
+      `  ${t(at.webhookAnswered)}  operator answered ${delivery.status}${Number.isNaN(dispatchMs) ? '' : `; it sent the Receiver request ${dispatchMs.toFixed(1)} ms after the webhook arrived`}`,
+    );
+    print(
+      `  ${t(at.receiverTriggered)}  Receiver triggered: notification-controller set reconcile.fluxcd.io/requestedAt on GitRepository ${ns}/app`,
+    );
     print(`  ${t(at.artifact)}  artifact revision ${expected}: source-controller fetched the pushed commit`);
     print(`without the webhook, that commit would have waited for the GitRepository's interval: up to 1 h`);
     return { sha, revision: artifactEvent.revision, webhookStatus: delivery.status, at, dispatchMs };
@@ -167,7 +213,11 @@ interface RepoEvent {
 /** `kubectl get --watch` on one GitRepository, one line per change (annotation requestedAt, artifact revision). */
 function watchGitRepository(cluster: Cluster, ns: string, name: string) {
   const template = '{.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt}{"|"}{.status.artifact.revision}{"\\n"}';
-  const child = spawn(findBinaries().path('kubectl'), [`--kubeconfig=${cluster.kubeconfig}`, 'get', 'gitrepository', name, '-n', ns, '--watch', '-o', `jsonpath=${template}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    findBinaries().path('kubectl'),
+    [`--kubeconfig=${cluster.kubeconfig}`, 'get', 'gitrepository', name, '-n', ns, '--watch', '-o', `jsonpath=${template}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const events: RepoEvent[] = [];
   const listeners = new Set<() => void>();
   let stderr = '';
@@ -187,7 +237,13 @@ function watchGitRepository(cluster: Cluster, ns: string, name: string) {
         return true;
       };
       const onExit = () => (cleanup(), reject(new Error(`kubectl --watch exited: ${stderr.trim()}`)));
-      const timer = setTimeout(() => (cleanup(), reject(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${JSON.stringify(events.at(-1))}`))), timeoutMs);
+      const timer = setTimeout(
+        () => (
+          cleanup(),
+          reject(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${JSON.stringify(events.at(-1))}`))
+        ),
+        timeoutMs,
+      );
       const cleanup = () => {
         clearTimeout(timer);
         listeners.delete(check);

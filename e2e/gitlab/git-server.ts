@@ -7,24 +7,24 @@
 // exactly that push. The hooks then go out one per ref, in order, from a queue that never blocks a push.
 // GitLab's limit is mimicked: a group of more than 3 ref changes of the same kind (branch/tag) and action
 // (created/updated/removed) in one push sends no push webhook for that group (see changesToHook).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { git, gitEnv, GIT_TIMEOUT_MS, withLock, ZERO_SHA } from './git-exec.js';
+import { git, GIT_TIMEOUT_MS, gitEnv, withLock, ZERO_SHA } from './git-exec.js';
 import {
   buildPushPayload,
   changesToHook,
+  type Delivery,
   eventHeader,
+  type HookProject,
   postHook,
+  type RefChange,
   standardWebhookSignature,
   USER_AGENT,
-  type Delivery,
-  type HookProject,
-  type RefChange,
   type WebhookTarget,
 } from './webhook.js';
 
@@ -262,7 +262,17 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
       headers['webhook-signature'] = standardWebhookSignature(target.signingKey, eventUUID, timestamp, body);
     }
     const at = new Date();
-    const record: Delivery = { project: project.path, event, ref: change.ref, url: target.url, eventUUID, status: 'error', durationMs: 0, at, body: payload };
+    const record: Delivery = {
+      project: project.path,
+      event,
+      ref: change.ref,
+      url: target.url,
+      eventUUID,
+      status: 'error',
+      durationMs: 0,
+      at,
+      body: payload,
+    };
     try {
       record.status = await postHook(target.url, headers, body);
     } catch (err) {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { git, gitEnv } from './git-exec.js';
-import { deleteRef, pushCommit, pushRefspecs, startGitServer, ZERO_SHA, type GitServer } from './git-server.js';
+import { deleteRef, type GitServer, pushCommit, pushRefspecs, startGitServer, ZERO_SHA } from './git-server.js';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -83,7 +83,10 @@ describe('e2e/gitlab git server', function () {
 
   it('sends exactly one Push Hook with GitLab headers and payload on a real push', async () => {
     const before = await remoteSha('refs/heads/main');
-    const { sha } = await pushCommit(server, 'group/sub/app', { message: 'Add app\n\nbody', files: { 'deploy/app.yaml': 'kind: X\n', 'README.md': 'changed\n' } });
+    const { sha } = await pushCommit(server, 'group/sub/app', {
+      message: 'Add app\n\nbody',
+      files: { 'deploy/app.yaml': 'kind: X\n', 'README.md': 'changed\n' },
+    });
     await server.idle();
     expect(await remoteSha('refs/heads/main')).to.equal(sha);
     expect(receiver.requests).to.have.length(1);
@@ -94,9 +97,20 @@ describe('e2e/gitlab git server', function () {
     expect(headers['content-type']).to.equal('application/json');
     expect(headers['user-agent']).to.equal('GitLab/18.6.0');
     expect(headers['x-gitlab-event-uuid']).to.match(/^[0-9a-f-]{36}$/);
-    expect(headers['idempotency-key']).to.match(/^[0-9a-f-]{36}$/).and.not.equal(headers['x-gitlab-event-uuid']);
+    expect(headers['idempotency-key'])
+      .to.match(/^[0-9a-f-]{36}$/)
+      .and.not.equal(headers['x-gitlab-event-uuid']);
     expect(headers['webhook-signature']).to.equal(undefined);
-    expect(body).to.include({ object_kind: 'push', event_name: 'push', ref: 'refs/heads/main', before, after: sha, checkout_sha: sha, project_id: 1, total_commits_count: 1 });
+    expect(body).to.include({
+      object_kind: 'push',
+      event_name: 'push',
+      ref: 'refs/heads/main',
+      before,
+      after: sha,
+      checkout_sha: sha,
+      project_id: 1,
+      total_commits_count: 1,
+    });
     expect(body.project).to.include({
       id: 1,
       name: 'app',
@@ -144,8 +158,18 @@ describe('e2e/gitlab git server', function () {
     await server.idle();
     expect(receiver.requests.map((r) => r.headers['x-gitlab-event'])).to.deep.equal(['Push Hook', 'Tag Push Hook']);
     const tag = receiver.requests[1]!.body;
-    expect(tag).to.include({ object_kind: 'tag_push', event_name: 'tag_push', ref: 'refs/tags/v1.0.0', before: ZERO_SHA, checkout_sha: sha, message: 'Release 1.0.0', total_commits_count: 1 });
-    expect(tag.after).to.equal(await remoteSha('refs/tags/v1.0.0')).and.not.equal(sha);
+    expect(tag).to.include({
+      object_kind: 'tag_push',
+      event_name: 'tag_push',
+      ref: 'refs/tags/v1.0.0',
+      before: ZERO_SHA,
+      checkout_sha: sha,
+      message: 'Release 1.0.0',
+      total_commits_count: 1,
+    });
+    expect(tag.after)
+      .to.equal(await remoteSha('refs/tags/v1.0.0'))
+      .and.not.equal(sha);
     expect(tag.commits.map((c: { id: string }) => c.id)).to.deep.equal([sha]);
   });
 
@@ -158,7 +182,14 @@ describe('e2e/gitlab git server', function () {
     const created = receiver.requests[0]!.body;
     expect(created).to.include({ ref: 'refs/heads/feature/x', before: ZERO_SHA, after: sha, total_commits_count: 1 });
     const deleted = receiver.requests[1]!.body;
-    expect(deleted).to.include({ object_kind: 'push', ref: 'refs/heads/feature/x', before: sha, after: ZERO_SHA, checkout_sha: null, total_commits_count: 0 });
+    expect(deleted).to.include({
+      object_kind: 'push',
+      ref: 'refs/heads/feature/x',
+      before: sha,
+      after: ZERO_SHA,
+      checkout_sha: null,
+      total_commits_count: 0,
+    });
     expect(deleted.commits).to.deep.equal([]);
   });
 
@@ -246,7 +277,9 @@ describe('e2e/gitlab git server', function () {
     expect(known.headers.get('content-type')).to.equal('application/x-git-upload-pack-advertisement');
     expect(await known.text()).to.include('# service=git-upload-pack');
     // The Git-Protocol header must reach http-backend (as HTTP_GIT_PROTOCOL) for protocol v2.
-    const v2 = await fetch(`${server.baseURL}/group/sub/app.git/info/refs?service=git-upload-pack`, { headers: { 'Git-Protocol': 'version=2' } });
+    const v2 = await fetch(`${server.baseURL}/group/sub/app.git/info/refs?service=git-upload-pack`, {
+      headers: { 'Git-Protocol': 'version=2' },
+    });
     expect(await v2.text()).to.match(/^000eversion 2\n/);
     let failed = false;
     await git(['ls-remote', `${server.baseURL}/group/sub/nope.git`], { env }).catch(() => (failed = true));

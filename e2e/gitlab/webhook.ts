@@ -82,11 +82,7 @@ export function eventHeader(ref: string, kind: WebhookTarget['kind']): string {
 }
 
 /** Builds GitLab's push / tag_push payload for one ref change; reads the bare repository right after the push. */
-export async function buildPushPayload(
-  project: HookProject,
-  change: RefChange,
-  env: NodeJS.ProcessEnv,
-): Promise<Record<string, unknown>> {
+export async function buildPushPayload(project: HookProject, change: RefChange, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const g = (...args: string[]) => git(['--git-dir', project.gitDir, ...args], { env });
   const isTag = change.ref.startsWith('refs/tags/');
   const deleted = change.after === ZERO_SHA;
@@ -166,20 +162,26 @@ export async function buildPushPayload(
 }
 
 /** The newest 20 commits of a rev-list range, oldest first, with added/modified/removed against the first parent. */
-async function listCommits(
-  g: (...args: string[]) => Promise<string>,
-  project: HookProject,
-  range: string[],
-): Promise<unknown[]> {
+async function listCommits(g: (...args: string[]) => Promise<string>, project: HookProject, range: string[]): Promise<unknown[]> {
   // \x1f between fields, \x1e after each commit: neither appears in commit metadata in practice.
   const out = await g('log', `-n${MAX_HOOK_COMMITS}`, '--format=%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%B%x1e', ...range);
-  const records = out.split('\x1e').map((r) => r.replace(/^\n/, '')).filter((r) => r !== '');
+  const records = out
+    .split('\x1e')
+    .map((r) => r.replace(/^\n/, ''))
+    .filter((r) => r !== '');
   const commits = [];
   for (const record of records.reverse()) {
     const [id, parents, name, email, timestamp, body] = record.split('\x1f') as [string, string, string, string, string, string];
     const firstParent = parents.split(' ')[0];
-    const diff = await g('diff-tree', '-r', '-z', '--no-commit-id', '--name-status', '--no-renames',
-      ...(firstParent ? [firstParent, id] : ['--root', id]));
+    const diff = await g(
+      'diff-tree',
+      '-r',
+      '-z',
+      '--no-commit-id',
+      '--name-status',
+      '--no-renames',
+      ...(firstParent ? [firstParent, id] : ['--root', id]),
+    );
     const files: Record<'added' | 'modified' | 'removed', string[]> = { added: [], modified: [], removed: [] };
     const parts = diff.split('\0');
     for (let i = 0; i + 1 < parts.length; i += 2) {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
-import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
 import { apply, condition, eventually, getJson } from '../support/kube.js';
-import { metricSum, startOperator, type OperatorProcess } from '../support/operator.js';
+import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
+import { metricSum, type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 
@@ -19,7 +19,11 @@ const RUNS = Number(process.env.CRASH_RUNS ?? 10);
 const LEASE = { LEASE_DURATION_SECONDS: '4', LEASE_RENEW_DEADLINE_SECONDS: '3', LEASE_RETRY_PERIOD_SECONDS: '1' };
 const MANAGED = 'app.kubernetes.io/managed-by=gitlab-flux-link';
 
-interface Repo { ns: string; name: string; linked: boolean }
+interface Repo {
+  ns: string;
+  name: string;
+  linked: boolean;
+}
 
 describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${REPOS} GitRepositories`, function () {
   this.timeout(0);
@@ -31,9 +35,16 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
   const random = seeded(Number(process.env.CRASH_SEED ?? Date.now() % 100_000));
 
   const gitRepo = (r: Repo) => ({
-    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: r.name, namespace: r.ns },
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name: r.name, namespace: r.ns },
     // Suspended: source-controller must not clone 2,000 repositories on 2 cores; the operator links them all.
-    spec: { url: `${r.linked ? env.git.instanceURL : 'https://gitlab.elsewhere.example'}/crash/${r.name}.git`, interval: '1h', ref: { branch: 'main' }, suspend: true },
+    spec: {
+      url: `${r.linked ? env.git.instanceURL : 'https://gitlab.elsewhere.example'}/crash/${r.name}.git`,
+      interval: '1h',
+      ref: { branch: 'main' },
+      suspend: true,
+    },
   });
   function addRepos(count: number): Repo[] {
     const added = Array.from({ length: count }, () => {
@@ -43,7 +54,11 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
     added.forEach((r) => repos.set(`${r.ns}/${r.name}`, r));
     return added;
   }
-  const pick = (n: number) => [...repos.values()].filter((r) => r.linked).sort(() => random() - 0.5).slice(0, n);
+  const pick = (n: number) =>
+    [...repos.values()]
+      .filter((r) => r.linked)
+      .sort(() => random() - 0.5)
+      .slice(0, n);
 
   async function applyChunked(objs: object[]) {
     for (let i = 0; i < objs.length; i += 500) await apply(env.cluster, objs.slice(i, i + 500));
@@ -51,7 +66,10 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
 
   /** Managed Secrets and Receivers of the crash namespaces, from the API server. */
   async function managedState() {
-    const list = async (kind: string) => ((await getJson(env.cluster, kind, '-A', '-l', MANAGED))?.items ?? []).filter((o: any) => o.metadata.namespace.startsWith(`crash-${process.pid}-`));
+    const list = async (kind: string) =>
+      ((await getJson(env.cluster, kind, '-A', '-l', MANAGED))?.items ?? []).filter((o: any) =>
+        o.metadata.namespace.startsWith(`crash-${process.pid}-`),
+      );
     const [secrets, receivers] = await Promise.all([list('secrets'), list('receivers')]);
     return {
       tokens: new Map<string, string>(secrets.map((s: any) => [`${s.metadata.namespace}/${s.metadata.name}`, s.data?.token ?? ''])),
@@ -75,7 +93,10 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
   }
 
   async function checkExactlyDesired(state: Awaited<ReturnType<typeof managedState>>) {
-    const desired = [...repos.values()].filter((r) => r.linked).map((r) => `${r.ns}/${r.name}`).sort();
+    const desired = [...repos.values()]
+      .filter((r) => r.linked)
+      .map((r) => `${r.ns}/${r.name}`)
+      .sort();
     const byRepo = new Map<string, any[]>();
     for (const rc of state.receivers) {
       const key = `${rc.metadata.namespace}/${rc.spec.resources[0].name}`;
@@ -85,20 +106,25 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
     expect(duplicates, 'GitRepositories with more than one Receiver').to.deep.equal([]);
     expect([...byRepo.keys()].sort(), 'GitRepositories with a Receiver').to.deep.equal(desired);
     const secretsOfReceivers = state.receivers.map((rc) => `${rc.metadata.namespace}/${rc.spec.secretRef.name}`).sort();
-    expect([...state.tokens.keys()].sort(), 'Secrets = the Receivers\' Secrets (no orphan)').to.deep.equal(secretsOfReceivers);
+    expect([...state.tokens.keys()].sort(), "Secrets = the Receivers' Secrets (no orphan)").to.deep.equal(secretsOfReceivers);
     for (const [key, token] of state.tokens) expect(Buffer.from(token, 'base64').toString().length, `token of ${key}`).to.equal(64);
   }
 
   before(async () => {
     env = await testEnv();
-    await apply(env.cluster, Array.from({ length: NAMESPACES }, (_, i) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: nsName(i), labels: label } })));
+    await apply(
+      env.cluster,
+      Array.from({ length: NAMESPACES }, (_, i) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: nsName(i), labels: label } })),
+    );
     const started = Date.now();
     await applyChunked(addRepos(REPOS).map(gitRepo));
     console.log(`      ${REPOS} GitRepositories created in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // Installs the CRD and RBAC; this first operator is stopped before the link exists.
     await (await startOperator(env.cluster, { LEADER_ELECT: 'false' })).stop();
     await apply(env.cluster, [webhookSecretManifest('crash-webhook', 'crash-e2e-webhook-token-0123456789')]);
-    await apply(env.cluster, [linkManifest(env, `crash-${process.pid}`, { label, projects: ['crash/**'], webhookSecret: 'crash-webhook' })]);
+    await apply(env.cluster, [
+      linkManifest(env, `crash-${process.pid}`, { label, projects: ['crash/**'], webhookSecret: 'crash-webhook' }),
+    ]);
   });
 
   it(`keeps exactly the desired objects and every token across ${RUNS} crashes`, async () => {
@@ -108,7 +134,9 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
         // Work for this run: 100 new GitRepositories, 50 deleted, 20 moved to another GitLab host.
         const added = addRepos(100);
         const deleted = pick(50);
-        const moved = pick(70).filter((r) => !deleted.includes(r)).slice(0, 20);
+        const moved = pick(70)
+          .filter((r) => !deleted.includes(r))
+          .slice(0, 20);
         deleted.forEach((r) => repos.delete(`${r.ns}/${r.name}`));
         moved.forEach((r) => (r.linked = false));
         await applyChunked([...added, ...moved].map(gitRepo));
@@ -133,7 +161,9 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
       await eventually('killed', async () => op.proc.child.exitCode !== null || op.proc.child.signalCode !== null, 10_000, 50);
       const state = await managedState();
       const kept = checkTokens(state.tokens, `after crash ${run}`);
-      console.log(`      run ${run}: killed after ${writes} of ~${planned} writes (${((Date.now() - started) / 1000).toFixed(1)} s); ${state.tokens.size} Secrets, ${kept} tokens checked unchanged`);
+      console.log(
+        `      run ${run}: killed after ${writes} of ~${planned} writes (${((Date.now() - started) / 1000).toFixed(1)} s); ${state.tokens.size} Secrets, ${kept} tokens checked unchanged`,
+      );
     }
 
     // A last run to convergence: exactly the desired objects, tokens from before every crash unchanged.
@@ -141,15 +171,24 @@ describe(`crashes: SIGKILL at random points, ${RUNS} times, while converging ${R
     try {
       const linked = [...repos.values()].filter((r) => r.linked).length;
       const started = Date.now();
-      await eventually('link converged after the crashes', async () => {
-        const l = await getJson(env.cluster, 'gitlabfluxlink', `crash-${process.pid}`);
-        return l?.status?.repositories === linked && condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === linked;
-      }, 600_000, 1000);
-      console.log(`      final run: ${linked} GitRepositories linked and every Receiver Ready ${((Date.now() - started) / 1000).toFixed(1)} s after the restart`);
+      await eventually(
+        'link converged after the crashes',
+        async () => {
+          const l = await getJson(env.cluster, 'gitlabfluxlink', `crash-${process.pid}`);
+          return l?.status?.repositories === linked && condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === linked;
+        },
+        600_000,
+        1000,
+      );
+      console.log(
+        `      final run: ${linked} GitRepositories linked and every Receiver Ready ${((Date.now() - started) / 1000).toFixed(1)} s after the restart`,
+      );
       const state = await managedState();
       await checkExactlyDesired(state);
       const kept = checkTokens(state.tokens, 'after convergence');
-      console.log(`      final: ${state.tokens.size} Secrets and ${state.receivers.length} Receivers, exactly the desired ones; ${kept} tokens from before the crashes unchanged`);
+      console.log(
+        `      final: ${state.tokens.size} Secrets and ${state.receivers.length} Receivers, exactly the desired ones; ${kept} tokens from before the crashes unchanged`,
+      );
       // checkTokens compared every Secret seen after some crash (and failed on any changed token).
       expect(kept, 'tokens compared').to.be.greaterThan(0);
     } finally {

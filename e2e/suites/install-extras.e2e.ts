@@ -1,12 +1,12 @@
+import { expect } from 'chai';
+import yaml from 'js-yaml';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'chai';
-import yaml from 'js-yaml';
 import { testEnv } from '../hooks.js';
-import { installOperatorManifests, startOperator, type OperatorProcess } from '../support/operator.js';
-import { dashboardExpressions, metricNames } from '../support/promql.js';
+import { installOperatorManifests, type OperatorProcess, startOperator } from '../support/operator.js';
 import { parseExposition } from '../support/prometheus.js';
+import { dashboardExpressions, metricNames } from '../support/promql.js';
 import type { TestEnv } from '../testenv/index.js';
 import { repoRoot } from '../testenv/paths.js';
 
@@ -32,11 +32,15 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     const dir = fs.mkdtempSync(path.join(scratch, 'overlay-'));
     // kustomize refuses absolute paths; relative ones may leave the overlay's folder.
     const rel = (p: string) => path.relative(dir, p);
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), yaml.dump({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
-      resources: [rel(path.join(repoRoot, 'config/default')), ...extra.map(rel)],
-      components: components.map(rel),
-    }));
+    fs.writeFileSync(
+      path.join(dir, 'kustomization.yaml'),
+      yaml.dump({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: [rel(path.join(repoRoot, 'config/default')), ...extra.map(rel)],
+        components: components.map(rel),
+      }),
+    );
     return dryRunDir(dir);
   }
   async function dryRunDir(dir: string): Promise<any[]> {
@@ -56,7 +60,13 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     // The namespace must exist for namespaced objects to pass a dry run (a dry run creates nothing).
     await installOperatorManifests(env.cluster);
     await env.cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-k', PROMETHEUS_CRDS]);
-    await env.cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+    await env.cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/prometheusrules.monitoring.coreos.com',
+    ]);
   });
   after(async () => {
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
@@ -64,7 +74,11 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
   });
 
   it('every folder of config/components is a kustomize Component (and each is tested below)', () => {
-    const found = fs.readdirSync(COMPONENTS, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const found = fs
+      .readdirSync(COMPONENTS, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect(found).to.deep.equal(['grafana', 'ha', 'network-policy', 'prometheus']);
     for (const name of found) {
       const k = yaml.load(fs.readFileSync(path.join(COMPONENTS, name, 'kustomization.yaml'), 'utf8')) as any;
@@ -77,8 +91,13 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     const pod = find(items, 'Deployment', 'gitlab-flux-link');
     expect(pod.spec.replicas).to.equal(2);
     const spread = pod.spec.template.spec.topologySpreadConstraints;
-    expect(spread.find((c: any) => c.topologyKey === 'kubernetes.io/hostname')).to.deep.include({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' });
-    expect(spread.find((c: any) => c.topologyKey === 'topology.kubernetes.io/zone')).to.deep.include({ whenUnsatisfiable: 'ScheduleAnyway' });
+    expect(spread.find((c: any) => c.topologyKey === 'kubernetes.io/hostname')).to.deep.include({
+      maxSkew: 1,
+      whenUnsatisfiable: 'DoNotSchedule',
+    });
+    expect(spread.find((c: any) => c.topologyKey === 'topology.kubernetes.io/zone')).to.deep.include({
+      whenUnsatisfiable: 'ScheduleAnyway',
+    });
     const pdb = find(items, 'PodDisruptionBudget', 'gitlab-flux-link');
     expect(pdb.spec.maxUnavailable).to.equal(1);
     // The PDB must select exactly the Deployment's Pods.
@@ -113,12 +132,24 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     expect(find(items, 'Service', 'gitlab-flux-link-webhook').metadata.labels).to.not.deep.include(sm.spec.selector.matchLabels);
     expect(svc.spec.ports.map((p: any) => p.name)).to.include(sm.spec.endpoints[0].port);
     const rule = find(items, 'PrometheusRule', 'gitlab-flux-link');
-    expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).to.include.members(['GitLabFluxLinkTriggersFailing', 'GitLabFluxLinkReceiversNotReady', 'GitLabFluxLinkReconcileErrors']);
+    expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).to.include.members([
+      'GitLabFluxLinkTriggersFailing',
+      'GitLabFluxLinkReceiversNotReady',
+      'GitLabFluxLinkReconcileErrors',
+    ]);
   });
 
   it('the Prometheus Operator schema is really checked: a ServiceMonitor with a malformed interval is refused', async () => {
-    const bad = { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'bad', namespace: 'gitlab-flux-link-system' }, spec: { selector: {}, endpoints: [{ port: 'metrics', interval: 'every 30 seconds' }] } };
-    const err = await env.cluster.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], JSON.stringify(bad)).then(() => undefined, (e: Error & { stderr?: string }) => e.stderr ?? e.message);
+    const bad = {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'ServiceMonitor',
+      metadata: { name: 'bad', namespace: 'gitlab-flux-link-system' },
+      spec: { selector: {}, endpoints: [{ port: 'metrics', interval: 'every 30 seconds' }] },
+    };
+    const err = await env.cluster.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], JSON.stringify(bad)).then(
+      () => undefined,
+      (e: Error & { stderr?: string }) => e.stderr ?? e.message,
+    );
     expect(err).to.match(/spec\.endpoints\[0\]\.interval/);
   });
 
@@ -131,12 +162,22 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
 
   it('config/examples/production: every component and the Ingress together, the Ingress exposing only /hooks/', async () => {
     const items = await dryRunDir(path.join(repoRoot, 'config/examples/production'));
-    for (const [kind, name] of [['Deployment', 'gitlab-flux-link'], ['PodDisruptionBudget', 'gitlab-flux-link'], ['NetworkPolicy', 'gitlab-flux-link'], ['ServiceMonitor', 'gitlab-flux-link'], ['PrometheusRule', 'gitlab-flux-link'], ['ConfigMap', 'gitlab-flux-link-dashboard'], ['Ingress', 'gitlab-flux-link-webhook']]) {
+    for (const [kind, name] of [
+      ['Deployment', 'gitlab-flux-link'],
+      ['PodDisruptionBudget', 'gitlab-flux-link'],
+      ['NetworkPolicy', 'gitlab-flux-link'],
+      ['ServiceMonitor', 'gitlab-flux-link'],
+      ['PrometheusRule', 'gitlab-flux-link'],
+      ['ConfigMap', 'gitlab-flux-link-dashboard'],
+      ['Ingress', 'gitlab-flux-link-webhook'],
+    ]) {
       find(items, kind, name);
     }
     const ingress = find(items, 'Ingress', 'gitlab-flux-link-webhook');
     const paths = ingress.spec.rules.flatMap((r: any) => r.http.paths);
-    expect(paths).to.deep.equal([{ path: '/hooks/', pathType: 'Prefix', backend: { service: { name: 'gitlab-flux-link-webhook', port: { name: 'http' } } } }]);
+    expect(paths).to.deep.equal([
+      { path: '/hooks/', pathType: 'Prefix', backend: { service: { name: 'gitlab-flux-link-webhook', port: { name: 'http' } } } },
+    ]);
     expect(ingress.spec.defaultBackend).to.equal(undefined);
     expect(find(items, 'Service', 'gitlab-flux-link-webhook').spec.ports.map((p: any) => p.name)).to.include('http');
   });
@@ -157,17 +198,27 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     it('every metric the Grafana dashboard queries is on /metrics', () => {
       const exprs = dashboardExpressions(JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')));
       expect(exprs.length).to.be.greaterThan(10);
-      const missing = exprs.flatMap((e) => metricNames(e).filter((n) => !exposed.has(n)).map((n) => `${n} (in ${e})`));
+      const missing = exprs.flatMap((e) =>
+        metricNames(e)
+          .filter((n) => !exposed.has(n))
+          .map((n) => `${n} (in ${e})`),
+      );
       expect(missing).to.deep.equal([]);
     });
 
-    it('every metric the alerts read is on /metrics (Prometheus\'s own `up` aside)', () => {
+    it("every metric the alerts read is on /metrics (Prometheus's own `up` aside)", () => {
       const rule = yaml.load(fs.readFileSync(RULES, 'utf8')) as any;
       const exprs: string[] = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr));
-      const missing = exprs.flatMap((e) => metricNames(e).filter((n) => n !== 'up' && !exposed.has(n)).map((n) => `${n} (in ${e})`));
+      const missing = exprs.flatMap((e) =>
+        metricNames(e)
+          .filter((n) => n !== 'up' && !exposed.has(n))
+          .map((n) => `${n} (in ${e})`),
+      );
       expect(missing).to.deep.equal([]);
       // The check itself can fail: a name the operator does not expose is reported.
-      expect(metricNames('rate(fluxlink_gitlab_hooks{state="disabled"}[5m])').filter((n) => !exposed.has(n))).to.deep.equal(['fluxlink_gitlab_hooks']);
+      expect(metricNames('rate(fluxlink_gitlab_hooks{state="disabled"}[5m])').filter((n) => !exposed.has(n))).to.deep.equal([
+        'fluxlink_gitlab_hooks',
+      ]);
     });
   });
 });

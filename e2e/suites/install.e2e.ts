@@ -1,8 +1,8 @@
+import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'chai';
-import { testEnv } from '../hooks.js';
 import { pushCommit } from '../gitlab/git-server.js';
+import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, getJson } from '../support/kube.js';
 import type { TestEnv } from '../testenv/index.js';
 import { repoRoot } from '../testenv/paths.js';
@@ -17,7 +17,14 @@ describe('install: kustomize manifests and Flux managing the operator', function
 
   it('kubectl apply --server-side -k config/default is accepted by the real API server', async () => {
     const out = await env.cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-k', path.join(repoRoot, 'config/default')]);
-    for (const kind of ['namespace/gitlab-flux-link-system', 'customresourcedefinition.apiextensions.k8s.io/gitlabfluxlinks.fluxlink.dev', 'clusterrole.rbac.authorization.k8s.io/gitlab-flux-link-manager', 'deployment.apps/gitlab-flux-link', 'service/gitlab-flux-link-webhook', 'service/gitlab-flux-link-metrics']) {
+    for (const kind of [
+      'namespace/gitlab-flux-link-system',
+      'customresourcedefinition.apiextensions.k8s.io/gitlabfluxlinks.fluxlink.dev',
+      'clusterrole.rbac.authorization.k8s.io/gitlab-flux-link-manager',
+      'deployment.apps/gitlab-flux-link',
+      'service/gitlab-flux-link-webhook',
+      'service/gitlab-flux-link-metrics',
+    ]) {
       expect(out).to.include(kind);
     }
     const deployment = await getJson(env.cluster, 'deployment', 'gitlab-flux-link', '-n', 'gitlab-flux-link-system');
@@ -45,21 +52,52 @@ describe('install: kustomize manifests and Flux managing the operator', function
     const { sha } = await pushCommit(env.git, project, { branch: 'main', files });
     await apply(env.cluster, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'flux-system' } }]);
     await apply(env.cluster, [
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'gitlab-flux-link', namespace: 'flux-system' }, spec: { url: `${env.git.baseURL}/${project}.git`, interval: '10m', ref: { branch: 'main' } } },
+      {
+        apiVersion: 'source.toolkit.fluxcd.io/v1',
+        kind: 'GitRepository',
+        metadata: { name: 'gitlab-flux-link', namespace: 'flux-system' },
+        spec: { url: `${env.git.baseURL}/${project}.git`, interval: '10m', ref: { branch: 'main' } },
+      },
       // wait: false here only because no kubelet runs the Deployment's pod; config/flux waits for health.
-      { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'gitlab-flux-link', namespace: 'flux-system' }, spec: { interval: '10m', sourceRef: { kind: 'GitRepository', name: 'gitlab-flux-link' }, path: './config/default', prune: true, wait: false, timeout: '2m' } },
+      {
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+        kind: 'Kustomization',
+        metadata: { name: 'gitlab-flux-link', namespace: 'flux-system' },
+        spec: {
+          interval: '10m',
+          sourceRef: { kind: 'GitRepository', name: 'gitlab-flux-link' },
+          path: './config/default',
+          prune: true,
+          wait: false,
+          timeout: '2m',
+        },
+      },
     ]);
     // Ready and the applied revision are read together: kustomize-controller may show Ready=True a moment
     // before status.lastAppliedRevision is in (seen once in a clean-clone run).
-    const k = await eventually(`Kustomization Ready with main@sha1:${sha} applied`, async () => {
-      const x = await getJson(env.cluster, 'kustomization', 'gitlab-flux-link', '-n', 'flux-system');
-      return condition(x, 'Ready')?.status === 'True' && x.status.lastAppliedRevision === `main@sha1:${sha}` ? x : undefined;
-    }, 120_000, 500);
+    const k = await eventually(
+      `Kustomization Ready with main@sha1:${sha} applied`,
+      async () => {
+        const x = await getJson(env.cluster, 'kustomization', 'gitlab-flux-link', '-n', 'flux-system');
+        return condition(x, 'Ready')?.status === 'True' && x.status.lastAppliedRevision === `main@sha1:${sha}` ? x : undefined;
+      },
+      120_000,
+      500,
+    );
     expect(k.status.lastAppliedRevision).to.equal(`main@sha1:${sha}`);
     const inventory = (k.status.inventory?.entries ?? []).map((e: { id: string }) => e.id);
     expect(inventory).to.include('gitlab-flux-link-system_gitlab-flux-link_apps_Deployment');
     expect(inventory).to.include('_gitlabfluxlinks.fluxlink.dev_apiextensions.k8s.io_CustomResourceDefinition');
     // Suspended, not deleted: deleting a pruning Kustomization would remove the CRD the other suites use.
-    await env.cluster.kubectl(['patch', 'kustomization', 'gitlab-flux-link', '-n', 'flux-system', '--type=merge', '-p', '{"spec":{"suspend":true}}']);
+    await env.cluster.kubectl([
+      'patch',
+      'kustomization',
+      'gitlab-flux-link',
+      '-n',
+      'flux-system',
+      '--type=merge',
+      '-p',
+      '{"spec":{"suspend":true}}',
+    ]);
   });
 });

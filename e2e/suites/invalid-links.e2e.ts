@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { INVALID_SPECS } from '../../operator/api/v1alpha1/invalid-specs.js';
 import { testEnv } from '../hooks.js';
 import { condition, eventually, getJson } from '../support/kube.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 
 /**
@@ -31,16 +31,23 @@ describe('invalid GitLabFluxLinks: refused by the API server or Stalled by the o
     for (const [i, c] of INVALID_SPECS.entries()) {
       const name = `invalid-${i}`;
       const manifest = JSON.stringify({ apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name }, spec: c.spec });
-      const err = await env.cluster.kubectl(['create', '--validate=false', '-f', '-'], manifest).then(() => undefined, (e: { stderr?: string }) => e.stderr ?? String(e));
+      const err = await env.cluster.kubectl(['create', '--validate=false', '-f', '-'], manifest).then(
+        () => undefined,
+        (e: { stderr?: string }) => e.stderr ?? String(e),
+      );
       if (err !== undefined) {
         expect(err, `${c.story}: the API server's message names ${c.field}`).to.include(c.field.replace(/\[\d+\]$/, '').split('[')[0]);
         refusedByServer.push(c.story);
         continue;
       }
-      const link = await eventually(`${c.story}: Stalled`, async () => {
-        const l = await getJson(env.cluster, 'gitlabfluxlink', name);
-        return condition(l, 'Stalled')?.status === 'True' ? l : undefined;
-      }, 30_000);
+      const link = await eventually(
+        `${c.story}: Stalled`,
+        async () => {
+          const l = await getJson(env.cluster, 'gitlabfluxlink', name);
+          return condition(l, 'Stalled')?.status === 'True' ? l : undefined;
+        },
+        30_000,
+      );
       expect(condition(link, 'Ready')?.status, c.story).to.equal('False');
       expect(condition(link, 'Ready')?.message, `${c.story}: the condition names ${c.field}`).to.include(c.field.split('[')[0]);
       const made = await getJson(env.cluster, 'receivers', '-A', '-l', `fluxlink.dev/link=${name}`);
@@ -48,7 +55,9 @@ describe('invalid GitLabFluxLinks: refused by the API server or Stalled by the o
       await env.cluster.kubectl(['delete', 'gitlabfluxlink', name, '--wait=true', '--timeout=30s']);
       stalledByOperator.push(c.story);
     }
-    console.log(`      ${refusedByServer.length} refused by the API server, ${stalledByOperator.length} stored and Stalled by the operator`);
+    console.log(
+      `      ${refusedByServer.length} refused by the API server, ${stalledByOperator.length} stored and Stalled by the operator`,
+    );
     if (stalledByOperator.length) console.log(`      stalled by the operator: ${stalledByOperator.join('; ')}`);
   });
 });

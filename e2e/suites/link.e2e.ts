@@ -1,9 +1,9 @@
+import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
-import { apiWrites, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { apiWrites, OPERATOR_NAMESPACE, type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { repoRoot } from '../testenv/paths.js';
 import { sleep } from '../testenv/probe.js';
@@ -20,11 +20,15 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
   let suite = 0;
 
   const gitRepo = (ns: string, name: string, url: string) => ({
-    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: ns },
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name, namespace: ns },
     spec: { url, interval: '1h', ref: { branch: 'main' } },
   });
   const link = (name: string, selector: Record<string, string>, extra: Record<string, unknown> = {}) => ({
-    apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name },
+    apiVersion: 'fluxlink.dev/v1alpha1',
+    kind: 'GitLabFluxLink',
+    metadata: { name },
     spec: {
       gitlab: { url: env.git.instanceURL },
       trust: { namespaceSelector: { matchLabels: selector }, projects: ['team/**'] },
@@ -38,23 +42,48 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     return { label, ns: await freshNamespace(env.cluster, 'link', label) };
   };
   const readyLink = (name: string, repositories: number) =>
-    eventually(`link ${name} Ready with ${repositories} repositories`, async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', name);
-      return condition(l, 'Ready')?.status === 'True' && l.status.repositories === repositories && l.status.observedGeneration === l.metadata.generation ? l : undefined;
-    }, 90_000);
+    eventually(
+      `link ${name} Ready with ${repositories} repositories`,
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', name);
+        return condition(l, 'Ready')?.status === 'True' &&
+          l.status.repositories === repositories &&
+          l.status.observedGeneration === l.metadata.generation
+          ? l
+          : undefined;
+      },
+      90_000,
+    );
   const managed = async (ns: string) => ({
-    receivers: ((await getJson(env.cluster, 'receivers', '-n', ns, '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link'))?.items ?? []) as any[],
-    secrets: ((await getJson(env.cluster, 'secrets', '-n', ns, '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link'))?.items ?? []) as any[],
+    receivers: ((await getJson(env.cluster, 'receivers', '-n', ns, '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link'))?.items ??
+      []) as any[],
+    secrets: ((await getJson(env.cluster, 'secrets', '-n', ns, '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link'))?.items ??
+      []) as any[],
   });
-  const gone = (ns: string, what: string) => eventually(what, async () => {
-    const m = await managed(ns);
-    return m.receivers.length === 0 && m.secrets.length === 0;
-  }, 60_000);
+  const gone = (ns: string, what: string) =>
+    eventually(
+      what,
+      async () => {
+        const m = await managed(ns);
+        return m.receivers.length === 0 && m.secrets.length === 0;
+      },
+      60_000,
+    );
 
   before(async () => {
     env = await testEnv();
     op = await startOperator(env.cluster);
-    await env.cluster.kubectl(['create', 'secret', 'generic', 'gitlab-webhook', '-n', OPERATOR_NAMESPACE, '--from-literal=token=e2e-webhook-token-0123456789abcdef']).catch(() => undefined);
+    await env.cluster
+      .kubectl([
+        'create',
+        'secret',
+        'generic',
+        'gitlab-webhook',
+        '-n',
+        OPERATOR_NAMESPACE,
+        '--from-literal=token=e2e-webhook-token-0123456789abcdef',
+      ])
+      .catch(() => undefined);
   });
   after(async () => {
     await op?.stop();
@@ -93,7 +122,12 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     expect(receiver.spec.type).to.equal('generic-hmac');
     expect(receiver.spec.resources).to.deep.equal([{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app' }]);
     expect(receiver.spec.secretRef).to.deep.equal({ name: 'gfl-app' });
-    expect(receiver.metadata.ownerReferences).to.deep.include({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app', uid: app.metadata.uid });
+    expect(receiver.metadata.ownerReferences).to.deep.include({
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      name: 'app',
+      uid: app.metadata.uid,
+    });
     expect(receiver.metadata.labels['fluxlink.dev/link']).to.equal('discover');
     expect(receiver.metadata.annotations['fluxlink.dev/project']).to.equal('team/app');
     expect(condition(receiver, 'Ready')?.status).to.equal('True');
@@ -113,9 +147,15 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     await apply(env.cluster, [link('steady', label)]);
     await readyLink('steady', 1);
     await sleep(3000); // let the last Receiver status events settle
-    const before = { link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion, writes: apiWrites(await op.metrics()) };
+    const before = {
+      link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion,
+      writes: apiWrites(await op.metrics()),
+    };
     await sleep(8000);
-    const after = { link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion, writes: apiWrites(await op.metrics()) };
+    const after = {
+      link: (await getJson(env.cluster, 'gitlabfluxlink', 'steady')).metadata.resourceVersion,
+      writes: apiWrites(await op.metrics()),
+    };
     expect(after.link, 'link resourceVersion').to.equal(before.link);
     expect(after.writes - before.writes, 'API writes by the operator').to.equal(0);
   });
@@ -128,14 +168,29 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     const token = (await getJson(env.cluster, 'secret', 'gfl-app', '-n', ns)).data.token;
 
     await env.cluster.kubectl(['delete', 'receiver', 'gfl-app', '-n', ns, '--wait=true']);
-    await eventually('Receiver re-created and Ready', async () => condition(await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns), 'Ready')?.status === 'True', 60_000);
+    await eventually(
+      'Receiver re-created and Ready',
+      async () => condition(await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns), 'Ready')?.status === 'True',
+      60_000,
+    );
 
     await env.cluster.kubectl(['label', 'secret', 'gfl-app', '-n', ns, 'reconcile.fluxcd.io/watch-']);
-    await env.cluster.kubectl(['patch', 'receiver', 'gfl-app', '-n', ns, '--type=merge', '-p', '{"spec":{"type":"generic","resources":[{"kind":"GitRepository","name":"someone-else"}]}}']);
+    await env.cluster.kubectl([
+      'patch',
+      'receiver',
+      'gfl-app',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"type":"generic","resources":[{"kind":"GitRepository","name":"someone-else"}]}}',
+    ]);
     await eventually('Secret label and Receiver spec restored', async () => {
       const s = await getJson(env.cluster, 'secret', 'gfl-app', '-n', ns);
       const r = await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns);
-      return s.metadata.labels['reconcile.fluxcd.io/watch'] === 'Enabled' && r.spec.type === 'generic-hmac' && r.spec.resources[0].name === 'app';
+      return (
+        s.metadata.labels['reconcile.fluxcd.io/watch'] === 'Enabled' && r.spec.type === 'generic-hmac' && r.spec.resources[0].name === 'app'
+      );
     });
     expect((await getJson(env.cluster, 'secret', 'gfl-app', '-n', ns)).data.token, 'token unchanged').to.equal(token);
   });
@@ -143,7 +198,11 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
   it('removes the objects when a GitRepository is deleted, moves to another host, or its namespace leaves the selector', async () => {
     const { label, ns } = await scope();
     const base = env.git.instanceURL;
-    await apply(env.cluster, [gitRepo(ns, 'a', `${base}/team/a.git`), gitRepo(ns, 'b', `${base}/team/b.git`), gitRepo(ns, 'c', `${base}/team/c.git`)]);
+    await apply(env.cluster, [
+      gitRepo(ns, 'a', `${base}/team/a.git`),
+      gitRepo(ns, 'b', `${base}/team/b.git`),
+      gitRepo(ns, 'c', `${base}/team/c.git`),
+    ]);
     await apply(env.cluster, [link('lifecycle', label)]);
     await readyLink('lifecycle', 3);
 
@@ -170,7 +229,9 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     await apply(env.cluster, [gitRepo(ns, 'api', `${base}/team/api.git`), gitRepo(ns, 'web', `${base}/team/web.git`)]);
     await apply(env.cluster, [link('respec', label)]);
     await readyLink('respec', 2);
-    await apply(env.cluster, [link('respec', label, { receiver: { type: 'gitlab' }, trust: { namespaceSelector: { matchLabels: label }, projects: ['team/api'] } })]);
+    await apply(env.cluster, [
+      link('respec', label, { receiver: { type: 'gitlab' }, trust: { namespaceSelector: { matchLabels: label }, projects: ['team/api'] } }),
+    ]);
     await readyLink('respec', 1);
     const m = await managed(ns);
     expect(m.receivers.map((r) => r.metadata.name)).to.deep.equal(['gfl-api']);
@@ -227,7 +288,10 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
 
   it('removes everything it made when the link is deleted (finalizer)', async () => {
     const { label, ns } = await scope();
-    await apply(env.cluster, [gitRepo(ns, 'x', `${env.git.instanceURL}/team/x.git`), gitRepo(ns, 'y', `${env.git.instanceURL}/team/y.git`)]);
+    await apply(env.cluster, [
+      gitRepo(ns, 'x', `${env.git.instanceURL}/team/x.git`),
+      gitRepo(ns, 'y', `${env.git.instanceURL}/team/y.git`),
+    ]);
     await apply(env.cluster, [link('doomed', label)]);
     const l = await readyLink('doomed', 2);
     expect(l.metadata.finalizers).to.include('fluxlink.dev/finalizer');

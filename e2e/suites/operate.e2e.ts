@@ -1,12 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import yaml from 'js-yaml';
+import fs from 'node:fs';
+import path from 'node:path';
 import { pushCommit } from '../gitlab/git-server.js';
 import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson, getTable, type Table } from '../support/kube.js';
-import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
-import { parseExposition, type Family } from '../support/prometheus.js';
+import { metricSum, OPERATOR_NAMESPACE, type OperatorProcess, startOperator } from '../support/operator.js';
+import { type Family, parseExposition } from '../support/prometheus.js';
 import { runtimeNodeVersion } from '../support/runtime.js';
 import type { TestEnv } from '../testenv/index.js';
 import { repoRoot } from '../testenv/paths.js';
@@ -25,11 +25,15 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
   let n = 0;
 
   const gitRepo = (ns: string, name: string, url: string, extra: Record<string, unknown> = {}) => ({
-    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: ns },
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name, namespace: ns },
     spec: { url, interval: '1h', ref: { branch: 'main' }, ...extra },
   });
   const link = (name: string, selector: Record<string, string>) => ({
-    apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name },
+    apiVersion: 'fluxlink.dev/v1alpha1',
+    kind: 'GitLabFluxLink',
+    metadata: { name },
     spec: {
       gitlab: { url: env.git.instanceURL },
       receiver: { endpoint: env.cluster.receiverURL },
@@ -44,23 +48,35 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
     return { id, label, name: `${prefix}-${id}`, ns: await freshNamespace(env.cluster, 'operate', label) };
   };
   const readyLink = (name: string, repositories: number, timeoutMs = 90_000) =>
-    eventually(`link ${name} Ready with ${repositories} ready receivers`, async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', name);
-      return condition(l, 'Ready')?.status === 'True' && l.status.repositories === repositories && l.status.readyReceivers === repositories ? l : undefined;
-    }, timeoutMs, 500);
+    eventually(
+      `link ${name} Ready with ${repositories} ready receivers`,
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', name);
+        return condition(l, 'Ready')?.status === 'True' &&
+          l.status.repositories === repositories &&
+          l.status.readyReceivers === repositories
+          ? l
+          : undefined;
+      },
+      timeoutMs,
+      500,
+    );
   const stalledLink = (name: string) =>
     eventually(`link ${name} Stalled`, async () => {
       const l = await getJson(env.cluster, 'gitlabfluxlink', name);
       return condition(l, 'Stalled')?.status === 'True' ? l : undefined;
     });
   const deleteLinks = async (...names: string[]) => {
-    for (const name of names) await env.cluster.kubectl(['delete', 'gitlabfluxlink', name, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+    for (const name of names)
+      await env.cluster.kubectl(['delete', 'gitlabfluxlink', name, '--ignore-not-found', '--wait=true', '--timeout=60s']);
   };
 
   before(async () => {
     env = await testEnv();
     await env.cluster.kubectl(['create', 'namespace', OPERATOR_NAMESPACE]).catch(() => undefined);
-    await env.cluster.kubectl(['create', 'secret', 'generic', SECRET, '-n', OPERATOR_NAMESPACE, `--from-literal=token=${TOKEN}`]).catch(() => undefined);
+    await env.cluster
+      .kubectl(['create', 'secret', 'generic', SECRET, '-n', OPERATOR_NAMESPACE, `--from-literal=token=${TOKEN}`])
+      .catch(() => undefined);
   });
 
   describe('kubectl and /metrics of a running operator', function () {
@@ -93,7 +109,9 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
 
     it("serves kubectl's Table with the CRD's printer columns; wide-only columns have priority > 0", async () => {
       const crd = yaml.load(fs.readFileSync(path.join(repoRoot, 'crds/fluxlink.dev_gitlabfluxlinks.yaml'), 'utf8')) as any;
-      const printer: Array<{ name: string; type: string; description?: string; priority?: number }> = crd.spec.versions.find((v: any) => v.name === 'v1alpha1').additionalPrinterColumns;
+      const printer: Array<{ name: string; type: string; description?: string; priority?: number }> = crd.spec.versions.find(
+        (v: any) => v.name === 'v1alpha1',
+      ).additionalPrinterColumns;
       const table = await getTable(env.cluster, '/apis/fluxlink.dev/v1alpha1/gitlabfluxlinks');
 
       const columns = table.columnDefinitions.map((c) => ({ name: c.name, type: c.type, priority: c.priority ?? 0 }));
@@ -105,18 +123,37 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
         expect(table.columnDefinitions.find((d) => d.name === c.name)?.description, `${c.name} description`).to.equal(c.description);
       }
       // What `kubectl get` shows, and what only `-o wide` adds.
-      expect(columns.filter((c) => c.priority === 0).map((c) => c.name)).to.deep.equal(['Name', 'URL', 'Repositories', 'Ready', 'Status', 'Age']);
+      expect(columns.filter((c) => c.priority === 0).map((c) => c.name)).to.deep.equal([
+        'Name',
+        'URL',
+        'Repositories',
+        'Ready',
+        'Status',
+        'Age',
+      ]);
       expect(columns.filter((c) => c.priority > 0).map((c) => c.name)).to.deep.equal(['Receiver', 'Conflicts', 'Suspended']);
 
       const readyRow = row(table, ready.name);
       expect(readyRow).to.deep.include({
-        Name: ready.name, URL: env.git.instanceURL, Repositories: 2, Ready: 'True', Status: '2 repositories linked, 2 receivers ready',
-        Receiver: env.cluster.receiverURL, Conflicts: 0, Suspended: false,
+        Name: ready.name,
+        URL: env.git.instanceURL,
+        Repositories: 2,
+        Ready: 'True',
+        Status: '2 repositories linked, 2 receivers ready',
+        Receiver: env.cluster.receiverURL,
+        Conflicts: 0,
+        Suspended: false,
       });
       expect(readyRow.Age).to.match(/^\d+(s|m\d*s?)$/);
 
       const stalledRow = row(table, stalled);
-      expect(stalledRow).to.deep.include({ Name: stalled, URL: env.git.instanceURL, Ready: 'False', Receiver: env.cluster.receiverURL, Suspended: false });
+      expect(stalledRow).to.deep.include({
+        Name: stalled,
+        URL: env.git.instanceURL,
+        Ready: 'False',
+        Receiver: env.cluster.receiverURL,
+        Suspended: false,
+      });
       expect(stalledRow.Status).to.be.a('string').and.include('spec.trust.namespaceSelector.matchLabels');
       // A link that could not be evaluated has no counts: empty cells, not zeros that would read "all fine".
       expect(stalledRow.Repositories, 'Repositories of a Stalled link').to.equal(null);
@@ -126,7 +163,12 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
     it('`kubectl get gfl` and `-o wide` print those columns and values', async () => {
       const plain = columnsOf(await env.cluster.kubectl(['get', 'gfl', ready.name, stalled]));
       expect(plain.header).to.deep.equal(['NAME', 'URL', 'REPOSITORIES', 'READY', 'STATUS', 'AGE']);
-      expect(plain.rows[ready.name].slice(1, 5)).to.deep.equal([env.git.instanceURL, '2', 'True', '2 repositories linked, 2 receivers ready']);
+      expect(plain.rows[ready.name].slice(1, 5)).to.deep.equal([
+        env.git.instanceURL,
+        '2',
+        'True',
+        '2 repositories linked, 2 receivers ready',
+      ]);
       expect(plain.rows[stalled].slice(1, 4), 'no count for a Stalled link').to.deep.equal([env.git.instanceURL, '', 'False']);
       expect(plain.rows[stalled][4]).to.include('spec.trust.namespaceSelector.matchLabels');
 
@@ -138,15 +180,28 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
 
     it('`kubectl describe gfl` shows the Events the operator recorded', async () => {
       const events = (out: string) => out.slice(out.indexOf('\nEvents:'));
-      const readyEvents = await eventually('Events of the Ready link', async () => {
-        const e = events(await env.cluster.kubectl(['describe', 'gfl', ready.name]));
-        return /Normal\s+ReceiversChanged\s+\S+\s+gitlab-flux-link\s+Receivers 2 created/.test(e) && /Normal\s+Succeeded\s+\S+\s+gitlab-flux-link\s+2 repositories linked, 2 receivers ready/.test(e) ? e : undefined;
-      }, 30_000, 500);
+      const readyEvents = await eventually(
+        'Events of the Ready link',
+        async () => {
+          const e = events(await env.cluster.kubectl(['describe', 'gfl', ready.name]));
+          return /Normal\s+ReceiversChanged\s+\S+\s+gitlab-flux-link\s+Receivers 2 created/.test(e) &&
+            /Normal\s+Succeeded\s+\S+\s+gitlab-flux-link\s+2 repositories linked, 2 receivers ready/.test(e)
+            ? e
+            : undefined;
+        },
+        30_000,
+        500,
+      );
       expect(readyEvents).to.match(/Type\s+Reason\s+Age\s+From\s+Message/);
-      const stalledEvents = await eventually('Events of the Stalled link', async () => {
-        const e = events(await env.cluster.kubectl(['describe', 'gfl', stalled]));
-        return /Warning\s+InvalidSpec\s+\S+\s+gitlab-flux-link\s+spec\.trust\.namespaceSelector\.matchLabels/.test(e) ? e : undefined;
-      }, 30_000, 500);
+      const stalledEvents = await eventually(
+        'Events of the Stalled link',
+        async () => {
+          const e = events(await env.cluster.kubectl(['describe', 'gfl', stalled]));
+          return /Warning\s+InvalidSpec\s+\S+\s+gitlab-flux-link\s+spec\.trust\.namespaceSelector\.matchLabels/.test(e) ? e : undefined;
+        },
+        30_000,
+        500,
+      );
       expect(stalledEvents, 'the Stalled link records no success').not.to.match(/Succeeded|ReceiversChanged/);
     });
 
@@ -155,7 +210,10 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       await pushCommit(env.git, ready.project, { branch: 'main', files: { 'v.txt': 'operate' } });
       await env.git.idle();
       expect(env.git.deliveries.filter((d) => d.project === ready.project).pop()?.status, 'webhook answered').to.equal(202);
-      await eventually('the push delivered to the Receiver', async () => metricSum(await op.metrics(), 'fluxlink_triggers_total', { result: 'delivered' }) >= 1);
+      await eventually(
+        'the push delivered to the Receiver',
+        async () => metricSum(await op.metrics(), 'fluxlink_triggers_total', { result: 'delivered' }) >= 1,
+      );
 
       const res = await fetch(`${op.url}/metrics`);
       expect(res.status).to.equal(200);
@@ -172,8 +230,12 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
         return f!;
       };
       const value = (f: Family, labels: Record<string, string>, sampleName = f.name) =>
-        f.samples.find((s) => s.name === sampleName && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()))?.value;
-      const labelNames = (f: Family, sampleName = f.name) => [...new Set(f.samples.filter((s) => s.name === sampleName).map((s) => Object.keys(s.labels).sort().join(',')))];
+        f.samples.find(
+          (s) => s.name === sampleName && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()),
+        )?.value;
+      const labelNames = (f: Family, sampleName = f.name) => [
+        ...new Set(f.samples.filter((s) => s.name === sampleName).map((s) => Object.keys(s.labels).sort().join(','))),
+      ];
       const controller = { controller: 'gitlabfluxlink' };
 
       const total = fam('controller_runtime_reconcile_total', 'counter');
@@ -187,7 +249,22 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       const time = fam('controller_runtime_reconcile_time_seconds', 'histogram');
       expect(labelNames(time, `${time.name}_bucket`)).to.deep.equal(['controller,le']);
       expect(labelNames(time, `${time.name}_count`)).to.deep.equal(['controller']);
-      expect(time.samples.filter((s) => s.name.endsWith('_bucket')).map((s) => s.labels.le)).to.deep.equal(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '60', '+Inf']);
+      expect(time.samples.filter((s) => s.name.endsWith('_bucket')).map((s) => s.labels.le)).to.deep.equal([
+        '0.005',
+        '0.01',
+        '0.025',
+        '0.05',
+        '0.1',
+        '0.25',
+        '0.5',
+        '1',
+        '2.5',
+        '5',
+        '10',
+        '30',
+        '60',
+        '+Inf',
+      ]);
       const reconciles = total.samples.reduce((a, s) => a + s.value, 0);
       const timed = value(time, controller, `${time.name}_count`)!;
       // Both move in the same tick at the end of every reconcile, and a scrape reads all counters in one tick.
@@ -258,7 +335,13 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       await apply(env.cluster, [
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SA, namespace: OPERATOR_NAMESPACE } },
         role,
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: ROLE }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: ROLE }, subjects: [{ kind: 'ServiceAccount', name: SA, namespace: OPERATOR_NAMESPACE }] },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: ROLE },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: ROLE },
+          subjects: [{ kind: 'ServiceAccount', name: SA, namespace: OPERATOR_NAMESPACE }],
+        },
       ]);
 
       op = await startOperator(env.cluster, {}, { serviceAccount: SA, waitReady: false });
@@ -273,9 +356,22 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       expect([...seen.readyz], '/readyz while the Secret cache cannot sync').to.deep.equal([503]);
       expect((await getStatus(`${op.url}/readyz`)).body).to.equal('caches not synced');
 
-      await apply(env.cluster, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${ROLE}-full` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gitlab-flux-link-manager' }, subjects: [{ kind: 'ServiceAccount', name: SA, namespace: OPERATOR_NAMESPACE }] }]);
+      await apply(env.cluster, [
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: `${ROLE}-full` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gitlab-flux-link-manager' },
+          subjects: [{ kind: 'ServiceAccount', name: SA, namespace: OPERATOR_NAMESPACE }],
+        },
+      ]);
       const granted = Date.now();
-      await eventually('/readyz 200 once the Secret cache has synced', async () => (await getStatus(op!.url + '/readyz')).status === 200, 60_000, 200);
+      await eventually(
+        '/readyz 200 once the Secret cache has synced',
+        async () => (await getStatus(op!.url + '/readyz')).status === 200,
+        60_000,
+        200,
+      );
       console.log(`      /readyz 200 ${((Date.now() - granted) / 1000).toFixed(1)} s after the grant (the cache retries with backoff)`);
       expect((await getStatus(`${op.url}/healthz`)).status).to.equal(200);
     });
@@ -298,7 +394,10 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       linkName = s.name;
       const repos = Array.from({ length: REPOS }, (_, i) => `app-${String(i).padStart(3, '0')}`);
       // Suspended: source-controller leaves them alone; the operator links them all the same.
-      await apply(env.cluster, repos.map((r) => gitRepo(s.ns, r, `${env.git.instanceURL}/operate/${s.id}/${r}.git`, { suspend: true })));
+      await apply(
+        env.cluster,
+        repos.map((r) => gitRepo(s.ns, r, `${env.git.instanceURL}/operate/${s.id}/${r}.git`, { suspend: true })),
+      );
 
       // One write at a time, so converging 2×REPOS objects outlasts the shutdown bound.
       op = await startOperator(env.cluster, { SHUTDOWN_TIMEOUT_SECONDS: String(SHUTDOWN_TIMEOUT_SECONDS), WRITE_CONCURRENCY: '1' });
@@ -312,18 +411,26 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       first.proc.child.kill('SIGTERM');
       const code = await Promise.race([first.proc.exited, sleep((SHUTDOWN_TIMEOUT_SECONDS + 30) * 1000).then(() => 'still running')]);
       const seconds = (Date.now() - signalled) / 1000;
-      console.log(`      SIGTERM → exit ${code} in ${seconds.toFixed(2)} s (bound ${SHUTDOWN_TIMEOUT_SECONDS} s; ${writesAtSigterm} of ${2 * REPOS} writes done at SIGTERM)`);
+      console.log(
+        `      SIGTERM → exit ${code} in ${seconds.toFixed(2)} s (bound ${SHUTDOWN_TIMEOUT_SECONDS} s; ${writesAtSigterm} of ${2 * REPOS} writes done at SIGTERM)`,
+      );
       expect(writesAtSigterm, 'work was in flight at SIGTERM').to.be.below(2 * REPOS);
       expect(code, 'exit code').to.equal(0);
       expect(seconds, 'shutdown time').to.be.below(SHUTDOWN_TIMEOUT_SECONDS + MARGIN_SECONDS);
 
-      const log = fs.readFileSync(first.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; message: string; timestamp: string });
+      const log = fs
+        .readFileSync(first.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: string; message: string; timestamp: string });
       const shuttingDown = log.findIndex((l) => l.message === 'shutting down');
       const stopped = log.findIndex((l) => l.message === 'stopped');
       expect(shuttingDown, '"shutting down" logged').to.be.at.least(0);
       expect(stopped, '"stopped" logged after "shutting down"').to.be.above(shuttingDown);
       expect(log[stopped]).to.include({ level: 'info' });
-      expect(Date.parse(log[stopped].timestamp) - Date.parse(log[shuttingDown].timestamp), 'drain time in the log').to.be.below((SHUTDOWN_TIMEOUT_SECONDS + MARGIN_SECONDS) * 1000);
+      expect(Date.parse(log[stopped].timestamp) - Date.parse(log[shuttingDown].timestamp), 'drain time in the log').to.be.below(
+        (SHUTDOWN_TIMEOUT_SECONDS + MARGIN_SECONDS) * 1000,
+      );
 
       // Nothing half-written: Secrets go before Receivers, so every Receiver there is has its Secret.
       const halfway = await managed(s.ns);

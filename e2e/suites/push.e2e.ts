@@ -1,12 +1,12 @@
 import { expect } from 'chai';
+import { pushCommit } from '../gitlab/git-server.js';
 import { testEnv } from '../hooks.js';
 import { post } from '../support/http.js';
-import { pushCommit } from '../gitlab/git-server.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
-import { metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { metricSum, OPERATOR_NAMESPACE, type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
-import { startTestHost, type TestHost } from '../testenv/test-host.js';
 import { sleep } from '../testenv/probe.js';
+import { startTestHost, type TestHost } from '../testenv/test-host.js';
 
 /**
  * Push to reconcile on the real test ground: a real `git push` to the loopback git server → GitLab-shaped
@@ -22,11 +22,15 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   let n = 0;
 
   const gitRepo = (ns: string, name: string, project: string, ref: Record<string, string>) => ({
-    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: ns },
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name, namespace: ns },
     spec: { url: `${env.git.baseURL}/${project}.git`, interval: '1h', ref },
   });
   const link = (name: string, selector: Record<string, string>, extra: Record<string, unknown> = {}) => ({
-    apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name },
+    apiVersion: 'fluxlink.dev/v1alpha1',
+    kind: 'GitLabFluxLink',
+    metadata: { name },
     spec: {
       gitlab: { url: env.git.instanceURL },
       receiver: { endpoint: env.cluster.receiverURL },
@@ -35,24 +39,35 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
       ...extra,
     },
   });
-  const revision = async (ns: string, name: string) => (await getJson(env.cluster, 'gitrepository', name, '-n', ns))?.status?.artifact?.revision as string | undefined;
+  const revision = async (ns: string, name: string) =>
+    (await getJson(env.cluster, 'gitrepository', name, '-n', ns))?.status?.artifact?.revision as string | undefined;
   const triggered = async () => metricSum(await op.metrics(), 'fluxlink_triggers_total', { result: 'delivered' });
 
   /** A namespace, a link selecting only it, a project with a first commit, and GitRepositories Ready on it. */
-  async function setup(repos: Array<{ name: string; ref: Record<string, string> }>, linkExtra: (label: Record<string, string>) => Record<string, unknown> = () => ({})) {
+  async function setup(
+    repos: Array<{ name: string; ref: Record<string, string> }>,
+    linkExtra: (label: Record<string, string>) => Record<string, unknown> = () => ({}),
+  ) {
     const id = `p${process.pid}-${++n}`;
     const label = { 'e2e.fluxlink.dev/push': id };
     const ns = await freshNamespace(env.cluster, 'push', label);
     const project = `push/${id}/app`;
     await env.git.createProject(project);
     const first = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': '1' } });
-    await apply(env.cluster, repos.map((r) => gitRepo(ns, r.name, project, r.ref)));
+    await apply(
+      env.cluster,
+      repos.map((r) => gitRepo(ns, r.name, project, r.ref)),
+    );
     const linkName = `push-${id}`;
     await apply(env.cluster, [link(linkName, label, linkExtra(label))]);
-    await eventually(`link ${linkName} Ready`, async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
-      return condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === repos.length;
-    }, 90_000);
+    await eventually(
+      `link ${linkName} Ready`,
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
+        return condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === repos.length;
+      },
+      90_000,
+    );
     env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, project);
     return { ns, project, linkName, first };
   }
@@ -60,7 +75,9 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   before(async () => {
     env = await testEnv();
     op = await startOperator(env.cluster);
-    await env.cluster.kubectl(['create', 'secret', 'generic', 'push-webhook', '-n', OPERATOR_NAMESPACE, `--from-literal=token=${TOKEN}`]).catch(() => undefined);
+    await env.cluster
+      .kubectl(['create', 'secret', 'generic', 'push-webhook', '-n', OPERATOR_NAMESPACE, `--from-literal=token=${TOKEN}`])
+      .catch(() => undefined);
   });
   after(async () => {
     await op?.stop();
@@ -78,10 +95,14 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     const d = env.git.deliveries.filter((x) => x.project === project).pop()!;
     expect(d.status).to.equal(202);
     // The link's status tells the last push and the last trigger (written at most every 5 s).
-    const status = await eventually('status.lastPush and lastTrigger', async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
-      return l?.status?.lastTrigger && l.status.lastPush?.ref === 'refs/heads/main' ? l.status : undefined;
-    }, 20_000);
+    const status = await eventually(
+      'status.lastPush and lastTrigger',
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
+        return l?.status?.lastTrigger && l.status.lastPush?.ref === 'refs/heads/main' ? l.status : undefined;
+      },
+      20_000,
+    );
     expect(status.lastPush.project).to.equal(project);
     expect(status.lastTrigger).to.include({ gitRepository: `${ns}/app`, result: 'delivered' });
   });
@@ -94,7 +115,9 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     await env.git.idle();
     await sleep(2000);
     expect(await triggered()).to.equal(before);
-    expect((await getJson(env.cluster, 'gitrepository', 'app', '-n', ns)).metadata.annotations?.['reconcile.fluxcd.io/requestedAt']).to.equal(undefined);
+    expect(
+      (await getJson(env.cluster, 'gitrepository', 'app', '-n', ns)).metadata.annotations?.['reconcile.fluxcd.io/requestedAt'],
+    ).to.equal(undefined);
   });
 
   it('a tag push reconciles a semver GitRepository', async () => {
@@ -140,9 +163,23 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     await eventually('artifact of the last commit', async () => (await revision(ns, 'app')) === `main@sha1:${last.sha}`, 30_000);
     await sleep(500);
     const before = { calls: await triggered(), coalesced: metricSum(await op.metrics(), 'fluxlink_pushes_coalesced_total') };
-    const body = JSON.stringify({ object_kind: 'push', event_name: 'push', ref: 'refs/heads/main', before: last.sha, after: last.sha, project: { path_with_namespace: project } });
-    const answers = await Promise.all(Array.from({ length: 100 }, () => post(`${op.url}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN })));
-    expect(answers.every((s) => s === 202), `answers: ${[...new Set(answers)]}`).to.equal(true);
+    const body = JSON.stringify({
+      object_kind: 'push',
+      event_name: 'push',
+      ref: 'refs/heads/main',
+      before: last.sha,
+      after: last.sha,
+      project: { path_with_namespace: project },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        post(`${op.url}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN }),
+      ),
+    );
+    expect(
+      answers.every((s) => s === 202),
+      `answers: ${[...new Set(answers)]}`,
+    ).to.equal(true);
     await eventually('the burst delivered', async () => (await triggered()) > before.calls, 30_000);
     await sleep(2000);
     const calls = (await triggered()) - before.calls;
@@ -156,9 +193,18 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   });
 
   it('refuses a link whose service-proxy endpoint is not allow-listed (the API server rejects it)', async () => {
-    const bad = link('untrusted-proxy', { x: 'y' }, { receiver: { endpoint: '/api/v1/namespaces/kube-system/services/secret-service/proxy' } });
-    const err = await apply(env.cluster, [bad]).then(() => undefined, (e: { stderr?: string }) => e.stderr ?? String(e));
-    expect(err).to.match(/spec\.receiver\.endpoint: service proxy kube-system\/secret-service is not allowed by spec\.trust\.serviceProxies/);
+    const bad = link(
+      'untrusted-proxy',
+      { x: 'y' },
+      { receiver: { endpoint: '/api/v1/namespaces/kube-system/services/secret-service/proxy' } },
+    );
+    const err = await apply(env.cluster, [bad]).then(
+      () => undefined,
+      (e: { stderr?: string }) => e.stderr ?? String(e),
+    );
+    expect(err).to.match(
+      /spec\.receiver\.endpoint: service proxy kube-system\/secret-service is not allowed by spec\.trust\.serviceProxies/,
+    );
     expect(await getJson(env.cluster, 'gitlabfluxlink', 'untrusted-proxy')).to.equal(undefined);
   });
 
@@ -170,23 +216,80 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     host = await startTestHost({ logDir: env.logDir });
     await host.forward(9292, Number(new URL(env.cluster.receiverURL).port));
     const svcNs = await freshNamespace(env.cluster, 'proxy-target');
-    await apply(env.cluster, [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'receiver-host', namespace: svcNs }, spec: { nodeName: 'test-host', containers: [{ name: 'receiver', image: 'none' }] } }]);
-    await env.cluster.kubectl(['patch', 'pod', 'receiver-host', '-n', svcNs, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: host.address, podIPs: [{ ip: host.address }] } })]);
     await apply(env.cluster, [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'webhook-receiver', namespace: svcNs }, spec: { ports: [{ name: 'http', port: 80, targetPort: 9292 }] } },
-      { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'webhook-receiver', namespace: svcNs }, subsets: [{ addresses: [{ ip: host.address, targetRef: { kind: 'Pod', name: 'receiver-host', namespace: svcNs } }], ports: [{ name: 'http', port: 9292 }] }] },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'receiver-host', namespace: svcNs },
+        spec: { nodeName: 'test-host', containers: [{ name: 'receiver', image: 'none' }] },
+      },
+    ]);
+    await env.cluster.kubectl([
+      'patch',
+      'pod',
+      'receiver-host',
+      '-n',
+      svcNs,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { podIP: host.address, podIPs: [{ ip: host.address }] } }),
+    ]);
+    await apply(env.cluster, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'webhook-receiver', namespace: svcNs },
+        spec: { ports: [{ name: 'http', port: 80, targetPort: 9292 }] },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: 'webhook-receiver', namespace: svcNs },
+        subsets: [
+          {
+            addresses: [{ ip: host.address, targetRef: { kind: 'Pod', name: 'receiver-host', namespace: svcNs } }],
+            ports: [{ name: 'http', port: 9292 }],
+          },
+        ],
+      },
       // The operator may proxy to this one service only (the pattern of config/rbac/optional/service-proxy.yaml).
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs }, rules: [{ apiGroups: [''], resources: ['services/proxy'], resourceNames: ['webhook-receiver', 'webhook-receiver:80', 'webhook-receiver:http'], verbs: ['create'] }] },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'gitlab-flux-link-proxy' }, subjects: [{ kind: 'ServiceAccount', name: 'gitlab-flux-link', namespace: OPERATOR_NAMESPACE }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs },
+        rules: [
+          {
+            apiGroups: [''],
+            resources: ['services/proxy'],
+            resourceNames: ['webhook-receiver', 'webhook-receiver:80', 'webhook-receiver:http'],
+            verbs: ['create'],
+          },
+        ],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'gitlab-flux-link-proxy' },
+        subjects: [{ kind: 'ServiceAccount', name: 'gitlab-flux-link', namespace: OPERATOR_NAMESPACE }],
+      },
     ]);
     const { ns, project } = await setup([{ name: 'app', ref: { branch: 'main' } }], (label) => ({
       receiver: { endpoint: `/api/v1/namespaces/${svcNs}/services/webhook-receiver:80/proxy` },
-      trust: { namespaceSelector: { matchLabels: label }, projects: ['push/**'], serviceProxies: [{ namespace: svcNs, name: 'webhook-receiver' }] },
+      trust: {
+        namespaceSelector: { matchLabels: label },
+        projects: ['push/**'],
+        serviceProxies: [{ namespace: svcNs, name: 'webhook-receiver' }],
+      },
     }));
     const before = metricSum(await op.metrics(), 'rest_client_requests_total', { resource: 'services/proxy' });
     const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': 'proxied' } });
     await eventually('artifact through the service proxy', async () => (await revision(ns, 'app')) === `main@sha1:${sha}`, 30_000, 200);
-    expect(metricSum(await op.metrics(), 'rest_client_requests_total', { resource: 'services/proxy', code: '200' }), 'delivered through the API server').to.be.greaterThan(before);
+    expect(
+      metricSum(await op.metrics(), 'rest_client_requests_total', { resource: 'services/proxy', code: '200' }),
+      'delivered through the API server',
+    ).to.be.greaterThan(before);
   });
 
   it('retries while notification-controller is down and triggers once it is back', async function () {
@@ -203,6 +306,11 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     } finally {
       await env.cluster.startComponent('notification-controller');
     }
-    await eventually('artifact after notification-controller came back', async () => (await revision(ns, 'app')) === `main@sha1:${sha}`, 90_000, 250);
+    await eventually(
+      'artifact after notification-controller came back',
+      async () => (await revision(ns, 'app')) === `main@sha1:${sha}`,
+      90_000,
+      250,
+    );
   });
 });

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { testEnv } from '../hooks.js';
-import { pushCommit } from '../gitlab/git-server.js';
 import { receiverWebhookPath } from '../../operator/flux/webhook-path.js';
+import { pushCommit } from '../gitlab/git-server.js';
+import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
-import { metricSum, startOperator, type OperatorProcess } from '../support/operator.js';
+import { metricSum, type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 
@@ -40,9 +40,18 @@ describe('Receiver status: the webhook path is derived, never taken from status'
     await apply(env.cluster, [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'fixed-token', namespace: ns }, stringData: { token } },
-      { apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: { name: 'fixed', namespace: ns }, spec: { type: 'generic-hmac', secretRef: { name: 'fixed-token' }, resources: [{ kind: 'GitRepository', name: 'none' }] } },
+      {
+        apiVersion: 'notification.toolkit.fluxcd.io/v1',
+        kind: 'Receiver',
+        metadata: { name: 'fixed', namespace: ns },
+        spec: { type: 'generic-hmac', secretRef: { name: 'fixed-token' }, resources: [{ kind: 'GitRepository', name: 'none' }] },
+      },
     ]);
-    const served = await eventually('the Receiver has a webhook path', async () => (await getJson(env.cluster, 'receiver', 'fixed', '-n', ns))?.status?.webhookPath as string | undefined, 60_000);
+    const served = await eventually(
+      'the Receiver has a webhook path',
+      async () => (await getJson(env.cluster, 'receiver', 'fixed', '-n', ns))?.status?.webhookPath as string | undefined,
+      60_000,
+    );
     console.log(`      notification-controller: ${ns}/fixed with its token → ${served}`);
     expect(served).to.equal(receiverWebhookPath(Buffer.from(token), 'fixed', ns));
   });
@@ -63,27 +72,75 @@ describe('Receiver status: the webhook path is derived, never taken from status'
       const project = `receiver-status/${id}/app`;
       await env.git.createProject(project);
       await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': '1' } });
-      await apply(env.cluster, [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'app', namespace: ns }, spec: { url: `${env.git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } } }]);
+      await apply(env.cluster, [
+        {
+          apiVersion: 'source.toolkit.fluxcd.io/v1',
+          kind: 'GitRepository',
+          metadata: { name: 'app', namespace: ns },
+          spec: { url: `${env.git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } },
+        },
+      ]);
       const linkName = `receiver-status-${id}`;
-      await apply(env.cluster, [linkManifest(env, linkName, { label, projects: ['receiver-status/**'], webhookSecret: 'receiver-status-webhook' })]);
-      await eventually(`link ${linkName} Ready`, async () => condition(await getJson(env.cluster, 'gitlabfluxlink', linkName), 'Ready')?.status === 'True', 90_000);
+      await apply(env.cluster, [
+        linkManifest(env, linkName, { label, projects: ['receiver-status/**'], webhookSecret: 'receiver-status-webhook' }),
+      ]);
+      await eventually(
+        `link ${linkName} Ready`,
+        async () => condition(await getJson(env.cluster, 'gitlabfluxlink', linkName), 'Ready')?.status === 'True',
+        90_000,
+      );
 
       // The operator's own Receiver: notification-controller's path equals the derived one.
       const receiver = await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns);
       const secret = await getJson(env.cluster, 'secret', receiver.spec.secretRef.name, '-n', ns);
-      expect(receiver.status.webhookPath, 'status.webhookPath of the managed Receiver').to.equal(receiverWebhookPath(Buffer.from(secret.data.token, 'base64'), 'gfl-app', ns));
+      expect(receiver.status.webhookPath, 'status.webhookPath of the managed Receiver').to.equal(
+        receiverWebhookPath(Buffer.from(secret.data.token, 'base64'), 'gfl-app', ns),
+      );
 
       // The tenant: a ServiceAccount bound in its namespace to the rules of Flux's flux-edit ClusterRole.
       await apply(env.cluster, [
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'tenant', namespace: ns } },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'e2e-flux-edit' }, rules: [{ apiGroups: ['notification.toolkit.fluxcd.io', 'source.toolkit.fluxcd.io'], resources: ['*'], verbs: ['create', 'delete', 'deletecollection', 'patch', 'update', 'get', 'list', 'watch'] }] },
-        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'tenant-flux-edit', namespace: ns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-flux-edit' }, subjects: [{ kind: 'ServiceAccount', name: 'tenant', namespace: ns }] },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRole',
+          metadata: { name: 'e2e-flux-edit' },
+          rules: [
+            {
+              apiGroups: ['notification.toolkit.fluxcd.io', 'source.toolkit.fluxcd.io'],
+              resources: ['*'],
+              verbs: ['create', 'delete', 'deletecollection', 'patch', 'update', 'get', 'list', 'watch'],
+            },
+          ],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'tenant-flux-edit', namespace: ns },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-flux-edit' },
+          subjects: [{ kind: 'ServiceAccount', name: 'tenant', namespace: ns }],
+        },
       ]);
       const tampered = `@127.0.0.1:${port}/x`;
-      await eventually('the tenant may patch receivers/status', async () => {
-        await env.cluster.kubectl(['patch', 'receiver', 'gfl-app', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { webhookPath: tampered } }), `--as=system:serviceaccount:${ns}:tenant`]);
-        return true;
-      }, 30_000, 1_000);
+      await eventually(
+        'the tenant may patch receivers/status',
+        async () => {
+          await env.cluster.kubectl([
+            'patch',
+            'receiver',
+            'gfl-app',
+            '-n',
+            ns,
+            '--subresource=status',
+            '--type=merge',
+            '-p',
+            JSON.stringify({ status: { webhookPath: tampered } }),
+            `--as=system:serviceaccount:${ns}:tenant`,
+          ]);
+          return true;
+        },
+        30_000,
+        1_000,
+      );
       expect((await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns))?.status?.webhookPath).to.equal(tampered);
 
       const triggers = async (result?: string) => metricSum(await op.metrics(), 'fluxlink_triggers_total', result ? { result } : {});
@@ -94,20 +151,38 @@ describe('Receiver status: the webhook path is derived, never taken from status'
       await env.git.idle();
       expect(env.git.deliveries.filter((d) => d.project === project).pop()?.status, 'answer to the webhook').to.equal(202);
 
-      await eventually('the trigger of the push has run (fluxlink_triggers_total)', async () => (await triggers()) - before.all >= 1, 30_000);
+      await eventually(
+        'the trigger of the push has run (fluxlink_triggers_total)',
+        async () => (await triggers()) - before.all >= 1,
+        30_000,
+      );
       expect(seen, 'requests that reached the listener the tampered path names').to.deep.equal([]);
       expect((await triggers('tampered')) - before.tampered, 'fluxlink_triggers_total{result="tampered"}').to.equal(1);
-      const lastTrigger = await eventually('status.lastTrigger shows it', async () => {
-        const t = (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.lastTrigger;
-        return t?.gitRepository === `${ns}/app` && /^tampered: /.test(t.result) ? t : undefined;
-      }, 20_000);
+      const lastTrigger = await eventually(
+        'status.lastTrigger shows it',
+        async () => {
+          const t = (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.lastTrigger;
+          return t?.gitRepository === `${ns}/app` && /^tampered: /.test(t.result) ? t : undefined;
+        },
+        20_000,
+      );
       console.log(`      status.lastTrigger.result: ${lastTrigger.result}`);
       // The link says so too: its repository entry is not ready, and why (the link controller reads the Receiver).
-      await eventually("the link's entry for the tampered Receiver is not ready", async () => {
-        const entry = (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.entries?.find((e: { gitRepository: string }) => e.gitRepository === `${ns}/app`);
-        return entry && entry.ready === false && /changed by someone other than notification-controller/.test(entry.message);
-      }, 30_000);
-      const logged = fs.readFileSync(op.logFile, 'utf8').split('\n').filter((l) => l.includes('receiver not triggered') && l.includes(`"link":"${linkName}"`)).map((l) => JSON.parse(l));
+      await eventually(
+        "the link's entry for the tampered Receiver is not ready",
+        async () => {
+          const entry = (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.entries?.find(
+            (e: { gitRepository: string }) => e.gitRepository === `${ns}/app`,
+          );
+          return entry && entry.ready === false && /changed by someone other than notification-controller/.test(entry.message);
+        },
+        30_000,
+      );
+      const logged = fs
+        .readFileSync(op.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('receiver not triggered') && l.includes(`"link":"${linkName}"`))
+        .map((l) => JSON.parse(l));
       expect(logged.map((l) => l.result)).to.deep.equal(['tampered']);
       expect(seen, 'requests that reached the listener, at the end').to.deep.equal([]);
     } finally {

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { testEnv } from '../hooks.js';
 import { pushCommit } from '../gitlab/git-server.js';
-import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
+import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
-import { apiWrites, isLeader, metricSum, OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
+import { apiWrites, isLeader, metricSum, OPERATOR_NAMESPACE, type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 
 /**
@@ -28,17 +28,28 @@ describe('two replicas: one leader on a Lease, webhooks served by both', functio
   };
   const writes = async (o: OperatorProcess) => apiWrites(await o.metrics());
   const delivered = async (o: OperatorProcess) => metricSum(await o.metrics(), 'fluxlink_triggers_total', { result: 'delivered' });
-  const revision = async (name: string) => (await getJson(env.cluster, 'gitrepository', name, '-n', ns))?.status?.artifact?.revision as string | undefined;
+  const revision = async (name: string) =>
+    (await getJson(env.cluster, 'gitrepository', name, '-n', ns))?.status?.artifact?.revision as string | undefined;
   const tokens = async () => {
     const list = await getJson(env.cluster, 'secrets', '-n', ns, '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link');
     return Object.fromEntries(list.items.map((s: any) => [s.metadata.name, s.data.token]));
   };
   const readyReceivers = async () => (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.readyReceivers;
-  const gitRepo = (name: string) => ({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: ns }, spec: { url: `${env.git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } } });
+  const gitRepo = (name: string) => ({
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name, namespace: ns },
+    spec: { url: `${env.git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } },
+  });
 
   before(async () => {
     env = await testEnv();
-    ops.push(...(await Promise.all([startOperator(env.cluster, {}, { awaitLeadership: false }), startOperator(env.cluster, {}, { awaitLeadership: false })])));
+    ops.push(
+      ...(await Promise.all([
+        startOperator(env.cluster, {}, { awaitLeadership: false }),
+        startOperator(env.cluster, {}, { awaitLeadership: false }),
+      ])),
+    );
     // After the operators: starting one installs the operator's namespace, where the webhook Secret lives.
     await apply(env.cluster, [webhookSecretManifest('replicas-webhook', TOKEN)]);
     ns = await freshNamespace(env.cluster, 'replicas', label);
@@ -57,10 +68,14 @@ describe('two replicas: one leader on a Lease, webhooks served by both', functio
 
     await apply(env.cluster, ['a', 'b', 'c'].map(gitRepo));
     await apply(env.cluster, [linkManifest(env, linkName, { label, projects: ['replicas/**'], webhookSecret: 'replicas-webhook' })]);
-    await eventually('link Ready with 3 receivers', async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
-      return condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === 3;
-    }, 90_000);
+    await eventually(
+      'link Ready with 3 receivers',
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', linkName);
+        return condition(l, 'Ready')?.status === 'True' && l.status.readyReceivers === 3;
+      },
+      90_000,
+    );
     const follower = ops.find((o) => o !== leader)!;
     expect(await writes(follower), 'writes by the follower (leases excepted)').to.equal(0);
     expect(await writes(leader), 'writes by the leader').to.be.at.least(7); // 3 Secrets + 3 Receivers + status
@@ -75,12 +90,30 @@ describe('two replicas: one leader on a Lease, webhooks served by both', functio
       const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': `push ${i}` } });
       sent[target]!++;
       // One push, three GitRepositories: each replica triggers all three for the pushes it received.
-      await eventually(`push ${i} reconciled`, async () => (await Promise.all(['a', 'b', 'c'].map(revision))).every((r) => r === `main@sha1:${sha}`), 30_000, 100);
-      await eventually(`push ${i} counted`, async () => (await delivered(ops[target]!)) - before[target]! === sent[target]! * 3, 10_000, 100);
+      await eventually(
+        `push ${i} reconciled`,
+        async () => (await Promise.all(['a', 'b', 'c'].map(revision))).every((r) => r === `main@sha1:${sha}`),
+        30_000,
+        100,
+      );
+      await eventually(
+        `push ${i} counted`,
+        async () => (await delivered(ops[target]!)) - before[target]! === sent[target]! * 3,
+        10_000,
+        100,
+      );
     }
     const after = await Promise.all(ops.map(delivered));
-    expect(after.map((v, i) => v - before[i]!), 'Receiver calls per replica').to.deep.equal([6, 6]);
-    expect(env.git.deliveries.filter((d) => d.project === project).slice(-4).map((d) => d.status)).to.deep.equal([202, 202, 202, 202]);
+    expect(
+      after.map((v, i) => v - before[i]!),
+      'Receiver calls per replica',
+    ).to.deep.equal([6, 6]);
+    expect(
+      env.git.deliveries
+        .filter((d) => d.project === project)
+        .slice(-4)
+        .map((d) => d.status),
+    ).to.deep.equal([202, 202, 202, 202]);
   });
 
   it('a killed leader is replaced within the lease duration, tokens unchanged', async () => {

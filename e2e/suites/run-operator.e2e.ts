@@ -1,7 +1,7 @@
+import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import { installOperatorManifests } from '../support/operator.js';
 import { repoRoot } from '../testenv/paths.js';
@@ -19,7 +19,10 @@ describe('make run: hack/run-operator.sh names what the cluster lacks', function
     const result = await run(path.join(repoRoot, 'hack/run-operator.sh'), [], {
       env: { ...process.env, KUBECONFIG: env.cluster.kubeconfig, LEASE_NAMESPACE: 'no-such-namespace', HTTP_PORT: '0' },
       timeout: 30_000,
-    }).then(() => ({ code: 0, stderr: '' }), (e: { code?: number; stderr?: string }) => ({ code: e.code, stderr: e.stderr ?? '' }));
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code?: number; stderr?: string }) => ({ code: e.code, stderr: e.stderr ?? '' }),
+    );
     expect(result.code).to.equal(1);
     expect(result.stderr).to.include('namespace no-such-namespace');
     expect(result.stderr).to.include('kubectl create namespace no-such-namespace');

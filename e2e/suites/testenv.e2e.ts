@@ -1,11 +1,11 @@
+import { expect } from 'chai';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import http from 'node:http';
-import { expect } from 'chai';
+import path from 'node:path';
+import { pushCommit } from '../gitlab/git-server.js';
 import { testEnv } from '../hooks.js';
 import { post } from '../support/http.js';
-import { pushCommit } from '../gitlab/git-server.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { kubeconfigYaml } from '../testenv/certs.js';
 import type { TestEnv } from '../testenv/index.js';
@@ -19,7 +19,9 @@ describe('test ground (real control plane, Flux controllers and git server)', ()
 
   it('serves a version-stamped Kubernetes API', async function () {
     if (env.cluster.provider !== 'local') this.test!.title += ' (existing cluster)';
-    const version = JSON.parse(await env.cluster.kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string; major: string } };
+    const version = JSON.parse(await env.cluster.kubectl(['version', '-o', 'json'])) as {
+      serverVersion: { gitVersion: string; major: string };
+    };
     expect(version.serverVersion.gitVersion).to.match(/^v1\.3[5-9]\.\d+$/);
     expect(version.serverVersion.major).to.equal('1');
   });
@@ -28,9 +30,23 @@ describe('test ground (real control plane, Flux controllers and git server)', ()
     const ns = await freshNamespace(env.cluster, 'gc');
     await apply(env.cluster, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace: ns } }]);
     const owner = await getJson(env.cluster, 'configmap', 'owner', '-n', ns);
-    await apply(env.cluster, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dependent', namespace: ns, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid }] } }]);
+    await apply(env.cluster, [
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: 'dependent',
+          namespace: ns,
+          ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid }],
+        },
+      },
+    ]);
     await env.cluster.kubectl(['delete', 'configmap', 'owner', '-n', ns]);
-    await eventually('dependent ConfigMap to be garbage-collected', async () => (await getJson(env.cluster, 'configmap', 'dependent', '-n', ns)) === undefined, 60_000);
+    await eventually(
+      'dependent ConfigMap to be garbage-collected',
+      async () => (await getJson(env.cluster, 'configmap', 'dependent', '-n', ns)) === undefined,
+      60_000,
+    );
   });
 
   it('issues service-account tokens through the TokenRequest API', async () => {
@@ -41,7 +57,9 @@ describe('test ground (real control plane, Flux controllers and git server)', ()
     // A kubeconfig with only the token (the admin one carries a client certificate, which would win).
     const file = path.join(env.cluster.workDir, `robot-${ns}.kubeconfig`);
     fs.writeFileSync(file, kubeconfigYaml({ server: env.cluster.server, caCert: env.cluster.caCert!, user: 'robot', token }));
-    const whoami = JSON.parse(await env.cluster.kubectl(['auth', 'whoami', '-o', 'json', `--kubeconfig=${file}`])) as { status: { userInfo: { username: string } } };
+    const whoami = JSON.parse(await env.cluster.kubectl(['auth', 'whoami', '-o', 'json', `--kubeconfig=${file}`])) as {
+      status: { userInfo: { username: string } };
+    };
     expect(whoami.status.userInfo.username).to.equal(`system:serviceaccount:${ns}:robot`);
   });
 
@@ -51,22 +69,46 @@ describe('test ground (real control plane, Flux controllers and git server)', ()
     const first = await pushCommit(env.git, `smoke/${ns}/app`, { branch: 'main', files: { 'a.txt': 'one' }, message: 'one' });
     const token = 'x'.repeat(40);
     await apply(env.cluster, [
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'app', namespace: ns }, spec: { url: `${env.git.baseURL}/smoke/${ns}/app.git`, interval: '1h', ref: { branch: 'main' } } },
+      {
+        apiVersion: 'source.toolkit.fluxcd.io/v1',
+        kind: 'GitRepository',
+        metadata: { name: 'app', namespace: ns },
+        spec: { url: `${env.git.baseURL}/smoke/${ns}/app.git`, interval: '1h', ref: { branch: 'main' } },
+      },
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook', namespace: ns }, stringData: { token } },
-      { apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: { name: 'hook', namespace: ns }, spec: { type: 'generic-hmac', secretRef: { name: 'hook' }, resources: [{ kind: 'GitRepository', name: 'app' }] } },
+      {
+        apiVersion: 'notification.toolkit.fluxcd.io/v1',
+        kind: 'Receiver',
+        metadata: { name: 'hook', namespace: ns },
+        spec: { type: 'generic-hmac', secretRef: { name: 'hook' }, resources: [{ kind: 'GitRepository', name: 'app' }] },
+      },
     ]);
-    await eventually('first artifact', async () => (await getJson(env.cluster, 'gitrepository', 'app', '-n', ns))?.status?.artifact?.revision === `main@sha1:${first.sha}`, 90_000);
-    const receiver = await eventually('Receiver Ready with a webhook path', async () => {
-      const r = await getJson(env.cluster, 'receiver', 'hook', '-n', ns);
-      return condition(r, 'Ready')?.status === 'True' && r.status.webhookPath ? r : undefined;
-    }, 60_000);
+    await eventually(
+      'first artifact',
+      async () => (await getJson(env.cluster, 'gitrepository', 'app', '-n', ns))?.status?.artifact?.revision === `main@sha1:${first.sha}`,
+      90_000,
+    );
+    const receiver = await eventually(
+      'Receiver Ready with a webhook path',
+      async () => {
+        const r = await getJson(env.cluster, 'receiver', 'hook', '-n', ns);
+        return condition(r, 'Ready')?.status === 'True' && r.status.webhookPath ? r : undefined;
+      },
+      60_000,
+    );
 
     const second = await pushCommit(env.git, `smoke/${ns}/app`, { branch: 'main', files: { 'a.txt': 'two' }, message: 'two' });
     const body = '{}';
-    const status = await post(env.cluster.receiverURL + receiver.status.webhookPath, body, { 'X-Signature': `sha256=${createHmac('sha256', token).update(body).digest('hex')}` });
+    const status = await post(env.cluster.receiverURL + receiver.status.webhookPath, body, {
+      'X-Signature': `sha256=${createHmac('sha256', token).update(body).digest('hex')}`,
+    });
     expect(status).to.equal(200);
     // interval is 1h: only the receiver's annotation can make source-controller fetch this soon.
-    await eventually('second artifact after the receiver call', async () => (await getJson(env.cluster, 'gitrepository', 'app', '-n', ns))?.status?.artifact?.revision === `main@sha1:${second.sha}`, 60_000);
+    await eventually(
+      'second artifact after the receiver call',
+      async () => (await getJson(env.cluster, 'gitrepository', 'app', '-n', ns))?.status?.artifact?.revision === `main@sha1:${second.sha}`,
+      60_000,
+    );
   });
 
   it('sends a GitLab Push Hook on a real git push', async () => {

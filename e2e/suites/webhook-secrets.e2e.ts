@@ -3,7 +3,7 @@ import { testEnv } from '../hooks.js';
 import { post } from '../support/http.js';
 import { apply, condition, eventually, getJson } from '../support/kube.js';
 import { linkManifest, webhookSecretManifest } from '../support/manifests.js';
-import { OPERATOR_NAMESPACE, startOperator, type OperatorProcess } from '../support/operator.js';
+import { OPERATOR_NAMESPACE, type OperatorProcess, startOperator } from '../support/operator.js';
 import type { TestEnv } from '../testenv/index.js';
 
 /**
@@ -30,26 +30,49 @@ describe('weak webhook Secrets: stated on the link, webhooks refused until fixed
 
   it('a token under 16 characters: WebhookSecretReady=False WeakWebhookSecret, Ready False, webhooks 503; a longer token clears both', async () => {
     await apply(env.cluster, [webhookSecretManifest(SECRET, WEAK)]);
-    await apply(env.cluster, [linkManifest(env, 'weak-secret', { label: { 'e2e.fluxlink.dev/weak-secret': 'none' }, projects: ['weak/**'], webhookSecret: SECRET })]);
+    await apply(env.cluster, [
+      linkManifest(env, 'weak-secret', { label: { 'e2e.fluxlink.dev/weak-secret': 'none' }, projects: ['weak/**'], webhookSecret: SECRET }),
+    ]);
 
-    const weak = await eventually('WebhookSecretReady False', async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', 'weak-secret');
-      return condition(l, 'WebhookSecretReady')?.status === 'False' && l;
-    }, 60_000);
-    expect(condition(weak, 'WebhookSecretReady')).to.deep.include({ reason: 'WeakWebhookSecret', message: `spec.webhook.secretRef (Secret ${OPERATOR_NAMESPACE}/${SECRET}, key token) is not acceptable: shorter than 16 characters` });
+    const weak = await eventually(
+      'WebhookSecretReady False',
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', 'weak-secret');
+        return condition(l, 'WebhookSecretReady')?.status === 'False' && l;
+      },
+      60_000,
+    );
+    expect(condition(weak, 'WebhookSecretReady')).to.deep.include({
+      reason: 'WeakWebhookSecret',
+      message: `spec.webhook.secretRef (Secret ${OPERATOR_NAMESPACE}/${SECRET}, key token) is not acceptable: shorter than 16 characters`,
+    });
     expect(condition(weak, 'Ready')).to.deep.include({ status: 'False', reason: 'WeakWebhookSecret' });
     expect(JSON.stringify(weak.status)).to.not.include(WEAK);
 
-    const push = JSON.stringify({ object_kind: 'push', ref: 'refs/heads/main', after: '1'.repeat(40), project: { path_with_namespace: 'weak/app' } });
+    const push = JSON.stringify({
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      after: '1'.repeat(40),
+      project: { path_with_namespace: 'weak/app' },
+    });
     expect(await post(`${op.url}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': WEAK })).to.equal(503);
 
     await apply(env.cluster, [webhookSecretManifest(SECRET, STRONG)]);
-    const fixed = await eventually('WebhookSecretReady gone and Ready True', async () => {
-      const l = await getJson(env.cluster, 'gitlabfluxlink', 'weak-secret');
-      return condition(l, 'WebhookSecretReady') === undefined && condition(l, 'Ready')?.status === 'True' && l;
-    }, 90_000);
+    const fixed = await eventually(
+      'WebhookSecretReady gone and Ready True',
+      async () => {
+        const l = await getJson(env.cluster, 'gitlabfluxlink', 'weak-secret');
+        return condition(l, 'WebhookSecretReady') === undefined && condition(l, 'Ready')?.status === 'True' && l;
+      },
+      90_000,
+    );
     expect(condition(fixed, 'Ready')?.reason).to.equal('Succeeded');
     // The webhook's reader keeps a value at most 10 s.
-    await eventually('webhook accepted with the new token', async () => (await post(`${op.url}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': STRONG })) === 202, 30_000, 500);
+    await eventually(
+      'webhook accepted with the new token',
+      async () => (await post(`${op.url}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': STRONG })) === 202,
+      30_000,
+      500,
+    );
   });
 });

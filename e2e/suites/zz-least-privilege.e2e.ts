@@ -1,11 +1,25 @@
+import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import { OPERATOR_NAMESPACE, OPERATOR_SA } from '../support/operator.js';
 import {
-  compareGrants, describeGrant, describeRequest, forbiddenRequests, grantsTo, kustomizeDocs, manifestDocs, parseAuditLog, requestsOf,
-  serviceAccountUser, serviceProxyNames, serviceProxyProblems, usedAccess, usesGrant, type AuditedRequest, type Exception,
+  type AuditedRequest,
+  compareGrants,
+  describeGrant,
+  describeRequest,
+  type Exception,
+  forbiddenRequests,
+  grantsTo,
+  kustomizeDocs,
+  manifestDocs,
+  parseAuditLog,
+  requestsOf,
+  serviceAccountUser,
+  serviceProxyNames,
+  serviceProxyProblems,
+  usedAccess,
+  usesGrant,
 } from '../support/rbac-audit.js';
 import { apiServerRestartWindows } from '../support/restarts.js';
 import { repoRoot } from '../testenv/paths.js';
@@ -31,7 +45,7 @@ const reader = { readFile: (f: string) => fs.readFileSync(f, 'utf8'), isDirector
  * with config/rbac). From that log: nothing the operator tried was refused, and config/rbac grants nothing
  * the operator did not use.
  */
-describe('least privilege: the operator\'s requests (kube-apiserver audit log) against config/rbac', () => {
+describe("least privilege: the operator's requests (kube-apiserver audit log) against config/rbac", () => {
   const user = serviceAccountUser(OPERATOR_NAMESPACE, OPERATOR_SA);
   let audited: AuditedRequest[] | undefined;
 
@@ -39,15 +53,24 @@ describe('least privilege: the operator\'s requests (kube-apiserver audit log) a
     if (audited) return audited;
     const env = await testEnv();
     const file = env.cluster.auditLog;
-    if (!file) throw new Error(`the ${env.cluster.provider} cluster provider gives no kube-apiserver audit log; this suite needs the local test ground (unset E2E_KUBECONFIG)`);
+    if (!file)
+      throw new Error(
+        `the ${env.cluster.provider} cluster provider gives no kube-apiserver audit log; this suite needs the local test ground (unset E2E_KUBECONFIG)`,
+      );
     if (!fs.existsSync(file)) throw new Error(`no audit log at ${file}: kube-apiserver was started without it`);
     // One file: the API server is started with a size bound no run reaches. Rotated files, should there
     // ever be any, are read too, so no request is missed.
     const dir = path.dirname(file);
-    const rotated = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(file, '.log') + '-') && f.endsWith('.log')).map((f) => path.join(dir, f));
+    const rotated = fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith(path.basename(file, '.log') + '-') && f.endsWith('.log'))
+      .map((f) => path.join(dir, f));
     const events = [...rotated, file].flatMap((f) => parseAuditLog(fs.readFileSync(f, 'utf8')));
     const mine = requestsOf(events, user);
-    if (mine.length === 0) throw new Error(`the audit log has no request by ${user}: this suite checks what the other suites made the operator do, so run the whole e2e tier, not this file alone`);
+    if (mine.length === 0)
+      throw new Error(
+        `the audit log has no request by ${user}: this suite checks what the other suites made the operator do, so run the whole e2e tier, not this file alone`,
+      );
     audited = mine;
     return mine;
   }
@@ -57,7 +80,10 @@ describe('least privilege: the operator\'s requests (kube-apiserver audit log) a
     const excused = apiServerRestartWindows();
     const refused = forbiddenRequests(rs, excused).map(describeRequest);
     const duringRestarts = forbiddenRequests(rs).length - refused.length;
-    if (duringRestarts) console.log(`      ${duringRestarts} requests refused while a restarted kube-apiserver had not loaded RBAC yet (outage suite), not counted`);
+    if (duringRestarts)
+      console.log(
+        `      ${duringRestarts} requests refused while a restarted kube-apiserver had not loaded RBAC yet (outage suite), not counted`,
+      );
     expect(refused, `requests of ${user} refused by the API server:\n  ${refused.join('\n  ')}\n`).to.deep.equal([]);
   });
 
@@ -76,7 +102,10 @@ describe('least privilege: the operator\'s requests (kube-apiserver audit log) a
     if (elsewhere.length) console.log(`      allowed by RBAC the suites added themselves: ${usedAccess(elsewhere).join(', ')}`);
 
     const unused = c.unused.map(describeGrant);
-    expect(unused, `granted by config/rbac but never used in this run; remove the grant, or add a case that uses it, or list it in EXCEPTIONS with the reason:\n  ${unused.join('\n  ')}\n`).to.deep.equal([]);
+    expect(
+      unused,
+      `granted by config/rbac but never used in this run; remove the grant, or add a case that uses it, or list it in EXCEPTIONS with the reason:\n  ${unused.join('\n  ')}\n`,
+    ).to.deep.equal([]);
   });
 
   it('config/rbac/optional/service-proxy.yaml grants the service proxy for named Services only, in the name forms the operator uses', async () => {

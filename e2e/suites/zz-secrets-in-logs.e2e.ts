@@ -1,6 +1,6 @@
+import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'chai';
 import { testEnv } from '../hooks.js';
 import type { TestEnv } from '../testenv/index.js';
 
@@ -15,9 +15,17 @@ describe('secrets never reach the operator logs, link status or Events', () => {
   let known: string[];
   before(async () => {
     env = await testEnv();
-    const secrets = ((JSON.parse(await env.cluster.kubectl(['get', 'secrets', '-A', '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link', '-o', 'json'])).items ?? []) as Array<{ data: { token: string } }>)
-      .map((s) => Buffer.from(s.data.token, 'base64').toString('utf8'));
-    known = ['e2e-webhook-token-0123456789abcdef', 'push-e2e-webhook-token-0123456789', 'outage-e2e-webhook-token-0123456789', 'receiver-status-e2e-webhook-token-0123456789', ...secrets];
+    const secrets = (
+      (JSON.parse(await env.cluster.kubectl(['get', 'secrets', '-A', '-l', 'app.kubernetes.io/managed-by=gitlab-flux-link', '-o', 'json']))
+        .items ?? []) as Array<{ data: { token: string } }>
+    ).map((s) => Buffer.from(s.data.token, 'base64').toString('utf8'));
+    known = [
+      'e2e-webhook-token-0123456789abcdef',
+      'push-e2e-webhook-token-0123456789',
+      'outage-e2e-webhook-token-0123456789',
+      'receiver-status-e2e-webhook-token-0123456789',
+      ...secrets,
+    ];
   });
 
   function expectNoSecret(text: string, what: string): void {
@@ -38,15 +46,26 @@ describe('secrets never reach the operator logs, link status or Events', () => {
   });
 
   it('finds none in the status of any GitLabFluxLink', async () => {
-    const links = (JSON.parse(await env.cluster.kubectl(['get', 'gitlabfluxlinks', '-o', 'json'])).items ?? []) as Array<{ metadata: { name: string }; status?: unknown }>;
+    const links = (JSON.parse(await env.cluster.kubectl(['get', 'gitlabfluxlinks', '-o', 'json'])).items ?? []) as Array<{
+      metadata: { name: string };
+      status?: unknown;
+    }>;
     expect(links.filter((l) => l.status).length, 'links with a status at the end of the run').to.be.greaterThan(0);
     for (const l of links) expectNoSecret(JSON.stringify(l.status ?? {}), `GitLabFluxLink ${l.metadata.name} status`);
   });
 
   it('finds none in any Event in the cluster', async () => {
-    const events = (JSON.parse(await env.cluster.kubectl(['get', 'events', '-A', '-o', 'json'])).items ?? []) as Array<{ metadata: { namespace: string; name: string }; source?: { component?: string }; reportingComponent?: string }>;
+    const events = (JSON.parse(await env.cluster.kubectl(['get', 'events', '-A', '-o', 'json'])).items ?? []) as Array<{
+      metadata: { namespace: string; name: string };
+      source?: { component?: string };
+      reportingComponent?: string;
+    }>;
     const ours = events.filter((e) => e.source?.component === 'gitlab-flux-link' || e.reportingComponent === 'gitlab-flux-link');
     expect(ours.length, "the operator's Events still stored at the end of the run").to.be.greaterThan(0);
-    for (const e of events) expectNoSecret(JSON.stringify(e), `Event ${e.metadata.namespace}/${e.metadata.name} (${e.reportingComponent || e.source?.component})`);
+    for (const e of events)
+      expectNoSecret(
+        JSON.stringify(e),
+        `Event ${e.metadata.namespace}/${e.metadata.name} (${e.reportingComponent || e.source?.component})`,
+      );
   });
 });

@@ -1,8 +1,8 @@
+import { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
-import type { Cluster } from '../testenv/types.js';
 import { sleep } from '../testenv/probe.js';
+import type { Cluster } from '../testenv/types.js';
 
 /** Small kubectl-based helpers for suites: the real kubectl against the real API server. */
 export async function apply(cluster: Cluster, manifest: string | object[]): Promise<void> {
@@ -20,7 +20,12 @@ export async function getJson<T = any>(cluster: Cluster, ...args: string[]): Pro
 }
 
 /** Polls `fn` until it returns a value that is not undefined/false; fails with `what` and the last value. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -33,7 +38,9 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     }
     await sleep(intervalMs);
   }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+  throw new Error(
+    `timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+  );
 }
 
 let counter = 0;

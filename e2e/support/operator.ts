@@ -3,17 +3,20 @@ import path from 'node:path';
 import { kubeconfigYaml } from '../testenv/certs.js';
 import { repoRoot } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
-import { parseSamples, sum } from './prometheus.js';
 import { getStatus, waitFor } from '../testenv/probe.js';
-import { startProcess, type ManagedProcess } from '../testenv/processes.js';
+import { type ManagedProcess, startProcess } from '../testenv/processes.js';
 import type { Cluster } from '../testenv/types.js';
+import { parseSamples, sum } from './prometheus.js';
 
 export const OPERATOR_NAMESPACE = 'gitlab-flux-link-system';
 export const OPERATOR_SA = 'gitlab-flux-link';
 
 /** The CRD and the shipped RBAC (config/rbac), applied with the real kubectl; idempotent. */
 export async function installOperatorManifests(cluster: Cluster): Promise<void> {
-  await cluster.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE } }));
+  await cluster.kubectl(
+    ['apply', '--server-side', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NAMESPACE } }),
+  );
   await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-k', path.join(repoRoot, 'crds')]);
   await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-k', path.join(repoRoot, 'config/rbac')]);
   await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/gitlabfluxlinks.fluxlink.dev']);
@@ -65,7 +68,15 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
     args: [...(opts.nodeArgs ?? []), path.join(repoRoot, 'dist/operator/main.js')],
     logDir: cluster.logDir,
     pidFile: path.join(cluster.logDir, 'pids'),
-    env: { ...process.env, KUBECONFIG: kubeconfig, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'debug', RESYNC_SECONDS: '600', ...env },
+    env: {
+      ...process.env,
+      KUBECONFIG: kubeconfig,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      LOG_LEVEL: 'debug',
+      RESYNC_SECONDS: '600',
+      ...env,
+    },
   });
   const url = `http://127.0.0.1:${port}`;
   const aborted = () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined);
@@ -97,4 +108,8 @@ export const isLeader = (metricsText: string) => metricSum(metricsText, 'leader_
  * Writes the operator made to the API (creates, updates, patches, deletes), from its own metrics; Lease
  * renewals are left out: they are leader election's heartbeat (every 2 s), not a change of state.
  */
-export const apiWrites = (metricsText: string) => metricSum(metricsText, 'rest_client_requests_total', { verb: /^(create|update|update-status|patch|patch-status|delete)$/, resource: /^(?!leases\.)/ });
+export const apiWrites = (metricsText: string) =>
+  metricSum(metricsText, 'rest_client_requests_total', {
+    verb: /^(create|update|update-status|patch|patch-status|delete)$/,
+    resource: /^(?!leases\.)/,
+  });

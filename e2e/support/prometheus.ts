@@ -27,7 +27,13 @@ export interface Family {
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const TYPES = new Set<MetricType>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-const SUFFIXES: Record<MetricType, string[]> = { counter: [''], gauge: [''], untyped: [''], histogram: ['_bucket', '_sum', '_count'], summary: ['', '_sum', '_count'] };
+const SUFFIXES: Record<MetricType, string[]> = {
+  counter: [''],
+  gauge: [''],
+  untyped: [''],
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['', '_sum', '_count'],
+};
 
 export function parseExposition(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
@@ -101,7 +107,8 @@ export function parseSamples(text: string): Sample[] {
 
 /** Sum of sample `name` over the label sets that include `match` (a RegExp matches the whole value or not). */
 export function sum(samples: readonly Sample[], name: string, match: Record<string, string | RegExp> = {}): number {
-  const matches = (s: Sample) => Object.entries(match).every(([k, v]) => (v instanceof RegExp ? v.test(s.labels[k] ?? '') : s.labels[k] === v));
+  const matches = (s: Sample) =>
+    Object.entries(match).every(([k, v]) => (v instanceof RegExp ? v.test(s.labels[k] ?? '') : s.labels[k] === v));
   return samples.filter((s) => s.name === name && matches(s)).reduce((t, s) => t + s.value, 0);
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { histogram, parseExposition, parseSamples, sum } from './prometheus.js';
 import { metricSum } from './operator.js';
+import { histogram, parseExposition, parseSamples, sum } from './prometheus.js';
 
 const GOOD = [
   '# HELP requests_total Requests by code.',
@@ -25,8 +25,18 @@ describe('parseExposition (the Prometheus text format the e2e asserts /metrics a
     const f = parseExposition(GOOD);
     expect([...f.keys()]).to.deep.equal(['requests_total', 'depth', 'took_seconds']);
     expect(f.get('requests_total')).to.deep.include({ type: 'counter', help: 'Requests by code.' });
-    expect(f.get('requests_total')!.samples[0]).to.deep.equal({ name: 'requests_total', labels: { code: '200', path: '/a"b\\c\nd' }, value: 3 });
-    expect(f.get('took_seconds')!.samples.map((s) => s.name)).to.deep.equal(['took_seconds_bucket', 'took_seconds_bucket', 'took_seconds_bucket', 'took_seconds_sum', 'took_seconds_count']);
+    expect(f.get('requests_total')!.samples[0]).to.deep.equal({
+      name: 'requests_total',
+      labels: { code: '200', path: '/a"b\\c\nd' },
+      value: 3,
+    });
+    expect(f.get('took_seconds')!.samples.map((s) => s.name)).to.deep.equal([
+      'took_seconds_bucket',
+      'took_seconds_bucket',
+      'took_seconds_bucket',
+      'took_seconds_sum',
+      'took_seconds_count',
+    ]);
     expect(f.get('took_seconds')!.samples[2].labels.le).to.equal('+Inf');
   });
 
@@ -41,7 +51,11 @@ describe('parseExposition (the Prometheus text format the e2e asserts /metrics a
     ['a bad escape in a label value', (d) => d.replace('\\nd', '\\td'), /bad escape/],
     ['a second TYPE', (d) => d.replace('# TYPE depth gauge', '# TYPE depth gauge\n# TYPE depth gauge'), /second TYPE/],
     ['an unknown type', (d) => d.replace('# TYPE depth gauge', '# TYPE depth meter'), /unknown type/],
-    ['TYPE after the first sample', (d) => d.replace('# TYPE depth gauge\ndepth 0', 'depth 0\n# TYPE depth gauge'), /after its first sample/],
+    [
+      'TYPE after the first sample',
+      (d) => d.replace('# TYPE depth gauge\ndepth 0', 'depth 0\n# TYPE depth gauge'),
+      /after its first sample/,
+    ],
     ['a duplicate sample', (d) => d.replace('depth 0', 'depth 0\ndepth 1'), /duplicate/],
     ['interleaved families', (d) => d + 'requests_total{code="404"} 1\n', /interleaved/],
     ['buckets that are not cumulative', (d) => d.replace('le="1",c="x"} 2', 'le="1",c="x"} 0'), /not cumulative/],
@@ -90,7 +104,11 @@ describe('parseSamples, sum, histogram (figures read by the benchmarks and the e
   });
 
   it('reads histogram buckets with +Inf as Infinity, sorted', () => {
-    expect(histogram(samples, 'fluxlink_trigger_dispatch_seconds')).to.deep.equal([{ le: 0.001, count: 5 }, { le: 0.005, count: 9 }, { le: Infinity, count: 10 }]);
+    expect(histogram(samples, 'fluxlink_trigger_dispatch_seconds')).to.deep.equal([
+      { le: 0.001, count: 5 },
+      { le: 0.005, count: 9 },
+      { le: Infinity, count: 10 },
+    ]);
   });
 
   it('reads every line with the strict grammar: a line that is neither comment nor sample is an error naming it', () => {

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import yaml from 'js-yaml';
+import fs from 'node:fs';
+import path from 'node:path';
 import { repoRoot } from '../testenv/paths.js';
 import { dashboardExpressions, metricNames } from './promql.js';
 
@@ -9,8 +9,16 @@ describe('promql: metric names read by an expression', () => {
   const cases: Array<[string, string, string[]]> = [
     ['a bare name', 'up', ['up']],
     ['matchers, a range and a function', 'rate(fluxlink_triggers_total{result!="delivered", job=~"a|b"}[5m])', ['fluxlink_triggers_total']],
-    ['aggregation with by () before and after', 'sum by (result) (rate(x_total[1m])) + sum(rate(y_total[1m])) by (le)', ['x_total', 'y_total']],
-    ['histogram_quantile over buckets, Grafana interval', 'histogram_quantile(0.99, sum by (le) (rate(h_seconds_bucket{namespace=~"$namespace"}[$__rate_interval])))', ['h_seconds_bucket']],
+    [
+      'aggregation with by () before and after',
+      'sum by (result) (rate(x_total[1m])) + sum(rate(y_total[1m])) by (le)',
+      ['x_total', 'y_total'],
+    ],
+    [
+      'histogram_quantile over buckets, Grafana interval',
+      'histogram_quantile(0.99, sum by (le) (rate(h_seconds_bucket{namespace=~"$namespace"}[$__rate_interval])))',
+      ['h_seconds_bucket'],
+    ],
     ['set operators and on ()', '(a - b) > 0 unless on (namespace, pod) (c == 0)', ['a', 'b', 'c']],
     ['and / or / bool / offset', 'a and b or c > bool 1 offset 5m', ['a', 'b', 'c']],
     ['label values inside strings never count', 'sum(rate(w_total{result=~"unauthorized|bad_signature"}[10m]))', ['w_total']],
@@ -24,7 +32,12 @@ describe('promql: metric names read by an expression', () => {
   it('finds every query of a dashboard, nested panels and template variables included', () => {
     const dashboard = {
       panels: [{ targets: [{ expr: 'a' }] }, { type: 'row', panels: [{ targets: [{ expr: 'b' }, { refId: 'no expr' }] }] }],
-      templating: { list: [{ type: 'query', query: { query: 'label_values(c, pod)' } }, { type: 'datasource', query: 'prometheus' }] },
+      templating: {
+        list: [
+          { type: 'query', query: { query: 'label_values(c, pod)' } },
+          { type: 'datasource', query: 'prometheus' },
+        ],
+      },
     };
     expect(dashboardExpressions(dashboard).flatMap(metricNames)).to.deep.equal(['a', 'b', 'c']);
   });

@@ -1,5 +1,5 @@
-import path from 'node:path';
 import yaml from 'js-yaml';
+import path from 'node:path';
 
 /**
  * Least privilege, decided from facts: what kube-apiserver's audit log says an identity did, against what
@@ -54,7 +54,8 @@ export function parseAuditLog(text: string): AuditEvent[] {
     } catch {
       throw new Error(`audit log line ${i + 1} is not JSON`);
     }
-    if (typeof e.auditID !== 'string' || typeof e.verb !== 'string' || typeof e.user?.username !== 'string') throw new Error(`audit log line ${i + 1} is not an audit event`);
+    if (typeof e.auditID !== 'string' || typeof e.verb !== 'string' || typeof e.user?.username !== 'string')
+      throw new Error(`audit log line ${i + 1} is not an audit event`);
     events.push(e);
   });
   return events;
@@ -162,9 +163,13 @@ export function kustomizeDocs(dir: string, fs: ManifestReader): KubeDoc[] {
   const file = path.join(dir, 'kustomization.yaml');
   const k = yaml.load(fs.readFile(file)) as { resources?: unknown } & Record<string, unknown>;
   const unknown = Object.keys(k ?? {}).filter((f) => !HARMLESS_KUSTOMIZATION_FIELDS.has(f));
-  if (unknown.length) throw new Error(`${file}: ${unknown.join(', ')} not understood by the RBAC reader (e2e/support/rbac-audit.ts); teach it or drop the field`);
+  if (unknown.length)
+    throw new Error(
+      `${file}: ${unknown.join(', ')} not understood by the RBAC reader (e2e/support/rbac-audit.ts); teach it or drop the field`,
+    );
   const resources = k.resources ?? [];
-  if (!Array.isArray(resources) || !resources.every((r) => typeof r === 'string')) throw new Error(`${file}: resources must be a list of paths`);
+  if (!Array.isArray(resources) || !resources.every((r) => typeof r === 'string'))
+    throw new Error(`${file}: resources must be a list of paths`);
   return resources.flatMap((r) => {
     const p = path.join(dir, r);
     if (/^[a-z]+:\/\//i.test(r)) throw new Error(`${file}: remote resource ${r} cannot be checked`);
@@ -208,7 +213,8 @@ interface Role extends KubeDoc {
 }
 
 const isRbac = (d: KubeDoc) => typeof d.apiVersion === 'string' && d.apiVersion.startsWith('rbac.authorization.k8s.io/');
-const roleId = (d: KubeDoc) => (d.kind === 'Role' ? `Role ${d.metadata?.namespace}/${d.metadata?.name}` : `ClusterRole/${d.metadata?.name}`);
+const roleId = (d: KubeDoc) =>
+  d.kind === 'Role' ? `Role ${d.metadata?.namespace}/${d.metadata?.name}` : `ClusterRole/${d.metadata?.name}`;
 
 /** Wildcards in a rule: `*` anywhere, or `resource/*`. Each one makes "was it used?" unanswerable. */
 export function wildcardsIn(rule: PolicyRule): string[] {
@@ -233,11 +239,15 @@ export function grantsTo(docs: KubeDoc[], sa: { namespace: string; name: string 
     const bindingNs = b.kind === 'RoleBinding' ? b.metadata?.namespace : undefined;
     const binding = b.kind === 'RoleBinding' ? `RoleBinding ${bindingNs}/${b.metadata?.name}` : `ClusterRoleBinding/${b.metadata?.name}`;
     // As the RBAC authorizer does: a ServiceAccount subject without a namespace means the binding's namespace.
-    const names = (b.subjects ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === sa.name && (s.namespace || bindingNs) === sa.namespace);
+    const names = (b.subjects ?? []).some(
+      (s) => s.kind === 'ServiceAccount' && s.name === sa.name && (s.namespace || bindingNs) === sa.namespace,
+    );
     if (!names) continue;
     if (b.kind === 'RoleBinding' && !bindingNs) problems.push(`${binding}: a RoleBinding without a namespace cannot be placed`);
     const ref = b.roleRef ?? {};
-    const role = roles.find((r) => r.kind === ref.kind && r.metadata?.name === ref.name && (r.kind === 'ClusterRole' || r.metadata?.namespace === bindingNs));
+    const role = roles.find(
+      (r) => r.kind === ref.kind && r.metadata?.name === ref.name && (r.kind === 'ClusterRole' || r.metadata?.namespace === bindingNs),
+    );
     if (!role) {
       problems.push(`${binding}: roleRef ${ref.kind}/${ref.name} is not defined in the manifests, so what it grants cannot be checked`);
       continue;
@@ -252,10 +262,16 @@ export function grantsTo(docs: KubeDoc[], sa: { namespace: string; name: string 
         problems.push(`${where}: wildcard (${wild.join('; ')})`);
         return;
       }
-      const base = { role: roleId(role), binding, namespace: bindingNs, resourceNames: rule.resourceNames?.length ? rule.resourceNames : undefined };
+      const base = {
+        role: roleId(role),
+        binding,
+        namespace: bindingNs,
+        resourceNames: rule.resourceNames?.length ? rule.resourceNames : undefined,
+      };
       for (const verb of rule.verbs ?? []) {
         for (const url of rule.nonResourceURLs ?? []) grants.push({ ...base, verb, apiGroup: '', nonResourceURL: url });
-        for (const apiGroup of rule.apiGroups ?? []) for (const resource of rule.resources ?? []) grants.push({ ...base, verb, apiGroup, resource });
+        for (const apiGroup of rule.apiGroups ?? [])
+          for (const resource of rule.resources ?? []) grants.push({ ...base, verb, apiGroup, resource });
       }
     });
   }
@@ -326,7 +342,8 @@ export function serviceProxyProblems(docs: KubeDoc[]): { problems: string[]; rul
       if (role.kind !== 'Role') problems.push(`${where}: services/proxy granted by a ClusterRole`);
       const wild = wildcardsIn(rule);
       if (wild.length) problems.push(`${where}: wildcard (${wild.join('; ')})`);
-      if (!rule.resourceNames?.length) problems.push(`${where}: services/proxy without resourceNames reaches every Service of the namespace`);
+      if (!rule.resourceNames?.length)
+        problems.push(`${where}: services/proxy without resourceNames reaches every Service of the namespace`);
       const extra = (rule.verbs ?? []).filter((v) => v !== 'create');
       if (extra.length) problems.push(`${where}: services/proxy verbs ${extra.join(', ')} (the operator only needs create: it POSTs)`);
     });
@@ -338,5 +355,7 @@ export function serviceProxyProblems(docs: KubeDoc[]): { problems: string[]; rul
 export function serviceProxyNames(docs: KubeDoc[]): string[] {
   return docs
     .filter(isRbac)
-    .flatMap((d) => ((d as Role).rules ?? []).filter((r) => (r.resources ?? []).includes('services/proxy')).flatMap((r) => r.resourceNames ?? []));
+    .flatMap((d) =>
+      ((d as Role).rules ?? []).filter((r) => (r.resources ?? []).includes('services/proxy')).flatMap((r) => r.resourceNames ?? []),
+    );
 }

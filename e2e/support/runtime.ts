@@ -3,7 +3,9 @@ import path from 'node:path';
 import { repoRoot } from '../testenv/paths.js';
 
 /** The Node.js versions hack/node-versions pins, by role (`runtime`, `unit-22`, `unit-26`). */
-export function pinnedNodeVersions(text = fs.readFileSync(path.join(repoRoot, 'hack/node-versions'), 'utf8')): Map<string, { version: string; integrity: string }> {
+export function pinnedNodeVersions(
+  text = fs.readFileSync(path.join(repoRoot, 'hack/node-versions'), 'utf8'),
+): Map<string, { version: string; integrity: string }> {
   const pins = new Map<string, { version: string; integrity: string }>();
   for (const line of text.split('\n')) {
     if (/^\s*(#|$)/.test(line)) continue;

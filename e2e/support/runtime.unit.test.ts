@@ -1,6 +1,6 @@
+import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expect } from 'chai';
 import { repoRoot } from '../testenv/paths.js';
 import { pinnedNodeVersions, runtimeNodeVersion } from './runtime.js';
 
@@ -19,7 +19,10 @@ describe('the pinned Node.js runtime (hack/node-versions)', () => {
     expect(() => pinnedNodeVersions('runtime 24 sha512-AAAA')).to.throw(/expected "<role> <x\.y\.z> sha512-…"/);
     expect(() => pinnedNodeVersions('runtime 24.1.0 sha1-AAAA')).to.throw(/expected/);
     expect(() => pinnedNodeVersions('runtime 24.1.0')).to.throw(/expected/);
-    expect(pinnedNodeVersions('# comment\n\nruntime 24.1.0 sha512-AB+/cd==\n').get('runtime')).to.deep.equal({ version: '24.1.0', integrity: 'sha512-AB+/cd==' });
+    expect(pinnedNodeVersions('# comment\n\nruntime 24.1.0 sha512-AB+/cd==\n').get('runtime')).to.deep.equal({
+      version: '24.1.0',
+      integrity: 'sha512-AB+/cd==',
+    });
   });
 
   it('the image is built and run on exactly the pinned version', () => {

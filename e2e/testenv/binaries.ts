@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './paths.js';
 
-export const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'source-controller', 'notification-controller', 'kustomize-controller'] as const;
+export const BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kubectl',
+  'source-controller',
+  'notification-controller',
+  'kustomize-controller',
+] as const;
 export type Binary = (typeof BINARIES)[number];
 
 export interface Binaries {
@@ -23,7 +31,9 @@ export function findBinaries(): Binaries {
   const dir = execFileSync('bash', [script, '--print'], { encoding: 'utf8' }).trim();
   const missing = BINARIES.filter((b) => !fs.existsSync(path.join(dir, b)));
   if (missing.length > 0) {
-    throw new Error(`test ground binaries missing in ${dir}: ${missing.join(', ')}. Run \`make testenv\` (builds them from Go modules; 20-40 min the first time).`);
+    throw new Error(
+      `test ground binaries missing in ${dir}: ${missing.join(', ')}. Run \`make testenv\` (builds them from Go modules; 20-40 min the first time).`,
+    );
   }
   return { dir, path: (name) => path.join(dir, name), fluxCrds: path.join(dir, 'crds') };
 }

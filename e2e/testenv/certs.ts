@@ -26,18 +26,55 @@ export function createPki(dir: string): Pki {
   fs.mkdirSync(dir, { recursive: true });
   const p = (f: string) => path.join(dir, f);
   const days = '30';
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', days,
-    '-subj', '/CN=gitlab-flux-link-testenv-ca'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      days,
+      '-subj',
+      '/CN=gitlab-flux-link-testenv-ca',
+    ],
+    dir,
+  );
 
   const sign = (name: string, subject: string, ext: string) => {
     fs.writeFileSync(p(`${name}.ext`), ext);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-out', `${name}.crt`, '-days', days, '-extfile', `${name}.ext`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        days,
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
   };
-  sign('apiserver', '/CN=kube-apiserver',
+  sign(
+    'apiserver',
+    '/CN=kube-apiserver',
     'subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.0.0.1\n' +
-    'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
+      'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
+  );
   sign('admin', '/O=system:masters/CN=testenv-admin', 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
 
   openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
@@ -56,7 +93,14 @@ export function createPki(dir: string): Pki {
 }
 
 /** A kubeconfig for a client certificate or a bearer token, written with all data inline. */
-export function kubeconfigYaml(opts: { server: string; caCert: string; user: string; clientCert?: string; clientKey?: string; token?: string }): string {
+export function kubeconfigYaml(opts: {
+  server: string;
+  caCert: string;
+  user: string;
+  clientCert?: string;
+  clientKey?: string;
+  token?: string;
+}): string {
   const b64 = (file: string) => fs.readFileSync(file).toString('base64');
   const userLines = opts.token
     ? [`    token: ${opts.token}`]

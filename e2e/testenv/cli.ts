@@ -30,7 +30,9 @@ async function up(): Promise<void> {
   while (Date.now() < deadline) {
     const state = readState();
     if (state) {
-      console.log(`test ground ready: kubeconfig ${state.kubeconfig}\n  git ${state.gitURL}\n  receiver ${state.receiverURL}\n  logs ${state.logDir}\n  state ${stateFile}`);
+      console.log(
+        `test ground ready: kubeconfig ${state.kubeconfig}\n  git ${state.gitURL}\n  receiver ${state.receiverURL}\n  logs ${state.logDir}\n  state ${stateFile}`,
+      );
       return;
     }
     if (child.exitCode !== null || !alive(child.pid!)) {
@@ -59,7 +61,16 @@ async function daemon(): Promise<void> {
   const kubeconfig = path.join(stateDir, 'kubeconfig');
   fs.copyFileSync(env.cluster.kubeconfig, kubeconfig);
   fs.chmodSync(kubeconfig, 0o600);
-  const state: TestEnvState = { pid: process.pid, kubeconfig, caCert: env.cluster.caCert, server: env.cluster.server, gitURL: env.git.baseURL, receiverURL: env.cluster.receiverURL, logDir: env.logDir, startedAt: new Date().toISOString() };
+  const state: TestEnvState = {
+    pid: process.pid,
+    kubeconfig,
+    caCert: env.cluster.caCert,
+    server: env.cluster.server,
+    gitURL: env.git.baseURL,
+    receiverURL: env.cluster.receiverURL,
+    logDir: env.logDir,
+    startedAt: new Date().toISOString(),
+  };
   fs.writeFileSync(stateFile + '.tmp', JSON.stringify(state, null, 2));
   fs.renameSync(stateFile + '.tmp', stateFile);
   const stop = async () => {

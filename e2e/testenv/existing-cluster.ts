@@ -5,7 +5,6 @@ import { findBinaries } from './binaries.js';
 import { kubectlFor } from './kubectl.js';
 import type { Cluster } from './types.js';
 
-
 /**
  * An existing cluster that already runs Flux (E2E_KUBECONFIG). The receiver is reached through the API
  * server's service proxy unless E2E_RECEIVER_URL says otherwise, and source-controller must be able to reach

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { startGitServer, type GitServer } from '../gitlab/git-server.js';
+import { type GitServer, startGitServer } from '../gitlab/git-server.js';
 import { connectExistingCluster } from './existing-cluster.js';
-import { startLocalCluster, type LocalClusterOptions } from './local-cluster.js';
+import { type LocalClusterOptions, startLocalCluster } from './local-cluster.js';
 import { defaultLogDir } from './paths.js';
 import { onExitSync } from './processes.js';
 import type { Cluster } from './types.js';
@@ -46,7 +46,9 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     await cluster.stop();
     throw err;
   }
-  process.stderr.write(`[testenv] ${cluster.provider} test ground ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${logDir}\n`);
+  process.stderr.write(
+    `[testenv] ${cluster.provider} test ground ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${logDir}\n`,
+  );
   return {
     cluster,
     git,

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findBinaries, type Binaries } from './binaries.js';
+import { type Binaries, findBinaries } from './binaries.js';
 import { createPki, kubeconfigYaml, type Pki } from './certs.js';
 import { kubectlFor } from './kubectl.js';
 import { freePort } from './ports.js';
-import { getStatus, waitFor, type TlsClient } from './probe.js';
-import { onExitSync, startProcess, type ManagedProcess } from './processes.js';
+import { getStatus, type TlsClient, waitFor } from './probe.js';
+import { type ManagedProcess, onExitSync, startProcess } from './processes.js';
 import type { Cluster, ComponentName } from './types.js';
 
 const STOP_GRACE_MS = 3_000;
@@ -49,14 +49,27 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
   const tls: TlsClient = { ca: fs.readFileSync(pki.caCert), cert: fs.readFileSync(pki.adminCert), key: fs.readFileSync(pki.adminKey) };
 
   const ports = {
-    etcdClient: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(), kcm: await freePort(),
-    scMetrics: await freePort(), scHealth: await freePort(), scStorage: await freePort(),
-    ncMetrics: await freePort(), ncHealth: await freePort(), ncEvents: await freePort(), ncReceiver: await freePort(),
-    kcMetrics: await freePort(), kcHealth: await freePort(),
+    etcdClient: await freePort(),
+    etcdPeer: await freePort(),
+    apiserver: await freePort(),
+    kcm: await freePort(),
+    scMetrics: await freePort(),
+    scHealth: await freePort(),
+    scStorage: await freePort(),
+    ncMetrics: await freePort(),
+    ncHealth: await freePort(),
+    ncEvents: await freePort(),
+    ncReceiver: await freePort(),
+    kcMetrics: await freePort(),
+    kcHealth: await freePort(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const kubeconfig = path.join(workDir, 'admin.kubeconfig');
-  fs.writeFileSync(kubeconfig, kubeconfigYaml({ server, caCert: pki.caCert, user: 'admin', clientCert: pki.adminCert, clientKey: pki.adminKey }), { mode: 0o600 });
+  fs.writeFileSync(
+    kubeconfig,
+    kubeconfigYaml({ server, caCert: pki.caCert, user: 'admin', clientCert: pki.adminCert, clientKey: pki.adminKey }),
+    { mode: 0o600 },
+  );
 
   const extra = (name: ComponentName) => opts.extraArgs?.[name] ?? [];
   const spawn = (name: ComponentName, bin: string, args: string[], env?: NodeJS.ProcessEnv) =>
@@ -80,10 +93,15 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
       name: 'etcd',
       async start() {
         const proc = spawn('etcd', bins.path('etcd'), [
-          '--name=testenv', `--data-dir=${etcdData}`,
-          `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-          `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-          `--initial-cluster=testenv=http://127.0.0.1:${ports.etcdPeer}`, '--unsafe-no-fsync=true', '--log-level=warn',
+          '--name=testenv',
+          `--data-dir=${etcdData}`,
+          `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`,
+          `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
+          `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+          `--initial-cluster=testenv=http://127.0.0.1:${ports.etcdPeer}`,
+          '--unsafe-no-fsync=true',
+          '--log-level=warn',
         ]);
         await healthy('etcd', `http://127.0.0.1:${ports.etcdClient}/health`, proc, 60_000);
         return proc;
@@ -92,7 +110,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     {
       name: 'kube-apiserver',
       async start() {
-        const proc = spawn('kube-apiserver', bins.path('kube-apiserver'), apiserverArgs(pki, ports.apiserver, ports.etcdClient, path.join(workDir, 'apiserver-certs'), audit));
+        const proc = spawn(
+          'kube-apiserver',
+          bins.path('kube-apiserver'),
+          apiserverArgs(pki, ports.apiserver, ports.etcdClient, path.join(workDir, 'apiserver-certs'), audit),
+        );
         await healthy('kube-apiserver', `${server}/readyz`, proc, 180_000, tls);
         return proc;
       },
@@ -101,11 +123,17 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
       name: 'kube-controller-manager',
       async start() {
         const proc = spawn('kube-controller-manager', bins.path('kube-controller-manager'), [
-          `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
+          `--kubeconfig=${kubeconfig}`,
+          `--authentication-kubeconfig=${kubeconfig}`,
+          `--authorization-kubeconfig=${kubeconfig}`,
           '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,endpointslice-mirroring-controller,root-ca-certificate-publisher-controller',
-          `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
-          '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${ports.kcm}`,
-          `--cert-dir=${path.join(workDir, 'kcm-certs')}`, '--v=1',
+          `--service-account-private-key-file=${pki.saKey}`,
+          `--root-ca-file=${pki.caCert}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${ports.kcm}`,
+          `--cert-dir=${path.join(workDir, 'kcm-certs')}`,
+          '--v=1',
         ]);
         await healthy('kube-controller-manager', `https://127.0.0.1:${ports.kcm}/healthz`, proc, 120_000, { rejectUnauthorized: false });
         return proc;
@@ -114,11 +142,20 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     {
       name: 'source-controller',
       async start() {
-        const proc = spawn('source-controller', bins.path('source-controller'), [
-          `--metrics-addr=127.0.0.1:${ports.scMetrics}`, `--health-addr=127.0.0.1:${ports.scHealth}`,
-          `--storage-path=${storage}`, `--storage-addr=127.0.0.1:${ports.scStorage}`, `--storage-adv-addr=127.0.0.1:${ports.scStorage}`,
-          `--events-addr=http://127.0.0.1:${ports.ncEvents}/`, '--log-encoding=json',
-        ], fluxEnv);
+        const proc = spawn(
+          'source-controller',
+          bins.path('source-controller'),
+          [
+            `--metrics-addr=127.0.0.1:${ports.scMetrics}`,
+            `--health-addr=127.0.0.1:${ports.scHealth}`,
+            `--storage-path=${storage}`,
+            `--storage-addr=127.0.0.1:${ports.scStorage}`,
+            `--storage-adv-addr=127.0.0.1:${ports.scStorage}`,
+            `--events-addr=http://127.0.0.1:${ports.ncEvents}/`,
+            '--log-encoding=json',
+          ],
+          fluxEnv,
+        );
         await healthy('source-controller', `http://127.0.0.1:${ports.scHealth}/readyz`, proc, 120_000);
         return proc;
       },
@@ -126,10 +163,18 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     {
       name: 'notification-controller',
       async start() {
-        const proc = spawn('notification-controller', bins.path('notification-controller'), [
-          `--metrics-addr=127.0.0.1:${ports.ncMetrics}`, `--health-addr=127.0.0.1:${ports.ncHealth}`,
-          `--events-addr=127.0.0.1:${ports.ncEvents}`, `--receiverAddr=127.0.0.1:${ports.ncReceiver}`, '--log-encoding=json',
-        ], fluxEnv);
+        const proc = spawn(
+          'notification-controller',
+          bins.path('notification-controller'),
+          [
+            `--metrics-addr=127.0.0.1:${ports.ncMetrics}`,
+            `--health-addr=127.0.0.1:${ports.ncHealth}`,
+            `--events-addr=127.0.0.1:${ports.ncEvents}`,
+            `--receiverAddr=127.0.0.1:${ports.ncReceiver}`,
+            '--log-encoding=json',
+          ],
+          fluxEnv,
+        );
         await healthy('notification-controller', `http://127.0.0.1:${ports.ncHealth}/readyz`, proc, 120_000);
         return proc;
       },
@@ -139,10 +184,17 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     components.push({
       name: 'kustomize-controller',
       async start() {
-        const proc = spawn('kustomize-controller', bins.path('kustomize-controller'), [
-          `--metrics-addr=127.0.0.1:${ports.kcMetrics}`, `--health-addr=127.0.0.1:${ports.kcHealth}`,
-          `--events-addr=http://127.0.0.1:${ports.ncEvents}/`, '--log-encoding=json',
-        ], fluxEnv);
+        const proc = spawn(
+          'kustomize-controller',
+          bins.path('kustomize-controller'),
+          [
+            `--metrics-addr=127.0.0.1:${ports.kcMetrics}`,
+            `--health-addr=127.0.0.1:${ports.kcHealth}`,
+            `--events-addr=http://127.0.0.1:${ports.ncEvents}/`,
+            '--log-encoding=json',
+          ],
+          fluxEnv,
+        );
         await healthy('kustomize-controller', `http://127.0.0.1:${ports.kcHealth}/readyz`, proc, 120_000);
         return proc;
       },
@@ -197,7 +249,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
 
   try {
     for (const name of ['etcd', 'kube-apiserver'] as const) await cluster.startComponent(name);
-    await waitFor('namespace default', async () => (await getStatus(`${server}/api/v1/namespaces/default`, tls)).status === 200, { timeoutMs: 60_000 });
+    await waitFor('namespace default', async () => (await getStatus(`${server}/api/v1/namespaces/default`, tls)).status === 200, {
+      timeoutMs: 60_000,
+    });
     await cluster.startComponent('kube-controller-manager');
     if (opts.flux !== false) await cluster.installFlux();
   } catch (err) {
@@ -235,18 +289,31 @@ function apiserverArgs(pki: Pki, port: number, etcdPort: number, certDir: string
   // bound far above any run keeps the whole run in one file. The default (blocking) mode writes each event
   // synchronously, with no buffer that could lose the last requests of a run.
   const auditArgs = audit
-    ? [`--audit-policy-file=${audit.policy}`, `--audit-log-path=${audit.log}`, '--audit-log-format=json', '--audit-log-maxsize=100000', '--audit-log-maxbackup=0', '--audit-log-maxage=0']
+    ? [
+        `--audit-policy-file=${audit.policy}`,
+        `--audit-log-path=${audit.log}`,
+        '--audit-log-format=json',
+        '--audit-log-maxsize=100000',
+        '--audit-log-maxbackup=0',
+        '--audit-log-maxage=0',
+      ]
     : [];
   return [
     ...auditArgs,
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${port}`,
-    `--cert-dir=${certDir}`, `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${certDir}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
     `--client-ca-file=${pki.caCert}`,
-    '--authorization-mode=RBAC', '--allow-privileged=true',
+    '--authorization-mode=RBAC',
+    '--allow-privileged=true',
     '--service-cluster-ip-range=10.0.0.0/24',
     `--service-account-issuer=https://127.0.0.1:${port}`,
-    `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
+    `--service-account-key-file=${pki.saPub}`,
+    `--service-account-signing-key-file=${pki.saKey}`,
     // No kubelets here: pods never run, so admission that waits on nodes has nothing to do.
     '--disable-admission-plugins=ServiceAccount',
     '--v=1',
@@ -254,7 +321,10 @@ function apiserverArgs(pki: Pki, port: number, etcdPort: number, certDir: string
 }
 
 async function installFluxCrds(kubectl: (args: string[]) => Promise<string>, bins: Binaries): Promise<void> {
-  const files = fs.readdirSync(bins.fluxCrds).filter((f) => f.endsWith('.yaml')).map((f) => path.join(bins.fluxCrds, f));
+  const files = fs
+    .readdirSync(bins.fluxCrds)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => path.join(bins.fluxCrds, f));
   await kubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', f])]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...files.map((f) => `-f=${f}`)]);
 }

@@ -31,7 +31,11 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * Polls until `check` returns true. Fails with `what` and the last observation when the deadline passes, or
  * at once when `aborted` says the component died (no point waiting 120 s for a process that has exited).
  */
-export async function waitFor(what: string, check: () => Promise<boolean | string>, opts: { timeoutMs: number; intervalMs?: number; aborted?: () => string | undefined }): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean | string>,
+  opts: { timeoutMs: number; intervalMs?: number; aborted?: () => string | undefined },
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let last: boolean | string = false;
   while (Date.now() < deadline) {

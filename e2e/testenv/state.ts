@@ -52,7 +52,8 @@ export function runningGround(): TestEnvState | undefined {
  * work folder.
  */
 export async function attachToGround(state: TestEnvState, logDir: string): Promise<Cluster> {
-  if (!state.caCert) throw new Error('the running test ground predates this program (no caCert in .testenv/state.json): make testenv-down, then try again');
+  if (!state.caCert)
+    throw new Error('the running test ground predates this program (no caCert in .testenv/state.json): make testenv-down, then try again');
   const cluster = await connectExistingCluster(state.kubeconfig, logDir);
   return { ...cluster, caCert: state.caCert, receiverURL: state.receiverURL };
 }

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getStatus, waitFor } from './probe.js';
-import { onExitSync, startProcess, type ManagedProcess } from './processes.js';
+import { type ManagedProcess, onExitSync, startProcess } from './processes.js';
 
 /**
  * A test host in a network namespace this run creates itself (ip netns + a veth pair), for what must not
@@ -77,8 +77,18 @@ export async function startTestHost(opts: { logDir: string; index?: number }): P
       await new Promise<void>((r) => relay.listen(0, rootAddr, r));
       relays.push(relay);
       const relayPort = (relay.address() as net.AddressInfo).port;
-      procs.push(startProcess({ name: `${name}-forward-${port}`, command: 'ip', args: ['netns', 'exec', name, process.execPath, forwarder, `${address}:${port}`, `${rootAddr}:${relayPort}`], logDir: opts.logDir, pidFile: path.join(opts.logDir, 'pids') }));
-      await waitFor(`test host forwarder ${address}:${port}`, async () => (await getStatus(`http://${address}:${port}/`)).status > 0, { timeoutMs: 15_000 });
+      procs.push(
+        startProcess({
+          name: `${name}-forward-${port}`,
+          command: 'ip',
+          args: ['netns', 'exec', name, process.execPath, forwarder, `${address}:${port}`, `${rootAddr}:${relayPort}`],
+          logDir: opts.logDir,
+          pidFile: path.join(opts.logDir, 'pids'),
+        }),
+      );
+      await waitFor(`test host forwarder ${address}:${port}`, async () => (await getStatus(`http://${address}:${port}/`)).status > 0, {
+        timeoutMs: 15_000,
+      });
     },
     async stop() {
       for (const p of procs) await p.stop();

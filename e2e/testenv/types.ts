@@ -1,6 +1,7 @@
 import type { ManagedProcess } from './processes.js';
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'source-controller' | 'notification-controller' | 'kustomize-controller';
+export type ComponentName =
+  'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'source-controller' | 'notification-controller' | 'kustomize-controller';
 
 /**
  * A cluster with Flux, whoever provides it. `local` builds and runs the real components as processes

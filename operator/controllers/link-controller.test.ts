@@ -1,22 +1,20 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import type { GitLabFluxLink, GitLabFluxLinkSpec, GitLabFluxLinkStatus } from '../api/v1alpha1/types.js';
-import type { GitRepository, Receiver, Secret } from '../flux/types.js';
+import { type GitLabFluxLink, type GitLabFluxLinkSpec, type GitLabFluxLinkStatus, LINKS } from '../api/v1alpha1/types.js';
+import { GIT_REPOSITORIES, type GitRepository, type Receiver, RECEIVERS, type Secret } from '../flux/types.js';
 import { KubeError } from '../kube/client.js';
 import type { KubeObject } from '../meta/object.js';
-import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
-import { LINKS } from '../api/v1alpha1/types.js';
 import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
+import { LinkCompiler } from '../reconcile/compile.js';
 import { FINALIZER, LABEL_LINK } from '../reconcile/names.js';
 import { FakeKube } from '../testing/fake-kube.js';
-import { settle, startCaches, type RunningCaches } from '../testing/informers.js';
-import { LinkCompiler } from '../reconcile/compile.js';
-import { LinkStatusWriter } from './link-status-writer.js';
+import { type RunningCaches, settle, startCaches } from '../testing/informers.js';
 import { LinkController } from './link-controller.js';
+import { LinkStatusWriter } from './link-status-writer.js';
 
 // One registry for the file: prom-client's default metrics are per Registry, so a Metrics per test is fine
 // too, but there is nothing to gain.
@@ -33,7 +31,12 @@ function linkObject(name: string, spec: GitLabFluxLinkSpec = SPEC): GitLabFluxLi
 }
 
 function gitRepository(namespace: string, name: string, url: string): GitRepository {
-  return { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace }, spec: { url, ref: { branch: 'main' } } };
+  return {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name, namespace },
+    spec: { url, ref: { branch: 'main' } },
+  };
 }
 
 /** The cluster every story starts from: two teams' namespaces and four GitRepositories. */
@@ -65,7 +68,11 @@ class World {
   private tokens = 0;
   private clock = Date.parse('2024-06-01T00:00:00Z');
 
-  constructor(readonly fake: FakeKube = cluster(), private readonly logLevel = 'error', private readonly echoTimeoutMs?: number) {}
+  constructor(
+    readonly fake: FakeKube = cluster(),
+    private readonly logLevel = 'error',
+    private readonly echoTimeoutMs?: number,
+  ) {}
 
   async start(opts: { waitForSync?: boolean } = {}): Promise<this> {
     this.caches = await startCaches(this.fake, opts);
@@ -154,14 +161,19 @@ class World {
   }
 
   names(r: typeof SECRETS): string[] {
-    return this.fake.objects(r).map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort();
+    return this.fake
+      .objects(r)
+      .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
+      .sort();
   }
 }
 
 /** controller_runtime_reconcile_errors_total and controller_runtime_reconcile_total{result="error"}. */
 async function reconcileCounts(): Promise<{ errors: number; errorResults: number }> {
   const errors = (await metrics.reconcileErrors.get()).values.find((v) => v.labels.controller === 'gitlabfluxlink')?.value ?? 0;
-  const errorResults = (await metrics.reconcileTotal.get()).values.find((v) => v.labels.controller === 'gitlabfluxlink' && v.labels.result === 'error')?.value ?? 0;
+  const errorResults =
+    (await metrics.reconcileTotal.get()).values.find((v) => v.labels.controller === 'gitlabfluxlink' && v.labels.result === 'error')
+      ?.value ?? 0;
   return { errors, errorResults };
 }
 
@@ -212,7 +224,11 @@ describe('LinkController', () => {
       const receiver = world.fake.object<Receiver>(RECEIVERS, 'apps', 'gfl-app1')!;
       expect(receiver.spec).to.deep.include({ type: 'generic-hmac', secretRef: { name: 'gfl-app1' } });
       expect(receiver.spec.resources).to.deep.equal([{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app1' }]);
-      expect(receiver.metadata.ownerReferences![0]).to.include({ kind: 'GitRepository', name: 'app1', uid: world.fake.object(GIT_REPOSITORIES, 'apps', 'app1')!.metadata.uid });
+      expect(receiver.metadata.ownerReferences![0]).to.include({
+        kind: 'GitRepository',
+        name: 'app1',
+        uid: world.fake.object(GIT_REPOSITORIES, 'apps', 'app1')!.metadata.uid,
+      });
       expect(world.tokenOf('apps', 'gfl-app1')).to.have.length(64);
       expect(world.tokenOf('apps', 'gfl-app1')).not.to.equal(world.tokenOf('apps', 'gfl-app2'));
     });
@@ -225,7 +241,11 @@ describe('LinkController', () => {
 
       const second = await world.writesOf('team-a');
       expect(second.writes).to.deep.equal(['update-status gitlabfluxlinks team-a']);
-      expect(world.condition('team-a', 'Ready')).to.include({ status: 'True', reason: 'Succeeded', message: '2 repositories linked, 2 receivers ready' });
+      expect(world.condition('team-a', 'Ready')).to.include({
+        status: 'True',
+        reason: 'Succeeded',
+        message: '2 repositories linked, 2 receivers ready',
+      });
       expect(world.condition('team-a', 'Reconciling')).to.equal(undefined);
       expect(world.status('team-a').readyReceivers).to.equal(2);
 
@@ -261,7 +281,10 @@ describe('LinkController', () => {
       world.fake.releaseWatches();
       await settle();
       const after = (await world.writesOf('team-a')).writes;
-      expect(after.filter((w) => /secrets|receivers/.test(w)), 'no Secret or Receiver written again once they did').to.deep.equal([]);
+      expect(
+        after.filter((w) => /secrets|receivers/.test(w)),
+        'no Secret or Receiver written again once they did',
+      ).to.deep.equal([]);
       expect([world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')]).to.deep.equal(tokens);
     });
 
@@ -344,7 +367,13 @@ describe('LinkController', () => {
     it('a deleted link (deletionTimestamp + finalizer) deletes everything labelled with it, then removes its finalizer', async () => {
       await worldWithLink();
       await world.reconcile('team-a');
-      world.fake.seed(SECRETS, { metadata: { name: 'unrelated', namespace: 'apps', labels: { 'app.kubernetes.io/managed-by': 'gitlab-flux-link', [LABEL_LINK]: 'team-b' } } });
+      world.fake.seed(SECRETS, {
+        metadata: {
+          name: 'unrelated',
+          namespace: 'apps',
+          labels: { 'app.kubernetes.io/managed-by': 'gitlab-flux-link', [LABEL_LINK]: 'team-b' },
+        },
+      });
       world.fake.remove(LINKS, undefined, 'team-a');
       expect(world.link('team-a').metadata.deletionTimestamp).to.be.a('string');
 
@@ -362,7 +391,7 @@ describe('LinkController', () => {
       expect(world.names(SECRETS)).to.deep.equal(['apps/unrelated']);
     });
 
-    it("keeps other finalizers on the link when removing its own", async () => {
+    it('keeps other finalizers on the link when removing its own', async () => {
       await worldWithLink();
       await world.reconcile('team-a');
       world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => l.metadata.finalizers!.push('example.com/other'));
@@ -377,19 +406,33 @@ describe('LinkController', () => {
       world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => (l.metadata.finalizers = []));
       world.fake.remove(LINKS, undefined, 'team-a');
       const { writes } = await world.writesOf('team-a');
-      expect(writes).to.deep.equal(['delete receivers apps/gfl-app1', 'delete receivers apps/gfl-app2', 'delete secrets apps/gfl-app1', 'delete secrets apps/gfl-app2']);
+      expect(writes).to.deep.equal([
+        'delete receivers apps/gfl-app1',
+        'delete receivers apps/gfl-app2',
+        'delete secrets apps/gfl-app1',
+        'delete secrets apps/gfl-app2',
+      ]);
     });
 
     it('a GitRepository moved to another host loses its Receiver and Secret (Receiver first), with preconditions', async () => {
       await worldWithLink();
       await world.reconcile('team-a');
-      const seen = [world.fake.object(RECEIVERS, 'apps', 'gfl-app2')!.metadata.resourceVersion, world.fake.object(SECRETS, 'apps', 'gfl-app2')!.metadata.resourceVersion];
+      const seen = [
+        world.fake.object(RECEIVERS, 'apps', 'gfl-app2')!.metadata.resourceVersion,
+        world.fake.object(SECRETS, 'apps', 'gfl-app2')!.metadata.resourceVersion,
+      ];
       const preconditions: unknown[] = [];
-      world.fake.reactors.push((w, body) => (w.verb === 'delete' && preconditions.push((body as { resourceVersion?: string }).resourceVersion), undefined));
+      world.fake.reactors.push(
+        (w, body) => (w.verb === 'delete' && preconditions.push((body as { resourceVersion?: string }).resourceVersion), undefined),
+      );
       world.fake.mutate<GitRepository>(GIT_REPOSITORIES, 'apps', 'app2', (r) => (r.spec.url = 'https://github.com/group/app2.git'));
       await settle();
       const { writes } = await world.writesOf('team-a');
-      expect(writes).to.deep.equal(['delete receivers apps/gfl-app2', 'delete secrets apps/gfl-app2', 'update-status gitlabfluxlinks team-a']);
+      expect(writes).to.deep.equal([
+        'delete receivers apps/gfl-app2',
+        'delete secrets apps/gfl-app2',
+        'update-status gitlabfluxlinks team-a',
+      ]);
       expect(preconditions).to.deep.equal(seen);
       expect(world.status('team-a').repositories).to.equal(1);
     });
@@ -423,7 +466,9 @@ describe('LinkController', () => {
       const younger = await world.writesOf('team-b');
       expect(younger.writes).to.deep.equal(['patch gitlabfluxlinks team-b', 'update-status gitlabfluxlinks team-b']);
       expect(world.status('team-b')).to.include({ repositories: 0, conflicts: 1 });
-      expect(world.status('team-b').entries).to.deep.equal([{ gitRepository: 'apps/app1', project: 'group/app1', receiver: '', ready: false, message: 'managed by link team-a' }]);
+      expect(world.status('team-b').entries).to.deep.equal([
+        { gitRepository: 'apps/app1', project: 'group/app1', receiver: '', ready: false, message: 'managed by link team-a' },
+      ]);
       expect(world.condition('team-b', 'Ready')!.message).to.contain('1 managed by another link');
 
       const older = await world.writesOf('team-a');
@@ -463,7 +508,13 @@ describe('LinkController', () => {
       // whose token the operator does not know, and the link would stay Progressing without a hint).
       world = new World(cluster());
       world.fake.seed(LINKS, linkObject('team-a'));
-      world.fake.seed(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gfl-app1', namespace: 'apps' }, type: 'Opaque', data: { token: Buffer.from('someone else').toString('base64') } });
+      world.fake.seed(SECRETS, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'gfl-app1', namespace: 'apps' },
+        type: 'Opaque',
+        data: { token: Buffer.from('someone else').toString('base64') },
+      });
       await world.start();
       const { writes } = await world.writesOf('team-a');
       expect(writes).not.to.include('create receivers apps/gfl-app1', 'no Receiver may use a Secret the operator does not manage');
@@ -497,12 +548,18 @@ describe('LinkController', () => {
   describe('errors', () => {
     it('a failed write: Ready=False ReconciliationFailed, Reconciling ProgressingWithRetry, retry with backoff, generation not observed', async () => {
       await worldWithLink();
-      world.fake.failWrites((w) => w.verb === 'create' && w.resource === 'receivers' && w.name === 'gfl-app2', new KubeError(500, 'InternalError', 'etcd is sad'));
+      world.fake.failWrites(
+        (w) => w.verb === 'create' && w.resource === 'receivers' && w.name === 'gfl-app2',
+        new KubeError(500, 'InternalError', 'etcd is sad'),
+      );
       const before = await reconcileCounts();
       const { outcome, writes } = await world.writesOf('team-a');
       expect(outcome.kind).to.equal('retry');
       const after = await reconcileCounts();
-      expect({ errors: after.errors - before.errors, errorResults: after.errorResults - before.errorResults }, 'both error series count it').to.deep.equal({ errors: 1, errorResults: 1 });
+      expect(
+        { errors: after.errors - before.errors, errorResults: after.errorResults - before.errorResults },
+        'both error series count it',
+      ).to.deep.equal({ errors: 1, errorResults: 1 });
       expect(writes).to.deep.equal(FIRST_PASS);
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'False', reason: 'ReconciliationFailed' });
       expect(world.condition('team-a', 'Ready')!.message).to.contain('create Receiver apps/gfl-app2').and.contain('etcd is sad');
@@ -547,8 +604,16 @@ describe('LinkController', () => {
     expect(logs).not.to.contain('/hook/');
   });
   describe('weak webhook Secrets: WebhookSecretReady', () => {
-    const webhookSecret = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'flux-system' }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) });
-    const SIGNED: GitLabFluxLinkSpec = { ...SPEC, webhook: { ...SPEC.webhook, signingSecretRef: { namespace: 'flux-system', name: 'gitlab-signing', key: 'key' } } };
+    const webhookSecret = (name: string, data: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: 'flux-system' },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    });
+    const SIGNED: GitLabFluxLinkSpec = {
+      ...SPEC,
+      webhook: { ...SPEC.webhook, signingSecretRef: { namespace: 'flux-system', name: 'gitlab-signing', key: 'key' } },
+    };
 
     it('a webhook token under 16 characters: WebhookSecretReady=False WeakWebhookSecret naming the field and key, Ready False, looked at again in 30 s', async () => {
       world = new World(cluster());
@@ -561,14 +626,21 @@ describe('LinkController', () => {
       const outcome = await world.reconcile('team-a');
       const condition = world.condition('team-a', 'WebhookSecretReady');
       expect(condition).to.include({ status: 'False', reason: 'WeakWebhookSecret' });
-      expect(condition!.message).to.equal('spec.webhook.secretRef (Secret flux-system/gitlab-webhook, key token) is not acceptable: shorter than 16 characters');
+      expect(condition!.message).to.equal(
+        'spec.webhook.secretRef (Secret flux-system/gitlab-webhook, key token) is not acceptable: shorter than 16 characters',
+      );
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'False', reason: 'WeakWebhookSecret', message: condition!.message });
       expect(world.condition('team-a', 'ReceiversReady')).to.include({ status: 'True' });
       expect(outcome).to.deep.equal({ kind: 'requeueAfter', ms: 30_000 });
       expect(JSON.stringify(world.status('team-a'))).to.not.include('tiny-hook');
 
       // Fixed: the next look clears the condition and Ready is True again.
-      world.fake.mutate<KubeObject>(SECRETS, 'flux-system', 'gitlab-webhook', (o) => ((o as Secret).data = { token: Buffer.from('a-long-enough-webhook-token').toString('base64') }));
+      world.fake.mutate<KubeObject>(
+        SECRETS,
+        'flux-system',
+        'gitlab-webhook',
+        (o) => ((o as Secret).data = { token: Buffer.from('a-long-enough-webhook-token').toString('base64') }),
+      );
       expect(await world.reconcile('team-a')).to.deep.equal({ kind: 'done' });
       expect(world.condition('team-a', 'WebhookSecretReady')).to.equal(undefined);
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'True', message: '2 repositories linked, 2 receivers ready' });
@@ -585,11 +657,15 @@ describe('LinkController', () => {
         world.fake.seed(LINKS, linkObject('team-a', SIGNED));
         await world.start();
         await world.reconcile('team-a');
-        expect(world.condition('team-a', 'WebhookSecretReady')).to.include({ status: 'False', reason: 'WeakWebhookSecret', message: `spec.webhook.signingSecretRef (Secret flux-system/gitlab-signing, key key) is not acceptable: ${reason}` });
+        expect(world.condition('team-a', 'WebhookSecretReady')).to.include({
+          status: 'False',
+          reason: 'WeakWebhookSecret',
+          message: `spec.webhook.signingSecretRef (Secret flux-system/gitlab-signing, key key) is not acceptable: ${reason}`,
+        });
       });
     }
 
-    it('acceptable or missing Secrets state no WebhookSecretReady (a missing one is the webhook\'s 503 and log)', async () => {
+    it("acceptable or missing Secrets state no WebhookSecretReady (a missing one is the webhook's 503 and log)", async () => {
       world = new World(cluster());
       world.fake.seed(SECRETS, webhookSecret('gitlab-webhook', { token: 'a-long-enough-webhook-token' }));
       world.fake.seed(LINKS, linkObject('team-a', SIGNED));

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Reason } from '../api/v1alpha1/conditions.js';
-import { LINKS, type GitLabFluxLink } from '../api/v1alpha1/types.js';
-import { RECEIVERS, type GitRepository, type Namespace, type Receiver, type Secret } from '../flux/types.js';
+import { type GitLabFluxLink, LINKS } from '../api/v1alpha1/types.js';
+import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import { type GitRepository, type Namespace, type Receiver, RECEIVERS, type Secret } from '../flux/types.js';
+import { weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
+import { secretText } from '../kube/secret-data.js';
 import type { KubeObject } from '../meta/object.js';
-import { SECRETS, type Resource } from '../meta/resource.js';
+import { type Resource, SECRETS } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,12 +19,9 @@ import { desiredPair, usableToken } from '../reconcile/desired.js';
 import { Expectations } from '../reconcile/expectations.js';
 import { FINALIZER, LABEL_LINK, LABEL_MANAGED_BY, linkSelector, MANAGED_BY, objectName } from '../reconcile/names.js';
 import { outcomeFor, REQUEUE_MS, requeueAfter } from '../reconcile/outcome.js';
-import { Planner, type Action, type ApplyResult, type Plan } from '../reconcile/plan.js';
-import { linkControllerUpdate, withWebhookSecrets, type StatusUpdate, type Verdict } from '../reconcile/status.js';
-import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
-import { weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
-import { secretText } from '../kube/secret-data.js';
-import { summarizePass, type LinkedRepository } from '../reconcile/summarize.js';
+import { type Action, type ApplyResult, type Plan, Planner } from '../reconcile/plan.js';
+import { linkControllerUpdate, type StatusUpdate, type Verdict, withWebhookSecrets } from '../reconcile/status.js';
+import { type LinkedRepository, summarizePass } from '../reconcile/summarize.js';
 import { mapLimit } from './concurrency.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
 
@@ -52,8 +52,10 @@ export interface LinkControllerDeps {
 const CONTROLLER = 'gitlabfluxlink';
 const RESOURCE_OF: Record<Action['kind'], Resource> = { Secret: SECRETS, Receiver: RECEIVERS };
 const isManaged = (o: KubeObject) => o.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
-const where = (a: Action) => (a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`);
-const FLUX_NOT_INSTALLED = 'Flux is not installed: the GitRepository and Receiver APIs (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1) are not served; re-checking every 30 s';
+const where = (a: Action) =>
+  a.verb === 'create' ? `${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.namespace}/${a.name}`;
+const FLUX_NOT_INSTALLED =
+  'Flux is not installed: the GitRepository and Receiver APIs (source.toolkit.fluxcd.io/v1, notification.toolkit.fluxcd.io/v1) are not served; re-checking every 30 s';
 
 /** A pass that reached a verdict; counts only when the link was evaluated. */
 interface Concluded {
@@ -92,7 +94,10 @@ export class LinkController {
       // A reconcile that ends in a retry is an error however it ended (controller-runtime counts every
       // returned error in both series), so errors_total equals reconcile_total{result="error"}.
       if (outcome.kind === 'retry') metrics.reconcileErrors.inc({ controller: CONTROLLER });
-      metrics.reconcileTotal.inc({ controller: CONTROLLER, result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success' });
+      metrics.reconcileTotal.inc({
+        controller: CONTROLLER,
+        result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success',
+      });
       return outcome;
     } catch (error) {
       if (isConflict(error)) {
@@ -142,7 +147,8 @@ export class LinkController {
     const compiled = compiler.compile(link);
     if (!compiled.valid) return { verdict: { kind: 'stalled', reason: Reason.InvalidSpec, message: compiled.message } };
     const weakWebhookSecrets = await this.weakWebhookSecrets(name, compiled.spec);
-    if (!this.deps.fluxInstalled()) return { verdict: { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED }, weakWebhookSecrets };
+    if (!this.deps.fluxInstalled())
+      return { verdict: { kind: 'waiting', reason: Reason.FluxNotInstalled, message: FLUX_NOT_INSTALLED }, weakWebhookSecrets };
     if (!Object.values(caches).every((c) => c.hasSynced())) return requeueAfter(REQUEUE_MS.cachesSyncing);
     // Our last writes not yet seen by the caches: planning now would redo them.
     const cachedVersion = (kind: string, ns: string, n: string) => this.cacheOf(kind).get(ns, n)?.metadata.resourceVersion ?? null;
@@ -152,7 +158,14 @@ export class LinkController {
     const self = matchers.find((m) => m.name === name)!; // valid and not being deleted: compiled above
     const { plan, linked, conflicts, refused } = this.plan(self, matchers);
     const applied = await this.apply(name, plan.actions);
-    const summary = summarizePass({ linked, conflicts, refused, blocked: plan.blocked, applied, receiver: (ns, n) => caches.receivers.get(ns, n) });
+    const summary = summarizePass({
+      linked,
+      conflicts,
+      refused,
+      blocked: plan.blocked,
+      applied,
+      receiver: (ns, n) => caches.receivers.get(ns, n),
+    });
 
     this.deps.metrics.managedRepositories.set({ link: name }, summary.total);
     this.deps.metrics.readyReceivers.set({ link: name }, summary.ready);
@@ -173,7 +186,9 @@ export class LinkController {
    * with the same grant the push path uses (`get` on Secrets).
    */
   private async weakWebhookSecrets(link: string, spec: ValidatedLinkSpec): Promise<string[]> {
-    const checks: Array<[WebhookSecretField, Required<ValidatedLinkSpec['webhook']>['secretRef'] | undefined, (value: string) => string | undefined]> = [
+    const checks: Array<
+      [WebhookSecretField, Required<ValidatedLinkSpec['webhook']>['secretRef'] | undefined, (value: string) => string | undefined]
+    > = [
       ['spec.webhook.secretRef', spec.webhook.secretRef, weakTokenReason],
       ['spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, weakSigningKeyReason],
     ];
@@ -184,7 +199,11 @@ export class LinkController {
       try {
         value = secretText((await this.deps.client.get<Secret>(SECRETS, ref.namespace, ref.name))?.data, ref.key);
       } catch (err) {
-        this.deps.log.debug('webhook Secret not read: not judged', { link, field, error: err instanceof Error ? err.message : String(err) });
+        this.deps.log.debug('webhook Secret not read: not judged', {
+          link,
+          field,
+          error: err instanceof Error ? err.message : String(err),
+        });
         continue;
       }
       const reason = value === undefined ? undefined : weak(value);
@@ -194,7 +213,10 @@ export class LinkController {
   }
 
   /** Gather → desired → plan. Each desired pair is made, planned and dropped (Planner): only what the status needs is kept. */
-  private plan(self: LinkMatcher, matchers: LinkMatcher[]): { plan: Plan; linked: LinkedRepository[]; conflicts: Conflict[]; refused: Refusal[] } {
+  private plan(
+    self: LinkMatcher,
+    matchers: LinkMatcher[],
+  ): { plan: Plan; linked: LinkedRepository[]; conflicts: Conflict[]; refused: Refusal[] } {
     const { caches } = this.deps;
     const name = self.name;
     const nsLabels = (ns: string) => {
@@ -250,13 +272,21 @@ export class LinkController {
       else if (a.verb === 'patch') written = await client.patch(resource, a.namespace, a.name, a.patch, 'merge');
       else await client.delete(resource, a.namespace, a.name, { resourceVersion: a.resourceVersion });
       metrics.objectWrites.inc({ verb: a.verb, kind: a.kind });
-      this.expectations.expect(link, a.kind, namespace, name, { before, after: written?.metadata.resourceVersion, deleted: a.verb === 'delete' }, this.now().getTime());
+      this.expectations.expect(
+        link,
+        a.kind,
+        namespace,
+        name,
+        { before, after: written?.metadata.resourceVersion, deleted: a.verb === 'delete' },
+        this.now().getTime(),
+      );
       return undefined;
     } catch (err) {
       if (a.verb === 'create' && isAlreadyExists(err)) {
         // Either our cache is behind (ours: the next pass sees it) or the name belongs to someone else.
         const existing = await client.get(resource, a.object.metadata.namespace, a.object.metadata.name);
-        if (existing && !isManaged(existing)) return { foreign: `${a.kind} ${where(a)} exists and is not managed by gitlab-flux-link; rename or delete it` };
+        if (existing && !isManaged(existing))
+          return { foreign: `${a.kind} ${where(a)} exists and is not managed by gitlab-flux-link; rename or delete it` };
         return undefined;
       }
       // Our cache was behind: the object changed or is gone already. The watch brings the truth and the next
@@ -274,7 +304,10 @@ export class LinkController {
   private async finalize(link: GitLabFluxLink): Promise<Outcome> {
     if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
     await this.deleteEverythingOf(link.metadata.name);
-    await this.setFinalizers(link, link.metadata.finalizers.filter((f) => f !== FINALIZER));
+    await this.setFinalizers(
+      link,
+      link.metadata.finalizers.filter((f) => f !== FINALIZER),
+    );
     this.expectations.forget(link.metadata.name);
     this.deps.log.info('link deleted: removed its receivers and secrets', { link: link.metadata.name });
     return { kind: 'done' };
@@ -286,7 +319,13 @@ export class LinkController {
    * reconcile runs again on fresh data.
    */
   private setFinalizers(link: GitLabFluxLink, finalizers: string[]): Promise<GitLabFluxLink> {
-    return this.deps.client.patch(LINKS, undefined, link.metadata.name, { metadata: { resourceVersion: link.metadata.resourceVersion, finalizers } }, 'merge');
+    return this.deps.client.patch(
+      LINKS,
+      undefined,
+      link.metadata.name,
+      { metadata: { resourceVersion: link.metadata.resourceVersion, finalizers } },
+      'merge',
+    );
   }
 
   /**

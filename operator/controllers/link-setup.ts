@@ -1,5 +1,4 @@
-import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import { LINKS } from '../api/v1alpha1/types.js';
+import { type GitLabFluxLink, LINKS } from '../api/v1alpha1/types.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
 import { changeMatters } from '../kube/changes.js';
 import type { KubeClient } from '../kube/client.js';
@@ -14,7 +13,7 @@ import { ownedEventsDelay } from '../queue/owned-events-delay.js';
 import { WorkQueue } from '../queue/work-queue.js';
 import type { LinkCompiler } from '../reconcile/compile.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
-import { LinkController, type Caches } from './link-controller.js';
+import { type Caches, LinkController } from './link-controller.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
 import { OperatorLifecycle } from './operator-lifecycle.js';
 
@@ -69,9 +68,22 @@ export function setupLinkController(deps: LinkSetupDeps): LinkControllerSetup {
     enqueueAll();
   };
   const caches: Caches = {
-    gitRepositories: new Informer(client, GIT_REPOSITORIES, { transform: CACHE_TRANSFORMS.gitRepositories, onMissing: fluxServed('gitRepositories'), onError: watchFailed('gitrepositories') }),
-    receivers: new Informer(client, RECEIVERS, { labelSelector: managed, transform: CACHE_TRANSFORMS.receivers, onMissing: fluxServed('receivers'), onError: watchFailed('receivers') }),
-    secrets: new Informer(client, SECRETS, { labelSelector: managed, transform: CACHE_TRANSFORMS.secrets, onError: watchFailed('secrets') }),
+    gitRepositories: new Informer(client, GIT_REPOSITORIES, {
+      transform: CACHE_TRANSFORMS.gitRepositories,
+      onMissing: fluxServed('gitRepositories'),
+      onError: watchFailed('gitrepositories'),
+    }),
+    receivers: new Informer(client, RECEIVERS, {
+      labelSelector: managed,
+      transform: CACHE_TRANSFORMS.receivers,
+      onMissing: fluxServed('receivers'),
+      onError: watchFailed('receivers'),
+    }),
+    secrets: new Informer(client, SECRETS, {
+      labelSelector: managed,
+      transform: CACHE_TRANSFORMS.secrets,
+      onError: watchFailed('secrets'),
+    }),
     namespaces: new Informer(client, NAMESPACES, { transform: CACHE_TRANSFORMS.namespaces, onError: watchFailed('namespaces') }),
   };
   const links = new Informer<GitLabFluxLink>(client, LINKS, { transform: withoutManagedFields, onError: watchFailed('gitlabfluxlinks') });
@@ -104,7 +116,12 @@ export function setupLinkController(deps: LinkSetupDeps): LinkControllerSetup {
       workers: deps.workers,
       paused: deps.paused,
       onDepthChange: (d) => metrics.workqueueDepth.set({ name: 'gitlabfluxlink' }, d),
-      onError: (key, error, attempt) => log.warn('reconcile failed, retrying with backoff', { link: key, attempt, error: error instanceof Error ? error.message : String(error) }),
+      onError: (key, error, attempt) =>
+        log.warn('reconcile failed, retrying with backoff', {
+          link: key,
+          attempt,
+          error: error instanceof Error ? error.message : String(error),
+        }),
     },
   );
 

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { Reason } from '../api/v1alpha1/conditions.js';
-import type { GitLabFluxLink, PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import { type GitLabFluxLink, LINKS, type PushRecord, type TriggerRecord } from '../api/v1alpha1/types.js';
+import { type KubeClient, KubeError, type PatchType } from '../kube/client.js';
+import type { Resource } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
 import { linkControllerUpdate } from '../reconcile/status.js';
-import { KubeError, type KubeClient, type PatchType } from '../kube/client.js';
-import { LINKS } from '../api/v1alpha1/types.js';
-import type { Resource } from '../meta/resource.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { memoryLogger } from '../testing/push-fakes.js';
 import { LinkStatusWriter } from './link-status-writer.js';
@@ -34,8 +33,16 @@ function patchRecorder(failFor: Set<string> = new Set()) {
   return { client, patches };
 }
 
-const pushRec = (i: number): PushRecord => ({ project: 'team/app', ref: `refs/heads/b${i}`, receivedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString() });
-const triggerRec = (i: number): TriggerRecord => ({ gitRepository: `apps/repo-${i}`, result: 'delivered', at: new Date(Date.UTC(2024, 0, 1, 0, 1, i)).toISOString() });
+const pushRec = (i: number): PushRecord => ({
+  project: 'team/app',
+  ref: `refs/heads/b${i}`,
+  receivedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(),
+});
+const triggerRec = (i: number): TriggerRecord => ({
+  gitRepository: `apps/repo-${i}`,
+  result: 'delivered',
+  at: new Date(Date.UTC(2024, 0, 1, 0, 1, i)).toISOString(),
+});
 
 describe('link-status-writer: push records', () => {
   it('turns many updates within the interval into one merge patch per link with the latest records', async () => {
@@ -117,7 +124,11 @@ describe('link-status-writer: push records', () => {
       kind: 'GitLabFluxLink',
       metadata: { name: 'gitlab' },
       spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'x', name: 'y' } } },
-      status: { repositories: 3, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', lastTransitionTime: '2024-01-01T00:00:00Z' }], lastPush: pushRec(0) },
+      status: {
+        repositories: 3,
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', lastTransitionTime: '2024-01-01T00:00:00Z' }],
+        lastPush: pushRec(0),
+      },
     });
     const rec = new LinkStatusWriter({ client: kube, log: memoryLogger().log, flushIntervalMs: 20 });
     for (let i = 1; i <= 10; i++) {
@@ -138,13 +149,28 @@ describe('link-status-writer: one writer for the reconcile and the push path', (
   const read = (kube: FakeKube) => kube.object<GitLabFluxLink>(LINKS, undefined, 'gitlab')!;
   const seeded = () => {
     const kube = new FakeKube();
-    kube.seed(LINKS, { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: 'gitlab', generation: 2 }, spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'x', name: 'y' } } } });
+    kube.seed(LINKS, {
+      apiVersion: 'fluxlink.dev/v1alpha1',
+      kind: 'GitLabFluxLink',
+      metadata: { name: 'gitlab', generation: 2 },
+      spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'x', name: 'y' } } },
+    });
     return kube;
   };
-  const ready = linkControllerUpdate({ kind: 'ready', message: '1 repository linked, 1 receiver ready' }, 2, { total: 1, ready: 1, conflicts: 0, entries: [] });
+  const ready = linkControllerUpdate({ kind: 'ready', message: '1 repository linked, 1 receiver ready' }, 2, {
+    total: 1,
+    ready: 1,
+    conflicts: 0,
+    entries: [],
+  });
   const events = () => {
     const recorded: string[] = [];
-    return { recorded, recorder: { record: async (_o: unknown, type: string, reason: string) => void recorded.push(`${type} ${reason}`) } as unknown as EventRecorder };
+    return {
+      recorded,
+      recorder: {
+        record: async (_o: unknown, type: string, reason: string) => void recorded.push(`${type} ${reason}`),
+      } as unknown as EventRecorder,
+    };
   };
 
   it("a reconcile's write carries the pending push records: one status write, no separate patch", async () => {
@@ -212,7 +238,9 @@ describe('link-status-writer: one writer for the reconcile and the push path', (
     const kube = seeded();
     const { recorded, recorder } = events();
     const writer = new LinkStatusWriter({ client: kube, log: memoryLogger().log, events: recorder, now: () => new Date(0) });
-    await writer.exclusive('gitlab', () => writer.write(read(kube), linkControllerUpdate({ kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec.gitlab.url: bad' }, 2)));
+    await writer.exclusive('gitlab', () =>
+      writer.write(read(kube), linkControllerUpdate({ kind: 'stalled', reason: Reason.InvalidSpec, message: 'spec.gitlab.url: bad' }, 2)),
+    );
     await writer.exclusive('gitlab', () => writer.write(read(kube), ready));
     await writer.exclusive('gitlab', () => writer.write(read(kube), ready));
     expect(kube.writes.map((w) => w.verb)).to.deep.equal(['update-status', 'update-status']);

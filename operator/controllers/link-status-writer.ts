@@ -1,5 +1,5 @@
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
-import { LINKS, type GitLabFluxLink, type PushRecord, type TriggerRecord } from '../api/v1alpha1/types.js';
+import { type GitLabFluxLink, LINKS, type PushRecord, type TriggerRecord } from '../api/v1alpha1/types.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -111,7 +111,11 @@ export class LinkStatusWriter {
     this.timer.unref?.();
   }
 
-  private async reportReady(link: GitLabFluxLink, previous: GitLabFluxLink['status'], status: NonNullable<GitLabFluxLink['status']>): Promise<void> {
+  private async reportReady(
+    link: GitLabFluxLink,
+    previous: GitLabFluxLink['status'],
+    status: NonNullable<GitLabFluxLink['status']>,
+  ): Promise<void> {
     const ready = status.conditions?.find((c) => c.type === ConditionType.Ready);
     const was = previous?.conditions?.find((c) => c.type === ConditionType.Ready);
     if (!ready || (ready.status === was?.status && ready.reason === was?.reason)) return;

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 
 /**
  * Why the operator neither uses the framework's watch nor calls its stop(): with a watch open, @dot-i/k8s-operator's

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { receiverReadiness, type Receiver } from './types.js';
+import { type Receiver, receiverReadiness } from './types.js';
 
 const receiver = (webhookPath: string | undefined, ready = 'True'): Receiver => ({
   apiVersion: 'notification.toolkit.fluxcd.io/v1',

@@ -54,8 +54,20 @@ export interface Secret extends KubeObject {
 
 export type Namespace = KubeObject;
 
-export const GIT_REPOSITORIES: Resource = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories', kind: 'GitRepository', namespaced: true };
-export const RECEIVERS: Resource = { group: 'notification.toolkit.fluxcd.io', version: 'v1', plural: 'receivers', kind: 'Receiver', namespaced: true };
+export const GIT_REPOSITORIES: Resource = {
+  group: 'source.toolkit.fluxcd.io',
+  version: 'v1',
+  plural: 'gitrepositories',
+  kind: 'GitRepository',
+  namespaced: true,
+};
+export const RECEIVERS: Resource = {
+  group: 'notification.toolkit.fluxcd.io',
+  version: 'v1',
+  plural: 'receivers',
+  kind: 'Receiver',
+  namespaced: true,
+};
 export const GIT_REPOSITORY_API_VERSION = apiVersionOf(GIT_REPOSITORIES);
 export const RECEIVER_API_VERSION = apiVersionOf(RECEIVERS);
 
@@ -65,7 +77,12 @@ export function receiverReadiness(r: Receiver | undefined): { ready: boolean; me
   const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
   const current = (r.status?.observedGeneration ?? 0) >= (r.metadata.generation ?? 0);
   // notification-controller writes no other shape; Flux's edit role can patch receivers/status (flux/webhook-path.ts).
-  if (r.status?.webhookPath && !RECEIVER_WEBHOOK_PATH.test(r.status.webhookPath)) return { ready: false, message: 'Receiver status.webhookPath was changed by someone other than notification-controller: triggers are refused until it reconciles the Receiver again' };
+  if (r.status?.webhookPath && !RECEIVER_WEBHOOK_PATH.test(r.status.webhookPath))
+    return {
+      ready: false,
+      message:
+        'Receiver status.webhookPath was changed by someone other than notification-controller: triggers are refused until it reconciles the Receiver again',
+    };
   if (ready?.status === 'True' && r.status?.webhookPath && current) return { ready: true, message: 'Receiver ready' };
   if (!ready) return { ready: false, message: 'waiting for notification-controller to reconcile the Receiver' };
   return { ready: false, message: `Receiver not ready: ${ready.reason ?? ''} ${ready.message ?? ''}`.trim() };

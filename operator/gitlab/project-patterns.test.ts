@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { PROJECT_PATTERN_REGEX, compilePatterns, validatePattern } from './project-patterns.js';
+import { compilePatterns, PROJECT_PATTERN_REGEX, validatePattern } from './project-patterns.js';
 
 describe('project-patterns: matching', () => {
   const cases: Array<[string, string[], string, boolean]> = [

@@ -42,7 +42,8 @@ export function validatePattern(pattern: string): string | undefined {
     if (seg === '') return `pattern ${q} has an empty segment ("//")`;
     if (seg === '**') continue;
     if (seg.includes('***')) return `pattern ${q} contains "***"; use "*" within a segment or "**" for any number of segments`;
-    if (seg.includes('**')) return `pattern ${q} mixes "**" with other characters in segment ${JSON.stringify(seg)}; "**" must be a whole segment`;
+    if (seg.includes('**'))
+      return `pattern ${q} mixes "**" with other characters in segment ${JSON.stringify(seg)}; "**" must be a whole segment`;
   }
   return undefined;
 }

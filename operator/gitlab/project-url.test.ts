@@ -8,12 +8,47 @@ const v6 = parseInstance('http://[2001:db8::1]:8080');
 
 describe('gitlab-url: parseInstance', () => {
   const good: Array<[string, string, string[], string, string[], string]> = [
-    ['a plain https instance keeps only its host', 'https://gitlab.example.com', [], 'https://gitlab.example.com', ['gitlab.example.com'], ''],
-    ['host names are lower-cased and the trailing slash dropped', 'https://GitLab.Example.COM/', [], 'https://gitlab.example.com', ['gitlab.example.com'], ''],
-    ['a relative root is kept without its trailing slash', 'https://example.com/gitlab/', [], 'https://example.com/gitlab', ['example.com'], '/gitlab'],
+    [
+      'a plain https instance keeps only its host',
+      'https://gitlab.example.com',
+      [],
+      'https://gitlab.example.com',
+      ['gitlab.example.com'],
+      '',
+    ],
+    [
+      'host names are lower-cased and the trailing slash dropped',
+      'https://GitLab.Example.COM/',
+      [],
+      'https://gitlab.example.com',
+      ['gitlab.example.com'],
+      '',
+    ],
+    [
+      'a relative root is kept without its trailing slash',
+      'https://example.com/gitlab/',
+      [],
+      'https://example.com/gitlab',
+      ['example.com'],
+      '/gitlab',
+    ],
     ['the port stays in the URL but not in the host set', 'http://gitlab.local:8080', [], 'http://gitlab.local:8080', ['gitlab.local'], ''],
-    ['SSH hosts join the host set without their ports', 'https://gitlab.example.com', ['SSH.example.com:2222', 'ssh2.example.com'], 'https://gitlab.example.com', ['gitlab.example.com', 'ssh.example.com', 'ssh2.example.com'], ''],
-    ['an IPv6 instance is stored in bracketed canonical form', 'https://[2001:DB8:0::1]:8443', [], 'https://[2001:db8::1]:8443', ['[2001:db8::1]'], ''],
+    [
+      'SSH hosts join the host set without their ports',
+      'https://gitlab.example.com',
+      ['SSH.example.com:2222', 'ssh2.example.com'],
+      'https://gitlab.example.com',
+      ['gitlab.example.com', 'ssh.example.com', 'ssh2.example.com'],
+      '',
+    ],
+    [
+      'an IPv6 instance is stored in bracketed canonical form',
+      'https://[2001:DB8:0::1]:8443',
+      [],
+      'https://[2001:db8::1]:8443',
+      ['[2001:db8::1]'],
+      '',
+    ],
   ];
   for (const [story, url, ssh, wantURL, wantHosts, wantRoot] of good) {
     it(story, () => {
@@ -37,7 +72,12 @@ describe('gitlab-url: parseInstance', () => {
     ['rejects a dot segment in the root path', 'https://example.com/a/../gitlab', [], /invalid path/],
     ['rejects an empty segment in the root path', 'https://example.com//gitlab', [], /invalid path/],
     ['rejects a space in the URL', 'https://gitlab.example.com/git lab', [], /spaces/],
-    ['rejects an SSH host given as a URL', 'https://gitlab.example.com', ['ssh://git@ssh.example.com'], /SSH host "ssh:\/\/git@ssh.example.com" is not a host name/],
+    [
+      'rejects an SSH host given as a URL',
+      'https://gitlab.example.com',
+      ['ssh://git@ssh.example.com'],
+      /SSH host "ssh:\/\/git@ssh.example.com" is not a host name/,
+    ],
     ['rejects an empty SSH host', 'https://gitlab.example.com', [''], /SSH host "" is not a host name/],
   ];
   for (const [story, url, ssh, message] of bad) {
@@ -59,24 +99,54 @@ describe('gitlab-url: projectPathFor', () => {
     ['the host is compared case-insensitively', 'https://GITLAB.Example.com/group/project.git', plain, 'group/project'],
     ['a trailing slash is stripped', 'https://gitlab.example.com/group/project/', plain, 'group/project'],
     ['a trailing slash after .git is stripped too', 'https://gitlab.example.com/group/project.git/', plain, 'group/project'],
-    ['only one .git suffix is stripped, leaving a name GitLab forbids', 'https://gitlab.example.com/group/project.git.git', plain, undefined],
+    [
+      'only one .git suffix is stripped, leaving a name GitLab forbids',
+      'https://gitlab.example.com/group/project.git.git',
+      plain,
+      undefined,
+    ],
     ['.GIT in upper case is part of the name, as in GitLab', 'https://gitlab.example.com/group/project.GIT', plain, 'group/project.GIT'],
     ['any https port is accepted', 'https://gitlab.example.com:8443/group/project.git', plain, 'group/project'],
     ['user-info in https is ignored', 'https://oauth2:token@gitlab.example.com/group/project.git', plain, 'group/project'],
     ['ssh URL with git user names the project', 'ssh://git@gitlab.example.com/group/project.git', plain, 'group/project'],
-    ['ssh URL on a listed SSH host and a custom port', 'ssh://git@ssh.gitlab.example.com:2222/group/sub/project.git', plain, 'group/sub/project'],
-    ['ssh URL on a listed SSH host is matched case-insensitively', 'ssh://git@SSH.GitLab.Example.com/group/project.git', plain, 'group/project'],
+    [
+      'ssh URL on a listed SSH host and a custom port',
+      'ssh://git@ssh.gitlab.example.com:2222/group/sub/project.git',
+      plain,
+      'group/sub/project',
+    ],
+    [
+      'ssh URL on a listed SSH host is matched case-insensitively',
+      'ssh://git@SSH.GitLab.Example.com/group/project.git',
+      plain,
+      'group/project',
+    ],
     // Relative URL root.
     ['https URL under the relative root names the project', 'https://example.com/gitlab/group/project.git', rooted, 'group/project'],
     ['https URL missing the relative root does not match', 'https://example.com/group/project.git', rooted, undefined],
     ['the relative root is case-sensitive like any URL path', 'https://example.com/GitLab/group/project.git', rooted, undefined],
-    ['a root that is only a prefix of the first segment does not match', 'https://example.com/gitlabx/group/project.git', rooted, undefined],
+    [
+      'a root that is only a prefix of the first segment does not match',
+      'https://example.com/gitlabx/group/project.git',
+      rooted,
+      undefined,
+    ],
     ['ssh URL without the relative root names the project', 'ssh://git@git.example.com:2222/group/project.git', rooted, 'group/project'],
     ['ssh URL with the relative root is tolerated', 'ssh://git@example.com/gitlab/group/project.git', rooted, 'group/project'],
-    ['ssh URL whose first group is named like the root but too short to strip keeps it', 'ssh://git@example.com/gitlab/project.git', rooted, 'gitlab/project'],
+    [
+      'ssh URL whose first group is named like the root but too short to strip keeps it',
+      'ssh://git@example.com/gitlab/project.git',
+      rooted,
+      'gitlab/project',
+    ],
     // IPv6 and ports.
     ['IPv6 instance matches the same address with another port', 'http://[2001:db8::1]:8080/group/project.git', v6, 'group/project'],
-    ['IPv6 literal written in long form matches its canonical form', 'https://[2001:0db8:0:0:0:0:0:1]/group/project.git', v6, 'group/project'],
+    [
+      'IPv6 literal written in long form matches its canonical form',
+      'https://[2001:0db8:0:0:0:0:0:1]/group/project.git',
+      v6,
+      'group/project',
+    ],
     ['IPv6 literal over ssh matches too', 'ssh://git@[2001:db8::1]:22/group/project.git', v6, 'group/project'],
     ['another IPv6 address does not match', 'http://[2001:db8::2]:8080/group/project.git', v6, undefined],
     ['an unclosed IPv6 bracket does not match', 'http://[2001:db8::1/group/project.git', v6, undefined],
@@ -100,8 +170,18 @@ describe('gitlab-url: projectPathFor', () => {
     ['a host with the instance as a prefix does not match', 'https://gitlab.example.com.evil.net/group/project.git', plain, undefined],
     ['a host with the instance as a suffix does not match', 'https://evilgitlab.example.com/group/project.git', plain, undefined],
     ['a host that is a prefix of the instance does not match', 'https://gitlab.example.co/group/project.git', plain, undefined],
-    ['the instance as user-info in front of another host does not match', 'https://gitlab.example.com@evil.net/group/project.git', plain, undefined],
-    ['the instance with a backslash before another host does not match', 'https://evil.net\\@gitlab.example.com/group/project.git', plain, undefined],
+    [
+      'the instance as user-info in front of another host does not match',
+      'https://gitlab.example.com@evil.net/group/project.git',
+      plain,
+      undefined,
+    ],
+    [
+      'the instance with a backslash before another host does not match',
+      'https://evil.net\\@gitlab.example.com/group/project.git',
+      plain,
+      undefined,
+    ],
     ['an ssh host that is not listed does not match', 'ssh://git@ssh.other.example.com/group/project.git', plain, undefined],
     ['a trailing-dot host is not treated as the instance', 'https://gitlab.example.com./group/project.git', plain, undefined],
   ];
@@ -117,9 +197,7 @@ describe('gitlab-url: projectPathFor', () => {
 
   it('property: any valid project path round-trips through the https and ssh forms', () => {
     // Segments as GitLab allows them; last segments ending in .git/.atom are names GitLab refuses.
-    const segment = fc
-      .stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,12}$/)
-      .filter((s) => !s.endsWith('.git') && !s.endsWith('.atom'));
+    const segment = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,12}$/).filter((s) => !s.endsWith('.git') && !s.endsWith('.atom'));
     // A first group named exactly like the root is the documented ssh ambiguity; leave it out.
     const projectPath = fc
       .array(segment, { minLength: 2, maxLength: 6 })

@@ -127,7 +127,14 @@ export function parseInstance(url: string, sshHosts: string[] = []): Instance {
   const hosts = new Set<string>([split.host]);
   for (const entry of sshHosts) {
     const parsed = splitURL(`ssh://${entry}`);
-    if (entry === '' || parsed === undefined || parsed.host === '' || parsed.userinfo !== undefined || parsed.path !== '' || parsed.queryOrFragment) {
+    if (
+      entry === '' ||
+      parsed === undefined ||
+      parsed.host === '' ||
+      parsed.userinfo !== undefined ||
+      parsed.path !== '' ||
+      parsed.queryOrFragment
+    ) {
       throw new Error(`SSH host ${JSON.stringify(entry)} is not a host name (expected host or host:port)`);
     }
     hosts.add(parsed.host);

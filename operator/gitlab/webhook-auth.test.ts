@@ -1,12 +1,27 @@
 import { expect } from 'chai';
 import { createHmac, randomBytes } from 'node:crypto';
-import { checkSignature, checkToken, MIN_SIGNING_KEY_BYTES, MIN_TOKEN_CHARS, safeEqual, signingKeyBytes, weakSecretMessage, weakSigningKeyReason, weakTokenReason } from './webhook-auth.js';
+import {
+  checkSignature,
+  checkToken,
+  MIN_SIGNING_KEY_BYTES,
+  MIN_TOKEN_CHARS,
+  safeEqual,
+  signingKeyBytes,
+  weakSecretMessage,
+  weakSigningKeyReason,
+  weakTokenReason,
+} from './webhook-auth.js';
 
 const TOKEN = 'hook-token-5b2f1c0e9a7d4e8b';
 
 /** Standard Webhooks signature computed here, independently of the code under test. */
 function sign(keyBytes: Buffer, id: string, timestamp: string, body: Buffer | string): string {
-  return 'v1,' + createHmac('sha256', keyBytes).update(`${id}.${timestamp}.${Buffer.isBuffer(body) ? body.toString('utf8') : body}`).digest('base64');
+  return (
+    'v1,' +
+    createHmac('sha256', keyBytes)
+      .update(`${id}.${timestamp}.${Buffer.isBuffer(body) ? body.toString('utf8') : body}`)
+      .digest('base64')
+  );
 }
 
 describe('authenticate: checkToken', () => {
@@ -68,7 +83,11 @@ describe('authenticate: weak tokens and keys', () => {
     ['whsec_ with too much padding', b64(Buffer.alloc(16, 7)) + '==', /not canonical base64/],
     ['whsec_ in the URL-safe alphabet', 'whsec_' + Buffer.alloc(18, 0xfb).toString('base64url'), /not canonical base64/],
     ['whsec_ with a line break inside', b64(Buffer.alloc(24, 7)).replace(/^(whsec_.{8})/, '$1\n'), /not canonical base64/],
-    ['whsec_ with non-zero padding bits (decodes, but is not the canonical text)', 'whsec_' + Buffer.alloc(16, 7).toString('base64').replace(/w==$/, 'x=='), /not canonical base64/],
+    [
+      'whsec_ with non-zero padding bits (decodes, but is not the canonical text)',
+      'whsec_' + Buffer.alloc(16, 7).toString('base64').replace(/w==$/, 'x=='),
+      /not canonical base64/,
+    ],
     ['a raw key of 15 bytes', 'k'.repeat(15), /shorter than 16 bytes/],
     ['a raw key of 16 bytes', 'k'.repeat(16), undefined],
   ];
@@ -81,7 +100,11 @@ describe('authenticate: weak tokens and keys', () => {
   }
 
   it('the message names the field, the Secret and its key, never the value', () => {
-    const message = weakSecretMessage('spec.webhook.signingSecretRef', { namespace: 'ns', name: 'sig', key: 'key' }, weakSigningKeyReason('whsec_c2hvcnQ=')!);
+    const message = weakSecretMessage(
+      'spec.webhook.signingSecretRef',
+      { namespace: 'ns', name: 'sig', key: 'key' },
+      weakSigningKeyReason('whsec_c2hvcnQ=')!,
+    );
     expect(message).to.equal('spec.webhook.signingSecretRef (Secret ns/sig, key key) is not acceptable: shorter than 16 bytes (5)');
     expect(MIN_SIGNING_KEY_BYTES).to.equal(16);
   });
@@ -112,22 +135,129 @@ describe('authenticate: checkSignature (Standard Webhooks)', () => {
   const cases: Case[] = [
     ['valid with a raw key', { id, timestamp: ts, signature: good }, body, rawKey, NOW, true],
     ['valid with a whsec_ base64 key', { id, timestamp: ts, signature: goodWhsec }, body, whsecKey, NOW, true],
-    ['a whsec_ key is not used as raw text', { id, timestamp: ts, signature: sign(Buffer.from(whsecKey, 'utf8'), id, ts, body) }, body, whsecKey, NOW, false, /does not match/],
-    ['several signatures, the last one valid', { id, timestamp: ts, signature: `v1,${Buffer.alloc(32).toString('base64')} v1a,xyz ${good}` }, body, rawKey, NOW, true],
-    ['several signatures, the first one valid', { id, timestamp: ts, signature: `${good} v1,${Buffer.alloc(32, 1).toString('base64')}` }, body, rawKey, NOW, true],
-    ['several signatures, none valid', { id, timestamp: ts, signature: `v1,${Buffer.alloc(32).toString('base64')} v1,${Buffer.alloc(32, 1).toString('base64')}` }, body, rawKey, NOW, false, /does not match/],
-    ['a valid MAC under another version tag is not accepted', { id, timestamp: ts, signature: good.replace(/^v1,/, 'v2,') }, body, rawKey, NOW, false],
-    ['a tampered body', { id, timestamp: ts, signature: good }, Buffer.from(body.toString().replace('main', 'evil')), rawKey, NOW, false, /does not match/],
-    ['a body with one byte appended', { id, timestamp: ts, signature: good }, Buffer.concat([body, Buffer.from(' ')]), rawKey, NOW, false, /does not match/],
+    [
+      'a whsec_ key is not used as raw text',
+      { id, timestamp: ts, signature: sign(Buffer.from(whsecKey, 'utf8'), id, ts, body) },
+      body,
+      whsecKey,
+      NOW,
+      false,
+      /does not match/,
+    ],
+    [
+      'several signatures, the last one valid',
+      { id, timestamp: ts, signature: `v1,${Buffer.alloc(32).toString('base64')} v1a,xyz ${good}` },
+      body,
+      rawKey,
+      NOW,
+      true,
+    ],
+    [
+      'several signatures, the first one valid',
+      { id, timestamp: ts, signature: `${good} v1,${Buffer.alloc(32, 1).toString('base64')}` },
+      body,
+      rawKey,
+      NOW,
+      true,
+    ],
+    [
+      'several signatures, none valid',
+      { id, timestamp: ts, signature: `v1,${Buffer.alloc(32).toString('base64')} v1,${Buffer.alloc(32, 1).toString('base64')}` },
+      body,
+      rawKey,
+      NOW,
+      false,
+      /does not match/,
+    ],
+    [
+      'a valid MAC under another version tag is not accepted',
+      { id, timestamp: ts, signature: good.replace(/^v1,/, 'v2,') },
+      body,
+      rawKey,
+      NOW,
+      false,
+    ],
+    [
+      'a tampered body',
+      { id, timestamp: ts, signature: good },
+      Buffer.from(body.toString().replace('main', 'evil')),
+      rawKey,
+      NOW,
+      false,
+      /does not match/,
+    ],
+    [
+      'a body with one byte appended',
+      { id, timestamp: ts, signature: good },
+      Buffer.concat([body, Buffer.from(' ')]),
+      rawKey,
+      NOW,
+      false,
+      /does not match/,
+    ],
     ['a different webhook-id', { id: id + 'x', timestamp: ts, signature: good }, body, rawKey, NOW, false, /does not match/],
     ['the wrong key', { id, timestamp: ts, signature: good }, body, 'another-signing-key', NOW, false, /does not match/],
-    ['an empty whsec_ key is refused even with its own (forgeable) signature', { id, timestamp: ts, signature: sign(Buffer.alloc(0), id, ts, body) }, body, 'whsec_', NOW, false, /not acceptable/],
-    ['a whsec_ key that decodes to nothing is refused even with its own signature', { id, timestamp: ts, signature: sign(Buffer.alloc(0), id, ts, body) }, body, 'whsec_!!!!', NOW, false, /not acceptable/],
-    ['a timestamp 301 s in the past is stale', { id, timestamp: String(NOW - 301), signature: sign(Buffer.from(rawKey), id, String(NOW - 301), body) }, body, rawKey, NOW, false, /stale/],
-    ['a timestamp 301 s in the future is stale', { id, timestamp: String(NOW + 301), signature: sign(Buffer.from(rawKey), id, String(NOW + 301), body) }, body, rawKey, NOW, false, /stale/],
-    ['a timestamp exactly 300 s old is still accepted', { id, timestamp: String(NOW - 300), signature: sign(Buffer.from(rawKey), id, String(NOW - 300), body) }, body, rawKey, NOW, true],
-    ['a timestamp exactly 300 s ahead is still accepted', { id, timestamp: String(NOW + 300), signature: sign(Buffer.from(rawKey), id, String(NOW + 300), body) }, body, rawKey, NOW, true],
-    ['a timestamp in milliseconds is refused', { id, timestamp: String(NOW * 1000), signature: sign(Buffer.from(rawKey), id, String(NOW * 1000), body) }, body, rawKey, NOW, false, /stale|malformed/],
+    [
+      'an empty whsec_ key is refused even with its own (forgeable) signature',
+      { id, timestamp: ts, signature: sign(Buffer.alloc(0), id, ts, body) },
+      body,
+      'whsec_',
+      NOW,
+      false,
+      /not acceptable/,
+    ],
+    [
+      'a whsec_ key that decodes to nothing is refused even with its own signature',
+      { id, timestamp: ts, signature: sign(Buffer.alloc(0), id, ts, body) },
+      body,
+      'whsec_!!!!',
+      NOW,
+      false,
+      /not acceptable/,
+    ],
+    [
+      'a timestamp 301 s in the past is stale',
+      { id, timestamp: String(NOW - 301), signature: sign(Buffer.from(rawKey), id, String(NOW - 301), body) },
+      body,
+      rawKey,
+      NOW,
+      false,
+      /stale/,
+    ],
+    [
+      'a timestamp 301 s in the future is stale',
+      { id, timestamp: String(NOW + 301), signature: sign(Buffer.from(rawKey), id, String(NOW + 301), body) },
+      body,
+      rawKey,
+      NOW,
+      false,
+      /stale/,
+    ],
+    [
+      'a timestamp exactly 300 s old is still accepted',
+      { id, timestamp: String(NOW - 300), signature: sign(Buffer.from(rawKey), id, String(NOW - 300), body) },
+      body,
+      rawKey,
+      NOW,
+      true,
+    ],
+    [
+      'a timestamp exactly 300 s ahead is still accepted',
+      { id, timestamp: String(NOW + 300), signature: sign(Buffer.from(rawKey), id, String(NOW + 300), body) },
+      body,
+      rawKey,
+      NOW,
+      true,
+    ],
+    [
+      'a timestamp in milliseconds is refused',
+      { id, timestamp: String(NOW * 1000), signature: sign(Buffer.from(rawKey), id, String(NOW * 1000), body) },
+      body,
+      rawKey,
+      NOW,
+      false,
+      /stale|malformed/,
+    ],
     ['a non-numeric timestamp is malformed', { id, timestamp: 'yesterday', signature: good }, body, rawKey, NOW, false, /malformed/],
     ['a negative timestamp is malformed', { id, timestamp: '-1', signature: good }, body, rawKey, NOW, false, /malformed/],
     ['a fractional timestamp is malformed', { id, timestamp: `${NOW}.5`, signature: good }, body, rawKey, NOW, false, /malformed/],
@@ -148,13 +278,21 @@ describe('authenticate: checkSignature (Standard Webhooks)', () => {
 
   it('honours a custom tolerance', () => {
     const old = String(NOW - 10);
-    expect(checkSignature({ id, timestamp: old, signature: sign(Buffer.from(rawKey), id, old, body) }, body, rawKey, NOW, 5).ok).to.equal(false);
-    expect(checkSignature({ id, timestamp: old, signature: sign(Buffer.from(rawKey), id, old, body) }, body, rawKey, NOW, 10).ok).to.equal(true);
+    expect(checkSignature({ id, timestamp: old, signature: sign(Buffer.from(rawKey), id, old, body) }, body, rawKey, NOW, 5).ok).to.equal(
+      false,
+    );
+    expect(checkSignature({ id, timestamp: old, signature: sign(Buffer.from(rawKey), id, old, body) }, body, rawKey, NOW, 10).ok).to.equal(
+      true,
+    );
   });
 
   it('verifies a binary (non-UTF-8) body over its exact bytes', () => {
     const bin = Buffer.from([0xff, 0xfe, 0x00, 0x7b]);
-    const sig = 'v1,' + createHmac('sha256', Buffer.from(rawKey)).update(Buffer.concat([Buffer.from(`${id}.${ts}.`), bin])).digest('base64');
+    const sig =
+      'v1,' +
+      createHmac('sha256', Buffer.from(rawKey))
+        .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), bin]))
+        .digest('base64');
     expect(checkSignature({ id, timestamp: ts, signature: sig }, bin, rawKey, NOW).ok).to.equal(true);
   });
 });

@@ -49,7 +49,8 @@ export function weakTokenReason(token: string): string | undefined {
 export function weakSigningKeyReason(key: string): string | undefined {
   if (key.startsWith(WHSEC)) {
     const b64 = key.slice(WHSEC.length);
-    if (Buffer.from(b64, 'base64').toString('base64') !== b64) return 'a whsec_ key that is not canonical base64 (standard alphabet, with padding)';
+    if (Buffer.from(b64, 'base64').toString('base64') !== b64)
+      return 'a whsec_ key that is not canonical base64 (standard alphabet, with padding)';
   }
   const bytes = signingKeyBytes(key).length;
   return bytes < MIN_SIGNING_KEY_BYTES ? `shorter than ${MIN_SIGNING_KEY_BYTES} bytes (${bytes})` : undefined;
@@ -59,7 +60,11 @@ export function weakSigningKeyReason(key: string): string | undefined {
 export type WebhookSecretField = 'spec.webhook.secretRef' | 'spec.webhook.signingSecretRef';
 
 /** One line naming the field, the Secret and its key, and the reason; never the value. */
-export function weakSecretMessage(field: WebhookSecretField, ref: { namespace: string; name: string; key: string }, reason: string): string {
+export function weakSecretMessage(
+  field: WebhookSecretField,
+  ref: { namespace: string; name: string; key: string },
+  reason: string,
+): string {
   return `${field} (Secret ${ref.namespace}/${ref.name}, key ${ref.key}) is not acceptable: ${reason}`;
 }
 
@@ -68,7 +73,13 @@ export function signingKeyBytes(key: string): Buffer {
   return key.startsWith(WHSEC) ? Buffer.from(key.slice(WHSEC.length), 'base64') : Buffer.from(key, 'utf8');
 }
 
-export function checkSignature(headers: { id?: string; timestamp?: string; signature?: string }, body: Buffer, key: string, nowSeconds: number, toleranceSeconds = 300): AuthResult {
+export function checkSignature(
+  headers: { id?: string; timestamp?: string; signature?: string },
+  body: Buffer,
+  key: string,
+  nowSeconds: number,
+  toleranceSeconds = 300,
+): AuthResult {
   const { id, timestamp, signature } = headers;
   if (!id || !timestamp || !signature) return { ok: false, reason: 'missing webhook-id, webhook-timestamp or webhook-signature' };
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'malformed webhook-timestamp' };
@@ -76,6 +87,9 @@ export function checkSignature(headers: { id?: string; timestamp?: string; signa
   // Callers refuse a weak key before (503, the link's condition); checked here too so no path signs with one.
   if (weakSigningKeyReason(key) !== undefined) return { ok: false, reason: 'signing key not acceptable' };
   const expected = createHmac('sha256', signingKeyBytes(key)).update(`${id}.${timestamp}.`).update(body).digest('base64');
-  const candidates = signature.split(' ').filter((s) => s.startsWith('v1,')).map((s) => s.slice(3));
+  const candidates = signature
+    .split(' ')
+    .filter((s) => s.startsWith('v1,'))
+    .map((s) => s.slice(3));
   return candidates.some((c) => safeEqual(c, expected)) ? { ok: true } : { ok: false, reason: 'webhook-signature does not match' };
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseEvent, ZERO_SHA, type ParsedEvent } from './webhook-event.js';
+import { type ParsedEvent, parseEvent, ZERO_SHA } from './webhook-event.js';
 
 const SHA = 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7';
 const SHA256 = 'a'.repeat(64);
@@ -30,21 +30,56 @@ function without(body: Record<string, unknown>, key: string): Record<string, unk
 describe('gitlab-event: parseEvent', () => {
   describe('pushes', () => {
     const cases: Array<[string, string, unknown, Partial<Extract<ParsedEvent, { kind: 'push' }>>]> = [
-      ['a project Push Hook is a branch push', 'Push Hook', pushBody(), { event: 'Push Hook', project: 'group/sub/project', ref: 'refs/heads/main', after: SHA, deleted: false }],
+      [
+        'a project Push Hook is a branch push',
+        'Push Hook',
+        pushBody(),
+        { event: 'Push Hook', project: 'group/sub/project', ref: 'refs/heads/main', after: SHA, deleted: false },
+      ],
       [
         'a Tag Push Hook is a tag push',
         'Tag Push Hook',
         pushBody({ object_kind: 'tag_push', event_name: 'tag_push', ref: 'refs/tags/v1.2.0' }),
         { event: 'Tag Push Hook', ref: 'refs/tags/v1.2.0', deleted: false },
       ],
-      ['a System Hook with event_name push is a branch push', 'System Hook', pushBody({ object_kind: undefined, event_name: 'push' }), { event: 'Push Hook', project: 'group/sub/project' }],
-      ['a System Hook with event_name tag_push is a tag push', 'System Hook', pushBody({ object_kind: undefined, event_name: 'tag_push', ref: 'refs/tags/v2' }), { event: 'Tag Push Hook', ref: 'refs/tags/v2' }],
-      ['a System Hook without event_name falls back to object_kind', 'System Hook', without(pushBody(), 'event_name'), { event: 'Push Hook' }],
-      ['deleting a branch (after = 40 zeros) is a deletion', 'Push Hook', pushBody({ after: ZERO_SHA }), { deleted: true, after: ZERO_SHA }],
-      ['deleting a tag is a deletion', 'Tag Push Hook', pushBody({ object_kind: 'tag_push', ref: 'refs/tags/v1', after: ZERO_SHA }), { deleted: true, event: 'Tag Push Hook' }],
+      [
+        'a System Hook with event_name push is a branch push',
+        'System Hook',
+        pushBody({ object_kind: undefined, event_name: 'push' }),
+        { event: 'Push Hook', project: 'group/sub/project' },
+      ],
+      [
+        'a System Hook with event_name tag_push is a tag push',
+        'System Hook',
+        pushBody({ object_kind: undefined, event_name: 'tag_push', ref: 'refs/tags/v2' }),
+        { event: 'Tag Push Hook', ref: 'refs/tags/v2' },
+      ],
+      [
+        'a System Hook without event_name falls back to object_kind',
+        'System Hook',
+        without(pushBody(), 'event_name'),
+        { event: 'Push Hook' },
+      ],
+      [
+        'deleting a branch (after = 40 zeros) is a deletion',
+        'Push Hook',
+        pushBody({ after: ZERO_SHA }),
+        { deleted: true, after: ZERO_SHA },
+      ],
+      [
+        'deleting a tag is a deletion',
+        'Tag Push Hook',
+        pushBody({ object_kind: 'tag_push', ref: 'refs/tags/v1', after: ZERO_SHA }),
+        { deleted: true, event: 'Tag Push Hook' },
+      ],
       ['a SHA-256 repository (64 hex digits) is accepted', 'Push Hook', pushBody({ after: SHA256 }), { after: SHA256, deleted: false }],
       ['a SHA-256 deletion (64 zeros) is a deletion', 'Push Hook', pushBody({ after: '0'.repeat(64) }), { deleted: true }],
-      ['the project path is kept as sent (case included)', 'Push Hook', pushBody({ project: { path_with_namespace: 'Group/Project' } }), { project: 'Group/Project' }],
+      [
+        'the project path is kept as sent (case included)',
+        'Push Hook',
+        pushBody({ project: { path_with_namespace: 'Group/Project' } }),
+        { project: 'Group/Project' },
+      ],
     ];
     for (const [name, header, body, want] of cases) {
       it(name, () => {
@@ -125,9 +160,24 @@ describe('gitlab-event: parseEvent', () => {
       ['project missing', 'Push Hook', without(pushBody(), 'project'), /project\.path_with_namespace/],
       ['project is null', 'Push Hook', pushBody({ project: null }), /project\.path_with_namespace/],
       ['project.path_with_namespace missing', 'Push Hook', pushBody({ project: { id: 1 } }), /project\.path_with_namespace/],
-      ['project.path_with_namespace empty', 'Push Hook', pushBody({ project: { path_with_namespace: '' } }), /project\.path_with_namespace/],
-      ['project.path_with_namespace not a string', 'Push Hook', pushBody({ project: { path_with_namespace: ['a', 'b'] } }), /project\.path_with_namespace/],
-      ['project.path_with_namespace absurdly long', 'Push Hook', pushBody({ project: { path_with_namespace: 'a/'.repeat(1000) } }), /project\.path_with_namespace/],
+      [
+        'project.path_with_namespace empty',
+        'Push Hook',
+        pushBody({ project: { path_with_namespace: '' } }),
+        /project\.path_with_namespace/,
+      ],
+      [
+        'project.path_with_namespace not a string',
+        'Push Hook',
+        pushBody({ project: { path_with_namespace: ['a', 'b'] } }),
+        /project\.path_with_namespace/,
+      ],
+      [
+        'project.path_with_namespace absurdly long',
+        'Push Hook',
+        pushBody({ project: { path_with_namespace: 'a/'.repeat(1000) } }),
+        /project\.path_with_namespace/,
+      ],
       ['ref missing', 'Push Hook', without(pushBody(), 'ref'), /\bref\b/],
       ['ref empty', 'Push Hook', pushBody({ ref: '' }), /\bref\b/],
       ['ref not a string', 'Push Hook', pushBody({ ref: 5 }), /\bref\b/],

@@ -46,10 +46,12 @@ export function parseEvent(eventHeader: string | undefined, body: unknown): Pars
 
   const project = own(b, 'project');
   const path = typeof project === 'object' && project !== null ? own(project as Record<string, unknown>, 'path_with_namespace') : undefined;
-  if (typeof path !== 'string' || path === '' || path.length > 1024) return { kind: 'invalid', message: 'project.path_with_namespace: expected a non-empty string' };
+  if (typeof path !== 'string' || path === '' || path.length > 1024)
+    return { kind: 'invalid', message: 'project.path_with_namespace: expected a non-empty string' };
   const ref = own(b, 'ref');
   if (typeof ref !== 'string' || ref === '' || ref.length > 1024) return { kind: 'invalid', message: 'ref: expected a non-empty string' };
   const after = own(b, 'after');
-  if (typeof after !== 'string' || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(after)) return { kind: 'invalid', message: 'after: expected a commit SHA' };
+  if (typeof after !== 'string' || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(after))
+    return { kind: 'invalid', message: 'after: expected a commit SHA' };
   return { kind: 'push', project: path, ref, after, deleted: /^0+$/.test(after), event };
 }

@@ -1,7 +1,7 @@
+import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { HttpKubeClient } from './client.js';
 
 describe('HttpKubeClient errors', () => {
@@ -17,11 +17,15 @@ describe('HttpKubeClient errors', () => {
         currentContext: 'x',
       });
       const hook = '/hook/' + '5e'.repeat(32);
-      const error = await new HttpKubeClient({ kubeConfig: kc }).request('POST', `/api/v1/namespaces/flux-system/services/webhook-receiver/proxy${hook}`, Buffer.from('{}'), {}, 100).then(
-        () => undefined,
-        (e: Error) => e,
+      const error = await new HttpKubeClient({ kubeConfig: kc })
+        .request('POST', `/api/v1/namespaces/flux-system/services/webhook-receiver/proxy${hook}`, Buffer.from('{}'), {}, 100)
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
+      expect(error?.message).to.equal(
+        'request timed out after 100 ms: POST /api/v1/namespaces/flux-system/services/webhook-receiver/proxy/[redacted]',
       );
-      expect(error?.message).to.equal('request timed out after 100 ms: POST /api/v1/namespaces/flux-system/services/webhook-receiver/proxy/[redacted]');
     } finally {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

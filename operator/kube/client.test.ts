@@ -1,9 +1,9 @@
+import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
-import { HttpKubeClient } from './client.js';
 import { SECRETS } from '../meta/resource.js';
+import { HttpKubeClient } from './client.js';
 
 /** A plain-HTTP stand-in for the API server that records what it parsed, request by request. */
 async function recordingServer() {
@@ -39,7 +39,10 @@ describe('HttpKubeClient', () => {
       const client = new HttpKubeClient({ kubeConfig: s.kc });
       expect(await client.delete(SECRETS, 'ns', 'gfl-a', { uid: 'u-1', resourceVersion: '42' })).to.equal(true);
       await client.get(SECRETS, 'ns', 'gfl-b');
-      expect(s.seen.map((r) => `${r.method} ${r.url}`)).to.deep.equal(['DELETE /api/v1/namespaces/ns/secrets/gfl-a', 'GET /api/v1/namespaces/ns/secrets/gfl-b']);
+      expect(s.seen.map((r) => `${r.method} ${r.url}`)).to.deep.equal([
+        'DELETE /api/v1/namespaces/ns/secrets/gfl-a',
+        'GET /api/v1/namespaces/ns/secrets/gfl-b',
+      ]);
       expect(JSON.parse(s.seen[0]!.body)).to.deep.include({ kind: 'DeleteOptions', preconditions: { uid: 'u-1', resourceVersion: '42' } });
       expect(s.seen[1]!.socket).to.equal(s.seen[0]!.socket, 'the same kept-alive connection');
     } finally {

@@ -1,10 +1,10 @@
-import https from 'node:https';
-import http from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
 import type { KubeObject } from '../meta/object.js';
+import { redactPaths } from '../meta/redact.js';
 import { apiVersionOf, type Resource } from '../meta/resource.js';
 import { resourceLabel, resourcePath } from './resources.js';
-import { redactPaths } from '../meta/redact.js';
 
 /**
  * The operator's own client for the Kubernetes API: every read and write of the reconcile path goes through
@@ -69,12 +69,29 @@ export interface KubeClient {
   list<T extends KubeObject>(r: Resource, opts?: ListOptions): Promise<ListResult<T>>;
   create<T extends KubeObject>(r: Resource, obj: T): Promise<T>;
   replace<T extends KubeObject>(r: Resource, obj: T, subresource?: 'status'): Promise<T>;
-  patch<T extends KubeObject>(r: Resource, namespace: string | undefined, name: string, body: unknown, type: PatchType, opts?: { subresource?: 'status'; fieldManager?: string; force?: boolean }): Promise<T>;
+  patch<T extends KubeObject>(
+    r: Resource,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    type: PatchType,
+    opts?: { subresource?: 'status'; fieldManager?: string; force?: boolean },
+  ): Promise<T>;
   delete(r: Resource, namespace: string | undefined, name: string, opts?: { uid?: string; resourceVersion?: string }): Promise<boolean>;
   /** timeoutSeconds: the API server ends the watch cleanly after that long. */
-  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string; timeoutSeconds?: number }, onEvent: (e: WatchEvent<T>) => void): WatchHandle;
+  watch<T extends KubeObject>(
+    r: Resource,
+    opts: ListOptions & { resourceVersion: string; timeoutSeconds?: number },
+    onEvent: (e: WatchEvent<T>) => void,
+  ): WatchHandle;
   /** A raw request to a path of the API server (the service proxy); returns status and body. */
-  request(method: string, path: string, body: Buffer | undefined, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }>;
+  request(
+    method: string,
+    path: string,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: Buffer }>;
 }
 
 export interface HttpKubeClientOptions {
@@ -124,7 +141,9 @@ export class HttpKubeClient implements KubeClient {
     // credentials straight to the server address, bypassing a proxy the cluster's owner required. The URL itself
     // is not shown: it may carry credentials.
     if (cluster.proxyUrl) {
-      throw new Error(`kubeconfig cluster "${cluster.name}" sets proxy-url (clusters[].cluster.proxy-url), which gitlab-flux-link does not support; remove it and make the API server reachable directly`);
+      throw new Error(
+        `kubeconfig cluster "${cluster.name}" sets proxy-url (clusters[].cluster.proxy-url), which gitlab-flux-link does not support; remove it and make the API server reachable directly`,
+      );
     }
     this.base = new URL(cluster.server);
     this.fieldManager = opts.fieldManager ?? 'gitlab-flux-link';
@@ -148,11 +167,27 @@ export class HttpKubeClient implements KubeClient {
   }
 
   private async send(request: SendRequest): Promise<{ status: number; body: Buffer }> {
-    const { method, path, body, contentType, verb, resource, stream, timeoutMs = this.timeoutMs, headers: extraHeaders = {}, signal } = request;
+    const {
+      method,
+      path,
+      body,
+      contentType,
+      verb,
+      resource,
+      stream,
+      timeoutMs = this.timeoutMs,
+      headers: extraHeaders = {},
+      signal,
+    } = request;
     const auth = await this.auth();
     const started = process.hrtime.bigint();
     const mod = this.base.protocol === 'https:' ? https : http;
-    const headers: Record<string, string> = { ...(auth.headers as Record<string, string> | undefined), Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'gitlab-flux-link', ...extraHeaders };
+    const headers: Record<string, string> = {
+      ...(auth.headers as Record<string, string> | undefined),
+      Accept: 'application/json',
+      'User-Agent': this.opts.userAgent ?? 'gitlab-flux-link',
+      ...extraHeaders,
+    };
     if (contentType) headers['Content-Type'] = contentType;
     // Always an explicit length: node sends a DELETE body neither chunked nor with a length, so the API
     // server reads the DeleteOptions as the start of the next request on the kept-alive socket (HTTP 400).
@@ -186,7 +221,9 @@ export class HttpKubeClient implements KubeClient {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms: ${method} ${redactPaths(path.split('?')[0]!)}`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`request timed out after ${timeoutMs} ms: ${method} ${redactPaths(path.split('?')[0]!)}`)),
+      );
       req.on('error', (err) => {
         this.opts.observe?.(verb, resource, 0, Number(process.hrtime.bigint() - started) / 1e9);
         reject(err);
@@ -196,9 +233,23 @@ export class HttpKubeClient implements KubeClient {
     });
   }
 
-  private async call<T>(method: string, path: string, verb: string, r: Resource, body?: unknown, contentType = 'application/json'): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    verb: string,
+    r: Resource,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const res = await this.send({ method, path, body: payload, contentType: payload === undefined ? undefined : contentType, verb, resource: resourceLabel(r) });
+    const res = await this.send({
+      method,
+      path,
+      body: payload,
+      contentType: payload === undefined ? undefined : contentType,
+      verb,
+      resource: resourceLabel(r),
+    });
     const text = res.body.toString('utf8');
     if (res.status >= 200 && res.status < 300) return (text ? JSON.parse(text) : {}) as T;
     throw toKubeError(res.status, text, `${method} ${path.split('?')[0]}`);
@@ -214,7 +265,12 @@ export class HttpKubeClient implements KubeClient {
   }
 
   async list<T extends KubeObject>(r: Resource, opts: ListOptions = {}): Promise<ListResult<T>> {
-    const res = await this.call<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>('GET', resourcePath(r, opts.namespace) + query(opts), 'list', r);
+    const res = await this.call<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
+      'GET',
+      resourcePath(r, opts.namespace) + query(opts),
+      'list',
+      r,
+    );
     const items = res.items ?? [];
     // The list response omits apiVersion/kind on items; callers compare whole objects, so fill them in.
     for (const item of items) {
@@ -233,16 +289,41 @@ export class HttpKubeClient implements KubeClient {
   }
 
   replace<T extends KubeObject>(r: Resource, obj: T, subresource?: 'status'): Promise<T> {
-    return this.call<T>('PUT', resourcePath(r, obj.metadata.namespace, obj.metadata.name, subresource) + `?fieldManager=${this.fieldManager}`, subresource ? 'update-status' : 'update', r, obj);
+    return this.call<T>(
+      'PUT',
+      resourcePath(r, obj.metadata.namespace, obj.metadata.name, subresource) + `?fieldManager=${this.fieldManager}`,
+      subresource ? 'update-status' : 'update',
+      r,
+      obj,
+    );
   }
 
-  patch<T extends KubeObject>(r: Resource, namespace: string | undefined, name: string, body: unknown, type: PatchType, opts: { subresource?: 'status'; fieldManager?: string; force?: boolean } = {}): Promise<T> {
+  patch<T extends KubeObject>(
+    r: Resource,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    type: PatchType,
+    opts: { subresource?: 'status'; fieldManager?: string; force?: boolean } = {},
+  ): Promise<T> {
     let q = `?fieldManager=${encodeURIComponent(opts.fieldManager ?? this.fieldManager)}`;
     if (opts.force) q += '&force=true';
-    return this.call<T>('PATCH', resourcePath(r, namespace, name, opts.subresource) + q, opts.subresource ? 'patch-status' : 'patch', r, body, PATCH_CONTENT_TYPES[type]);
+    return this.call<T>(
+      'PATCH',
+      resourcePath(r, namespace, name, opts.subresource) + q,
+      opts.subresource ? 'patch-status' : 'patch',
+      r,
+      body,
+      PATCH_CONTENT_TYPES[type],
+    );
   }
 
-  async delete(r: Resource, namespace: string | undefined, name: string, opts: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
+  async delete(
+    r: Resource,
+    namespace: string | undefined,
+    name: string,
+    opts: { uid?: string; resourceVersion?: string } = {},
+  ): Promise<boolean> {
     const preconditions = opts.uid || opts.resourceVersion ? { uid: opts.uid, resourceVersion: opts.resourceVersion } : undefined;
     const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions };
     try {
@@ -254,12 +335,17 @@ export class HttpKubeClient implements KubeClient {
     }
   }
 
-  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string; timeoutSeconds?: number }, onEvent: (e: WatchEvent<T>) => void): WatchHandle {
+  watch<T extends KubeObject>(
+    r: Resource,
+    opts: ListOptions & { resourceVersion: string; timeoutSeconds?: number },
+    onEvent: (e: WatchEvent<T>) => void,
+  ): WatchHandle {
     let abort: () => void = () => undefined;
     const done = new Promise<void>((resolve, reject) => {
       const { timeoutSeconds, ...listOpts } = opts;
       const timeout = timeoutSeconds === undefined ? '' : `&timeoutSeconds=${timeoutSeconds}`;
-      const path = resourcePath(r, opts.namespace) + query({ ...listOpts, limit: undefined }) + '&watch=1&allowWatchBookmarks=true' + timeout;
+      const path =
+        resourcePath(r, opts.namespace) + query({ ...listOpts, limit: undefined }) + '&watch=1&allowWatchBookmarks=true' + timeout;
       const controller = new AbortController();
       let aborted = false;
       // Before the answer comes, aborting must end the request too: a watch sent into a dead connection
@@ -315,8 +401,23 @@ export class HttpKubeClient implements KubeClient {
     return { done, abort: () => abort() };
   }
 
-  async request(method: string, path: string, body: Buffer | undefined, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
-    return this.send({ method, path, body, contentType: headers['Content-Type'], verb: method.toLowerCase(), resource: 'services/proxy', timeoutMs, headers });
+  async request(
+    method: string,
+    path: string,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: Buffer }> {
+    return this.send({
+      method,
+      path,
+      body,
+      contentType: headers['Content-Type'],
+      verb: method.toLowerCase(),
+      resource: 'services/proxy',
+      timeoutMs,
+      headers,
+    });
   }
 }
 

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import type { Secret } from '../flux/types.js';
+import { SECRETS } from '../meta/resource.js';
 import { deferred } from '../testing/fake-clock.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { settle } from '../testing/informers.js';
 import { KubeError } from './client.js';
 import { Informer } from './informer.js';
-import { SECRETS } from '../meta/resource.js';
 
 const secret = (name: string, labels: Record<string, string> = { app: 'x' }, data: Record<string, string> = {}): Secret => ({
   apiVersion: 'v1',
@@ -32,11 +32,17 @@ function setup(opts: { labelSelector?: string; transform?: (s: Secret) => Secret
     onError: (e) => errors.push(e),
     onMissing: (m) => missing.push(m),
   });
-  informer.onChange((type, obj, old) => events.push(`${type} ${obj.metadata.name}${old ? ` (was rv ${old.metadata.resourceVersion})` : ''}`));
+  informer.onChange((type, obj, old) =>
+    events.push(`${type} ${obj.metadata.name}${old ? ` (was rv ${old.metadata.resourceVersion})` : ''}`),
+  );
   return { fake, informer, sleeps, events, errors, missing };
 }
 
-const names = (i: Informer<Secret>) => i.list().map((s) => s.metadata.name).sort();
+const names = (i: Informer<Secret>) =>
+  i
+    .list()
+    .map((s) => s.metadata.name)
+    .sort();
 
 describe('Informer', () => {
   it('is synced once the first list is in, with every listed object in the store', async () => {
@@ -123,7 +129,13 @@ describe('Informer', () => {
     await settle();
     expect(names(informer)).to.deep.equal(['kept', 'new']);
     expect(informer.get('apps', 'kept')!.data).to.deep.equal({ v: 'Mg==' });
-    expect(events.map((e) => e.split(' (')[0])).to.deep.equal(['ADDED doomed', 'ADDED kept', 'MODIFIED kept', 'ADDED new', 'DELETED doomed']);
+    expect(events.map((e) => e.split(' (')[0])).to.deep.equal([
+      'ADDED doomed',
+      'ADDED kept',
+      'MODIFIED kept',
+      'ADDED new',
+      'DELETED doomed',
+    ]);
     expect(errors.map(String)).to.deep.equal(['Error: connection reset by peer']);
     expect(fake.listCalls.get('secrets')).to.equal(2);
     informer.stop();

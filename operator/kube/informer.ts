@@ -1,6 +1,6 @@
-import { isNotFound, KubeError, type KubeClient } from './client.js';
-import { objectKey, type KubeObject } from '../meta/object.js';
+import { type KubeObject, objectKey } from '../meta/object.js';
 import type { Resource } from '../meta/resource.js';
+import { isNotFound, type KubeClient, KubeError } from './client.js';
 import { resourceLabel } from './resources.js';
 
 /**
@@ -148,12 +148,16 @@ export class Informer<T extends KubeObject> {
         }, idleMs);
         idle.unref(); // the watch's socket keeps the process alive, not this timer
       };
-      const handle = this.client.watch<T>(this.resource, { labelSelector: this.opts.labelSelector, resourceVersion: rv, timeoutSeconds }, (event) => {
-        arm();
-        rv = event.object.metadata.resourceVersion ?? rv;
-        if (event.type === 'BOOKMARK') return;
-        this.apply(event.type as 'ADDED' | 'MODIFIED' | 'DELETED', event.object);
-      });
+      const handle = this.client.watch<T>(
+        this.resource,
+        { labelSelector: this.opts.labelSelector, resourceVersion: rv, timeoutSeconds },
+        (event) => {
+          arm();
+          rv = event.object.metadata.resourceVersion ?? rv;
+          if (event.type === 'BOOKMARK') return;
+          this.apply(event.type as 'ADDED' | 'MODIFIED' | 'DELETED', event.object);
+        },
+      );
       this.current = handle;
       arm(); // also covers a watch whose answer never comes
       try {
@@ -162,7 +166,11 @@ export class Informer<T extends KubeObject> {
         clearTimeout(idle);
       }
       if (silent && !this.stopped) {
-        this.opts.onError?.(new Error(`watch of ${resourceLabel(this.resource)} silent for ${idleMs / 1000} s (no event, no bookmark): connection presumed dead, watching again`));
+        this.opts.onError?.(
+          new Error(
+            `watch of ${resourceLabel(this.resource)} silent for ${idleMs / 1000} s (no event, no bookmark): connection presumed dead, watching again`,
+          ),
+        );
       }
     }
   }

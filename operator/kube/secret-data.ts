@@ -8,6 +8,8 @@ export function secretText(data: Record<string, string> | undefined, key: string
   if (data === undefined || !Object.hasOwn(data, key)) return undefined;
   const b64 = data[key];
   if (typeof b64 !== 'string') return undefined;
-  const value = Buffer.from(b64, 'base64').toString('utf8').replace(/\r?\n$/, '');
+  const value = Buffer.from(b64, 'base64')
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   return value === '' ? undefined : value;
 }

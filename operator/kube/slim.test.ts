@@ -3,11 +3,27 @@ import type { GitRepository, Namespace, Receiver } from '../flux/types.js';
 import { slimGitRepository, slimNamespace, withoutManagedFields } from './slim.js';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:url': {} } } }];
-const metadata = { name: 'app', namespace: 'team', uid: 'u1', resourceVersion: '7', generation: 3, labels: { team: 'a' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"a":1}' }, deletionTimestamp: '2026-11-24T00:00:00Z', managedFields };
+const metadata = {
+  name: 'app',
+  namespace: 'team',
+  uid: 'u1',
+  resourceVersion: '7',
+  generation: 3,
+  labels: { team: 'a' },
+  annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"a":1}' },
+  deletionTimestamp: '2026-11-24T00:00:00Z',
+  managedFields,
+};
 
 describe('slim (what the caches keep)', () => {
   it('withoutManagedFields keeps everything but metadata.managedFields, and leaves the received object alone', () => {
-    const receiver = { apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: { ...metadata }, spec: { type: 'gitlab', resources: [] }, status: { webhookPath: '/hook/x' } } as Receiver;
+    const receiver = {
+      apiVersion: 'notification.toolkit.fluxcd.io/v1',
+      kind: 'Receiver',
+      metadata: { ...metadata },
+      spec: { type: 'gitlab', resources: [] },
+      status: { webhookPath: '/hook/x' },
+    } as Receiver;
     const kept = withoutManagedFields(receiver);
     const { managedFields: _m, ...rest } = metadata;
     expect(kept).to.deep.equal({ ...receiver, metadata: rest });
@@ -15,17 +31,37 @@ describe('slim (what the caches keep)', () => {
   });
 
   it('slimGitRepository keeps identity, labels, generation, deletion and spec; drops status, annotations and managedFields', () => {
-    const repo = { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { ...metadata }, spec: { url: 'https://gitlab.example/a/b.git', ref: { branch: 'main' } }, status: { artifact: { revision: 'main@sha1:abc' } } } as GitRepository;
+    const repo = {
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      metadata: { ...metadata },
+      spec: { url: 'https://gitlab.example/a/b.git', ref: { branch: 'main' } },
+      status: { artifact: { revision: 'main@sha1:abc' } },
+    } as GitRepository;
     expect(slimGitRepository(repo)).to.deep.equal({
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'GitRepository',
-      metadata: { name: 'app', namespace: 'team', uid: 'u1', resourceVersion: '7', generation: 3, labels: { team: 'a' }, deletionTimestamp: '2026-11-24T00:00:00Z' },
+      metadata: {
+        name: 'app',
+        namespace: 'team',
+        uid: 'u1',
+        resourceVersion: '7',
+        generation: 3,
+        labels: { team: 'a' },
+        deletionTimestamp: '2026-11-24T00:00:00Z',
+      },
       spec: { url: 'https://gitlab.example/a/b.git', ref: { branch: 'main' } },
     });
   });
 
   it('slimNamespace keeps the name, labels and resourceVersion only', () => {
-    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { ...metadata, namespace: undefined }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } } as Namespace;
+    const ns = {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { ...metadata, namespace: undefined },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    } as Namespace;
     const kept = slimNamespace(ns);
     expect(kept).to.not.have.property('spec');
     expect(kept).to.not.have.property('status');

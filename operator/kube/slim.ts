@@ -16,7 +16,12 @@ export function withoutManagedFields<T extends KubeObject>(obj: T): T {
  * object: neither is kept.
  */
 export function slimGitRepository<T extends KubeObject>(repo: T): T {
-  return { apiVersion: repo.apiVersion, kind: repo.kind, metadata: metadataWithout(repo, ['managedFields', 'annotations']), spec: repo.spec } as KubeObject as T;
+  return {
+    apiVersion: repo.apiVersion,
+    kind: repo.kind,
+    metadata: metadataWithout(repo, ['managedFields', 'annotations']),
+    spec: repo.spec,
+  } as KubeObject as T;
 }
 
 /** A Namespace is read for its name and labels (the trust policy's namespace selector). */

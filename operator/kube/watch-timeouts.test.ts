@@ -1,10 +1,10 @@
+import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Secret } from '../flux/types.js';
-import { SECRETS } from '../meta/resource.js';
 import type { KubeObject } from '../meta/object.js';
+import { SECRETS } from '../meta/resource.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { HttpKubeClient, type KubeClient, type ListOptions, type WatchEvent, type WatchHandle } from './client.js';
 import { DEFAULT_WATCH_TIMEOUTS, Informer } from './informer.js';
@@ -20,7 +20,11 @@ type WatchOpts = ListOptions & { resourceVersion: string; timeoutSeconds?: numbe
 class SilencingKube extends FakeKube {
   readonly watches: Array<{ opts: WatchOpts; silent: boolean; aborted: boolean }> = [];
   silenceNext = 0;
-  override watch<T extends KubeObject>(r: Parameters<KubeClient['watch']>[0], opts: WatchOpts, onEvent: (e: WatchEvent<T>) => void): WatchHandle {
+  override watch<T extends KubeObject>(
+    r: Parameters<KubeClient['watch']>[0],
+    opts: WatchOpts,
+    onEvent: (e: WatchEvent<T>) => void,
+  ): WatchHandle {
     const record = { opts, silent: this.silenceNext > 0, aborted: false };
     this.watches.push(record);
     if (record.silent) {
@@ -36,7 +40,11 @@ class SilencingKube extends FakeKube {
 
 describe('watch timeouts: server-side timeoutSeconds with jitter, and the idle check', () => {
   it('asks the API server to end each watch after a jittered time between minSeconds and twice that (client-go)', async () => {
-    for (const [random, want] of [[0, 300], [0.5, 450], [0.999, 599]] as const) {
+    for (const [random, want] of [
+      [0, 300],
+      [0.5, 450],
+      [0.999, 599],
+    ] as const) {
       const kube = new SilencingKube();
       const informer = new Informer<Secret>(kube, SECRETS, { random: () => random });
       const run = informer.run();
@@ -52,7 +60,10 @@ describe('watch timeouts: server-side timeoutSeconds with jitter, and the idle c
   it('drops a watch silent for idleMs, says so, and watches again from the last resourceVersion: a change made meanwhile arrives', async () => {
     const kube = new SilencingKube();
     const errors: string[] = [];
-    const informer = new Informer<Secret>(kube, SECRETS, { watchTimeouts: { minSeconds: 300, idleMs: 80 }, onError: (e) => errors.push(String(e)) });
+    const informer = new Informer<Secret>(kube, SECRETS, {
+      watchTimeouts: { minSeconds: 300, idleMs: 80 },
+      onError: (e) => errors.push(String(e)),
+    });
     kube.seed(SECRETS, secret('before'));
     kube.silenceNext = 1;
     const run = informer.run();
@@ -124,12 +135,16 @@ describe('HttpKubeClient: a kubeconfig proxy-url', () => {
   it('is refused with an error naming the field, never silently ignored, and without showing the URL', () => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'behind-proxy', server: 'https://10.0.0.1:6443', proxyUrl: 'http://user:secret@proxy.internal:3128', skipTLSVerify: false }],
+      clusters: [
+        { name: 'behind-proxy', server: 'https://10.0.0.1:6443', proxyUrl: 'http://user:secret@proxy.internal:3128', skipTLSVerify: false },
+      ],
       users: [{ name: 'u' }],
       contexts: [{ name: 'x', cluster: 'behind-proxy', user: 'u' }],
       currentContext: 'x',
     });
-    expect(() => new HttpKubeClient({ kubeConfig: kc })).to.throw(/kubeconfig cluster "behind-proxy" sets proxy-url \(clusters\[\]\.cluster\.proxy-url\), which gitlab-flux-link does not support/);
+    expect(() => new HttpKubeClient({ kubeConfig: kc })).to.throw(
+      /kubeconfig cluster "behind-proxy" sets proxy-url \(clusters\[\]\.cluster\.proxy-url\), which gitlab-flux-link does not support/,
+    );
     try {
       new HttpKubeClient({ kubeConfig: kc });
     } catch (e) {

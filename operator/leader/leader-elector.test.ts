@@ -4,7 +4,13 @@ import { LEASES } from '../meta/resource.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { LeaderElector } from './leader-elector.js';
 
-const base = { namespace: 'gitlab-flux-link-system', name: 'gitlab-flux-link-leader', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 };
+const base = {
+  namespace: 'gitlab-flux-link-system',
+  name: 'gitlab-flux-link-leader',
+  leaseDurationSeconds: 15,
+  renewDeadlineSeconds: 10,
+  retryPeriodSeconds: 2,
+};
 
 /** Two replicas on one (fake) API server with a shared, manually moved clock. */
 function replicas() {
@@ -12,14 +18,20 @@ function replicas() {
   let now = Date.UTC(2026, 10, 24, 3, 0, 0);
   const log: string[] = [];
   const make = (identity: string) =>
-    new LeaderElector(kube, { ...base, identity }, {
-      onStartedLeading: () => log.push(`${identity} started`),
-      onStoppedLeading: () => log.push(`${identity} stopped`),
-    }, () => now);
+    new LeaderElector(
+      kube,
+      { ...base, identity },
+      {
+        onStartedLeading: () => log.push(`${identity} started`),
+        onStoppedLeading: () => log.push(`${identity} stopped`),
+      },
+      () => now,
+    );
   return { kube, a: make('a'), b: make('b'), log, advance: (ms: number) => (now += ms) };
 }
 
-const holder = async (kube: FakeKube) => ((await kube.get(LEASES, base.namespace, base.name)) as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity;
+const holder = async (kube: FakeKube) =>
+  ((await kube.get(LEASES, base.namespace, base.name)) as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity;
 
 describe('LeaderElector', () => {
   it('elects exactly one of two replicas; the other follows while the leader renews', async () => {
@@ -96,6 +108,13 @@ describe('LeaderElector', () => {
   });
 
   it('refuses settings where the renew deadline is not shorter than the lease', () => {
-    expect(() => new LeaderElector(new FakeKube(), { ...base, identity: 'x', renewDeadlineSeconds: 15 }, { onStartedLeading() {}, onStoppedLeading() {} })).to.throw(/LEASE_RENEW_DEADLINE_SECONDS/);
+    expect(
+      () =>
+        new LeaderElector(
+          new FakeKube(),
+          { ...base, identity: 'x', renewDeadlineSeconds: 15 },
+          { onStartedLeading() {}, onStoppedLeading() {} },
+        ),
+    ).to.throw(/LEASE_RENEW_DEADLINE_SECONDS/);
   });
 });

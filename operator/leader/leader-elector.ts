@@ -1,8 +1,7 @@
-import type { KubeClient } from '../kube/client.js';
+import { isAlreadyExists, isConflict, type KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../meta/object.js';
-import { isAlreadyExists, isConflict } from '../kube/client.js';
 import { LEASES } from '../meta/resource.js';
-import { decide, observe, released, type LeaseRecord, type Observation } from './lease-decision.js';
+import { decide, type LeaseRecord, type Observation, observe, released } from './lease-decision.js';
 
 export interface LeaderElectionSettings {
   namespace: string;
@@ -47,7 +46,8 @@ export class LeaderElector {
     private readonly callbacks: LeaderCallbacks,
     private readonly now: () => number = Date.now,
   ) {
-    if (settings.renewDeadlineSeconds >= settings.leaseDurationSeconds) throw new Error('LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
+    if (settings.renewDeadlineSeconds >= settings.leaseDurationSeconds)
+      throw new Error('LEASE_RENEW_DEADLINE_SECONDS must be less than LEASE_DURATION_SECONDS');
   }
 
   get isLeader(): boolean {
@@ -100,7 +100,12 @@ export class LeaderElector {
     try {
       this.lease = current
         ? await client.replace<Lease>(LEASES, { ...current, spec: decision.record })
-        : await client.create<Lease>(LEASES, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: settings.name, namespace: settings.namespace }, spec: decision.record });
+        : await client.create<Lease>(LEASES, {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: settings.name, namespace: settings.namespace },
+            spec: decision.record,
+          });
     } catch (error) {
       // Another replica wrote first: it won this round; we see its record at the next attempt.
       if (isConflict(error) || isAlreadyExists(error)) return;

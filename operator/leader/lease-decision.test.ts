@@ -1,15 +1,27 @@
 import { expect } from 'chai';
-import { decide, microTime, observe, released, type LeaseRecord } from './lease-decision.js';
+import { decide, type LeaseRecord, microTime, observe, released } from './lease-decision.js';
 
 const settings = { identity: 'me', leaseDurationSeconds: 15 };
 const T0 = Date.UTC(2026, 10, 24, 3, 0, 0);
-const held = (holder: string, extra: LeaseRecord = {}): LeaseRecord => ({ holderIdentity: holder, leaseDurationSeconds: 15, renewTime: microTime(T0), leaseTransitions: 2, ...extra });
+const held = (holder: string, extra: LeaseRecord = {}): LeaseRecord => ({
+  holderIdentity: holder,
+  leaseDurationSeconds: 15,
+  renewTime: microTime(T0),
+  leaseTransitions: 2,
+  ...extra,
+});
 
 describe('lease decision', () => {
   it('acquires a lease that does not exist, with no transition counted', () => {
     const d = decide(observe(undefined, undefined, T0), T0, settings);
     expect(d).to.deep.include({ kind: 'write', acquiring: true });
-    expect(d.kind === 'write' && d.record).to.deep.equal({ holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: microTime(T0), renewTime: microTime(T0), leaseTransitions: 0 });
+    expect(d.kind === 'write' && d.record).to.deep.equal({
+      holderIdentity: 'me',
+      leaseDurationSeconds: 15,
+      acquireTime: microTime(T0),
+      renewTime: microTime(T0),
+      leaseTransitions: 0,
+    });
   });
 
   it("follows another holder's live lease", () => {
@@ -24,7 +36,7 @@ describe('lease decision', () => {
     expect(d.kind === 'write' && d.record.leaseTransitions).to.equal(3);
   });
 
-  it('judges expiry by our own clock from when the record last changed, not by the holder\'s renewTime', () => {
+  it("judges expiry by our own clock from when the record last changed, not by the holder's renewTime", () => {
     // The holder's clock is an hour behind: its renewTime looks ancient, yet it renews, so it is alive.
     const skewed = (n: number) => held('other', { renewTime: microTime(T0 - 3_600_000 + n) });
     let seen = observe(undefined, skewed(0), T0);
@@ -37,7 +49,11 @@ describe('lease decision', () => {
     const mine = held('me', { acquireTime: microTime(T0 - 60_000) });
     const d = decide(observe(undefined, mine, T0), T0 + 2_000, settings);
     expect(d).to.deep.include({ kind: 'write', acquiring: false });
-    expect(d.kind === 'write' && d.record).to.deep.include({ acquireTime: microTime(T0 - 60_000), renewTime: microTime(T0 + 2_000), leaseTransitions: 2 });
+    expect(d.kind === 'write' && d.record).to.deep.include({
+      acquireTime: microTime(T0 - 60_000),
+      renewTime: microTime(T0 + 2_000),
+      leaseTransitions: 2,
+    });
   });
 
   it('acquires at once a lease released by its holder (empty holder)', () => {

@@ -50,7 +50,7 @@ export function decide(observed: Observation, now: number, settings: LeaseSettin
     record: {
       holderIdentity: settings.identity,
       leaseDurationSeconds: settings.leaseDurationSeconds,
-      acquireTime: mine ? record.acquireTime ?? at : at,
+      acquireTime: mine ? (record.acquireTime ?? at) : at,
       renewTime: at,
       // Counted as client-go does: each change of holder, a step-down included; not the first acquisition.
       leaseTransitions: (record.leaseTransitions ?? 0) + (mine || record.holderIdentity === undefined ? 0 : 1),
@@ -69,5 +69,10 @@ export function microTime(ms: number): string {
 }
 
 function sameRecord(a: LeaseRecord, b: LeaseRecord): boolean {
-  return a.holderIdentity === b.holderIdentity && a.renewTime === b.renewTime && a.leaseTransitions === b.leaseTransitions && a.leaseDurationSeconds === b.leaseDurationSeconds;
+  return (
+    a.holderIdentity === b.holderIdentity &&
+    a.renewTime === b.renewTime &&
+    a.leaseTransitions === b.leaseTransitions &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds
+  );
 }

@@ -1,17 +1,16 @@
 import { expect } from 'chai';
-import { LinkCompiler } from '../reconcile/compile.js';
 import http from 'node:http';
-import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import { Informer } from '../kube/informer.js';
+import { type GitLabFluxLink, LINKS } from '../api/v1alpha1/types.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
 import { receiverWebhookPath } from '../flux/webhook-path.js';
-import { LINKS } from '../api/v1alpha1/types.js';
+import { Informer } from '../kube/informer.js';
 import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import { Metrics } from '../observability/metrics.js';
+import { LinkCompiler } from '../reconcile/compile.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
 import { startHttpServer } from '../server/http-server.js';
 import { FakeKube } from '../testing/fake-kube.js';
-import { quickSleep, startCaches, type RunningCaches } from '../testing/informers.js';
+import { quickSleep, type RunningCaches, startCaches } from '../testing/informers.js';
 import { memoryLogger, memoryRecords, RECEIVER_TOKEN, receiverObj, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
 import { PushService } from './push-service.js';
 import { ReceiverIndex } from './receiver-index.js';
@@ -21,10 +20,20 @@ const WEBHOOK_PATH = receiverWebhookPath(Buffer.from(RECEIVER_TOKEN), 'gfl-app',
 
 function post(port: number, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/hooks/local', agent: false, headers: { 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': HOOK_TOKEN } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/hooks/local',
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': HOOK_TOKEN },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -36,7 +45,7 @@ function sample(text: string, name: string): number {
   return line === undefined ? NaN : Number(line.split(' ').pop());
 }
 
-describe('push-service: the operator\'s added latency (fluxlink_trigger_dispatch_seconds)', () => {
+describe("push-service: the operator's added latency (fluxlink_trigger_dispatch_seconds)", () => {
   let receiver: Awaited<ReturnType<typeof startFakeReceiverServer>>;
   let caches: RunningCaches;
   let links: Informer<GitLabFluxLink>;
@@ -49,18 +58,46 @@ describe('push-service: the operator\'s added latency (fluxlink_trigger_dispatch
     receiver = await startFakeReceiverServer();
     const fake = new FakeKube();
     const managed = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_LINK]: 'local' };
-    fake.seed(LINKS, { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name: 'local' }, spec: { gitlab: { url: 'https://gitlab.example.com' }, receiver: { endpoint: receiver.url }, webhook: { secretRef: { namespace: 'ops', name: 'hook' } } } });
+    fake.seed(LINKS, {
+      apiVersion: 'fluxlink.dev/v1alpha1',
+      kind: 'GitLabFluxLink',
+      metadata: { name: 'local' },
+      spec: {
+        gitlab: { url: 'https://gitlab.example.com' },
+        receiver: { endpoint: receiver.url },
+        webhook: { secretRef: { namespace: 'ops', name: 'hook' } },
+      },
+    });
     fake.seed(NAMESPACES, { metadata: { name: 'apps' } });
-    fake.seed(GIT_REPOSITORIES, { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'app', namespace: 'apps' }, spec: { url: 'https://gitlab.example.com/team/app.git', ref: { branch: 'main' } } });
-    fake.seed(RECEIVERS, { ...receiverObj('apps', 'gfl-app', WEBHOOK_PATH), metadata: { name: 'gfl-app', namespace: 'apps', generation: 1, labels: managed } });
-    fake.seed(SECRETS, { ...secretObj('apps', 'gfl-app', { token: RECEIVER_TOKEN }), metadata: { name: 'gfl-app', namespace: 'apps', labels: managed } });
+    fake.seed(GIT_REPOSITORIES, {
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      metadata: { name: 'app', namespace: 'apps' },
+      spec: { url: 'https://gitlab.example.com/team/app.git', ref: { branch: 'main' } },
+    });
+    fake.seed(RECEIVERS, {
+      ...receiverObj('apps', 'gfl-app', WEBHOOK_PATH),
+      metadata: { name: 'gfl-app', namespace: 'apps', generation: 1, labels: managed },
+    });
+    fake.seed(SECRETS, {
+      ...secretObj('apps', 'gfl-app', { token: RECEIVER_TOKEN }),
+      metadata: { name: 'gfl-app', namespace: 'apps', labels: managed },
+    });
     fake.seed(SECRETS, secretObj('ops', 'hook', { token: HOOK_TOKEN }));
     caches = await startCaches(fake);
     links = new Informer(fake, LINKS, { sleep: quickSleep });
     linksRun = links.run();
     await links.waitForSync();
     const index = new ReceiverIndex(links, caches.caches.gitRepositories, caches.caches.namespaces, new LinkCompiler());
-    push = new PushService({ client: fake, index, records: memoryRecords(), receivers: caches.caches.receivers, secrets: caches.caches.secrets, log: memoryLogger().log, metrics });
+    push = new PushService({
+      client: fake,
+      index,
+      records: memoryRecords(),
+      receivers: caches.caches.receivers,
+      secrets: caches.caches.secrets,
+      log: memoryLogger().log,
+      metrics,
+    });
     server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });
   });
   after(async () => {
@@ -74,7 +111,13 @@ describe('push-service: the operator\'s added latency (fluxlink_trigger_dispatch
 
   it('observes one sample per delivered trigger, within the time the request took', async () => {
     const started = process.hrtime.bigint();
-    const body = JSON.stringify({ object_kind: 'push', ref: 'refs/heads/main', before: '1'.repeat(40), after: '2'.repeat(40), project: { path_with_namespace: 'team/app' } });
+    const body = JSON.stringify({
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      before: '1'.repeat(40),
+      after: '2'.repeat(40),
+      project: { path_with_namespace: 'team/app' },
+    });
     expect(await post(server.port, body)).to.equal(202);
     await push.queue.idle();
     const wall = Number(process.hrtime.bigint() - started) / 1e9;

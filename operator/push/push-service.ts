@@ -1,12 +1,12 @@
 import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
+import type { Push } from '../gitlab/webhook-event.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Route } from '../server/http-server.js';
-import type { Push } from '../gitlab/webhook-event.js';
 import type { ReceiverIndex, Target } from './receiver-index.js';
 import { SecretReader } from './secret-reader.js';
 import { TriggerClient } from './trigger-client.js';
@@ -46,8 +46,16 @@ export class PushService {
 
   constructor(private readonly deps: PushServiceDeps) {
     const { metrics, log } = deps;
-    this.queue = new TriggerQueue({ concurrency: deps.concurrency ?? 16, maxPending: deps.maxPending ?? 10_000, onDepth: (d) => metrics.triggerQueueDepth.set(d) });
-    this.triggerClient = new TriggerClient({ client: deps.client, receiver: (ns, n) => deps.receivers.get(ns, n), secret: (ns, n) => deps.secrets.get(ns, n) });
+    this.queue = new TriggerQueue({
+      concurrency: deps.concurrency ?? 16,
+      maxPending: deps.maxPending ?? 10_000,
+      onDepth: (d) => metrics.triggerQueueDepth.set(d),
+    });
+    this.triggerClient = new TriggerClient({
+      client: deps.client,
+      receiver: (ns, n) => deps.receivers.get(ns, n),
+      secret: (ns, n) => deps.secrets.get(ns, n),
+    });
     const secrets = (this.secrets = new SecretReader(deps.client, undefined, undefined, deps.secretMaxStaleMs));
     this.route = webhookRoute({
       log,
@@ -60,7 +68,8 @@ export class PushService {
         metrics.webhooksReceived.inc({ result });
         metrics.webhookSeconds.observe(seconds);
       },
-      recordPush: (link, push, now) => deps.records.recordPush(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
+      recordPush: (link, push, now) =>
+        deps.records.recordPush(link, { project: push.project, ref: push.ref, receivedAt: now.toISOString() }),
       maxBodyReads: deps.maxBodyReads,
       maxDeliveriesRemembered: deps.deliveriesRemembered,
     });
@@ -88,18 +97,43 @@ export class PushService {
       if (attempt === 1) metrics.triggerDispatchSeconds.observe(Number(process.hrtime.bigint() - webhookAt) / 1e9);
     };
     const key = `${target.namespace}/${target.receiver}`;
-    const body = JSON.stringify({ object_kind: push.event === 'Tag Push Hook' ? 'tag_push' : 'push', project: { path_with_namespace: push.project }, ref: push.ref, after: push.after, source: 'gitlab-flux-link' });
+    const body = JSON.stringify({
+      object_kind: push.event === 'Tag Push Hook' ? 'tag_push' : 'push',
+      project: { path_with_namespace: push.project },
+      ref: push.ref,
+      after: push.after,
+      source: 'gitlab-flux-link',
+    });
     const result = this.queue.enqueue({
       key,
       run: async () => {
         const spec = this.spec(linkName);
         if (!spec || spec.suspend) return; // the link went away or was suspended meanwhile
-        const outcome = await this.triggerClient.trigger({ linkName, spec, namespace: target.namespace, receiver: target.receiver, event: push.event, body, onSend });
+        const outcome = await this.triggerClient.trigger({
+          linkName,
+          spec,
+          namespace: target.namespace,
+          receiver: target.receiver,
+          event: push.event,
+          body,
+          onSend,
+        });
         metrics.triggers.inc({ result: outcome.result });
         metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);
         const gitRepository = `${target.namespace}/${target.gitRepository}`;
-        this.deps.records.recordTrigger(linkName, { gitRepository, result: outcome.result === 'delivered' ? 'delivered' : `${outcome.result}: ${outcome.detail}`, at: new Date().toISOString() });
-        const fields = { link: linkName, gitRepository, project: target.project, result: outcome.result, attempts: outcome.attempts, detail: outcome.detail };
+        this.deps.records.recordTrigger(linkName, {
+          gitRepository,
+          result: outcome.result === 'delivered' ? 'delivered' : `${outcome.result}: ${outcome.detail}`,
+          at: new Date().toISOString(),
+        });
+        const fields = {
+          link: linkName,
+          gitRepository,
+          project: target.project,
+          result: outcome.result,
+          attempts: outcome.attempts,
+          detail: outcome.detail,
+        };
         if (outcome.result === 'delivered') log.info('receiver triggered', fields);
         else log.warn('receiver not triggered', fields);
       },

@@ -1,14 +1,12 @@
 import { expect } from 'chai';
-import { LinkCompiler } from '../reconcile/compile.js';
-import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
-import type { GitRepository, Namespace } from '../flux/types.js';
+import { type GitLabFluxLink, type GitLabFluxLinkSpec, LINKS } from '../api/v1alpha1/types.js';
+import { GIT_REPOSITORIES, type GitRepository, type Namespace } from '../flux/types.js';
 import type { KubeObject } from '../meta/object.js';
-import { GIT_REPOSITORIES } from '../flux/types.js';
-import { LINKS } from '../api/v1alpha1/types.js';
 import { NAMESPACES } from '../meta/resource.js';
+import { LinkCompiler } from '../reconcile/compile.js';
 import { objectName } from '../reconcile/names.js';
 import { FakeKube } from '../testing/fake-kube.js';
-import { settle, startInformer, type RunningInformer } from '../testing/informers.js';
+import { type RunningInformer, settle, startInformer } from '../testing/informers.js';
 import { ReceiverIndex } from './receiver-index.js';
 
 type Link = GitLabFluxLink;
@@ -18,15 +16,28 @@ function link(name: string, createdAt: string, over: Partial<GitLabFluxLinkSpec>
     apiVersion: 'fluxlink.dev/v1alpha1',
     kind: 'GitLabFluxLink',
     metadata: { name, creationTimestamp: createdAt },
-    spec: { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'gitlab-flux-link', name: 'hook-token' } }, ...over },
+    spec: {
+      gitlab: { url: 'https://gitlab.example.com' },
+      webhook: { secretRef: { namespace: 'gitlab-flux-link', name: 'hook-token' } },
+      ...over,
+    },
   } as Link;
 }
 
 function repo(namespace: string, name: string, url: string, ref?: GitRepository['spec']['ref']): GitRepository {
-  return { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { namespace, name }, spec: { url, interval: '10m', ...(ref ? { ref } : {}) } } as GitRepository;
+  return {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { namespace, name },
+    spec: { url, interval: '10m', ...(ref ? { ref } : {}) },
+  } as GitRepository;
 }
 
-const ns = (name: string, labels: Record<string, string> = {}): Namespace => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+const ns = (name: string, labels: Record<string, string> = {}): Namespace => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, labels },
+});
 
 describe('receiver-index: ReceiverIndex', () => {
   let kube: FakeKube;
@@ -59,7 +70,13 @@ describe('receiver-index: ReceiverIndex', () => {
     const targets = index.lookup('gitlab', 'team/app');
     expect(targets.map((t) => `${t.namespace}/${t.gitRepository}`).sort()).to.deep.equal(['apps/app-dev', 'apps/app-main']);
     const main = targets.find((t) => t.gitRepository === 'app-main')!;
-    expect(main).to.deep.equal({ namespace: 'apps', gitRepository: 'app-main', receiver: objectName('app-main'), project: 'team/app', ref: { branch: 'main' } });
+    expect(main).to.deep.equal({
+      namespace: 'apps',
+      gitRepository: 'app-main',
+      receiver: objectName('app-main'),
+      project: 'team/app',
+      ref: { branch: 'main' },
+    });
   });
 
   it('looks projects up case-insensitively, as GitLab resolves them', () => {
@@ -88,7 +105,12 @@ describe('receiver-index: ReceiverIndex', () => {
       n.metadata.labels = { team: 'a' };
     });
     await settle();
-    expect(index.lookup('gitlab', 'team/app').map((t) => t.gitRepository).sort()).to.deep.equal(['app-dev', 'app-main', 'app-other']);
+    expect(
+      index
+        .lookup('gitlab', 'team/app')
+        .map((t) => t.gitRepository)
+        .sort(),
+    ).to.deep.equal(['app-dev', 'app-main', 'app-other']);
   });
 
   it('leaves out a GitRepository that spec.trust.namespaceProjects refuses: a push to its project reaches only the legitimate ones', async () => {
@@ -96,15 +118,18 @@ describe('receiver-index: ReceiverIndex', () => {
     await kube.create(NAMESPACES, ns('team-b', { tenant: 'b' }));
     await kube.create(GIT_REPOSITORIES, repo('team-a', 'crossed', 'https://gitlab.example.com/team-b/app.git'));
     await kube.create(GIT_REPOSITORIES, repo('team-b', 'app', 'https://gitlab.example.com/team-b/app.git'));
-    await kube.create(LINKS, link('tenants', '2024-01-01T00:00:00Z', {
-      trust: {
-        namespaceSelector: { matchExpressions: [{ key: 'tenant', operator: 'Exists' }] },
-        namespaceProjects: [
-          { namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] },
-          { namespaceSelector: { matchLabels: { tenant: 'b' } }, projects: ['team-b/**'] },
-        ],
-      },
-    }));
+    await kube.create(
+      LINKS,
+      link('tenants', '2024-01-01T00:00:00Z', {
+        trust: {
+          namespaceSelector: { matchExpressions: [{ key: 'tenant', operator: 'Exists' }] },
+          namespaceProjects: [
+            { namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] },
+            { namespaceSelector: { matchLabels: { tenant: 'b' } }, projects: ['team-b/**'] },
+          ],
+        },
+      }),
+    );
     await settle();
     expect(index.lookup('tenants', 'team-b/app').map((t) => `${t.namespace}/${t.gitRepository}`)).to.deep.equal(['team-b/app']);
   });

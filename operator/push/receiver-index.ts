@@ -1,13 +1,12 @@
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
+import type { GitRepository, GitRepositoryRef, Namespace } from '../flux/types.js';
 import { normalizeProject } from '../gitlab/project-url.js';
-import type { GitRepository, Namespace } from '../flux/types.js';
 import { changeMatters } from '../kube/changes.js';
-import type { KubeObject } from '../meta/object.js';
 import type { Informer } from '../kube/informer.js';
+import type { KubeObject } from '../meta/object.js';
 import { claimsOf, type LinkMatcher } from '../reconcile/claims.js';
 import type { LinkCompiler } from '../reconcile/compile.js';
 import { objectName } from '../reconcile/names.js';
-import type { GitRepositoryRef } from '../flux/types.js';
 
 /**
  * project → the Receivers a push to it concerns, per link. Built from the same caches and the same pure
@@ -74,10 +73,21 @@ export class ReceiverIndex {
     const entries = new Map<string, LinkEntry>();
     for (const { link, matcher } of matchers) {
       const byProject = new Map<string, Target[]>();
-      for (const { repo, project } of claimsOf(matcher, matchers.map((m) => m.matcher), repos, nsLabels).managed) {
+      for (const { repo, project } of claimsOf(
+        matcher,
+        matchers.map((m) => m.matcher),
+        repos,
+        nsLabels,
+      ).managed) {
         const key = normalizeProject(project);
         const list = byProject.get(key) ?? [];
-        list.push({ namespace: repo.metadata.namespace ?? '', gitRepository: repo.metadata.name, receiver: objectName(repo.metadata.name), project, ref: repo.spec?.ref });
+        list.push({
+          namespace: repo.metadata.namespace ?? '',
+          gitRepository: repo.metadata.name,
+          receiver: objectName(repo.metadata.name),
+          project,
+          ref: repo.spec?.ref,
+        });
         byProject.set(key, list);
       }
       entries.set(link.metadata.name, { link, matcher, byProject });

@@ -37,9 +37,19 @@ describe('ref-match: shouldTrigger', () => {
     ['a branch name ref ignores other branches', { name: 'refs/heads/main' }, push('refs/heads/dev'), false],
     ['a tag name ref triggers on exactly that tag', { name: 'refs/tags/v1' }, push('refs/tags/v1'), true],
     ['a tag name ref ignores other tags', { name: 'refs/tags/v1' }, push('refs/tags/v2'), false],
-    ['a merge-request name ref is ambiguous, so any push triggers', { name: 'refs/merge-requests/1/head' }, push('refs/heads/feature'), true],
+    [
+      'a merge-request name ref is ambiguous, so any push triggers',
+      { name: 'refs/merge-requests/1/head' },
+      push('refs/heads/feature'),
+      true,
+    ],
     ['a pull name ref is ambiguous, so a tag push triggers', { name: 'refs/pull/420/head' }, push('refs/tags/v1'), true],
-    ['name wins over semver, tag and branch', { branch: 'main', tag: 'v1', semver: '1.x', name: 'refs/heads/dev' }, push('refs/heads/main'), false],
+    [
+      'name wins over semver, tag and branch',
+      { branch: 'main', tag: 'v1', semver: '1.x', name: 'refs/heads/dev' },
+      push('refs/heads/main'),
+      false,
+    ],
     ['name wins over branch when it is the pushed one', { branch: 'main', name: 'refs/heads/dev' }, push('refs/heads/dev'), true],
     ['deleting an ambiguous name ref does not trigger', { name: 'refs/merge-requests/1/head' }, push('refs/heads/x', true), false],
     // Commit.

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
-import { KubeError, type KubeClient } from '../kube/client.js';
-import { SECRETS, type Resource } from '../meta/resource.js';
+import { type KubeClient, KubeError } from '../kube/client.js';
+import { type Resource, SECRETS } from '../meta/resource.js';
 import { deferred } from '../testing/informers.js';
 import { secretObj } from '../testing/push-fakes.js';
 import { SecretReader } from './secret-reader.js';
@@ -90,7 +90,10 @@ describe('secret-reader: SecretReader', () => {
   });
 
   it('shares one GET between keys of the same Secret, and reads different Secrets separately', async () => {
-    const k = secretsClient([secretObj('gitlab-flux-link', 'hook-token', { token: 'abc', key: 'k' }), secretObj('gitlab-flux-link', 'other', { token: 'xyz' })]);
+    const k = secretsClient([
+      secretObj('gitlab-flux-link', 'hook-token', { token: 'abc', key: 'k' }),
+      secretObj('gitlab-flux-link', 'other', { token: 'xyz' }),
+    ]);
     const reader = new SecretReader(k.client, 10_000, () => 0);
     expect(await reader.value(ref('hook-token', 'token'))).to.equal('abc');
     expect(await reader.value(ref('hook-token', 'key'))).to.equal('k');
@@ -195,7 +198,11 @@ describe('secret-reader: SecretReader', () => {
 
   it('while the API server is away, serves the last value read for up to staleMs, then refuses', async () => {
     const { k, clock, reader } = await readOnce('abc', 1_000, 60_000);
-    for (const outage of [new Error('connect ECONNREFUSED 127.0.0.1:6443'), new KubeError(503, 'ServiceUnavailable', 'etcd'), new KubeError(429, 'TooManyRequests', 'slow down')]) {
+    for (const outage of [
+      new Error('connect ECONNREFUSED 127.0.0.1:6443'),
+      new KubeError(503, 'ServiceUnavailable', 'etcd'),
+      new KubeError(429, 'TooManyRequests', 'slow down'),
+    ]) {
       clock.t += 2_000;
       k.failWith(outage);
       expect(await reader.value(ref()), outage.message).to.equal('abc');

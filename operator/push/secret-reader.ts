@@ -1,6 +1,6 @@
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
-import { KubeError, type KubeClient } from '../kube/client.js';
+import { type KubeClient, KubeError } from '../kube/client.js';
 import { secretText } from '../kube/secret-data.js';
 import { SECRETS } from '../meta/resource.js';
 
@@ -44,7 +44,8 @@ export class SecretReader {
     const id = `${ref.namespace}/${ref.name}`;
     let entry = this.cache.get(id);
     const now = this.now();
-    if (!entry || (entry.failedAt !== undefined ? now - entry.failedAt > this.errorTtlMs : now - entry.at > this.ttlMs)) entry = this.read(id, ref);
+    if (!entry || (entry.failedAt !== undefined ? now - entry.failedAt > this.errorTtlMs : now - entry.at > this.ttlMs))
+      entry = this.read(id, ref);
     else if (entry.failedAt === undefined && now - entry.at > this.ttlMs / 2) this.refreshAhead(id, ref, entry);
     let secret: Secret | undefined;
     try {
@@ -81,7 +82,10 @@ export class SecretReader {
     this.refreshing.add(id);
     const next = this.fetch(ref);
     next.secret
-      .then(() => this.cache.get(id) === current && this.cache.set(id, next), () => undefined)
+      .then(
+        () => this.cache.get(id) === current && this.cache.set(id, next),
+        () => undefined,
+      )
       .finally(() => this.refreshing.delete(id));
   }
 }

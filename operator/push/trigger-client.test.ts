@@ -4,9 +4,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
-import type { KubeClient } from '../kube/client.js';
-import { freePort, linkSpec, RECEIVER_TOKEN, receiverObj, requestRecordingClient, secretObj, startFakeReceiverServer } from '../testing/push-fakes.js';
 import { receiverWebhookPath } from '../flux/webhook-path.js';
+import type { KubeClient } from '../kube/client.js';
+import {
+  freePort,
+  linkSpec,
+  RECEIVER_TOKEN,
+  receiverObj,
+  requestRecordingClient,
+  secretObj,
+  startFakeReceiverServer,
+} from '../testing/push-fakes.js';
 import { proxyAllowed, receiverURL, TriggerClient, type TriggerRequest } from './trigger-client.js';
 
 const NS = 'apps';
@@ -15,7 +23,13 @@ const ROTATED = 'rotated-receiver-token-0123456789abcdef';
 /** The paths notification-controller serves the Receiver on, with the first token and after its rotation. */
 const PATH_A = receiverWebhookPath(Buffer.from(RECEIVER_TOKEN), NAME, NS);
 const PATH_B = receiverWebhookPath(Buffer.from(ROTATED), NAME, NS);
-const BODY = JSON.stringify({ object_kind: 'push', project: { path_with_namespace: 'group/podinfo' }, ref: 'refs/heads/main', after: 'f'.repeat(40), source: 'gitlab-flux-link' });
+const BODY = JSON.stringify({
+  object_kind: 'push',
+  project: { path_with_namespace: 'group/podinfo' },
+  ref: 'refs/heads/main',
+  after: 'f'.repeat(40),
+  source: 'gitlab-flux-link',
+});
 
 const hmac = (body: Buffer | string, key: string) => 'sha256=' + createHmac('sha256', key).update(body).digest('hex');
 
@@ -64,14 +78,52 @@ describe('trigger-client: proxyAllowed', () => {
   const cases: Array<[string, string, Array<{ namespace: string; name: string }>, { proxy: boolean; allowed: boolean }]> = [
     ['a direct http URL needs no allow-list', 'http://webhook-receiver.flux-system.svc.cluster.local', [], { proxy: false, allowed: true }],
     ['a direct https URL needs no allow-list', 'https://receiver.example.com/base', [], { proxy: false, allowed: true }],
-    ['an allow-listed service proxy is allowed', proxy, [{ namespace: 'flux-system', name: 'webhook-receiver' }], { proxy: true, allowed: true }],
-    ['an allow-listed service proxy with a port and trailing slash is allowed', '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/', [{ namespace: 'flux-system', name: 'webhook-receiver' }], { proxy: true, allowed: true }],
+    [
+      'an allow-listed service proxy is allowed',
+      proxy,
+      [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+      { proxy: true, allowed: true },
+    ],
+    [
+      'an allow-listed service proxy with a port and trailing slash is allowed',
+      '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/',
+      [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+      { proxy: true, allowed: true },
+    ],
     ['a service proxy that is not allow-listed is refused', proxy, [], { proxy: true, allowed: false }],
-    ['the allow-list matches namespace and name together', proxy, [{ namespace: 'other', name: 'webhook-receiver' }, { namespace: 'flux-system', name: 'other' }], { proxy: true, allowed: false }],
-    ['a proxy to another service in an allow-listed namespace is refused', '/api/v1/namespaces/flux-system/services/source-controller/proxy', [{ namespace: 'flux-system', name: 'webhook-receiver' }], { proxy: true, allowed: false }],
-    ['an API path that is not a service proxy is refused', '/api/v1/namespaces/flux-system/secrets', [{ namespace: 'flux-system', name: 'webhook-receiver' }], { proxy: true, allowed: false }],
-    ['a proxy path with something after /proxy/ is refused', proxy + '/../../secrets', [{ namespace: 'flux-system', name: 'webhook-receiver' }], { proxy: true, allowed: false }],
-    ['a pods proxy is refused', '/api/v1/namespaces/flux-system/pods/notification-controller-0/proxy', [{ namespace: 'flux-system', name: 'notification-controller-0' }], { proxy: true, allowed: false }],
+    [
+      'the allow-list matches namespace and name together',
+      proxy,
+      [
+        { namespace: 'other', name: 'webhook-receiver' },
+        { namespace: 'flux-system', name: 'other' },
+      ],
+      { proxy: true, allowed: false },
+    ],
+    [
+      'a proxy to another service in an allow-listed namespace is refused',
+      '/api/v1/namespaces/flux-system/services/source-controller/proxy',
+      [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+      { proxy: true, allowed: false },
+    ],
+    [
+      'an API path that is not a service proxy is refused',
+      '/api/v1/namespaces/flux-system/secrets',
+      [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+      { proxy: true, allowed: false },
+    ],
+    [
+      'a proxy path with something after /proxy/ is refused',
+      proxy + '/../../secrets',
+      [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+      { proxy: true, allowed: false },
+    ],
+    [
+      'a pods proxy is refused',
+      '/api/v1/namespaces/flux-system/pods/notification-controller-0/proxy',
+      [{ namespace: 'flux-system', name: 'notification-controller-0' }],
+      { proxy: true, allowed: false },
+    ],
     ['a scheme-relative URL is not taken as a direct URL', '//evil.example.com/proxy', [], { proxy: true, allowed: false }],
   ];
   for (const [name, endpoint, serviceProxies, want] of cases) {
@@ -160,9 +212,16 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     server = await startFakeReceiverServer((_r, i) => (i < 2 ? 503 : 200));
     const w = new World();
     const calls: Array<{ attempt: number; seenBefore: number }> = [];
-    const out = await w.client().trigger({ ...request(linkSpec({ endpoint: server.url })), onSend: (attempt) => calls.push({ attempt, seenBefore: server!.seen.length }) });
+    const out = await w.client().trigger({
+      ...request(linkSpec({ endpoint: server.url })),
+      onSend: (attempt) => calls.push({ attempt, seenBefore: server!.seen.length }),
+    });
     expect(out).to.include({ result: 'delivered', attempts: 3 });
-    expect(calls).to.deep.equal([{ attempt: 1, seenBefore: 0 }, { attempt: 2, seenBefore: 1 }, { attempt: 3, seenBefore: 2 }]);
+    expect(calls).to.deep.equal([
+      { attempt: 1, seenBefore: 0 },
+      { attempt: 2, seenBefore: 1 },
+      { attempt: 3, seenBefore: 2 },
+    ]);
   });
 
   it('never calls onSend when nothing is sent (Receiver without a webhook path)', async () => {
@@ -211,7 +270,9 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()));
     try {
       const w = new World();
-      const out = await w.client(undefined, { timeoutMs: 100 }).trigger(request(linkSpec({ endpoint: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}` })));
+      const out = await w
+        .client(undefined, { timeoutMs: 100 })
+        .trigger(request(linkSpec({ endpoint: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}` })));
       expect(out).to.include({ result: 'delivered', attempts: 2 });
       expect(seen).to.have.length(2);
     } finally {
@@ -277,7 +338,11 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     const r = w.receivers.get(`${NS}/${NAME}`)!;
     w.receivers.set(`${NS}/${NAME}`, { ...r, spec: { ...r.spec, type: 'gitlab', events: ['Push Hook'] } });
     const out = await w.client().trigger(request(linkSpec({ endpoint: server.url, type: 'gitlab' }), 'Tag Push Hook'));
-    expect(out).to.deep.equal({ result: 'failed', attempts: 0, detail: 'Receiver apps/podinfo does not accept X-Gitlab-Event "Tag Push Hook" (spec.events)' });
+    expect(out).to.deep.equal({
+      result: 'failed',
+      attempts: 0,
+      detail: 'Receiver apps/podinfo does not accept X-Gitlab-Event "Tag Push Hook" (spec.events)',
+    });
     expect(server.seen).to.have.length(0);
     expect(w.delays).to.deep.equal([]);
   });
@@ -342,7 +407,10 @@ describe('trigger-client: TriggerClient over a direct URL', () => {
     expect(server.seen).to.have.length(0);
   });
 
-  for (const [name, token] of [['a missing token Secret', null], ['a token shorter than 32 characters', 'short-token']] as const) {
+  for (const [name, token] of [
+    ['a missing token Secret', null],
+    ['a token shorter than 32 characters', 'short-token'],
+  ] as const) {
     it(`${name} is not-ready: nothing is sent unsigned`, async () => {
       server = await startFakeReceiverServer();
       const w = new World(PATH_A, token);
@@ -414,7 +482,9 @@ describe('trigger-client: TriggerClient through the service proxy', () => {
   it('refuses a proxy that is not allow-listed and makes no request', async () => {
     const client = requestRecordingClient([200]);
     const w = new World();
-    const out = await w.client(client).trigger(request(linkSpec({ endpoint: PROXY, serviceProxies: [{ namespace: 'flux-system', name: 'other' }] })));
+    const out = await w
+      .client(client)
+      .trigger(request(linkSpec({ endpoint: PROXY, serviceProxies: [{ namespace: 'flux-system', name: 'other' }] })));
     expect(out).to.include({ result: 'refused', attempts: 0 });
     expect(out.detail).to.match(/not allowed/);
     expect(client.requests).to.have.length(0);
@@ -424,7 +494,14 @@ describe('trigger-client: TriggerClient through the service proxy', () => {
   it('refuses a malformed proxy path and makes no request', async () => {
     const client = requestRecordingClient([200]);
     const w = new World();
-    const out = await w.client(client).trigger(request(linkSpec({ endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy/../../../secrets', serviceProxies: allowed })));
+    const out = await w.client(client).trigger(
+      request(
+        linkSpec({
+          endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy/../../../secrets',
+          serviceProxies: allowed,
+        }),
+      ),
+    );
     expect(out).to.include({ result: 'refused', attempts: 0 });
     expect(out.detail).to.match(/not a service-proxy path/);
     expect(client.requests).to.have.length(0);
@@ -486,7 +563,14 @@ describe('trigger-client: a Receiver status the operator does not trust', () => 
   it('a tampered path through the service proxy: no request through the API server either', async () => {
     const client = requestRecordingClient([200]);
     const w = new World('/../../../../api/v1/namespaces/kube-system/secrets');
-    const out = await w.client(client).trigger(request(linkSpec({ endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy', serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] })));
+    const out = await w.client(client).trigger(
+      request(
+        linkSpec({
+          endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy',
+          serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+        }),
+      ),
+    );
     expect(out.result).to.equal('tampered');
     expect(client.requests).to.have.length(0);
   });
@@ -497,18 +581,39 @@ describe('trigger-client: a Receiver status the operator does not trust', () => 
       throw new Error(`request timed out after 10000 ms: ${method} ${path}`);
     };
     const w = new World();
-    const out = await w.client(client, { budgetMs: 100 }).trigger(request(linkSpec({ endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy', serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] })));
+    const out = await w.client(client, { budgetMs: 100 }).trigger(
+      request(
+        linkSpec({
+          endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy',
+          serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }],
+        }),
+      ),
+    );
     expect(out.result).to.equal('failed');
-    expect(out.detail).to.equal('connection error: request timed out after 10000 ms: POST /api/v1/namespaces/flux-system/services/webhook-receiver/proxy/[redacted]');
+    expect(out.detail).to.equal(
+      'connection error: request timed out after 10000 ms: POST /api/v1/namespaces/flux-system/services/webhook-receiver/proxy/[redacted]',
+    );
     expect(out.detail).not.to.include(PATH_A.slice(6));
   });
 });
 
 describe('trigger-client: receiverURL', () => {
   const cases: Array<[string, string, string]> = [
-    ['a direct URL', 'http://webhook-receiver.flux-system.svc.cluster.local', `http://webhook-receiver.flux-system.svc.cluster.local${PATH_A}`],
-    ['a direct URL with a base path and a trailing slash', 'https://receiver.example.com:8443/flux/', `https://receiver.example.com:8443/flux${PATH_A}`],
-    ['a service-proxy path', '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/', `/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy${PATH_A}`],
+    [
+      'a direct URL',
+      'http://webhook-receiver.flux-system.svc.cluster.local',
+      `http://webhook-receiver.flux-system.svc.cluster.local${PATH_A}`,
+    ],
+    [
+      'a direct URL with a base path and a trailing slash',
+      'https://receiver.example.com:8443/flux/',
+      `https://receiver.example.com:8443/flux${PATH_A}`,
+    ],
+    [
+      'a service-proxy path',
+      '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/',
+      `/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy${PATH_A}`,
+    ],
   ];
   for (const [name, endpoint, want] of cases) {
     it(name, () => {
@@ -517,7 +622,9 @@ describe('trigger-client: receiverURL', () => {
     });
   }
   for (const path of ['@127.0.0.1:8080/x', ':2379/x', '/hook/../../x', `${PATH_A}?x=1`, `${PATH_A}/..`, '/hook/' + 'g'.repeat(64)]) {
-    it(`refuses the webhook path ${JSON.stringify(path)}`, () => expect(() => receiverURL('http://h', path)).to.throw(/not a Receiver webhook path/));
+    it(`refuses the webhook path ${JSON.stringify(path)}`, () =>
+      expect(() => receiverURL('http://h', path)).to.throw(/not a Receiver webhook path/));
   }
-  it('refuses a scheme-relative endpoint taken for a path', () => expect(() => receiverURL('//evil.example.com/proxy', PATH_A)).to.throw(/path of the API server/));
+  it('refuses a scheme-relative endpoint taken for a path', () =>
+    expect(() => receiverURL('//evil.example.com/proxy', PATH_A)).to.throw(/path of the API server/));
 });

@@ -60,15 +60,29 @@ export function proxyAllowed(spec: ValidatedLinkSpec): { proxy: boolean; allowed
   const endpoint = spec.receiver.endpoint;
   if (!endpoint.startsWith('/')) return { proxy: false, allowed: true, detail: 'direct' };
   const target = parseServiceProxyPath(endpoint);
-  if (!target) return { proxy: true, allowed: false, detail: 'endpoint is not a service-proxy path of the form /api/v1/namespaces/<ns>/services/<svc>/proxy' };
+  if (!target)
+    return {
+      proxy: true,
+      allowed: false,
+      detail: 'endpoint is not a service-proxy path of the form /api/v1/namespaces/<ns>/services/<svc>/proxy',
+    };
   const ok = spec.trust.serviceProxies.some((s) => s.namespace === target.namespace && s.name === target.service);
-  return { proxy: true, allowed: ok, detail: ok ? `service proxy ${target.namespace}/${target.service}` : `service proxy ${target.namespace}/${target.service} is not allowed by spec.trust.serviceProxies` };
+  return {
+    proxy: true,
+    allowed: ok,
+    detail: ok
+      ? `service proxy ${target.namespace}/${target.service}`
+      : `service proxy ${target.namespace}/${target.service} is not allowed by spec.trust.serviceProxies`,
+  };
 }
 
 export class TriggerClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
-  private readonly agent = { http: new http.Agent({ keepAlive: true, maxSockets: 32 }), https: new https.Agent({ keepAlive: true, maxSockets: 32 }) };
+  private readonly agent = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
+  };
 
   constructor(private readonly deps: TriggerDeps) {
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -105,7 +119,13 @@ export class TriggerClient {
   }
 
   /** Where to send and with which token, read afresh from the caches (a rotation changes both). */
-  private target(req: TriggerRequest): { kind: 'send'; path: string; token: string } | { kind: 'wait'; why: string } | { kind: 'refused'; why: string } | { kind: 'tampered' } {
+  private target(
+    req: TriggerRequest,
+  ):
+    | { kind: 'send'; path: string; token: string }
+    | { kind: 'wait'; why: string }
+    | { kind: 'refused'; why: string }
+    | { kind: 'tampered' } {
     const receiver = this.deps.receiver(req.namespace, req.receiver);
     if (!receiver) return { kind: 'wait', why: 'Receiver not found' };
     const refused = eventRefused(receiver, req);
@@ -118,7 +138,11 @@ export class TriggerClient {
     if (!token) return { kind: 'wait', why: 'token Secret missing' };
     // notification-controller hashes the Secret's bytes as stored.
     const path = receiverWebhookPath(Buffer.from(secret!.data![TOKEN_KEY]!, 'base64'), req.receiver, req.namespace);
-    if (served !== path) return { kind: 'wait', why: 'Receiver status.webhookPath is not the path of its token: notification-controller has not seen the current token yet, or the status was changed by someone else; nothing sent' };
+    if (served !== path)
+      return {
+        kind: 'wait',
+        why: 'Receiver status.webhookPath is not the path of its token: notification-controller has not seen the current token yet, or the status was changed by someone else; nothing sent',
+      };
     return { kind: 'send', path, token };
   }
 
@@ -126,7 +150,12 @@ export class TriggerClient {
    * The status and the start of the answer's body, on one line (shown in lastTrigger and the log). Async, so
    * that anything thrown here (a URL that cannot be built) is this attempt's error, never the queue's.
    */
-  private async post(req: TriggerRequest, viaProxy: boolean, webhookPath: string, token: string): Promise<{ status: number; body: string }> {
+  private async post(
+    req: TriggerRequest,
+    viaProxy: boolean,
+    webhookPath: string,
+    token: string,
+  ): Promise<{ status: number; body: string }> {
     const body = Buffer.from(req.body);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'gitlab-flux-link' };
     if (req.spec.receiver.type === 'gitlab') {
@@ -137,20 +166,32 @@ export class TriggerClient {
     }
     const timeoutMs = this.deps.timeoutMs ?? 10_000;
     const url = receiverURL(req.spec.receiver.endpoint, webhookPath);
-    if (viaProxy) return this.deps.client.request('POST', url.pathname, body, headers, timeoutMs).then((r) => ({ status: r.status, body: excerpt(r.body) }));
+    if (viaProxy)
+      return this.deps.client
+        .request('POST', url.pathname, body, headers, timeoutMs)
+        .then((r) => ({ status: r.status, body: excerpt(r.body) }));
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const r = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: timeoutMs, agent: url.protocol === 'https:' ? this.agent.https : this.agent.http }, (res) => {
-        // Only the start of the body is kept; the rest is read and dropped so the connection can be reused.
-        const kept: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          if (size < MAX_DETAIL_BYTES) kept.push(c.subarray(0, MAX_DETAIL_BYTES - size));
-          size += c.length;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: excerpt(Buffer.concat(kept), size) }));
-        res.on('error', reject);
-      });
+      const r = mod.request(
+        url,
+        {
+          method: 'POST',
+          headers: { ...headers, 'Content-Length': String(body.length) },
+          timeout: timeoutMs,
+          agent: url.protocol === 'https:' ? this.agent.https : this.agent.http,
+        },
+        (res) => {
+          // Only the start of the body is kept; the rest is read and dropped so the connection can be reused.
+          const kept: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if (size < MAX_DETAIL_BYTES) kept.push(c.subarray(0, MAX_DETAIL_BYTES - size));
+            size += c.length;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: excerpt(Buffer.concat(kept), size) }));
+          res.on('error', reject);
+        },
+      );
       r.on('timeout', () => r.destroy(new Error(`timed out after ${timeoutMs} ms`)));
       r.on('error', reject);
       r.end(body);
@@ -158,7 +199,8 @@ export class TriggerClient {
   }
 }
 
-const TAMPERED = 'Receiver status.webhookPath is not a path notification-controller writes (/hook/<sha256>): changed by someone else; nothing sent';
+const TAMPERED =
+  'Receiver status.webhookPath is not a path notification-controller writes (/hook/<sha256>): changed by someone else; nothing sent';
 
 /** Where a service-proxy endpoint (a path of the API server) is resolved; only its path is ever used. */
 const API_SERVER_BASE = 'https://kubernetes.invalid';
@@ -171,7 +213,8 @@ const API_SERVER_BASE = 'https://kubernetes.invalid';
 export function receiverURL(endpoint: string, webhookPath: string): URL {
   if (!RECEIVER_WEBHOOK_PATH.test(webhookPath)) throw new Error('not a Receiver webhook path (/hook/<sha256>)');
   const url = new URL(endpoint, API_SERVER_BASE);
-  if (endpoint.startsWith('/') && url.origin !== API_SERVER_BASE) throw new Error('a service-proxy endpoint must be a path of the API server');
+  if (endpoint.startsWith('/') && url.origin !== API_SERVER_BASE)
+    throw new Error('a service-proxy endpoint must be a path of the API server');
   url.pathname = url.pathname.replace(/\/$/, '') + webhookPath;
   return url;
 }
@@ -181,7 +224,10 @@ const MAX_DETAIL_BYTES = 200;
 
 /** The body's start as one line of printable text (webhook paths redacted), marked when cut. */
 function excerpt(body: Buffer, size = body.length): string {
-  const text = redactPaths(body.subarray(0, MAX_DETAIL_BYTES).toString('utf8')).replace(/[\p{Cc}\s]/gu, ' ').replace(/ +/g, ' ').trim();
+  const text = redactPaths(body.subarray(0, MAX_DETAIL_BYTES).toString('utf8'))
+    .replace(/[\p{Cc}\s]/gu, ' ')
+    .replace(/ +/g, ' ')
+    .trim();
   return size > MAX_DETAIL_BYTES ? `${text}…` : text;
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { deferred, settle } from '../testing/informers.js';
-import { TriggerQueue, type TriggerJob } from './trigger-queue.js';
+import { type TriggerJob, TriggerQueue } from './trigger-queue.js';
 
 /**
  * A job whose run() waits for release(); it records into `log` when it starts and finishes, and into
@@ -210,8 +210,19 @@ describe('trigger-queue: TriggerQueue', () => {
   it('a job that rejects does not stop the queue', async () => {
     const q = new TriggerQueue({ concurrency: 1, maxPending: 10 });
     const ran: string[] = [];
-    q.enqueue({ key: 'ns/a', run: async () => { ran.push('a'); throw new Error('boom'); } });
-    q.enqueue({ key: 'ns/b', run: async () => { ran.push('b'); } });
+    q.enqueue({
+      key: 'ns/a',
+      run: async () => {
+        ran.push('a');
+        throw new Error('boom');
+      },
+    });
+    q.enqueue({
+      key: 'ns/b',
+      run: async () => {
+        ran.push('b');
+      },
+    });
     await q.idle();
     expect(ran).to.deep.equal(['a', 'b']);
     expect(q.inFlight).to.equal(0);

@@ -5,15 +5,15 @@ import http from 'node:http';
 import net from 'node:net';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import type { Push } from '../gitlab/webhook-event.js';
 import { Metrics } from '../observability/metrics.js';
 import { startHttpServer } from '../server/http-server.js';
 import { deferred } from '../testing/informers.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
 import { RawConnection } from '../testing/raw-http.js';
-import type { Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { TriggerQueue } from './trigger-queue.js';
-import { SMALL_BODY_BYTES, webhookRoute, type WebhookDeps } from './webhook-handler.js';
+import { SMALL_BODY_BYTES, type WebhookDeps, webhookRoute } from './webhook-handler.js';
 
 const HOOK_TOKEN = 'gitlab-hook-token-3f9c2a7e51d04b86';
 const SIGNING_KEY = 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcdef').toString('base64');
@@ -22,9 +22,25 @@ const NOW_S = Math.floor(NOW.getTime() / 1000);
 const SHA = '9f2c1e0b7a6d5c4b3a29180706f5e4d3c2b1a098';
 
 const pushBody = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ object_kind: 'push', event_name: 'push', before: '0'.repeat(39) + '1', after: SHA, ref: 'refs/heads/main', project_id: 9, project: { id: 9, path_with_namespace: 'team/app' }, commits: [], ...over });
+  JSON.stringify({
+    object_kind: 'push',
+    event_name: 'push',
+    before: '0'.repeat(39) + '1',
+    after: SHA,
+    ref: 'refs/heads/main',
+    project_id: 9,
+    project: { id: 9, path_with_namespace: 'team/app' },
+    commits: [],
+    ...over,
+  });
 
-const target = (gitRepository: string, ref: Target['ref']): Target => ({ namespace: 'apps', gitRepository, receiver: `${gitRepository}-gitlab`, project: 'team/app', ref });
+const target = (gitRepository: string, ref: Target['ref']): Target => ({
+  namespace: 'apps',
+  gitRepository,
+  receiver: `${gitRepository}-gitlab`,
+  project: 'team/app',
+  ref,
+});
 
 interface Fixture {
   links: Map<string, ValidatedLinkSpec>;
@@ -44,7 +60,10 @@ interface Fixture {
 
 function fixture(): Fixture {
   return {
-    links: new Map([['gitlab', linkSpec()], ['signed', linkSpec({ signing: true })]]),
+    links: new Map([
+      ['gitlab', linkSpec()],
+      ['signed', linkSpec({ signing: true })],
+    ]),
     secrets: new Map([
       ['gitlab-flux-link/hook-token/token', HOOK_TOKEN],
       ['gitlab-flux-link/hook-signing/key', SIGNING_KEY],
@@ -93,14 +112,27 @@ interface Reply {
   body: string;
 }
 
-function send(port: number, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<Reply> {
+function send(
+  port: number,
+  opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer },
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'POST', path: opts.path ?? '/hooks/gitlab', headers: opts.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'POST',
+        path: opts.path ?? '/hooks/gitlab',
+        headers: opts.headers ?? {},
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -125,11 +157,20 @@ function rawExchange(port: number, head: string, bodyChunks: Buffer[]): Promise<
   });
 }
 
-const headers = (over: Record<string, string> = {}): Record<string, string> => ({ 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': HOOK_TOKEN, ...over });
+const headers = (over: Record<string, string> = {}): Record<string, string> => ({
+  'Content-Type': 'application/json',
+  'X-Gitlab-Event': 'Push Hook',
+  'X-Gitlab-Token': HOOK_TOKEN,
+  ...over,
+});
 
 function signatureHeaders(body: string, key = SIGNING_KEY, ts = String(NOW_S), id = 'msg_1'): Record<string, string> {
   const keyBytes = key.startsWith('whsec_') ? Buffer.from(key.slice(6), 'base64') : Buffer.from(key);
-  return { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': 'v1,' + createHmac('sha256', keyBytes).update(`${id}.${ts}.${body}`).digest('base64') };
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': ts,
+    'webhook-signature': 'v1,' + createHmac('sha256', keyBytes).update(`${id}.${ts}.${body}`).digest('base64'),
+  };
 }
 
 describe('webhook-handler: POST /hooks/<link>', function () {
@@ -147,13 +188,50 @@ describe('webhook-handler: POST /hooks/<link>', function () {
   });
 
   describe('answers', () => {
-    const cases: Array<{ name: string; req: () => Parameters<typeof send>[1]; setup?: (f: Fixture) => void; status: number; result: string; enqueued: number }> = [
+    const cases: Array<{
+      name: string;
+      req: () => Parameters<typeof send>[1];
+      setup?: (f: Fixture) => void;
+      status: number;
+      result: string;
+      enqueued: number;
+    }> = [
       { name: 'GET → 405', req: () => ({ method: 'GET', headers: headers() }), status: 405, result: 'method_not_allowed', enqueued: 0 },
-      { name: 'PUT with a valid push → 405', req: () => ({ method: 'PUT', headers: headers(), body: pushBody() }), status: 405, result: 'method_not_allowed', enqueued: 0 },
-      { name: 'an unknown link → 404', req: () => ({ path: '/hooks/nope', headers: headers(), body: pushBody() }), status: 404, result: 'unknown_link', enqueued: 0 },
-      { name: 'an empty link name → 404', req: () => ({ path: '/hooks/', headers: headers(), body: pushBody() }), status: 404, result: 'unknown_link', enqueued: 0 },
-      { name: 'a wrong token → 401', req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: pushBody() }), status: 401, result: 'unauthorized', enqueued: 0 },
-      { name: 'a token of the right length but wrong → 401', req: () => ({ headers: headers({ 'X-Gitlab-Token': HOOK_TOKEN.replace(/.$/, '#') }), body: pushBody() }), status: 401, result: 'unauthorized', enqueued: 0 },
+      {
+        name: 'PUT with a valid push → 405',
+        req: () => ({ method: 'PUT', headers: headers(), body: pushBody() }),
+        status: 405,
+        result: 'method_not_allowed',
+        enqueued: 0,
+      },
+      {
+        name: 'an unknown link → 404',
+        req: () => ({ path: '/hooks/nope', headers: headers(), body: pushBody() }),
+        status: 404,
+        result: 'unknown_link',
+        enqueued: 0,
+      },
+      {
+        name: 'an empty link name → 404',
+        req: () => ({ path: '/hooks/', headers: headers(), body: pushBody() }),
+        status: 404,
+        result: 'unknown_link',
+        enqueued: 0,
+      },
+      {
+        name: 'a wrong token → 401',
+        req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: pushBody() }),
+        status: 401,
+        result: 'unauthorized',
+        enqueued: 0,
+      },
+      {
+        name: 'a token of the right length but wrong → 401',
+        req: () => ({ headers: headers({ 'X-Gitlab-Token': HOOK_TOKEN.replace(/.$/, '#') }), body: pushBody() }),
+        status: 401,
+        result: 'unauthorized',
+        enqueued: 0,
+      },
       {
         name: 'a missing token → 401',
         req: () => {
@@ -165,20 +243,103 @@ describe('webhook-handler: POST /hooks/<link>', function () {
         result: 'unauthorized',
         enqueued: 0,
       },
-      { name: 'a wrong token with invalid JSON → 401 (authentication first)', req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: '{not json' }), status: 401, result: 'unauthorized', enqueued: 0 },
-      { name: 'an unreadable webhook Secret → 503', setup: (f) => f.secrets.delete('gitlab-flux-link/hook-token/token'), req: () => ({ headers: headers(), body: pushBody() }), status: 503, result: 'secret_missing', enqueued: 0 },
-      { name: 'invalid JSON → 400', req: () => ({ headers: headers(), body: '{"object_kind": "push",' }), status: 400, result: 'malformed', enqueued: 0 },
+      {
+        name: 'a wrong token with invalid JSON → 401 (authentication first)',
+        req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: '{not json' }),
+        status: 401,
+        result: 'unauthorized',
+        enqueued: 0,
+      },
+      {
+        name: 'an unreadable webhook Secret → 503',
+        setup: (f) => f.secrets.delete('gitlab-flux-link/hook-token/token'),
+        req: () => ({ headers: headers(), body: pushBody() }),
+        status: 503,
+        result: 'secret_missing',
+        enqueued: 0,
+      },
+      {
+        name: 'invalid JSON → 400',
+        req: () => ({ headers: headers(), body: '{"object_kind": "push",' }),
+        status: 400,
+        result: 'malformed',
+        enqueued: 0,
+      },
       { name: 'an empty body → 400', req: () => ({ headers: headers() }), status: 400, result: 'malformed', enqueued: 0 },
-      { name: 'a push without ref → 400', req: () => ({ headers: headers(), body: pushBody({ ref: undefined }) }), status: 400, result: 'malformed', enqueued: 0 },
-      { name: 'no X-Gitlab-Event header → 400', req: () => ({ headers: { 'X-Gitlab-Token': HOOK_TOKEN }, body: pushBody() }), status: 400, result: 'malformed', enqueued: 0 },
-      { name: 'a Merge Request Hook → 200 ignored', req: () => ({ headers: headers({ 'X-Gitlab-Event': 'Merge Request Hook' }), body: JSON.stringify({ object_kind: 'merge_request' }) }), status: 200, result: 'ignored', enqueued: 0 },
-      { name: 'a System Hook project_create → 200 ignored', req: () => ({ headers: headers({ 'X-Gitlab-Event': 'System Hook' }), body: JSON.stringify({ event_name: 'project_create' }) }), status: 200, result: 'ignored', enqueued: 0 },
-      { name: 'a push from a project the trust policy does not allow → 202 and nothing queued', req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'evil/app' } }) }), status: 202, result: 'untrusted_project', enqueued: 0 },
-      { name: 'a push to the tracked branch main → 202, one trigger', req: () => ({ headers: headers(), body: pushBody() }), status: 202, result: 'accepted', enqueued: 1 },
-      { name: 'a push to an untracked branch → 202, no trigger', req: () => ({ headers: headers(), body: pushBody({ ref: 'refs/heads/feature' }) }), status: 202, result: 'accepted', enqueued: 0 },
-      { name: 'a branch deletion → 202, no trigger', req: () => ({ headers: headers(), body: pushBody({ after: '0'.repeat(40) }) }), status: 202, result: 'accepted', enqueued: 0 },
-      { name: 'a push of a project without GitRepositories → 202, no trigger', setup: (f) => f.allowedProjects.add('team/other'), req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'team/other' } }) }), status: 202, result: 'accepted', enqueued: 0 },
-      { name: 'a query string does not change the link → 202', req: () => ({ path: '/hooks/gitlab?x=1', headers: headers(), body: pushBody() }), status: 202, result: 'accepted', enqueued: 1 },
+      {
+        name: 'a push without ref → 400',
+        req: () => ({ headers: headers(), body: pushBody({ ref: undefined }) }),
+        status: 400,
+        result: 'malformed',
+        enqueued: 0,
+      },
+      {
+        name: 'no X-Gitlab-Event header → 400',
+        req: () => ({ headers: { 'X-Gitlab-Token': HOOK_TOKEN }, body: pushBody() }),
+        status: 400,
+        result: 'malformed',
+        enqueued: 0,
+      },
+      {
+        name: 'a Merge Request Hook → 200 ignored',
+        req: () => ({
+          headers: headers({ 'X-Gitlab-Event': 'Merge Request Hook' }),
+          body: JSON.stringify({ object_kind: 'merge_request' }),
+        }),
+        status: 200,
+        result: 'ignored',
+        enqueued: 0,
+      },
+      {
+        name: 'a System Hook project_create → 200 ignored',
+        req: () => ({ headers: headers({ 'X-Gitlab-Event': 'System Hook' }), body: JSON.stringify({ event_name: 'project_create' }) }),
+        status: 200,
+        result: 'ignored',
+        enqueued: 0,
+      },
+      {
+        name: 'a push from a project the trust policy does not allow → 202 and nothing queued',
+        req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'evil/app' } }) }),
+        status: 202,
+        result: 'untrusted_project',
+        enqueued: 0,
+      },
+      {
+        name: 'a push to the tracked branch main → 202, one trigger',
+        req: () => ({ headers: headers(), body: pushBody() }),
+        status: 202,
+        result: 'accepted',
+        enqueued: 1,
+      },
+      {
+        name: 'a push to an untracked branch → 202, no trigger',
+        req: () => ({ headers: headers(), body: pushBody({ ref: 'refs/heads/feature' }) }),
+        status: 202,
+        result: 'accepted',
+        enqueued: 0,
+      },
+      {
+        name: 'a branch deletion → 202, no trigger',
+        req: () => ({ headers: headers(), body: pushBody({ after: '0'.repeat(40) }) }),
+        status: 202,
+        result: 'accepted',
+        enqueued: 0,
+      },
+      {
+        name: 'a push of a project without GitRepositories → 202, no trigger',
+        setup: (f) => f.allowedProjects.add('team/other'),
+        req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'team/other' } }) }),
+        status: 202,
+        result: 'accepted',
+        enqueued: 0,
+      },
+      {
+        name: 'a query string does not change the link → 202',
+        req: () => ({ path: '/hooks/gitlab?x=1', headers: headers(), body: pushBody() }),
+        status: 202,
+        result: 'accepted',
+        enqueued: 1,
+      },
     ];
     for (const c of cases) {
       it(c.name, async () => {
@@ -191,15 +352,22 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     }
   });
 
-  it('enqueues once per target whose ref matches: a push to main triggers only main\'s GitRepository', async () => {
+  it("enqueues once per target whose ref matches: a push to main triggers only main's GitRepository", async () => {
     const reply = await send(server.port, { headers: headers(), body: pushBody({ ref: 'refs/heads/main' }) });
     expect(reply.status).to.equal(202);
     expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-main']);
     expect(f.enqueued[0]!.link).to.equal('gitlab');
-    expect(f.enqueued[0]!.push).to.deep.include({ kind: 'push', project: 'team/app', ref: 'refs/heads/main', after: SHA, deleted: false, event: 'Push Hook' });
+    expect(f.enqueued[0]!.push).to.deep.include({
+      kind: 'push',
+      project: 'team/app',
+      ref: 'refs/heads/main',
+      after: SHA,
+      deleted: false,
+      event: 'Push Hook',
+    });
   });
 
-  it('a push to dev triggers only dev\'s GitRepository', async () => {
+  it("a push to dev triggers only dev's GitRepository", async () => {
     await send(server.port, { headers: headers(), body: pushBody({ ref: 'refs/heads/dev' }) });
     expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-dev']);
   });
@@ -210,7 +378,7 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-main', 'app-main-2', 'app-any']);
   });
 
-  it('hands every trigger the time the request arrived (the start of the operator\'s added latency)', async () => {
+  it("hands every trigger the time the request arrived (the start of the operator's added latency)", async () => {
     f.targets.push(target('app-main-2', { branch: 'main' }));
     const before = process.hrtime.bigint();
     await send(server.port, { headers: headers(), body: pushBody() });
@@ -266,7 +434,10 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     expect(f.logLines.join('\n')).to.not.include(HOOK_TOKEN);
   });
 
-  for (const [name, token] of [['a webhook token of 15 characters', 'fifteen-chars-x'], ['a webhook token of 1 character', 'x']] as const) {
+  for (const [name, token] of [
+    ['a webhook token of 15 characters', 'fifteen-chars-x'],
+    ['a webhook token of 1 character', 'x'],
+  ] as const) {
     it(`${name} → 503 even when sent right, and the log names the field, never the token`, async () => {
       f.secrets.set('gitlab-flux-link/hook-token/token', token);
       const reply = await send(server.port, { headers: headers({ 'X-Gitlab-Token': token }), body: pushBody() });
@@ -292,15 +463,26 @@ describe('webhook-handler: POST /hooks/<link>', function () {
   });
 
   it('large bodies read at once are bounded: past maxBodyReads an authenticated webhook with a large body gets 503 with Retry-After at once, and the slot frees', async () => {
-    const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
+    const own = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics,
+      ready: () => true,
+      routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })],
+    });
     const body = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
     const slow = await RawConnection.open(own.port);
     try {
       // Holds the one slot: headers and half the body sent, the rest later.
-      await slow.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      await slow.write(
+        `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
       await new Promise((r) => setTimeout(r, 100));
       const busy = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: own.port, method: 'POST', path: '/hooks/gitlab', headers: headers(), agent: false }, resolve);
+        const req = http.request(
+          { host: '127.0.0.1', port: own.port, method: 'POST', path: '/hooks/gitlab', headers: headers(), agent: false },
+          resolve,
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -320,12 +502,20 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     }
   });
 
-  it('small bodies (GitLab\'s) take no slot: 100 concurrent pushes while the one large-body slot is held are all accepted', async () => {
-    const own = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })] });
+  it("small bodies (GitLab's) take no slot: 100 concurrent pushes while the one large-body slot is held are all accepted", async () => {
+    const own = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics,
+      ready: () => true,
+      routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })],
+    });
     const large = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
     const slow = await RawConnection.open(own.port);
     try {
-      await slow.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${large.length}\r\n\r\n${large.slice(0, 10)}`);
+      await slow.write(
+        `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${large.length}\r\n\r\n${large.slice(0, 10)}`,
+      );
       await new Promise((r) => setTimeout(r, 100));
       const replies = await Promise.all(Array.from({ length: 100 }, () => send(own.port, { headers: headers(), body: pushBody() })));
       expect([...new Set(replies.map((r) => r.status))]).to.deep.equal([202]);
@@ -416,14 +606,36 @@ describe('webhook-handler: POST /hooks/<link>', function () {
 
   describe('signed webhooks (link with signingSecretRef)', () => {
     const body = pushBody();
-    const cases: Array<{ name: string; sig: () => Record<string, string>; setup?: (f: Fixture) => void; status: number; result: string }> = [
-      { name: 'a valid signature → 202', sig: () => signatureHeaders(body), status: 202, result: 'accepted' },
-      { name: 'a signature with the wrong key → 401', sig: () => signatureHeaders(body, 'whsec_' + Buffer.from('other').toString('base64')), status: 401, result: 'bad_signature' },
-      { name: 'a signature over another body → 401', sig: () => signatureHeaders(pushBody({ ref: 'refs/heads/dev' })), status: 401, result: 'bad_signature' },
-      { name: 'a stale timestamp → 401', sig: () => signatureHeaders(body, SIGNING_KEY, String(NOW_S - 600)), status: 401, result: 'bad_signature' },
-      { name: 'no signature headers → 401', sig: () => ({}), status: 401, result: 'bad_signature' },
-      { name: 'an unreadable signing Secret → 503', setup: (f) => f.secrets.delete('gitlab-flux-link/hook-signing/key'), sig: () => signatureHeaders(body), status: 503, result: 'secret_missing' },
-    ];
+    const cases: Array<{ name: string; sig: () => Record<string, string>; setup?: (f: Fixture) => void; status: number; result: string }> =
+      [
+        { name: 'a valid signature → 202', sig: () => signatureHeaders(body), status: 202, result: 'accepted' },
+        {
+          name: 'a signature with the wrong key → 401',
+          sig: () => signatureHeaders(body, 'whsec_' + Buffer.from('other').toString('base64')),
+          status: 401,
+          result: 'bad_signature',
+        },
+        {
+          name: 'a signature over another body → 401',
+          sig: () => signatureHeaders(pushBody({ ref: 'refs/heads/dev' })),
+          status: 401,
+          result: 'bad_signature',
+        },
+        {
+          name: 'a stale timestamp → 401',
+          sig: () => signatureHeaders(body, SIGNING_KEY, String(NOW_S - 600)),
+          status: 401,
+          result: 'bad_signature',
+        },
+        { name: 'no signature headers → 401', sig: () => ({}), status: 401, result: 'bad_signature' },
+        {
+          name: 'an unreadable signing Secret → 503',
+          setup: (f) => f.secrets.delete('gitlab-flux-link/hook-signing/key'),
+          sig: () => signatureHeaders(body),
+          status: 503,
+          result: 'secret_missing',
+        },
+      ];
     for (const c of cases) {
       it(c.name, async () => {
         c.setup?.(f);
@@ -439,8 +651,16 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       ['an empty whsec_ key (anyone can compute its HMAC)', 'whsec_', /shorter than 16 bytes/],
       ['a whsec_ key that is not base64 at all (decodes to nothing)', 'whsec_!!!!', /not canonical base64/],
       ['a whsec_ key of 8 bytes', 'whsec_' + Buffer.from('8 bytes!').toString('base64'), /shorter than 16 bytes/],
-      ['a whsec_ key without its padding (not canonical)', 'whsec_' + Buffer.from('signing-key-bytes-0123456789abcd').toString('base64').replace(/=+$/, ''), /not canonical base64/],
-      ['a whsec_ key in the URL-safe alphabet (not the standard one)', 'whsec_' + Buffer.from('\xfb\xff'.repeat(12), 'latin1').toString('base64url'), /not canonical base64/],
+      [
+        'a whsec_ key without its padding (not canonical)',
+        'whsec_' + Buffer.from('signing-key-bytes-0123456789abcd').toString('base64').replace(/=+$/, ''),
+        /not canonical base64/,
+      ],
+      [
+        'a whsec_ key in the URL-safe alphabet (not the standard one)',
+        'whsec_' + Buffer.from('\xfb\xff'.repeat(12), 'latin1').toString('base64url'),
+        /not canonical base64/,
+      ],
       ['a raw key of 15 bytes', 'raw-key-15bytes', /shorter than 16 bytes/],
     ];
     for (const [name, key, why] of weakKeys) {
@@ -465,14 +685,22 @@ describe('webhook-handler: POST /hooks/<link>', function () {
 
     it('a deep body is judged by its signature first: a wrong one → 401, a valid one → 400', async () => {
       const deep = '['.repeat(40) + ']'.repeat(40);
-      const wrong = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(deep, 'whsec_' + Buffer.from('another-signing-key-0123').toString('base64')) }, body: deep });
+      const wrong = await send(server.port, {
+        path: '/hooks/signed',
+        headers: { ...headers(), ...signatureHeaders(deep, 'whsec_' + Buffer.from('another-signing-key-0123').toString('base64')) },
+        body: deep,
+      });
       const valid = await send(server.port, { path: '/hooks/signed', headers: { ...headers(), ...signatureHeaders(deep) }, body: deep });
       expect([wrong.status, valid.status]).to.deep.equal([401, 400]);
       expect(valid.body).to.match(/deeper than 32/);
     });
 
     it('still needs the token when the signature is valid', async () => {
-      const reply = await send(server.port, { path: '/hooks/signed', headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) }, body });
+      const reply = await send(server.port, {
+        path: '/hooks/signed',
+        headers: { ...headers({ 'X-Gitlab-Token': 'guess' }), ...signatureHeaders(body) },
+        body,
+      });
       expect(reply.status).to.equal(401);
       expect(f.enqueued).to.have.length(0);
     });
@@ -482,7 +710,9 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     it('a wrong token is answered 401 before the body is read: the client need not send it', async () => {
       const conn = await RawConnection.open(server.port);
       try {
-        await conn.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: guess\r\nContent-Length: 4000000\r\n\r\n{"object_kind":`);
+        await conn.write(
+          `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: guess\r\nContent-Length: 4000000\r\n\r\n{"object_kind":`,
+        );
         const reply = await conn.waitForReply(5_000);
         expect(reply?.status, 'answered while most of the declared body is still unsent').to.equal(401);
         expect(f.observed).to.deep.equal(['unauthorized']);
@@ -509,7 +739,9 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       const gate = deferred();
       f.secretGate = gate.promise;
       const conn = await RawConnection.open(server.port);
-      await conn.write(`POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: 1000\r\n\r\n{"object_kind":`);
+      await conn.write(
+        `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: 1000\r\n\r\n{"object_kind":`,
+      );
       while (f.secretReads === 0) await new Promise((r) => setTimeout(r, 2));
       conn.reset();
       await conn.closed;
@@ -565,7 +797,12 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     it('random bodies and header values', async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(fc.string({ maxLength: 200 }), fc.json({ maxDepth: 3 }), fc.constant(pushBody()), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a).toString('latin1'))),
+          fc.oneof(
+            fc.string({ maxLength: 200 }),
+            fc.json({ maxDepth: 3 }),
+            fc.constant(pushBody()),
+            fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a).toString('latin1')),
+          ),
           fc.oneof(fc.constant('Push Hook'), fc.constant('Tag Push Hook'), fc.constant('System Hook'), headerValue),
           fc.oneof(fc.constant(HOOK_TOKEN), headerValue),
           fc.option(headerValue, { nil: undefined }),

@@ -6,7 +6,14 @@ import type { Logger } from '../observability/logger.js';
 import { LogRateLimit } from '../observability/log-rate-limit.js';
 import { text, type Route } from '../server/http-server.js';
 import { JsonShapeScanner, MAX_JSON_DEPTH, MAX_JSON_VALUES, type JsonShapeVerdict } from '../server/json-limits.js';
-import { checkSignature, checkToken, weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
+import {
+  checkSignature,
+  checkToken,
+  weakSecretMessage,
+  weakSigningKeyReason,
+  weakTokenReason,
+  type WebhookSecretField,
+} from '../gitlab/webhook-auth.js';
 import { parseEvent, type Push } from '../gitlab/webhook-event.js';
 import type { Target } from './receiver-index.js';
 import { RecentDeliveries } from './recent-deliveries.js';
@@ -77,7 +84,11 @@ export const SECRET_WARNING_INTERVAL_MS = 60_000;
 
 export function webhookRoute(deps: WebhookDeps): Route {
   const secretWarnings = new LogRateLimit(SECRET_WARNING_INTERVAL_MS);
-  const deliveries = new RecentDeliveries({ ttlMs: DELIVERY_MEMORY_MS, maxEntries: deps.maxDeliveriesRemembered ?? DEFAULT_MAX_DELIVERIES_REMEMBERED, now: () => (deps.now?.() ?? new Date()).getTime() });
+  const deliveries = new RecentDeliveries({
+    ttlMs: DELIVERY_MEMORY_MS,
+    maxEntries: deps.maxDeliveriesRemembered ?? DEFAULT_MAX_DELIVERIES_REMEMBERED,
+    now: () => (deps.now?.() ?? new Date()).getTime(),
+  });
   const bodyReads = { active: 0, max: deps.maxBodyReads ?? DEFAULT_MAX_BODY_READS };
   return async (req, res) => {
     const receivedAt = process.hrtime.bigint();
@@ -102,7 +113,15 @@ export function webhookRoute(deps: WebhookDeps): Route {
   };
 }
 
-async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads: { active: number; max: number }, req: http.IncomingMessage, linkName: string, receivedAt: bigint, secretWarnings: LogRateLimit): Promise<Answer> {
+async function handle(
+  deps: WebhookDeps,
+  deliveries: RecentDeliveries,
+  bodyReads: { active: number; max: number },
+  req: http.IncomingMessage,
+  linkName: string,
+  receivedAt: bigint,
+  secretWarnings: LogRateLimit,
+): Promise<Answer> {
   const now = deps.now?.() ?? new Date();
   if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
   const spec = deps.linkSpec(linkName);
@@ -111,7 +130,8 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads
     return { status: 404, body: 'no such GitLabFluxLink', result: 'unknown_link' };
   }
   const limit = deps.maxBodyBytes ?? MAX_BODY_BYTES;
-  if (Number(req.headers['content-length'] ?? 0) > limit) return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
+  if (Number(req.headers['content-length'] ?? 0) > limit)
+    return { status: 413, body: `body larger than ${limit} bytes`, result: 'too_large' };
 
   // The token is in a header: check it before reading the body, so an unauthenticated client cannot make
   // the operator hold up to `limit` bytes per connection (node discards the unread body after the answer).
@@ -131,8 +151,16 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads
 
   // Reading and parsing a large body is the expensive part: bounded per process, refused at once when full.
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES) return authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
-  if (bodyReads.active >= bodyReads.max) return { status: 503, body: 'busy: too many large webhook bodies being read, retry', result: 'busy', close: true, retryAfterSeconds: 1 };
+  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES)
+    return authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
+  if (bodyReads.active >= bodyReads.max)
+    return {
+      status: 503,
+      body: 'busy: too many large webhook bodies being read, retry',
+      result: 'busy',
+      close: true,
+      retryAfterSeconds: 1,
+    };
   bodyReads.active++;
   try {
     return await authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
@@ -141,7 +169,16 @@ async function handle(deps: WebhookDeps, deliveries: RecentDeliveries, bodyReads
   }
 }
 
-async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries, req: http.IncomingMessage, linkName: string, spec: ValidatedLinkSpec, limit: number, now: Date, receivedAt: bigint): Promise<Answer> {
+async function authenticatedBody(
+  deps: WebhookDeps,
+  deliveries: RecentDeliveries,
+  req: http.IncomingMessage,
+  linkName: string,
+  spec: ValidatedLinkSpec,
+  limit: number,
+  now: Date,
+  receivedAt: bigint,
+): Promise<Answer> {
   // A signed webhook is kept whole (within the limit) so that its signature is judged before its shape; an
   // unsigned one is not kept past a shape limit. Either way nothing past a limit is scanned further or parsed.
   const read = await readBody(req, limit, spec.webhook.signingSecretRef !== undefined);
@@ -150,7 +187,8 @@ async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries
   const chunked = req.headers['content-length'] === undefined; // cut off mid-body: closed after the answer
   const shapeRefused = (shape: JsonShapeVerdict): Answer | undefined => {
     if (shape === 'too-deep') return { status: 400, body: `body nests deeper than ${MAX_JSON_DEPTH}`, result: 'malformed', close: chunked };
-    if (shape === 'too-many-values') return { status: 400, body: `body holds more than ${MAX_JSON_VALUES} JSON values`, result: 'malformed', close: chunked };
+    if (shape === 'too-many-values')
+      return { status: 400, body: `body holds more than ${MAX_JSON_VALUES} JSON values`, result: 'malformed', close: chunked };
     return undefined;
   };
   if (read.kind === 'cut') return shapeRefused(read.shape)!;
@@ -160,7 +198,13 @@ async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries
     if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
     const weakKey = weakSigningKeyReason(key);
     if (weakKey) return weakSecret(deps, linkName, 'spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, weakKey);
-    const sig = checkSignature({ id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') }, body, key, Math.floor(now.getTime() / 1000), SIGNATURE_TOLERANCE_SECONDS);
+    const sig = checkSignature(
+      { id: header(req, 'webhook-id'), timestamp: header(req, 'webhook-timestamp'), signature: header(req, 'webhook-signature') },
+      body,
+      key,
+      Math.floor(now.getTime() / 1000),
+      SIGNATURE_TOLERANCE_SECONDS,
+    );
     if (!sig.ok) return { status: 401, body: 'unauthorized', result: 'bad_signature' };
   }
   const refused = shapeRefused(read.shape);
@@ -169,7 +213,8 @@ async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries
   // From here on nothing awaits: looking the delivery up, acting on it and remembering it are one step, so
   // two copies arriving together cannot both pass.
   const ids = deliveryIds(req, linkName, spec.webhook.signingSecretRef !== undefined, body);
-  if (ids.some((id) => deliveries.has(id))) return { status: 200, body: 'ignored: duplicate delivery, accepted already', result: 'duplicate' };
+  if (ids.some((id) => deliveries.has(id)))
+    return { status: 200, body: 'ignored: duplicate delivery, accepted already', result: 'duplicate' };
   const answer = accept(deps, req, linkName, spec, body, now, receivedAt);
   // Only accepted deliveries: GitLab's retry of one refused (a 503 meanwhile) must be judged afresh.
   if (answer.status < 300) for (const id of ids) deliveries.add(id);
@@ -192,7 +237,10 @@ function deliveryIds(req: http.IncomingMessage, link: string, signed: boolean, b
   const ids: string[] = [];
   const signedId = signed ? header(req, 'webhook-id') : undefined;
   if (signedId) ids.push(`${link}\nwebhook-id\n${signedId}`);
-  const unsigned = [['idempotency-key', header(req, 'idempotency-key')], ['event-uuid', header(req, 'x-gitlab-event-uuid')]].filter(([, v]) => v);
+  const unsigned = [
+    ['idempotency-key', header(req, 'idempotency-key')],
+    ['event-uuid', header(req, 'x-gitlab-event-uuid')],
+  ].filter(([, v]) => v);
   if (unsigned.length > 0) {
     const payload = createHash('sha256').update(body).digest('base64');
     for (const [kind, value] of unsigned) ids.push(`${link}\n${kind}\n${value}\n${payload}`);
@@ -201,7 +249,15 @@ function deliveryIds(req: http.IncomingMessage, link: string, signed: boolean, b
 }
 
 /** An authenticated delivery, not seen before: parse it and queue its triggers. Synchronous on purpose. */
-function accept(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, spec: ValidatedLinkSpec, body: Buffer, now: Date, receivedAt: bigint): Answer {
+function accept(
+  deps: WebhookDeps,
+  req: http.IncomingMessage,
+  linkName: string,
+  spec: ValidatedLinkSpec,
+  body: Buffer,
+  now: Date,
+  receivedAt: bigint,
+): Answer {
   // Suspended: authenticated pushes are acknowledged (GitLab disables hooks that keep failing) and dropped.
   if (spec.suspend) return { status: 202, body: 'accepted: link suspended, nothing triggered', result: 'suspended' };
 
@@ -218,11 +274,17 @@ function accept(deps: WebhookDeps, req: http.IncomingMessage, linkName: string, 
   deps.recordPush(linkName, event, now);
   if (!deps.projectAllowed(linkName, event.project)) {
     deps.log.info('push ignored: project not allowed by the trust policy', { link: linkName, project: event.project });
-    return { status: 202, body: 'accepted: project not allowed by the link\'s trust policy', result: 'untrusted_project' };
+    return { status: 202, body: "accepted: project not allowed by the link's trust policy", result: 'untrusted_project' };
   }
   const targets = deps.targets(linkName, event.project).filter((t) => shouldTrigger(t.ref, { ref: event.ref, deleted: event.deleted }));
   for (const t of targets) deps.enqueue(linkName, event, t, receivedAt);
-  deps.log.info('push accepted', { link: linkName, project: event.project, ref: event.ref, deleted: event.deleted, receivers: targets.length });
+  deps.log.info('push accepted', {
+    link: linkName,
+    project: event.project,
+    ref: event.ref,
+    deleted: event.deleted,
+    receivers: targets.length,
+  });
   return { status: 202, body: `accepted: ${targets.length} receiver(s) to trigger`, result: 'accepted' };
 }
 
@@ -270,7 +332,9 @@ function readBody(req: http.IncomingMessage, limit: number, keepPastShape: boole
       chunks = [];
       if (chunked) stop({ kind: 'cut', shape });
     });
-    req.on('end', () => resolve(shape === 'ok' || keepPastShape ? { kind: 'whole', body: Buffer.concat(chunks), shape } : { kind: 'cut', shape }));
+    req.on('end', () =>
+      resolve(shape === 'ok' || keepPastShape ? { kind: 'whole', body: Buffer.concat(chunks), shape } : { kind: 'cut', shape }),
+    );
     req.on('aborted', () => resolve('aborted'));
     req.on('error', () => resolve('aborted'));
     req.on('close', () => resolve('aborted')); // after 'end' this changes nothing: a promise settles once

@@ -33,10 +33,20 @@ describe('webhook-handler: the "webhook Secret unreadable" warning', () => {
 
   const post = (link: string) =>
     new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: `/hooks/${link}`, headers: { 'X-Gitlab-Token': 'x', 'X-Gitlab-Event': 'Push Hook' }, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          method: 'POST',
+          path: `/hooks/${link}`,
+          headers: { 'X-Gitlab-Token': 'x', 'X-Gitlab-Event': 'Push Hook' },
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end('{}');
     });

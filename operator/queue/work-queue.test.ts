@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { deferred, FakeClock } from '../testing/fake-clock.js';
-import { WorkQueue, type Outcome } from './work-queue.js';
+import { type Outcome, WorkQueue } from './work-queue.js';
 
 const settle = async (rounds = 5) => {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));

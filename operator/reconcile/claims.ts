@@ -1,8 +1,8 @@
 import type { LabelSelector } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
-import { projectPathFor, type Instance } from '../gitlab/project-url.js';
 import type { GitRepository } from '../flux/types.js';
 import type { ProjectMatcher } from '../gitlab/project-patterns.js';
+import { type Instance, projectPathFor } from '../gitlab/project-url.js';
 import { selectorMatches } from './selector.js';
 
 /**
@@ -33,7 +33,11 @@ export interface NamespaceProjectsMatcher {
  */
 export type RepositoryVerdict = { project: string; refusal?: undefined } | { project: string; refusal: string };
 
-export function judgeRepository(link: LinkMatcher, repo: GitRepository, namespaceLabels: Record<string, string> | undefined): RepositoryVerdict | undefined {
+export function judgeRepository(
+  link: LinkMatcher,
+  repo: GitRepository,
+  namespaceLabels: Record<string, string> | undefined,
+): RepositoryVerdict | undefined {
   if (namespaceLabels === undefined) return undefined; // namespace unknown (being created or deleted)
   if (!selectorMatches(link.spec.trust?.namespaceSelector, namespaceLabels)) return undefined;
   const project = projectPathFor(repo.spec?.url ?? '', link.instance);
@@ -44,7 +48,11 @@ export function judgeRepository(link: LinkMatcher, repo: GitRepository, namespac
 }
 
 /** The project path when the link would manage the repository, else undefined. */
-export function matchRepository(link: LinkMatcher, repo: GitRepository, namespaceLabels: Record<string, string> | undefined): string | undefined {
+export function matchRepository(
+  link: LinkMatcher,
+  repo: GitRepository,
+  namespaceLabels: Record<string, string> | undefined,
+): string | undefined {
   const v = judgeRepository(link, repo, namespaceLabels);
   return v === undefined || v.refusal !== undefined ? undefined : v.project;
 }
@@ -101,7 +109,12 @@ export interface Claims {
  * The repositories `self` manages, those it matches but another (older) link manages, and those its
  * namespaceProjects rules refuse (a refused repository is not matched, so a rival may manage it).
  */
-export function claimsOf(self: LinkMatcher, all: LinkMatcher[], repos: GitRepository[], namespaceLabels: (ns: string) => Record<string, string> | undefined): Claims {
+export function claimsOf(
+  self: LinkMatcher,
+  all: LinkMatcher[],
+  repos: GitRepository[],
+  namespaceLabels: (ns: string) => Record<string, string> | undefined,
+): Claims {
   const rivals = all.filter((l) => l.name !== self.name).sort(olderFirst);
   const managed: Claim[] = [];
   const conflicts: Conflict[] = [];

@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import { compileSpec, LinkCompiler } from './compile.js';
 
-const SPEC: GitLabFluxLinkSpec = { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'ops', name: 'hook' } } };
+const SPEC: GitLabFluxLinkSpec = {
+  gitlab: { url: 'https://gitlab.example.com' },
+  webhook: { secretRef: { namespace: 'ops', name: 'hook' } },
+};
 const link = (generation: number | undefined, spec: unknown = SPEC, uid: string | undefined = 'uid-1'): GitLabFluxLink => ({
   apiVersion: 'fluxlink.dev/v1alpha1',
   kind: 'GitLabFluxLink',

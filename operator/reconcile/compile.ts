@@ -1,7 +1,7 @@
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import { formatFieldErrors, validateLinkSpec, type ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
+import { formatFieldErrors, type ValidatedLinkSpec, validateLinkSpec } from '../api/v1alpha1/validation.js';
 import { compilePatterns, type ProjectMatcher } from '../gitlab/project-patterns.js';
-import { parseInstance, type Instance } from '../gitlab/project-url.js';
+import { type Instance, parseInstance } from '../gitlab/project-url.js';
 import type { LinkMatcher, NamespaceProjectsMatcher } from './claims.js';
 
 /**
@@ -19,7 +19,8 @@ export function compileSpec(raw: unknown): CompiledSpec {
     const instance = parseInstance(v.spec.gitlab.url, v.spec.gitlab.sshHosts ?? []);
     const compiled: CompiledSpec = { valid: true, spec: v.spec, instance, projects: compilePatterns(v.spec.trust.projects) };
     const rules = v.spec.trust.namespaceProjects;
-    if (rules !== undefined) compiled.namespaceProjects = rules.map((r) => ({ namespaceSelector: r.namespaceSelector, projects: compilePatterns(r.projects) }));
+    if (rules !== undefined)
+      compiled.namespaceProjects = rules.map((r) => ({ namespaceSelector: r.namespaceSelector, projects: compilePatterns(r.projects) }));
     return compiled;
   } catch {
     // Validation accepts only what these parse; kept as a second line of defence.
@@ -50,7 +51,13 @@ export class LinkCompiler {
     if (link.metadata.deletionTimestamp) return undefined;
     const c = this.compile(link);
     if (!c.valid) return undefined;
-    const m: LinkMatcher = { name: link.metadata.name, createdAt: link.metadata.creationTimestamp ?? '', instance: c.instance, projects: c.projects, spec: c.spec };
+    const m: LinkMatcher = {
+      name: link.metadata.name,
+      createdAt: link.metadata.creationTimestamp ?? '',
+      instance: c.instance,
+      projects: c.projects,
+      spec: c.spec,
+    };
     if (c.namespaceProjects !== undefined) m.namespaceProjects = c.namespaceProjects;
     return m;
   }

@@ -59,7 +59,11 @@ describe('desiredPair', () => {
 
   it('depends on the repository only through name, namespace and uid (a new resourceVersion changes nothing)', () => {
     const a = desiredPair('team-a', SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
-    const moved = { ...REPO, metadata: { ...REPO.metadata, resourceVersion: '99', generation: 7 }, spec: { ...REPO.spec, ref: { tag: 'v1' } } };
+    const moved = {
+      ...REPO,
+      metadata: { ...REPO.metadata, resourceVersion: '99', generation: 7 },
+      spec: { ...REPO.spec, ref: { tag: 'v1' } },
+    };
     expect(desiredPair('team-a', SPEC, { repo: moved, project: 'platform/podinfo' }, TOKEN)).to.deep.equal(a);
   });
 
@@ -79,12 +83,15 @@ describe('desiredPair', () => {
 });
 
 describe('usableToken', () => {
-  const secret = (token: string | undefined): Secret => ({ metadata: { name: 's' }, data: token === undefined ? {} : { token: Buffer.from(token).toString('base64') } });
+  const secret = (token: string | undefined): Secret => ({
+    metadata: { name: 's' },
+    data: token === undefined ? {} : { token: Buffer.from(token).toString('base64') },
+  });
   const cases: Array<[string, Secret | undefined, string | undefined]> = [
     ['no Secret: none', undefined, undefined],
     ['a Secret without data: none', { metadata: { name: 's' } }, undefined],
     ['a Secret without a token key: none', secret(undefined), undefined],
-    ['an empty token (what GitLab\'s agent writes): none', secret(''), undefined],
+    ["an empty token (what GitLab's agent writes): none", secret(''), undefined],
     ['a 31-character token is too short', secret('x'.repeat(31)), undefined],
     ['a 32-character token is kept', secret('x'.repeat(32)), 'x'.repeat(32)],
     ['a 64-character token is kept', secret(TOKEN), TOKEN],

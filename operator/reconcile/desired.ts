@@ -1,7 +1,16 @@
 import type { GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
-import { GIT_REPOSITORY_API_VERSION, RECEIVER_API_VERSION, type GitRepository, type Receiver, type Secret } from '../flux/types.js';
+import { GIT_REPOSITORY_API_VERSION, type GitRepository, type Receiver, RECEIVER_API_VERSION, type Secret } from '../flux/types.js';
 import type { Claim } from './claims.js';
-import { ANNOTATION_GIT_REPOSITORY, ANNOTATION_PROJECT, LABEL_FLUX_WATCH, LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY, objectName, TOKEN_KEY } from './names.js';
+import {
+  ANNOTATION_GIT_REPOSITORY,
+  ANNOTATION_PROJECT,
+  LABEL_FLUX_WATCH,
+  LABEL_LINK,
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  objectName,
+  TOKEN_KEY,
+} from './names.js';
 
 /**
  * The Secret and Receiver each managed GitRepository should have. Deterministic: names, labels, owner

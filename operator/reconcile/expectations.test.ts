@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Expectations, type CacheLookup } from './expectations.js';
+import { type CacheLookup, Expectations } from './expectations.js';
 
 function cache(entries: Record<string, string>): CacheLookup {
   return (kind, ns, name) => entries[`${kind}/${ns}/${name}`] ?? null;

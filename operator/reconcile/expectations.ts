@@ -3,8 +3,8 @@
  * before the watch delivered them would redo them: create again (AlreadyExists, then a GET to tell ours from
  * someone else's), patch again, delete again — at 10,000 repositories that doubles the API traffic of a
  * convergence. A write is seen once the cache shows the resourceVersion it answered with, or any other than
- * before the write (a later change), or the object gone, for a delete; one not seen within `ttlMs` is forgotten (a missed event must not block the
- * link forever: the informer re-lists on any watch error).
+ * before the write (a later change), or the object gone, for a delete; one not seen within `ttlMs` is
+ * forgotten (a missed event must not block the link forever: the informer re-lists on any watch error).
  */
 export interface Expected {
   /** resourceVersion in the cache before the write (undefined: the object was not there: a create). */
@@ -22,7 +22,14 @@ export class Expectations {
 
   constructor(private readonly ttlMs = 30_000) {}
 
-  expect(link: string, kind: string, namespace: string, name: string, write: { before: string | undefined; after: string | undefined; deleted: boolean }, now: number): void {
+  expect(
+    link: string,
+    kind: string,
+    namespace: string,
+    name: string,
+    write: { before: string | undefined; after: string | undefined; deleted: boolean },
+    now: number,
+  ): void {
     let m = this.byLink.get(link);
     if (!m) this.byLink.set(link, (m = new Map()));
     m.set(`${kind}\u0000${namespace}\u0000${name}`, { ...write, until: now + this.ttlMs });

@@ -23,7 +23,10 @@ export const REQUEUE_MS = {
 export const requeueAfter = (ms: number): Outcome => ({ kind: 'requeueAfter', ms });
 
 /** What the queue does after a pass that reached a verdict. */
-export function outcomeFor(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[]; weakWebhookSecrets?: number } = {}): Outcome {
+export function outcomeFor(
+  verdict: Verdict,
+  pass: { blocked?: number; failures?: readonly string[]; weakWebhookSecrets?: number } = {},
+): Outcome {
   const outcome = verdictOutcome(verdict, pass);
   if (!pass.weakWebhookSecrets) return outcome;
   if (outcome.kind === 'done') return requeueAfter(REQUEUE_MS.weakWebhookSecret);

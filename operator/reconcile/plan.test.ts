@@ -3,7 +3,7 @@ import type { GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
 import type { GitRepository, Receiver, Secret } from '../flux/types.js';
 import { desiredPair, type DesiredPair } from './desired.js';
 import { LABEL_LINK } from './names.js';
-import { Planner, type Action, type Observed, type Plan } from './plan.js';
+import { type Action, type Observed, type Plan, Planner } from './plan.js';
 
 /** The whole plan for a list of pairs, as a pass builds it (link-controller.ts: add each pair, then finish). */
 function plan(linkName: string, desired: DesiredPair[], observed: Observed, tokenKept: (key: string) => boolean): Plan {
@@ -13,11 +13,19 @@ function plan(linkName: string, desired: DesiredPair[], observed: Observed, toke
 }
 
 const LINK = 'team-a';
-const SPEC: GitLabFluxLinkSpec = { gitlab: { url: 'https://gitlab.example.com' }, webhook: { secretRef: { namespace: 'flux-system', name: 'hook' } } };
+const SPEC: GitLabFluxLinkSpec = {
+  gitlab: { url: 'https://gitlab.example.com' },
+  webhook: { secretRef: { namespace: 'flux-system', name: 'hook' } },
+};
 const TOKEN = 'k'.repeat(64);
 
 function repo(name: string, uid = `uid-${name}`): GitRepository {
-  return { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'apps', uid }, spec: { url: `https://gitlab.example.com/group/${name}.git` } };
+  return {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { name, namespace: 'apps', uid },
+    spec: { url: `https://gitlab.example.com/group/${name}.git` },
+  };
 }
 
 function pairFor(name: string, spec = SPEC, link = LINK): DesiredPair {
@@ -36,14 +44,19 @@ function live<T extends Secret | Receiver>(obj: T, change?: (o: T) => void): T {
     r.metadata.generation = 1;
     r.metadata.finalizers = ['finalizers.fluxcd.io'];
     r.spec.interval ??= '10m';
-    r.status = { observedGeneration: 1, webhookPath: '/hook/' + 'ab'.repeat(32), conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }] };
+    r.status = {
+      observedGeneration: 1,
+      webhookPath: '/hook/' + 'ab'.repeat(32),
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }],
+    };
   }
   change?.(o);
   return o;
 }
 
 function observedOf(secrets: Secret[], receivers: Receiver[], liveLinks: string[] = [LINK]): Observed {
-  const find = <T extends Secret | Receiver>(list: T[], ns: string, n: string) => list.find((o) => o.metadata.namespace === ns && o.metadata.name === n);
+  const find = <T extends Secret | Receiver>(list: T[], ns: string, n: string) =>
+    list.find((o) => o.metadata.namespace === ns && o.metadata.name === n);
   const owned = (o: Secret | Receiver) => o.metadata.labels?.[LABEL_LINK] === LINK;
   return {
     secret: (ns, n) => find(secrets, ns, n),
@@ -55,7 +68,11 @@ function observedOf(secrets: Secret[], receivers: Receiver[], liveLinks: string[
 }
 
 const summary = (actions: Action[]) =>
-  actions.map((a) => (a.verb === 'create' ? `create ${a.kind} ${a.object.metadata.namespace}/${a.object.metadata.name}` : `${a.verb} ${a.kind} ${a.namespace}/${a.name}`));
+  actions.map((a) =>
+    a.verb === 'create'
+      ? `create ${a.kind} ${a.object.metadata.namespace}/${a.object.metadata.name}`
+      : `${a.verb} ${a.kind} ${a.namespace}/${a.name}`,
+  );
 
 describe('plan', () => {
   const app = pairFor('app');
@@ -82,7 +99,10 @@ describe('plan', () => {
   });
 
   it('a new repository gets its Secret created before its Receiver', () => {
-    expect(summary(plan(LINK, [app], observedOf([], []), () => false).actions)).to.deep.equal(['create Secret apps/gfl-app', 'create Receiver apps/gfl-app']);
+    expect(summary(plan(LINK, [app], observedOf([], []), () => false).actions)).to.deep.equal([
+      'create Secret apps/gfl-app',
+      'create Receiver apps/gfl-app',
+    ]);
   });
 
   it('a hand-edited Receiver spec (type, resources, suspend) gets one patch restoring only those fields', () => {
@@ -117,7 +137,9 @@ describe('plan', () => {
   it('an interval set by the link is restored; without one, the server default is no drift', () => {
     const withInterval = pairFor('app', { ...SPEC, receiver: { interval: '5m' } });
     const drifted = live(withInterval.receiver, (r) => (r.spec.interval = '1h'));
-    expect((plan(LINK, [withInterval], observedOf([live(withInterval.secret)], [drifted]), kept).actions[0] as { patch: unknown }).patch).to.deep.equal({ spec: { interval: '5m' } });
+    expect(
+      (plan(LINK, [withInterval], observedOf([live(withInterval.secret)], [drifted]), kept).actions[0] as { patch: unknown }).patch,
+    ).to.deep.equal({ spec: { interval: '5m' } });
     const defaulted = live(app.receiver, (r) => (r.spec.interval = '10m'));
     expect(plan(LINK, [app], observedOf([live(app.secret)], [defaulted]), kept).actions).to.deep.equal([]);
   });
@@ -127,41 +149,91 @@ describe('plan', () => {
     const receiver = live(app.receiver, (r) => delete r.metadata.labels![LABEL_LINK]);
     const p = plan(LINK, [app], observedOf([secret], [receiver]), kept);
     expect(p.actions).to.deep.equal([
-      { verb: 'patch', kind: 'Secret', namespace: 'apps', name: 'gfl-app', patch: { metadata: { labels: app.secret.metadata.labels } }, reason: 'metadata' },
-      { verb: 'patch', kind: 'Receiver', namespace: 'apps', name: 'gfl-app', patch: { metadata: { labels: app.receiver.metadata.labels } }, reason: 'metadata' },
+      {
+        verb: 'patch',
+        kind: 'Secret',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { metadata: { labels: app.secret.metadata.labels } },
+        reason: 'metadata',
+      },
+      {
+        verb: 'patch',
+        kind: 'Receiver',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { metadata: { labels: app.receiver.metadata.labels } },
+        reason: 'metadata',
+      },
     ]);
   });
 
   it('a changed annotation is restored', () => {
     const secret = live(app.secret, (s) => (s.metadata.annotations!['fluxlink.dev/project'] = 'group/renamed'));
     const p = plan(LINK, [app], observedOf([secret], [live(app.receiver)]), kept);
-    expect(p.actions).to.deep.equal([{ verb: 'patch', kind: 'Secret', namespace: 'apps', name: 'gfl-app', patch: { metadata: { annotations: app.secret.metadata.annotations } }, reason: 'metadata' }]);
+    expect(p.actions).to.deep.equal([
+      {
+        verb: 'patch',
+        kind: 'Secret',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { metadata: { annotations: app.secret.metadata.annotations } },
+        reason: 'metadata',
+      },
+    ]);
   });
 
   it('an owner reference with a stale uid (GitRepository re-created) is replaced, other owners kept', () => {
     const other = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'apps', uid: 'k-1' };
-    const receiver = live(app.receiver, (r) => (r.metadata.ownerReferences = [{ ...app.receiver.metadata.ownerReferences![0]!, uid: 'old-uid' }, other]));
+    const receiver = live(
+      app.receiver,
+      (r) => (r.metadata.ownerReferences = [{ ...app.receiver.metadata.ownerReferences![0]!, uid: 'old-uid' }, other]),
+    );
     const p = plan(LINK, [app], observedOf([live(app.secret)], [receiver]), kept);
     expect(p.actions).to.deep.equal([
-      { verb: 'patch', kind: 'Receiver', namespace: 'apps', name: 'gfl-app', patch: { metadata: { ownerReferences: [other, app.receiver.metadata.ownerReferences![0]] } }, reason: 'metadata' },
+      {
+        verb: 'patch',
+        kind: 'Receiver',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { metadata: { ownerReferences: [other, app.receiver.metadata.ownerReferences![0]] } },
+        reason: 'metadata',
+      },
     ]);
   });
 
   it('an unusable token (shorter than 32 characters) is replaced: patch of data.token only', () => {
     const secret = live(app.secret, (s) => (s.data = { token: Buffer.from('short').toString('base64') }));
     const p = plan(LINK, [app], observedOf([secret], [live(app.receiver)]), () => false);
-    expect(p.actions).to.deep.equal([{ verb: 'patch', kind: 'Secret', namespace: 'apps', name: 'gfl-app', patch: { data: { token: app.secret.data!.token } }, reason: 'data' }]);
+    expect(p.actions).to.deep.equal([
+      {
+        verb: 'patch',
+        kind: 'Secret',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { data: { token: app.secret.data!.token } },
+        reason: 'data',
+      },
+    ]);
   });
 
   it('a Secret of another type is deleted (type is immutable) with its resourceVersion; the next pass re-creates it', () => {
     const secret = live(app.secret, (s) => (s.type = 'kubernetes.io/basic-auth'));
     const p = plan(LINK, [app], observedOf([secret], [live(app.receiver)]), kept);
-    expect(p.actions).to.deep.equal([{ verb: 'delete', kind: 'Secret', namespace: 'apps', name: 'gfl-app', resourceVersion: secret.metadata.resourceVersion }]);
+    expect(p.actions).to.deep.equal([
+      { verb: 'delete', kind: 'Secret', namespace: 'apps', name: 'gfl-app', resourceVersion: secret.metadata.resourceVersion },
+    ]);
   });
 
   describe('objects the link does not own', () => {
     it('a Secret with the desired name not managed by gitlab-flux-link blocks the repository: no action at all', () => {
-      const foreign: Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gfl-app', namespace: 'apps', resourceVersion: '7' }, type: 'Opaque', data: { token: 'eA==' } };
+      const foreign: Secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'gfl-app', namespace: 'apps', resourceVersion: '7' },
+        type: 'Opaque',
+        data: { token: 'eA==' },
+      };
       const p = plan(LINK, [app], observedOf([foreign], []), () => false);
       expect(p.actions).to.deep.equal([]);
       expect(p.blocked).to.have.length(1);
@@ -189,8 +261,22 @@ describe('plan', () => {
       const p = plan(LINK, [app], observedOf([secret], [live(theirs.receiver)], [LINK]), kept);
       expect(p.blocked).to.deep.equal([]);
       expect(p.actions).to.deep.equal([
-        { verb: 'patch', kind: 'Secret', namespace: 'apps', name: 'gfl-app', patch: { metadata: { labels: app.secret.metadata.labels } }, reason: 'metadata' },
-        { verb: 'patch', kind: 'Receiver', namespace: 'apps', name: 'gfl-app', patch: { metadata: { labels: app.receiver.metadata.labels } }, reason: 'metadata' },
+        {
+          verb: 'patch',
+          kind: 'Secret',
+          namespace: 'apps',
+          name: 'gfl-app',
+          patch: { metadata: { labels: app.secret.metadata.labels } },
+          reason: 'metadata',
+        },
+        {
+          verb: 'patch',
+          kind: 'Receiver',
+          namespace: 'apps',
+          name: 'gfl-app',
+          patch: { metadata: { labels: app.receiver.metadata.labels } },
+          reason: 'metadata',
+        },
       ]);
     });
   });
@@ -199,11 +285,26 @@ describe('plan', () => {
     it('owned objects no longer wanted are deleted, Receivers before Secrets, each with its resourceVersion', () => {
       const gone = pairFor('gone');
       const old = pairFor('old');
-      const objs = { secrets: [live(app.secret), live(gone.secret), live(old.secret)], receivers: [live(app.receiver), live(gone.receiver), live(old.receiver)] };
+      const objs = {
+        secrets: [live(app.secret), live(gone.secret), live(old.secret)],
+        receivers: [live(app.receiver), live(gone.receiver), live(old.receiver)],
+      };
       const p = plan(LINK, [app], observedOf(objs.secrets, objs.receivers), kept);
       expect(p.actions).to.deep.equal([
-        { verb: 'delete', kind: 'Receiver', namespace: 'apps', name: 'gfl-gone', resourceVersion: objs.receivers[1]!.metadata.resourceVersion },
-        { verb: 'delete', kind: 'Receiver', namespace: 'apps', name: 'gfl-old', resourceVersion: objs.receivers[2]!.metadata.resourceVersion },
+        {
+          verb: 'delete',
+          kind: 'Receiver',
+          namespace: 'apps',
+          name: 'gfl-gone',
+          resourceVersion: objs.receivers[1]!.metadata.resourceVersion,
+        },
+        {
+          verb: 'delete',
+          kind: 'Receiver',
+          namespace: 'apps',
+          name: 'gfl-old',
+          resourceVersion: objs.receivers[2]!.metadata.resourceVersion,
+        },
         { verb: 'delete', kind: 'Secret', namespace: 'apps', name: 'gfl-gone', resourceVersion: objs.secrets[1]!.metadata.resourceVersion },
         { verb: 'delete', kind: 'Secret', namespace: 'apps', name: 'gfl-old', resourceVersion: objs.secrets[2]!.metadata.resourceVersion },
       ]);
@@ -216,12 +317,17 @@ describe('plan', () => {
     });
 
     it('with nothing desired, everything owned goes', () => {
-      expect(summary(plan(LINK, [], observedOf([live(app.secret)], [live(app.receiver)]), kept).actions)).to.deep.equal(['delete Receiver apps/gfl-app', 'delete Secret apps/gfl-app']);
+      expect(summary(plan(LINK, [], observedOf([live(app.secret)], [live(app.receiver)]), kept).actions)).to.deep.equal([
+        'delete Receiver apps/gfl-app',
+        'delete Secret apps/gfl-app',
+      ]);
     });
 
     it('objects with the same name in another namespace are told apart', () => {
       const elsewhere = live(app.secret, (s) => (s.metadata.namespace = 'staging'));
-      expect(summary(plan(LINK, [app], observedOf([live(app.secret), elsewhere], [live(app.receiver)]), kept).actions)).to.deep.equal(['delete Secret staging/gfl-app']);
+      expect(summary(plan(LINK, [app], observedOf([live(app.secret), elsewhere], [live(app.receiver)]), kept).actions)).to.deep.equal([
+        'delete Secret staging/gfl-app',
+      ]);
     });
   });
 });

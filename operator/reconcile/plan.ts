@@ -1,8 +1,8 @@
-import type { KubeObject } from '../meta/object.js';
 import type { Receiver, Secret } from '../flux/types.js';
-import { sameValue } from './same-value.js';
+import type { KubeObject } from '../meta/object.js';
 import type { DesiredPair } from './desired.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './names.js';
+import { sameValue } from './same-value.js';
 
 /**
  * The writes that turn what exists into what is desired, and nothing else: in steady state the plan is empty.
@@ -154,11 +154,20 @@ export class Planner {
   finish(): Plan {
     const actions = [...this.actions];
     // Receivers before Secrets, so a Receiver never sits without its token.
-    for (const [kind, list] of [['Receiver', this.observed.ownedReceivers], ['Secret', this.observed.ownedSecrets]] as const) {
+    for (const [kind, list] of [
+      ['Receiver', this.observed.ownedReceivers],
+      ['Secret', this.observed.ownedSecrets],
+    ] as const) {
       for (const obj of list) {
         const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
         if (this.wanted.has(key) || obj.metadata.deletionTimestamp) continue;
-        actions.push({ verb: 'delete', kind, namespace: obj.metadata.namespace!, name: obj.metadata.name, resourceVersion: obj.metadata.resourceVersion });
+        actions.push({
+          verb: 'delete',
+          kind,
+          namespace: obj.metadata.namespace!,
+          name: obj.metadata.name,
+          resourceVersion: obj.metadata.resourceVersion,
+        });
       }
     }
     return { actions, blocked: [...this.blocked] };

@@ -23,7 +23,15 @@ describe('sameValue', () => {
 
   it('agrees with comparing JSON serialisations with sorted keys, on random JSON values', () => {
     const sorted = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+      Array.isArray(v)
+        ? v.map(sorted)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+            )
+          : v;
     const json = (v: unknown) => JSON.stringify(sorted(JSON.parse(JSON.stringify(v))));
     const value = fc.jsonValue({ maxDepth: 3 });
     fc.assert(fc.property(value, value, (a, b) => sameValue(a, b) === (json(a) === json(b))));

@@ -18,16 +18,51 @@ describe('selectorMatches', () => {
     ['In refuses a namespace without the key', { matchExpressions: [{ key: 'tier', operator: 'In', values: ['x'] }] }, team, false],
     ['NotIn refuses a listed value', { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }, team, false],
     ['NotIn selects an unlisted value', { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev'] }] }, team, true],
-    ['NotIn selects a namespace without the key (Kubernetes semantics)', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['x'] }] }, team, true],
-    ['Exists selects a namespace with the key, whatever its value', { matchExpressions: [{ key: 'team', operator: 'Exists' }] }, team, true],
+    [
+      'NotIn selects a namespace without the key (Kubernetes semantics)',
+      { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['x'] }] },
+      team,
+      true,
+    ],
+    [
+      'Exists selects a namespace with the key, whatever its value',
+      { matchExpressions: [{ key: 'team', operator: 'Exists' }] },
+      team,
+      true,
+    ],
     ['Exists selects an empty value', { matchExpressions: [{ key: 'team', operator: 'Exists' }] }, { team: '' }, true],
     ['Exists refuses a namespace without the key', { matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, team, false],
     ['DoesNotExist selects a namespace without the key', { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, team, true],
     ['DoesNotExist refuses a namespace with the key', { matchExpressions: [{ key: 'team', operator: 'DoesNotExist' }] }, team, false],
-    ['matchLabels and matchExpressions must both hold', { matchLabels: { team: 'a' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }] }, team, false],
-    ['all expressions must hold', { matchExpressions: [{ key: 'team', operator: 'Exists' }, { key: 'env', operator: 'NotIn', values: ['prod'] }] }, team, false],
-    ['an unknown operator selects nothing (fail closed)', { matchExpressions: [{ key: 'team', operator: 'Gt' as 'In', values: ['1'] }] }, team, false],
-    ['a label named like an Object.prototype member is not "present"', { matchExpressions: [{ key: 'constructor', operator: 'Exists' }] }, {}, false],
+    [
+      'matchLabels and matchExpressions must both hold',
+      { matchLabels: { team: 'a' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }] },
+      team,
+      false,
+    ],
+    [
+      'all expressions must hold',
+      {
+        matchExpressions: [
+          { key: 'team', operator: 'Exists' },
+          { key: 'env', operator: 'NotIn', values: ['prod'] },
+        ],
+      },
+      team,
+      false,
+    ],
+    [
+      'an unknown operator selects nothing (fail closed)',
+      { matchExpressions: [{ key: 'team', operator: 'Gt' as 'In', values: ['1'] }] },
+      team,
+      false,
+    ],
+    [
+      'a label named like an Object.prototype member is not "present"',
+      { matchExpressions: [{ key: 'constructor', operator: 'Exists' }] },
+      {},
+      false,
+    ],
   ];
   for (const [story, selector, labels, want] of cases) {
     it(story, () => expect(selectorMatches(selector, labels)).to.equal(want));

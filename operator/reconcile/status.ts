@@ -50,7 +50,12 @@ const CONDITION_ORDER: readonly string[] = [ConditionType.Ready, ConditionType.R
  */
 export function summarizeReady(conditions: readonly ConditionState[]): ConditionState {
   const find = (type: string) => conditions.find((c) => c.type === type);
-  const notReady = (c: ConditionState): ConditionState => ({ type: ConditionType.Ready, status: 'False', reason: c.reason, message: c.message });
+  const notReady = (c: ConditionState): ConditionState => ({
+    type: ConditionType.Ready,
+    status: 'False',
+    reason: c.reason,
+    message: c.message,
+  });
   const stalled = find(ConditionType.Stalled);
   if (stalled?.status === 'True') return notReady(stalled);
   const owned = READY_DEPENDS_ON.flatMap((t) => find(t) ?? []);
@@ -58,7 +63,8 @@ export function summarizeReady(conditions: readonly ConditionState[]): Condition
   if (failing) return notReady(failing);
   const reconciling = find(ConditionType.Reconciling);
   if (reconciling?.status === 'True') return notReady(reconciling);
-  if (owned.length === 0) return { type: ConditionType.Ready, status: 'Unknown', reason: Reason.Progressing, message: 'not reconciled yet' };
+  if (owned.length === 0)
+    return { type: ConditionType.Ready, status: 'Unknown', reason: Reason.Progressing, message: 'not reconciled yet' };
   return { type: ConditionType.Ready, status: 'True', reason: Reason.Succeeded, message: owned.map((c) => c.message).join('; ') };
 }
 
@@ -74,7 +80,12 @@ const rank = (type: string) => {
 };
 
 /** The stored status after the owners' updates, in order; Ready recomputed. */
-export function nextStatus(previous: GitLabFluxLinkStatus | undefined, updates: readonly StatusUpdate[], generation: number, now: string): GitLabFluxLinkStatus {
+export function nextStatus(
+  previous: GitLabFluxLinkStatus | undefined,
+  updates: readonly StatusUpdate[],
+  generation: number,
+  now: string,
+): GitLabFluxLinkStatus {
   const prev = previous?.conditions;
   const conditions = new Map<string, Condition>((prev ?? []).filter((c) => c.type !== ConditionType.Ready).map((c) => [c.type, c]));
   const status: GitLabFluxLinkStatus = { ...previous };
@@ -92,7 +103,9 @@ export function nextStatus(previous: GitLabFluxLinkStatus | undefined, updates: 
     if (u.lastTrigger) status.lastTrigger = u.lastTrigger;
   }
   const others = [...conditions.values()];
-  status.conditions = [stamped(summarizeReady(others), generation, prev, now), ...others].sort((a, b) => rank(a.type) - rank(b.type) || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  status.conditions = [stamped(summarizeReady(others), generation, prev, now), ...others].sort(
+    (a, b) => rank(a.type) - rank(b.type) || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0),
+  );
   return status;
 }
 
@@ -106,8 +119,18 @@ export type Verdict =
 
 /** The link controller's update: Stalled, Reconciling and ReceiversReady from its verdict. */
 export function linkControllerUpdate(verdict: Verdict, generation: number, repositories?: StatusUpdate['repositories']): StatusUpdate {
-  const receivers = (status: Condition['status'], reason: string): ConditionState => ({ type: ConditionType.ReceiversReady, status, reason, message: verdict.message });
-  const reconciling = (reason: string): ConditionState => ({ type: ConditionType.Reconciling, status: 'True', reason, message: verdict.message });
+  const receivers = (status: Condition['status'], reason: string): ConditionState => ({
+    type: ConditionType.ReceiversReady,
+    status,
+    reason,
+    message: verdict.message,
+  });
+  const reconciling = (reason: string): ConditionState => ({
+    type: ConditionType.Reconciling,
+    status: 'True',
+    reason,
+    message: verdict.message,
+  });
   const update = ((): StatusUpdate => {
     switch (verdict.kind) {
       case 'ready':
@@ -117,7 +140,13 @@ export function linkControllerUpdate(verdict: Verdict, generation: number, repos
       case 'failed':
         return { set: [receivers('False', verdict.reason), reconciling(Reason.ProgressingWithRetry)], clear: [ConditionType.Stalled] };
       case 'stalled':
-        return { set: [receivers('False', verdict.reason), { type: ConditionType.Stalled, status: 'True', reason: verdict.reason, message: verdict.message }], clear: [ConditionType.Reconciling] };
+        return {
+          set: [
+            receivers('False', verdict.reason),
+            { type: ConditionType.Stalled, status: 'True', reason: verdict.reason, message: verdict.message },
+          ],
+          clear: [ConditionType.Reconciling],
+        };
       case 'waiting':
         return { set: [receivers('False', verdict.reason)], clear: [ConditionType.Reconciling, ConditionType.Stalled] };
     }
@@ -134,7 +163,12 @@ export function linkControllerUpdate(verdict: Verdict, generation: number, repos
  */
 export function withWebhookSecrets(update: StatusUpdate, problems: readonly string[]): StatusUpdate {
   if (problems.length === 0) return { ...update, clear: [...(update.clear ?? []), ConditionType.WebhookSecretReady] };
-  const condition: ConditionState = { type: ConditionType.WebhookSecretReady, status: 'False', reason: Reason.WeakWebhookSecret, message: problems.join('; ') };
+  const condition: ConditionState = {
+    type: ConditionType.WebhookSecretReady,
+    status: 'False',
+    reason: Reason.WeakWebhookSecret,
+    message: problems.join('; '),
+  };
   return { ...update, set: [...(update.set ?? []), condition] };
 }
 

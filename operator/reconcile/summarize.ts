@@ -1,6 +1,6 @@
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { RepositoryEntry } from '../api/v1alpha1/types.js';
-import { receiverReadiness, type Receiver } from '../flux/types.js';
+import { type Receiver, receiverReadiness } from '../flux/types.js';
 import type { Conflict, Refusal } from './claims.js';
 import type { ApplyResult, Blocked } from './plan.js';
 import type { Verdict } from './status.js';
@@ -56,19 +56,42 @@ export function summarizePass(input: PassInput): PassSummary {
     const r = receiverReadiness(input.receiver(l.namespace, l.name));
     const isReady = r.ready && !blocked.has(l.key);
     if (isReady) ready++;
-    entries.push({ gitRepository: l.key, project: l.project, receiver: l.name, ready: isReady, ...(isReady ? {} : { message: blocked.get(l.key) ?? r.message }) });
+    entries.push({
+      gitRepository: l.key,
+      project: l.project,
+      receiver: l.name,
+      ready: isReady,
+      ...(isReady ? {} : { message: blocked.get(l.key) ?? r.message }),
+    });
   }
   for (const c of input.conflicts) {
-    entries.push({ gitRepository: `${c.repo.metadata.namespace}/${c.repo.metadata.name}`, project: c.project, receiver: '', ready: false, message: `managed by link ${c.owner}` });
+    entries.push({
+      gitRepository: `${c.repo.metadata.namespace}/${c.repo.metadata.name}`,
+      project: c.project,
+      receiver: '',
+      ready: false,
+      message: `managed by link ${c.owner}`,
+    });
   }
   for (const r of input.refused) {
-    entries.push({ gitRepository: `${r.repo.metadata.namespace}/${r.repo.metadata.name}`, project: r.project, receiver: '', ready: false, message: r.message });
+    entries.push({
+      gitRepository: `${r.repo.metadata.namespace}/${r.repo.metadata.name}`,
+      project: r.project,
+      receiver: '',
+      ready: false,
+      message: r.message,
+    });
   }
   const total = input.linked.length;
   const message = summary(total, ready, input.conflicts.length, blocked.size, input.refused.length);
   const { failures } = input.applied;
   let verdict: Verdict;
-  if (failures.length) verdict = { kind: 'failed', reason: Reason.ReconciliationFailed, message: `${failures.length} writes failed, retrying: ${failures[0]}` };
+  if (failures.length)
+    verdict = {
+      kind: 'failed',
+      reason: Reason.ReconciliationFailed,
+      message: `${failures.length} writes failed, retrying: ${failures[0]}`,
+    };
   else if (ready < total || blocked.size) verdict = { kind: 'progressing', message };
   else verdict = { kind: 'ready', message };
   return { entries, total, ready, conflicts: input.conflicts.length, refused: input.refused.length, blocked: blocked.size, verdict };

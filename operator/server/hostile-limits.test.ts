@@ -2,15 +2,22 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import { checkSignature, checkToken, MIN_SIGNING_KEY_BYTES, MIN_TOKEN_CHARS, weakSigningKeyReason, weakTokenReason } from '../gitlab/webhook-auth.js';
+import {
+  checkSignature,
+  checkToken,
+  MIN_SIGNING_KEY_BYTES,
+  MIN_TOKEN_CHARS,
+  weakSigningKeyReason,
+  weakTokenReason,
+} from '../gitlab/webhook-auth.js';
 import { parseEvent } from '../gitlab/webhook-event.js';
 import { Metrics } from '../observability/metrics.js';
-import { RecentDeliveries } from '../push/recent-deliveries.js';
 import type { Target } from '../push/receiver-index.js';
+import { RecentDeliveries } from '../push/recent-deliveries.js';
 import { webhookRoute } from '../push/webhook-handler.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
 import { startHttpServer } from './http-server.js';
-import { jsonShape, JsonShapeScanner, MAX_JSON_DEPTH, type JsonShapeVerdict } from './json-limits.js';
+import { jsonShape, JsonShapeScanner, type JsonShapeVerdict, MAX_JSON_DEPTH } from './json-limits.js';
 
 /**
  * Property tests for the limits the hostile-input review added: weak webhook secrets, replayed deliveries,
@@ -49,21 +56,27 @@ describe('hostile limits: properties', function () {
 
   it('the shape scan agrees with the parsed structure, for any JSON value, limits and chunking', () => {
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 60 }), fc.array(fc.nat(), { maxLength: 4 }), (v, maxDepth, maxValues, cuts) => {
-        const text = Buffer.from(JSON.stringify(v), 'utf8');
-        const whole = jsonShape(text, maxDepth, maxValues);
-        expect(allowedVerdicts(v, maxDepth, maxValues)).to.include(whole);
-        // Any chunking gives the same verdict as the whole.
-        const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-        const scanner = new JsonShapeScanner(maxDepth, maxValues);
-        let verdict: JsonShapeVerdict = 'ok';
-        let from = 0;
-        for (const p of [...points, text.length]) {
-          verdict = scanner.feed(text.subarray(from, p));
-          from = p;
-        }
-        expect(verdict).to.equal(whole);
-      }),
+      fc.property(
+        fc.jsonValue({ maxDepth: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (v, maxDepth, maxValues, cuts) => {
+          const text = Buffer.from(JSON.stringify(v), 'utf8');
+          const whole = jsonShape(text, maxDepth, maxValues);
+          expect(allowedVerdicts(v, maxDepth, maxValues)).to.include(whole);
+          // Any chunking gives the same verdict as the whole.
+          const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+          const scanner = new JsonShapeScanner(maxDepth, maxValues);
+          let verdict: JsonShapeVerdict = 'ok';
+          let from = 0;
+          for (const p of [...points, text.length]) {
+            verdict = scanner.feed(text.subarray(from, p));
+            from = p;
+          }
+          expect(verdict).to.equal(whole);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });
@@ -81,13 +94,15 @@ describe('hostile limits: properties', function () {
 
   it('a whsec_ key is accepted exactly when it is canonical base64 of 16 bytes or more; a weak key never verifies a signature', () => {
     const canonical = fc.uint8Array({ maxLength: 48 }).map((bytes) => 'whsec_' + Buffer.from(bytes).toString('base64'));
-    const mangled = fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 48 }), fc.constantFrom('strip-padding', 'url-safe', 'space', 'junk')).map(([bytes, how]) => {
-      const b64 = Buffer.from(bytes).toString('base64');
-      if (how === 'strip-padding') return 'whsec_' + b64.replace(/=+$/, '');
-      if (how === 'url-safe') return 'whsec_' + Buffer.from(bytes).toString('base64url');
-      if (how === 'space') return 'whsec_ ' + b64;
-      return 'whsec_' + b64 + '!';
-    });
+    const mangled = fc
+      .tuple(fc.uint8Array({ minLength: 1, maxLength: 48 }), fc.constantFrom('strip-padding', 'url-safe', 'space', 'junk'))
+      .map(([bytes, how]) => {
+        const b64 = Buffer.from(bytes).toString('base64');
+        if (how === 'strip-padding') return 'whsec_' + b64.replace(/=+$/, '');
+        if (how === 'url-safe') return 'whsec_' + Buffer.from(bytes).toString('base64url');
+        if (how === 'space') return 'whsec_ ' + b64;
+        return 'whsec_' + b64 + '!';
+      });
     fc.assert(
       fc.property(fc.oneof(canonical, mangled), (key) => {
         const text = key.slice('whsec_'.length);
@@ -106,13 +121,15 @@ describe('hostile limits: properties', function () {
     );
   });
 
-  it('no object_kind or event_name but push and tag_push is a push, Object\'s own member names included', () => {
+  it("no object_kind or event_name but push and tag_push is a push, Object's own member names included", () => {
     const names = fc.oneof(fc.string(), fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype), 'push', 'tag_push'));
     fc.assert(
       fc.property(names, fc.constantFrom('Push Hook', 'Tag Push Hook', 'System Hook'), (kind, header) => {
         const body = { object_kind: kind, event_name: kind, after: SHA, ref: 'refs/heads/main', project: { path_with_namespace: 'a/b' } };
         const got = parseEvent(header, body);
-        expect(got.kind === 'push', `${header} ${JSON.stringify(kind)}: ${JSON.stringify(got)}`).to.equal(kind === 'push' || kind === 'tag_push');
+        expect(got.kind === 'push', `${header} ${JSON.stringify(kind)}: ${JSON.stringify(got)}`).to.equal(
+          kind === 'push' || kind === 'tag_push',
+        );
         if (got.kind === 'push') expect(['Push Hook', 'Tag Push Hook']).to.include(got.event);
       }),
       { numRuns: 2_000 },
@@ -126,27 +143,32 @@ describe('hostile limits: properties', function () {
       fc.record({ op: fc.constant<'wait'>('wait'), ms: fc.integer({ min: 0, max: 40 }) }),
     );
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 200 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 60 }), (ops, maxEntries, ttlMs) => {
-        let now = 0;
-        const set = new RecentDeliveries({ ttlMs, maxEntries, now: () => now });
-        // The model: additions in order, each with its expiry; the oldest dropped past the bound.
-        let model: Array<{ key: string; expiry: number }> = [];
-        for (const o of ops) {
-          if (o.op === 'wait') {
-            now += o.ms;
-            continue;
+      fc.property(
+        fc.array(op, { maxLength: 200 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 60 }),
+        (ops, maxEntries, ttlMs) => {
+          let now = 0;
+          const set = new RecentDeliveries({ ttlMs, maxEntries, now: () => now });
+          // The model: additions in order, each with its expiry; the oldest dropped past the bound.
+          let model: Array<{ key: string; expiry: number }> = [];
+          for (const o of ops) {
+            if (o.op === 'wait') {
+              now += o.ms;
+              continue;
+            }
+            model = model.filter((e) => e.expiry > now);
+            const key = `k${o.key}`;
+            if (o.op === 'has') expect(set.has(key), `has ${key} at ${now}`).to.equal(model.some((e) => e.key === key));
+            else {
+              if (model.length === maxEntries) model.shift();
+              model.push({ key, expiry: now + ttlMs });
+              set.add(key);
+            }
+            expect(set.size).to.be.at.most(maxEntries);
           }
-          model = model.filter((e) => e.expiry > now);
-          const key = `k${o.key}`;
-          if (o.op === 'has') expect(set.has(key), `has ${key} at ${now}`).to.equal(model.some((e) => e.key === key));
-          else {
-            if (model.length === maxEntries) model.shift();
-            model.push({ key, expiry: now + ttlMs });
-            set.add(key);
-          }
-          expect(set.size).to.be.at.most(maxEntries);
-        }
-      }),
+        },
+      ),
       { numRuns: 1_000 },
     );
   });
@@ -178,16 +200,27 @@ describe('hostile limits: properties', function () {
 
     function post(body: string, extra: Record<string, string> = {}): Promise<number> {
       return new Promise((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/hooks/gitlab', agent: false, headers: { 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN, ...extra } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            method: 'POST',
+            path: '/hooks/gitlab',
+            agent: false,
+            headers: { 'Content-Type': 'application/json', 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN, ...extra },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', () => resolve(-1));
         req.end(body);
       });
     }
 
-    const push = (extra: unknown) => JSON.stringify({ object_kind: 'push', after: SHA, ref: 'refs/heads/main', project: { path_with_namespace: 'team/app' }, extra });
+    const push = (extra: unknown) =>
+      JSON.stringify({ object_kind: 'push', after: SHA, ref: 'refs/heads/main', project: { path_with_namespace: 'team/app' }, extra });
 
     it('a push nested up to 32 levels triggers; one level more is 400 and triggers nothing', async () => {
       await fc.assert(
@@ -211,15 +244,19 @@ describe('hostile limits: properties', function () {
 
     it('each distinct delivery triggers once, however often and in whatever order its copies arrive', async () => {
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 20 }), fc.string({ minLength: 1, maxLength: 8 }), async (ids, salt) => {
-          const before = enqueued.length;
-          const statuses: number[] = [];
-          for (const id of ids) statuses.push(await post(push(null), { 'Idempotency-Key': `${salt}-${id}-${before}` }));
-          const distinct = new Set(ids).size;
-          expect(enqueued.length - before).to.equal(distinct);
-          expect(statuses.filter((s) => s === 202)).to.have.length(distinct);
-          expect(statuses.filter((s) => s === 200)).to.have.length(ids.length - distinct);
-        }),
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 20 }),
+          fc.string({ minLength: 1, maxLength: 8 }),
+          async (ids, salt) => {
+            const before = enqueued.length;
+            const statuses: number[] = [];
+            for (const id of ids) statuses.push(await post(push(null), { 'Idempotency-Key': `${salt}-${id}-${before}` }));
+            const distinct = new Set(ids).size;
+            expect(enqueued.length - before).to.equal(distinct);
+            expect(statuses.filter((s) => s === 202)).to.have.length(distinct);
+            expect(statuses.filter((s) => s === 200)).to.have.length(ids.length - distinct);
+          },
+        ),
         { numRuns: 30 },
       );
     });

@@ -30,7 +30,14 @@ export interface HttpServerLimits {
   maxConnections?: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = { headersTimeoutMs: 5_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, maxHeaderBytes: 16 * 1024, connectionsCheckingIntervalMs: 1_000, maxConnections: 1_024 };
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpServerLimits> = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16 * 1024,
+  connectionsCheckingIntervalMs: 1_000,
+  maxConnections: 1_024,
+};
 
 export interface HttpServerOptions {
   host: string;
@@ -43,7 +50,12 @@ export interface HttpServerOptions {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
   const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
-  const serverOptions: http.ServerOptions = { requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, maxHeaderSize: limits.maxHeaderBytes };
+  const serverOptions: http.ServerOptions = {
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+  };
   if (limits.connectionsCheckingIntervalMs !== undefined) serverOptions.connectionsCheckingInterval = limits.connectionsCheckingIntervalMs;
   const server = http.createServer(serverOptions, async (req, res) => {
     try {

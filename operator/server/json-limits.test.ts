@@ -9,7 +9,15 @@ describe('json-limits: the shape of a JSON body, on its bytes', () => {
   });
 
   const cases: Array<[string, string, ReturnType<typeof jsonShape>]> = [
-    ['a GitLab-like push', JSON.stringify({ object_kind: 'push', project: { path_with_namespace: 'a/b' }, commits: [{ id: 'x', author: { name: 'n' }, added: ['f'] }] }), 'ok'],
+    [
+      'a GitLab-like push',
+      JSON.stringify({
+        object_kind: 'push',
+        project: { path_with_namespace: 'a/b' },
+        commits: [{ id: 'x', author: { name: 'n' }, added: ['f'] }],
+      }),
+      'ok',
+    ],
     ['32 levels', '['.repeat(32) + ']'.repeat(32), 'ok'],
     ['33 levels', '['.repeat(33) + ']'.repeat(33), 'too-deep'],
     ['33 levels of objects and arrays mixed', '{"a":['.repeat(17) + '0' + ']}'.repeat(17), 'too-deep'],
@@ -20,7 +28,7 @@ describe('json-limits: the shape of a JSON body, on its bytes', () => {
     ['commas inside strings do not count', JSON.stringify({ s: ','.repeat(200_000) }), 'ok'],
     ['100,000 values', '[' + '0,'.repeat(99_999) + '0]', 'ok'],
     ['100,001 values', '[' + '0,'.repeat(100_000) + '0]', 'too-many-values'],
-    ['closing brackets never go below zero in effect (malformed JSON is the parser\'s)', ']]]]' + '['.repeat(32), 'ok'],
+    ["closing brackets never go below zero in effect (malformed JSON is the parser's)", ']]]]' + '['.repeat(32), 'ok'],
   ];
   for (const [name, text, want] of cases) it(name, () => expect(jsonShape(b(text))).to.equal(want));
 

@@ -14,7 +14,8 @@ import { startHttpServer } from './http-server.js';
  * on time, the event loop stays responsive and the leader keeps renewing its Lease on its real timers.
  *
  * The attackers and the prober run in worker threads (their own event loops, as GitLab and the kubelet are
- * other processes), so what is measured here is the server's loop: the real HTTP server with production limits and the real webhook route, authenticated requests
+ * other processes), so what is measured here is the server's loop: the real HTTP server with production
+ * limits and the real webhook route, authenticated requests
  * (the token is the attacker's), and a LeaderElector on an in-memory API ticking every second.
  */
 
@@ -130,7 +131,18 @@ describe('load isolation: probes, the event loop and the Lease under hostile web
       return undefined;
     });
     let lost = 0;
-    const elector = new LeaderElector(kube, { namespace: 'gitlab-flux-link-system', name: 'gitlab-flux-link-leader', identity: 'me', leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 1 }, { onStartedLeading: () => undefined, onStoppedLeading: () => lost++ });
+    const elector = new LeaderElector(
+      kube,
+      {
+        namespace: 'gitlab-flux-link-system',
+        name: 'gitlab-flux-link-leader',
+        identity: 'me',
+        leaseDurationSeconds: 3,
+        renewDeadlineSeconds: 2,
+        retryPeriodSeconds: 1,
+      },
+      { onStartedLeading: () => undefined, onStoppedLeading: () => lost++ },
+    );
     elector.start();
 
     const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -140,7 +152,10 @@ describe('load isolation: probes, the event loop and the Lease under hostile web
       await new Promise((r) => setTimeout(r, 1_200)); // leading, renewing
       loop.enable();
       const attack = new Promise<Record<string, number>>((resolve, reject) => {
-        const worker = new Worker(ATTACKER_SOURCE, { eval: true, workerData: { port: server.port, token: TOKEN, bodies: [deepBody(), manyValuesBody()], attackers: ATTACKERS, ms: ATTACK_MS } });
+        const worker = new Worker(ATTACKER_SOURCE, {
+          eval: true,
+          workerData: { port: server.port, token: TOKEN, bodies: [deepBody(), manyValuesBody()], attackers: ATTACKERS, ms: ATTACK_MS },
+        });
         worker.once('message', (m: Record<string, number>) => void worker.terminate().then(() => resolve(m)));
         worker.once('error', reject);
       });
@@ -176,7 +191,10 @@ describe('load isolation: probes, the event loop and the Lease under hostile web
 
     expect(attacked, `the attack ran (${figures})`).to.be.greaterThan(ATTACKERS);
     expect(probes.length, figures).to.be.at.least(8);
-    expect(probes.every((p) => p.status === 200), `every probe answered 200 (${figures})`).to.equal(true);
+    expect(
+      probes.every((p) => p.status === 200),
+      `every probe answered 200 (${figures})`,
+    ).to.equal(true);
     expect(lateTwiceInARow, `a probe path over ${PROBE_TIMEOUT_MS} ms twice in a row (${figures})`).to.equal(false);
     expect(median, `median probe time (${figures})`).to.be.below(PROBE_MEDIAN_BOUND_MS);
     expect(loopP99Ms, `event loop delay, 99th percentile (${figures})`).to.be.below(LOOP_P99_BOUND_MS);

@@ -8,8 +8,17 @@ import { RECEIVERS } from '../flux/types.js';
 import { SECRETS } from '../meta/resource.js';
 import { FakeKube, jsonPatch, mergePatch } from './fake-kube.js';
 
-const secret = (name: string, labels?: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'ns', labels }, data: { a: 'YQ==' } });
-const receiver = (name: string): KubeObject => ({ metadata: { name, namespace: 'ns' }, spec: { type: 'generic' }, status: { webhookPath: '/x' } });
+const secret = (name: string, labels?: Record<string, string>): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: 'ns', labels },
+  data: { a: 'YQ==' },
+});
+const receiver = (name: string): KubeObject => ({
+  metadata: { name, namespace: 'ns' },
+  spec: { type: 'generic' },
+  status: { webhookPath: '/x' },
+});
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -23,7 +32,10 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 describe('FakeKube (test double of the Kubernetes API)', () => {
   describe('patch algorithms', () => {
     it('merge patch (RFC 7386): objects merge, null deletes, arrays replace', () => {
-      expect(mergePatch({ a: { b: 1, c: 2 }, l: [1, 2], k: 1 }, { a: { b: null, d: 3 }, l: [3], k: null })).to.deep.equal({ a: { c: 2, d: 3 }, l: [3] });
+      expect(mergePatch({ a: { b: 1, c: 2 }, l: [1, 2], k: 1 }, { a: { b: null, d: 3 }, l: [3], k: null })).to.deep.equal({
+        a: { c: 2, d: 3 },
+        l: [3],
+      });
     });
     it('json patch: add with /- appends, ~1 escapes a slash, replace, test', () => {
       const doc = { metadata: { finalizers: ['a'], labels: { 'x/y': '1' } } };
@@ -35,7 +47,9 @@ describe('FakeKube (test double of the Kubernetes API)', () => {
       expect(out).to.deep.equal({ metadata: { finalizers: ['a', 'b'], labels: { 'x/y': '2' } } });
     });
     it('json patch: a failed test is a 422 Invalid, as the API server answers', () => {
-      expect(() => jsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }])).to.throw().that.satisfies(isInvalid);
+      expect(() => jsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }]))
+        .to.throw()
+        .that.satisfies(isInvalid);
     });
   });
 
@@ -87,7 +101,9 @@ describe('FakeKube (test double of the Kubernetes API)', () => {
       expect(await fake.delete(LINKS, undefined, 'l')).to.equal(true);
       const held = fake.object(LINKS, undefined, 'l')!;
       expect(held.metadata.deletionTimestamp).to.be.a('string');
-      expect(isInvalid(await rejection(fake.patch(LINKS, undefined, 'l', [{ op: 'add', path: '/metadata/finalizers/-', value: 'g' }], 'json')))).to.equal(true);
+      expect(
+        isInvalid(await rejection(fake.patch(LINKS, undefined, 'l', [{ op: 'add', path: '/metadata/finalizers/-', value: 'g' }], 'json'))),
+      ).to.equal(true);
       await fake.patch(LINKS, undefined, 'l', [{ op: 'replace', path: '/metadata/finalizers', value: [] }], 'json');
       expect(fake.object(LINKS, undefined, 'l')).to.equal(undefined);
     });
@@ -109,7 +125,8 @@ describe('FakeKube (test double of the Kubernetes API)', () => {
       fake.seed(SECRETS, secret('b', { a: '1', b: '2' }));
       fake.seed(SECRETS, secret('a', { a: '1' }));
       fake.seed(SECRETS, { ...secret('c', { a: '1' }), metadata: { name: 'c', namespace: 'other', labels: { a: '1' } } });
-      const names = async (labelSelector?: string, namespace?: string) => (await fake.list(SECRETS, { labelSelector, namespace })).items.map((i) => i.metadata.name);
+      const names = async (labelSelector?: string, namespace?: string) =>
+        (await fake.list(SECRETS, { labelSelector, namespace })).items.map((i) => i.metadata.name);
       expect(await names('a=1')).to.deep.equal(['a', 'b', 'c']);
       expect(await names('a=1,b=2')).to.deep.equal(['b']);
       expect(await names('b!=2')).to.deep.equal(['a', 'c']);
@@ -122,7 +139,9 @@ describe('FakeKube (test double of the Kubernetes API)', () => {
       const { resourceVersion } = await fake.list(SECRETS);
       fake.seed(SECRETS, secret('s', { x: '1' }));
       const seen: string[] = [];
-      const h = fake.watch(SECRETS, { resourceVersion, labelSelector: 'x=1' }, (e: WatchEvent<KubeObject>) => seen.push(`${e.type} ${e.object.metadata.name}`));
+      const h = fake.watch(SECRETS, { resourceVersion, labelSelector: 'x=1' }, (e: WatchEvent<KubeObject>) =>
+        seen.push(`${e.type} ${e.object.metadata.name}`),
+      );
       fake.mutate(SECRETS, 'ns', 's', (o) => (o.metadata.labels = { x: '2' }));
       fake.mutate(SECRETS, 'ns', 's', (o) => (o.metadata.labels = { x: '1' }));
       fake.remove(SECRETS, 'ns', 's');

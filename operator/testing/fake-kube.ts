@@ -1,7 +1,15 @@
-import { KubeError, type KubeClient, type ListOptions, type ListResult, type PatchType, type WatchEvent, type WatchHandle } from '../kube/client.js';
-import type { KubeObject } from '../meta/object.js';
-import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
 import { LINKS } from '../api/v1alpha1/types.js';
+import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
+import {
+  type KubeClient,
+  KubeError,
+  type ListOptions,
+  type ListResult,
+  type PatchType,
+  type WatchEvent,
+  type WatchHandle,
+} from '../kube/client.js';
+import type { KubeObject } from '../meta/object.js';
 import { apiVersionOf, type Resource } from '../meta/resource.js';
 
 /**
@@ -70,7 +78,12 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(canonical(a)) === JS
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));
+  if (isObject(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical(v[k])]),
+    );
   return v;
 }
 
@@ -129,7 +142,10 @@ function invalid(message: string): KubeError {
 function pointer(path: string): string[] {
   if (path === '') return [];
   if (!path.startsWith('/')) throw invalid(`json patch: invalid path ${JSON.stringify(path)}`);
-  return path.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return path
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** RFC 6902 JSON patch with the ops the operator uses: test, add (incl. `/-` append), replace, remove. */
@@ -157,7 +173,9 @@ export function jsonPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
       if (parent === undefined) throw invalid(`json patch: ${op.op} ${op.path}: parent does not exist`);
     }
     const last = parts[parts.length - 1]!;
-    const exists = Array.isArray(parent) ? last !== '-' && Number(last) < parent.length : isObject(parent) && Object.prototype.hasOwnProperty.call(parent, last);
+    const exists = Array.isArray(parent)
+      ? last !== '-' && Number(last) < parent.length
+      : isObject(parent) && Object.prototype.hasOwnProperty.call(parent, last);
     switch (op.op) {
       case 'test': {
         const current = Array.isArray(parent) ? parent[Number(last)] : (parent as Record<string, unknown>)[last];
@@ -265,18 +283,40 @@ export class FakeKube implements KubeClient {
 
   async replace<T extends KubeObject>(r: Resource, obj: T, subresource?: 'status'): Promise<T> {
     const namespace = r.namespaced ? obj.metadata.namespace : undefined;
-    this.react({ verb: subresource ? 'update-status' : 'update', resource: r.plural, ...(r.namespaced ? { namespace } : {}), name: obj.metadata.name }, obj);
+    this.react(
+      {
+        verb: subresource ? 'update-status' : 'update',
+        resource: r.plural,
+        ...(r.namespaced ? { namespace } : {}),
+        name: obj.metadata.name,
+      },
+      obj,
+    );
     const current = this.mustGet(r, namespace, obj.metadata.name);
     const wanted = obj.metadata.resourceVersion;
     if (wanted !== undefined && wanted !== current.metadata.resourceVersion) {
-      throw new KubeError(409, 'Conflict', `Operation cannot be fulfilled on ${r.plural} "${obj.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new KubeError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${r.plural} "${obj.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     return clone(this.update(r, current, clone(obj), subresource)) as T;
   }
 
-  async patch<T extends KubeObject>(r: Resource, namespace: string | undefined, name: string, body: unknown, type: PatchType, opts: { subresource?: 'status'; fieldManager?: string; force?: boolean } = {}): Promise<T> {
+  async patch<T extends KubeObject>(
+    r: Resource,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    type: PatchType,
+    opts: { subresource?: 'status'; fieldManager?: string; force?: boolean } = {},
+  ): Promise<T> {
     const ns = r.namespaced ? namespace : undefined;
-    this.react({ verb: opts.subresource ? 'patch-status' : 'patch', resource: r.plural, ...(r.namespaced ? { namespace: ns } : {}), name }, body);
+    this.react(
+      { verb: opts.subresource ? 'patch-status' : 'patch', resource: r.plural, ...(r.namespaced ? { namespace: ns } : {}), name },
+      body,
+    );
     const current = this.mustGet(r, ns, name);
     const wire = clone(body); // what would travel over the wire: undefined fields vanish
     let next: KubeObject;
@@ -294,24 +334,48 @@ export class FakeKube implements KubeClient {
     return clone(this.update(r, current, next, opts.subresource)) as T;
   }
 
-  async delete(r: Resource, namespace: string | undefined, name: string, opts: { uid?: string; resourceVersion?: string } = {}): Promise<boolean> {
+  async delete(
+    r: Resource,
+    namespace: string | undefined,
+    name: string,
+    opts: { uid?: string; resourceVersion?: string } = {},
+  ): Promise<boolean> {
     const ns = r.namespaced ? namespace : undefined;
     this.react({ verb: 'delete', resource: r.plural, ...(r.namespaced ? { namespace: ns } : {}), name }, opts);
     this.ensureServed(r);
     const current = this.bucket(r).get(this.key(r, ns, name));
     if (!current) return false;
-    if ((opts.uid && opts.uid !== current.metadata.uid) || (opts.resourceVersion && opts.resourceVersion !== current.metadata.resourceVersion)) {
-      throw new KubeError(409, 'Conflict', `Operation cannot be fulfilled on ${r.plural} "${name}": the precondition (uid/resourceVersion) does not match`);
+    if (
+      (opts.uid && opts.uid !== current.metadata.uid) ||
+      (opts.resourceVersion && opts.resourceVersion !== current.metadata.resourceVersion)
+    ) {
+      throw new KubeError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${r.plural} "${name}": the precondition (uid/resourceVersion) does not match`,
+      );
     }
     this.removeObject(r, current);
     return true;
   }
 
-  watch<T extends KubeObject>(r: Resource, opts: ListOptions & { resourceVersion: string }, onEvent: (e: WatchEvent<T>) => void): WatchHandle {
+  watch<T extends KubeObject>(
+    r: Resource,
+    opts: ListOptions & { resourceVersion: string },
+    onEvent: (e: WatchEvent<T>) => void,
+  ): WatchHandle {
     const rkey = rkeyOf(r);
     let watcher!: Watcher;
     const done = new Promise<void>((resolve, reject) => {
-      watcher = { rkey, namespace: opts.namespace, selector: parseLabelSelector(opts.labelSelector), onEvent: onEvent as (e: WatchEvent<KubeObject>) => void, resolve, reject, open: true };
+      watcher = {
+        rkey,
+        namespace: opts.namespace,
+        selector: parseLabelSelector(opts.labelSelector),
+        onEvent: onEvent as (e: WatchEvent<KubeObject>) => void,
+        resolve,
+        reject,
+        open: true,
+      };
     });
     const from = Number(opts.resourceVersion || '0');
     if (this.unserved.has(rkey)) {
@@ -456,7 +520,8 @@ export class FakeKube implements KubeClient {
   }
 
   private ensureServed(r: Resource): void {
-    if (this.unserved.has(rkeyOf(r))) throw new KubeError(404, 'NotFound', `the server could not find the requested resource (${r.plural})`);
+    if (this.unserved.has(rkeyOf(r)))
+      throw new KubeError(404, 'NotFound', `the server could not find the requested resource (${r.plural})`);
   }
 
   private mustGet(r: Resource, namespace: string | undefined, name: string): KubeObject {
@@ -517,7 +582,9 @@ export class FakeKube implements KubeClient {
     if (cm.deletionTimestamp) m.deletionTimestamp = cm.deletionTimestamp;
     else delete m.deletionTimestamp;
     if (cm.deletionTimestamp && (m.finalizers ?? []).some((f) => !(cm.finalizers ?? []).includes(f))) {
-      throw invalid(`${r.plural} "${cm.name}": metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted`);
+      throw invalid(
+        `${r.plural} "${cm.name}": metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted`,
+      );
     }
     next.apiVersion = current.apiVersion;
     next.kind = current.kind;

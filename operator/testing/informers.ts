@@ -1,10 +1,10 @@
 import type { Caches } from '../controllers/link-controller.js';
-import type { KubeClient } from '../kube/client.js';
-import type { KubeObject } from '../meta/object.js';
-import { CACHE_TRANSFORMS } from '../kube/slim.js';
-import { Informer, type InformerOptions } from '../kube/informer.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
-import { NAMESPACES, SECRETS, type Resource } from '../meta/resource.js';
+import type { KubeClient } from '../kube/client.js';
+import { Informer, type InformerOptions } from '../kube/informer.js';
+import { CACHE_TRANSFORMS } from '../kube/slim.js';
+import type { KubeObject } from '../meta/object.js';
+import { NAMESPACES, type Resource, SECRETS } from '../meta/resource.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
 
 // Re-exported for tests that take their async helpers from here.
@@ -24,7 +24,11 @@ export interface RunningInformer<T extends KubeObject> {
 }
 
 /** Starts one informer over `client` and waits until its first list is in. */
-export async function startInformer<T extends KubeObject>(client: KubeClient, r: Resource, opts: InformerOptions<T> = {}): Promise<RunningInformer<T>> {
+export async function startInformer<T extends KubeObject>(
+  client: KubeClient,
+  r: Resource,
+  opts: InformerOptions<T> = {},
+): Promise<RunningInformer<T>> {
   const informer = new Informer<T>(client, r, { sleep: quickSleep, ...opts });
   const done = informer.run();
   await informer.waitForSync();

@@ -1,13 +1,12 @@
-import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
-import type { PushRecords } from '../push/push-service.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import type { PushRecord, ReceiverType, ServiceRef, TriggerRecord } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
-import type { ReceiverType, ServiceRef } from '../api/v1alpha1/types.js';
 import type { Receiver, Secret } from '../flux/types.js';
 import type { KubeClient } from '../kube/client.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import type { PushRecords } from '../push/push-service.js';
 
 /** Shared fakes for the push-path tests (operator/push/*.test.ts). */
 
@@ -17,13 +16,15 @@ export const RECEIVER_TOKEN = 'receiver-token-0123456789abcdef-0123456789';
 export const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 /** A validated link spec with sensible defaults; override any part. */
-export function linkSpec(over: {
-  endpoint?: string;
-  type?: ReceiverType;
-  serviceProxies?: ServiceRef[];
-  projects?: string[];
-  signing?: boolean;
-} = {}): ValidatedLinkSpec {
+export function linkSpec(
+  over: {
+    endpoint?: string;
+    type?: ReceiverType;
+    serviceProxies?: ServiceRef[];
+    projects?: string[];
+    signing?: boolean;
+  } = {},
+): ValidatedLinkSpec {
   return {
     gitlab: { url: 'https://gitlab.example.com' },
     receiver: { endpoint: over.endpoint ?? 'http://webhook-receiver.flux-system.svc.cluster.local', type: over.type ?? 'generic-hmac' },
@@ -47,7 +48,12 @@ export function receiverObj(namespace: string, name: string, webhookPath: string
 }
 
 export function secretObj(namespace: string, name: string, data: Record<string, string>): Secret {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  };
 }
 
 /** A winston logger that keeps its JSON lines in `lines` instead of printing them. */
@@ -110,7 +116,10 @@ export interface SeenRequest {
  * request (default 200), and optionally a body (notification-controller's own answers have none). Records
  * every request. close() also drops keep-alive connections.
  */
-export async function startFakeReceiverServer(respond: (req: SeenRequest, index: number) => number | { status: number; body: string } = () => 200, port = 0): Promise<{
+export async function startFakeReceiverServer(
+  respond: (req: SeenRequest, index: number) => number | { status: number; body: string } = () => 200,
+  port = 0,
+): Promise<{
   port: number;
   url: string;
   seen: SeenRequest[];
@@ -159,5 +168,10 @@ export async function freePort(): Promise<number> {
 export function memoryRecords(): PushRecords & { pushes: Array<[string, PushRecord]>; triggers: Array<[string, TriggerRecord]> } {
   const pushes: Array<[string, PushRecord]> = [];
   const triggers: Array<[string, TriggerRecord]> = [];
-  return { pushes, triggers, recordPush: (link, r) => void pushes.push([link, r]), recordTrigger: (link, r) => void triggers.push([link, r]) };
+  return {
+    pushes,
+    triggers,
+    recordPush: (link, r) => void pushes.push([link, r]),
+    recordTrigger: (link, r) => void triggers.push([link, r]),
+  };
 }

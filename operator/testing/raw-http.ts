@@ -153,7 +153,10 @@ export class RawConnection {
   /** Waits for the connection to close; after `capMs` closes it itself and answers false. */
   async waitClosed(capMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const capped = await Promise.race([this.closed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), capMs)))]);
+    const capped = await Promise.race([
+      this.closed.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), capMs))),
+    ]);
     clearTimeout(timer);
     if (!capped) {
       this.destroy();

@@ -92,13 +92,25 @@ export const INVALID_SPECS: InvalidSpec[] = [
   { story: 'gitlab.url longer than 2048 characters', spec: withURL(`https://example.com/${'a'.repeat(2040)}`), field: 'spec.gitlab.url' },
   { story: 'sshHosts is a string', spec: withSSHHosts('ssh.gitlab.example.com'), field: 'spec.gitlab.sshHosts' },
   { story: 'sshHosts entry with a user', spec: withSSHHosts(['git@ssh.gitlab.example.com']), field: 'spec.gitlab.sshHosts[0]' },
-  { story: 'sshHosts entry with a port', spec: withSSHHosts(['ssh.gitlab.example.com', 'ssh.gitlab.example.com:2222']), field: 'spec.gitlab.sshHosts[1]' },
+  {
+    story: 'sshHosts entry with a port',
+    spec: withSSHHosts(['ssh.gitlab.example.com', 'ssh.gitlab.example.com:2222']),
+    field: 'spec.gitlab.sshHosts[1]',
+  },
   { story: 'sshHosts entry is a URL', spec: withSSHHosts(['ssh://ssh.gitlab.example.com']), field: 'spec.gitlab.sshHosts[0]' },
   { story: 'sshHosts entry starts with a dash', spec: withSSHHosts(['-ssh.example.com']), field: 'spec.gitlab.sshHosts[0]' },
   { story: 'sshHosts entry empty', spec: withSSHHosts(['']), field: 'spec.gitlab.sshHosts[0]' },
-  { story: 'sshHosts entry with a 64-character label', spec: withSSHHosts([`${'a'.repeat(64)}.example.com`]), field: 'spec.gitlab.sshHosts[0]' },
+  {
+    story: 'sshHosts entry with a 64-character label',
+    spec: withSSHHosts([`${'a'.repeat(64)}.example.com`]),
+    field: 'spec.gitlab.sshHosts[0]',
+  },
   { story: 'sshHosts duplicate entry', spec: withSSHHosts(['ssh.example.com', 'ssh.example.com']), field: 'spec.gitlab.sshHosts[1]' },
-  { story: 'sshHosts with 17 entries', spec: withSSHHosts(Array.from({ length: 17 }, (_, i) => `ssh${i}.example.com`)), field: 'spec.gitlab.sshHosts' },
+  {
+    story: 'sshHosts with 17 entries',
+    spec: withSSHHosts(Array.from({ length: 17 }, (_, i) => `ssh${i}.example.com`)),
+    field: 'spec.gitlab.sshHosts',
+  },
 
   // --- spec.receiver ------------------------------------------------------------------------------
   { story: 'receiver is a string', spec: withReceiver('http://webhook-receiver.flux-system'), field: 'spec.receiver' },
@@ -107,7 +119,11 @@ export const INVALID_SPECS: InvalidSpec[] = [
   { story: 'endpoint is a bare host name', spec: withEndpoint('webhook-receiver.flux-system.svc'), field: 'spec.receiver.endpoint' },
   { story: 'endpoint with a query', spec: withEndpoint('http://webhook-receiver.flux-system/?x=1'), field: 'spec.receiver.endpoint' },
   { story: 'endpoint with a fragment', spec: withEndpoint('http://webhook-receiver.flux-system/#x'), field: 'spec.receiver.endpoint' },
-  { story: 'endpoint with user-info', spec: withEndpoint('http://admin:admin@webhook-receiver.flux-system'), field: 'spec.receiver.endpoint' },
+  {
+    story: 'endpoint with user-info',
+    spec: withEndpoint('http://admin:admin@webhook-receiver.flux-system'),
+    field: 'spec.receiver.endpoint',
+  },
   { story: 'endpoint without a host', spec: withEndpoint('http://'), field: 'spec.receiver.endpoint' },
   { story: 'endpoint port out of range', spec: withEndpoint('http://webhook-receiver.flux-system:70000'), field: 'spec.receiver.endpoint' },
   { story: 'endpoint with a space', spec: withEndpoint('http://webhook-receiver.flux-system/a b'), field: 'spec.receiver.endpoint' },
@@ -122,8 +138,16 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withEndpoint('/api/v1/namespaces/apps/services/webhook-receiver/proxy', allowFluxReceiver),
     field: 'spec.receiver.endpoint',
   },
-  { story: 'service proxy path with extra segments', spec: withEndpoint(`${PROXY}/proxy/hook/abc`, allowFluxReceiver), field: 'spec.receiver.endpoint' },
-  { story: 'service proxy path not anchored at the start', spec: withEndpoint(`/prefix${PROXY}/proxy`, allowFluxReceiver), field: 'spec.receiver.endpoint' },
+  {
+    story: 'service proxy path with extra segments',
+    spec: withEndpoint(`${PROXY}/proxy/hook/abc`, allowFluxReceiver),
+    field: 'spec.receiver.endpoint',
+  },
+  {
+    story: 'service proxy path not anchored at the start',
+    spec: withEndpoint(`/prefix${PROXY}/proxy`, allowFluxReceiver),
+    field: 'spec.receiver.endpoint',
+  },
   { story: 'service proxy path without /proxy', spec: withEndpoint(PROXY, allowFluxReceiver), field: 'spec.receiver.endpoint' },
   {
     story: 'service proxy path with scheme:name:port form',
@@ -135,7 +159,11 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withEndpoint('/api/v1/namespaces/Flux-System/services/webhook-receiver/proxy', allowFluxReceiver),
     field: 'spec.receiver.endpoint',
   },
-  { story: 'service proxy path with a query', spec: withEndpoint(`${PROXY}/proxy?x=1`, allowFluxReceiver), field: 'spec.receiver.endpoint' },
+  {
+    story: 'service proxy path with a query',
+    spec: withEndpoint(`${PROXY}/proxy?x=1`, allowFluxReceiver),
+    field: 'spec.receiver.endpoint',
+  },
   { story: 'relative path that is not a service proxy', spec: withEndpoint('/hook'), field: 'spec.receiver.endpoint' },
   { story: 'receiver type generic (unauthenticated)', spec: withReceiver({ type: 'generic' }), field: 'spec.receiver.type' },
   { story: 'receiver type in the wrong case', spec: withReceiver({ type: 'GitLab' }), field: 'spec.receiver.type' },
@@ -157,7 +185,11 @@ export const INVALID_SPECS: InvalidSpec[] = [
   { story: 'project pattern empty', spec: withTrust({ projects: ['platform/**', 'apps/*', ''] }), field: 'spec.trust.projects[2]' },
   { story: 'project pattern ends with /', spec: withTrust({ projects: ['group/'] }), field: 'spec.trust.projects[0]' },
   { story: 'project pattern is a number', spec: withTrust({ projects: [42] }), field: 'spec.trust.projects[0]' },
-  { story: 'projects with 101 entries', spec: withTrust({ projects: Array.from({ length: 101 }, (_, i) => `group${i}/*`) }), field: 'spec.trust.projects' },
+  {
+    story: 'projects with 101 entries',
+    spec: withTrust({ projects: Array.from({ length: 101 }, (_, i) => `group${i}/*`) }),
+    field: 'spec.trust.projects',
+  },
   { story: 'namespaceSelector is a string', spec: withTrust({ namespaceSelector: 'team=a' }), field: 'spec.trust.namespaceSelector' },
   {
     story: 'matchLabels value is a number',
@@ -196,7 +228,10 @@ export const INVALID_SPECS: InvalidSpec[] = [
   },
   {
     story: 'NotIn with an empty values list',
-    spec: withExpressions([{ key: 'team', operator: 'Exists' }, { key: 'tier', operator: 'NotIn', values: [] }]),
+    spec: withExpressions([
+      { key: 'team', operator: 'Exists' },
+      { key: 'tier', operator: 'NotIn', values: [] },
+    ]),
     field: 'spec.trust.namespaceSelector.matchExpressions[1].values',
   },
   {
@@ -214,9 +249,21 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withExpressions([{ key: 'team', operator: 'In', values: ['a/b'] }]),
     field: 'spec.trust.namespaceSelector.matchExpressions[0].values',
   },
-  { story: 'serviceProxies is an object', spec: withTrust({ serviceProxies: { namespace: 'flux-system', name: 'x' } }), field: 'spec.trust.serviceProxies' },
-  { story: 'serviceProxies entry is a string', spec: withTrust({ serviceProxies: ['flux-system/webhook-receiver'] }), field: 'spec.trust.serviceProxies' },
-  { story: 'serviceProxies entry without name', spec: withTrust({ serviceProxies: [{ namespace: 'flux-system' }] }), field: 'spec.trust.serviceProxies[0]' },
+  {
+    story: 'serviceProxies is an object',
+    spec: withTrust({ serviceProxies: { namespace: 'flux-system', name: 'x' } }),
+    field: 'spec.trust.serviceProxies',
+  },
+  {
+    story: 'serviceProxies entry is a string',
+    spec: withTrust({ serviceProxies: ['flux-system/webhook-receiver'] }),
+    field: 'spec.trust.serviceProxies',
+  },
+  {
+    story: 'serviceProxies entry without name',
+    spec: withTrust({ serviceProxies: [{ namespace: 'flux-system' }] }),
+    field: 'spec.trust.serviceProxies[0]',
+  },
   {
     story: 'serviceProxies entry with an invalid namespace',
     spec: withTrust({ serviceProxies: [{ namespace: 'Flux_System', name: 'webhook-receiver' }] }),
@@ -229,7 +276,12 @@ export const INVALID_SPECS: InvalidSpec[] = [
   },
   {
     story: 'serviceProxies duplicate entry',
-    spec: withTrust({ serviceProxies: [{ namespace: 'flux-system', name: 'a' }, { namespace: 'flux-system', name: 'a' }] }),
+    spec: withTrust({
+      serviceProxies: [
+        { namespace: 'flux-system', name: 'a' },
+        { namespace: 'flux-system', name: 'a' },
+      ],
+    }),
     field: 'spec.trust.serviceProxies[1]',
   },
   {
@@ -239,12 +291,28 @@ export const INVALID_SPECS: InvalidSpec[] = [
   },
 
   // --- spec.trust.namespaceProjects ---------------------------------------------------------------
-  { story: 'namespaceProjects is an object', spec: withRules({ namespaceSelector: {}, projects: ['team-a/**'] }), field: 'spec.trust.namespaceProjects' },
+  {
+    story: 'namespaceProjects is an object',
+    spec: withRules({ namespaceSelector: {}, projects: ['team-a/**'] }),
+    field: 'spec.trust.namespaceProjects',
+  },
   { story: 'namespaceProjects empty list', spec: withRules([]), field: 'spec.trust.namespaceProjects' },
   { story: 'namespaceProjects rule is a string', spec: withRules(['team-a=team-a/**']), field: 'spec.trust.namespaceProjects' },
-  { story: 'namespaceProjects rule without namespaceSelector', spec: withRules([{ projects: ['team-a/**'] }]), field: 'spec.trust.namespaceProjects[0].namespaceSelector' },
-  { story: 'namespaceProjects rule without projects', spec: withRules([TEAM_A_RULE, { namespaceSelector: {} }]), field: 'spec.trust.namespaceProjects[1].projects' },
-  { story: 'namespaceProjects rule with an empty projects list', spec: withRules([{ ...TEAM_A_RULE, projects: [] }]), field: 'spec.trust.namespaceProjects[0].projects' },
+  {
+    story: 'namespaceProjects rule without namespaceSelector',
+    spec: withRules([{ projects: ['team-a/**'] }]),
+    field: 'spec.trust.namespaceProjects[0].namespaceSelector',
+  },
+  {
+    story: 'namespaceProjects rule without projects',
+    spec: withRules([TEAM_A_RULE, { namespaceSelector: {} }]),
+    field: 'spec.trust.namespaceProjects[1].projects',
+  },
+  {
+    story: 'namespaceProjects rule with an empty projects list',
+    spec: withRules([{ ...TEAM_A_RULE, projects: [] }]),
+    field: 'spec.trust.namespaceProjects[0].projects',
+  },
   {
     story: 'namespaceProjects rule with an invalid pattern',
     spec: withRules([TEAM_A_RULE, { namespaceSelector: {}, projects: ['shared/*', 'team-b//app'] }]),
@@ -255,7 +323,11 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withRules([{ ...TEAM_A_RULE, projects: Array.from({ length: 101 }, (_, i) => `team-${i}/*`) }]),
     field: 'spec.trust.namespaceProjects[0].projects',
   },
-  { story: 'namespaceProjects rule selector is a string', spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: 'tenant=a' }]), field: 'spec.trust.namespaceProjects[0].namespaceSelector' },
+  {
+    story: 'namespaceProjects rule selector is a string',
+    spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: 'tenant=a' }]),
+    field: 'spec.trust.namespaceProjects[0].namespaceSelector',
+  },
   {
     story: 'namespaceProjects rule selector with a bad label value',
     spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: { matchLabels: { tenant: 'team a' } } }]),
@@ -271,14 +343,22 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withRules([{ ...TEAM_A_RULE, namespaceSelector: { matchExpressions: [{ key: 'tenant', operator: 'Equals', values: ['a'] }] } }]),
     field: 'spec.trust.namespaceProjects[0].namespaceSelector.matchExpressions[0].operator',
   },
-  { story: 'namespaceProjects with 33 rules', spec: withRules(Array.from({ length: 33 }, () => TEAM_A_RULE)), field: 'spec.trust.namespaceProjects' },
+  {
+    story: 'namespaceProjects with 33 rules',
+    spec: withRules(Array.from({ length: 33 }, () => TEAM_A_RULE)),
+    field: 'spec.trust.namespaceProjects',
+  },
 
   // --- spec.webhook -------------------------------------------------------------------------------
   { story: 'webhook missing', spec: { gitlab: validMinimalSpec()['gitlab']! }, field: 'spec.webhook' },
   { story: 'webhook is a string', spec: { ...validMinimalSpec(), webhook: 'gitlab-webhook-token' }, field: 'spec.webhook' },
   { story: 'webhook.secretRef missing', spec: { ...validMinimalSpec(), webhook: {} }, field: 'spec.webhook.secretRef' },
   { story: 'secretRef name missing', spec: withSecretRef({ namespace: 'gitlab-flux-link-system' }), field: 'spec.webhook.secretRef.name' },
-  { story: 'secretRef namespace missing', spec: withSecretRef({ name: 'gitlab-webhook-token' }), field: 'spec.webhook.secretRef.namespace' },
+  {
+    story: 'secretRef namespace missing',
+    spec: withSecretRef({ name: 'gitlab-webhook-token' }),
+    field: 'spec.webhook.secretRef.namespace',
+  },
   {
     story: 'secretRef name with upper case and underscore',
     spec: withSecretRef({ namespace: 'gitlab-flux-link-system', name: 'Gitlab_Token' }),
@@ -289,7 +369,11 @@ export const INVALID_SPECS: InvalidSpec[] = [
     spec: withSecretRef({ namespace: 'gitlab-flux-link-system', name: 'a'.repeat(254) }),
     field: 'spec.webhook.secretRef.name',
   },
-  { story: 'secretRef namespace with a dot', spec: withSecretRef({ namespace: 'gitlab.system', name: 'token' }), field: 'spec.webhook.secretRef.namespace' },
+  {
+    story: 'secretRef namespace with a dot',
+    spec: withSecretRef({ namespace: 'gitlab.system', name: 'token' }),
+    field: 'spec.webhook.secretRef.namespace',
+  },
   {
     story: 'secretRef namespace longer than 63 characters',
     spec: withSecretRef({ namespace: 'a'.repeat(64), name: 'token' }),

@@ -1,8 +1,8 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import yaml from 'js-yaml';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { PROJECT_PATTERN_REGEX } from '../../gitlab/project-patterns.js';
 import { parseInstance } from '../../gitlab/project-url.js';
 import { INVALID_SPECS, validMinimalSpec } from './invalid-specs.js';
@@ -10,23 +10,23 @@ import { API_VERSION, DEFAULT_PROJECT_PATTERNS, DEFAULT_RECEIVER_ENDPOINT, GROUP
 import {
   DNS_LABEL_REGEX,
   DNS_SUBDOMAIN_REGEX,
+  ENDPOINT_PATTERN_REGEX,
+  type FieldError,
+  formatFieldErrors,
   INTERVAL_REGEX,
   LABEL_KEY_REGEX,
   LABEL_VALUE_REGEX,
   LIMITS,
+  parseServiceProxyPath,
   SECRET_KEY_REGEX,
   SELECTOR_OPERATORS,
   SERVICE_PROXY_PATH_REGEX,
-  URL_PATTERN_REGEX,
-  ENDPOINT_PATTERN_REGEX,
   SSH_HOST_REGEX,
   URL_HOST_REGEX,
+  URL_PATTERN_REGEX,
   URL_ROOT_PATH_REGEX,
-  formatFieldErrors,
-  parseServiceProxyPath,
-  validateLinkSpec,
-  type FieldError,
   type ValidatedLinkSpec,
+  validateLinkSpec,
 } from './validation.js';
 
 /** The whole-path check the trigger client relies on: parseable as an anchored service-proxy path. */
@@ -137,7 +137,10 @@ function schemaErrors(schema: Schema, value: unknown, p: string, out: string[] =
     if (schema.minItems !== undefined && value.length < schema.minItems) out.push(`${p}: too few items`);
     if (schema.maxItems !== undefined && value.length > schema.maxItems) out.push(`${p}: too many items`);
     const keys = schema['x-kubernetes-list-map-keys'];
-    const ident = (v: unknown) => (schema['x-kubernetes-list-type'] === 'map' && keys ? JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k])) : JSON.stringify(v));
+    const ident = (v: unknown) =>
+      schema['x-kubernetes-list-type'] === 'map' && keys
+        ? JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k]))
+        : JSON.stringify(v);
     if (schema['x-kubernetes-list-type'] === 'set' || schema['x-kubernetes-list-type'] === 'map') {
       const seen = new Set<string>();
       value.forEach((v, i) => {
@@ -231,7 +234,10 @@ describe('api/v1alpha1 validation', () => {
     }
 
     it('the full sample uses every spec field', () => {
-      const full = samples.find((s) => s.file === 'fluxlink_v1alpha1_gitlabfluxlink.yaml')!.doc.spec as Record<string, Record<string, unknown>>;
+      const full = samples.find((s) => s.file === 'fluxlink_v1alpha1_gitlabfluxlink.yaml')!.doc.spec as Record<
+        string,
+        Record<string, unknown>
+      >;
       expect(Object.keys(full)).to.have.members(Object.keys(specSchema.properties!));
       expect(full['gitlab']).to.have.keys('url', 'sshHosts');
       expect(full['receiver']).to.have.keys('endpoint', 'type', 'interval');
@@ -304,7 +310,9 @@ describe('api/v1alpha1 validation', () => {
         if (node.type === 'array' && node.maxItems === undefined) unbounded.push(p);
         if (node.type === 'object' && typeof node.additionalProperties === 'object' && node.maxProperties === undefined) unbounded.push(p);
         for (const r of node['x-kubernetes-validations'] ?? []) {
-          expect(r.message ?? r.messageExpression, `${p}: ${r.rule}`).to.be.a('string').and.not.equal('');
+          expect(r.message ?? r.messageExpression, `${p}: ${r.rule}`)
+            .to.be.a('string')
+            .and.not.equal('');
           expect(r.rule, p).not.to.include('\n');
         }
       });
@@ -429,7 +437,14 @@ describe('api/v1alpha1 validation', () => {
         validMinimalSpec(),
         spec({ receiver: {}, trust: {} }),
         spec({ receiver: { type: 'gitlab' }, trust: { projects: ['a/*'] } }),
-        spec({ trust: { namespaceProjects: [{ namespaceSelector: {}, projects: ['a/**'] }, { namespaceSelector: { matchLabels: { t: 'b' } }, projects: ['b/*', 'c'] }] } }),
+        spec({
+          trust: {
+            namespaceProjects: [
+              { namespaceSelector: {}, projects: ['a/**'] },
+              { namespaceSelector: { matchLabels: { t: 'b' } }, projects: ['b/*', 'c'] },
+            ],
+          },
+        }),
         spec({
           webhook: {
             secretRef: { namespace: 'ns', name: 'a', key: 'k' },
@@ -445,7 +460,14 @@ describe('api/v1alpha1 validation', () => {
     it('status: conditions keyed by type, bounded entries', () => {
       const status = rootSchema.properties!['status']!;
       expect(Object.keys(status.properties!)).to.have.members([
-        'observedGeneration', 'conditions', 'repositories', 'readyReceivers', 'conflicts', 'entries', 'lastPush', 'lastTrigger',
+        'observedGeneration',
+        'conditions',
+        'repositories',
+        'readyReceivers',
+        'conflicts',
+        'entries',
+        'lastPush',
+        'lastTrigger',
       ]);
       const conditions = status.properties!['conditions']!;
       expect(conditions['x-kubernetes-list-type']).to.equal('map');
@@ -466,7 +488,10 @@ describe('api/v1alpha1 validation', () => {
       it(`rejects: ${story} (${field})`, () => {
         const errors = expectErrors(structuredClone(raw));
         const fields = errors.map((e) => e.field);
-        expect(fields.some((f) => fieldMatches(f, field)), `fields ${JSON.stringify(fields)}`).to.equal(true);
+        expect(
+          fields.some((f) => fieldMatches(f, field)),
+          `fields ${JSON.stringify(fields)}`,
+        ).to.equal(true);
         for (const e of errors) expect(e.message).to.be.a('string').and.have.length.greaterThan(5);
       });
     }
@@ -480,11 +505,18 @@ describe('api/v1alpha1 validation', () => {
       // CEL-only stories are left to the e2e suite; for the rest this checks the expected field.
       let checked = 0;
       for (const { story, spec: raw, field } of INVALID_SPECS) {
-        const errs = schemaErrors({ type: 'object', properties: { spec: specSchema } }, { spec: applyDefaults(specSchema, structuredClone(raw)) }, '');
+        const errs = schemaErrors(
+          { type: 'object', properties: { spec: specSchema } },
+          { spec: applyDefaults(specSchema, structuredClone(raw)) },
+          '',
+        );
         if (errs.length === 0) continue;
         checked++;
         const fields = errs.map((e) => e.slice(1, e.indexOf(':')));
-        expect(fields.some((f) => fieldMatches(f, field)), `${story}: ${JSON.stringify(errs)}`).to.equal(true);
+        expect(
+          fields.some((f) => fieldMatches(f, field)),
+          `${story}: ${JSON.stringify(errs)}`,
+        ).to.equal(true);
       }
       expect(checked).to.be.greaterThan(40);
     });
@@ -526,11 +558,22 @@ describe('api/v1alpha1 validation', () => {
       ['http://webhook-receiver.flux-system.svc.cluster.local/', undefined],
       ['https://flux-webhook.example.com:8443/prefix', undefined],
       ['http://[fd00::10]:9292', undefined],
-      ['/api/v1/namespaces/flux-system/services/webhook-receiver/proxy', { serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] }],
-      ['/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/', { serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] }],
+      [
+        '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy',
+        { serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] },
+      ],
+      [
+        '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy/',
+        { serviceProxies: [{ namespace: 'flux-system', name: 'webhook-receiver' }] },
+      ],
       [
         '/api/v1/namespaces/flux-system/services/webhook-receiver:http/proxy',
-        { serviceProxies: [{ namespace: 'apps', name: 'x' }, { namespace: 'flux-system', name: 'webhook-receiver' }] },
+        {
+          serviceProxies: [
+            { namespace: 'apps', name: 'x' },
+            { namespace: 'flux-system', name: 'webhook-receiver' },
+          ],
+        },
       ],
     ];
     for (const [endpoint, trust] of endpoints) {
@@ -560,7 +603,8 @@ describe('api/v1alpha1 validation', () => {
     });
 
     it('intervals', () => {
-      for (const interval of ['30s', '5m', '1h30m', '1.5h', '500ms']) expect(expectValid(spec({ receiver: { interval } })).receiver.interval).to.equal(interval);
+      for (const interval of ['30s', '5m', '1h30m', '1.5h', '500ms'])
+        expect(expectValid(spec({ receiver: { interval } })).receiver.interval).to.equal(interval);
     });
 
     it('drops unknown fields and treats null as absent, like the API server', () => {
@@ -628,13 +672,18 @@ describe('api/v1alpha1 validation', () => {
       expect(msg(spec({ receiver: { type: 'generic' } }))).to.match(/generic-hmac, gitlab/);
       expect(msg(spec({ receiver: { interval: '1d' } }))).to.match(/30s, 5m or 1h30m/);
       expect(msg(spec({ trust: { projects: ['a/***'] } }))).to.match(/\*\*\*/);
-      expect(msg(spec({ receiver: { endpoint: '/api/v1/namespaces/a/services/b/proxy/x' } }))).to.match(/<namespace>\/services\/<name>\[:<port>\]\/proxy/);
-      expect(msg(spec({ trust: { namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } }))).to.match(/non-empty list when operator is In/);
+      expect(msg(spec({ receiver: { endpoint: '/api/v1/namespaces/a/services/b/proxy/x' } }))).to.match(
+        /<namespace>\/services\/<name>\[:<port>\]\/proxy/,
+      );
+      expect(msg(spec({ trust: { namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } }))).to.match(
+        /non-empty list when operator is In/,
+      );
     });
   });
 
   describe('formatFieldErrors', () => {
-    const errs = (n: number): FieldError[] => Array.from({ length: n }, (_, i) => ({ field: `spec.f${i}`, message: `problem number ${i}` }));
+    const errs = (n: number): FieldError[] =>
+      Array.from({ length: n }, (_, i) => ({ field: `spec.f${i}`, message: `problem number ${i}` }));
 
     it('joins field: message, first errors first', () => {
       expect(formatFieldErrors(errs(2))).to.equal('spec.f0: problem number 0; spec.f1: problem number 1');
@@ -673,8 +722,16 @@ describe('api/v1alpha1 validation', () => {
         namespace: 'flux-system',
         service: 'webhook-receiver',
       });
-      expect(parseServiceProxyPath('/api/v1/namespaces/ns/services/svc:80/proxy/')).to.deep.equal({ namespace: 'ns', service: 'svc', port: '80' });
-      expect(parseServiceProxyPath('/api/v1/namespaces/ns/services/svc:http-web/proxy')).to.deep.equal({ namespace: 'ns', service: 'svc', port: 'http-web' });
+      expect(parseServiceProxyPath('/api/v1/namespaces/ns/services/svc:80/proxy/')).to.deep.equal({
+        namespace: 'ns',
+        service: 'svc',
+        port: '80',
+      });
+      expect(parseServiceProxyPath('/api/v1/namespaces/ns/services/svc:http-web/proxy')).to.deep.equal({
+        namespace: 'ns',
+        service: 'svc',
+        port: 'http-web',
+      });
     });
 
     it('rejects anything else (anchored)', () => {
@@ -707,10 +764,19 @@ describe('api/v1alpha1 validation', () => {
     });
 
     it('never throws on mutated namespaceProjects rules, and names a field inside them (property)', () => {
-      const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+      const leaf = fc.oneof(
+        fc.string(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(fc.string(), { maxLength: 3 }),
+        fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+      );
       fc.assert(
         fc.property(fc.integer({ min: 0, max: 2 }), fc.constantFrom('namespaceSelector', 'projects'), leaf, (at, key, value) => {
-          const rules = [0, 1, 2].map(() => ({ namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] }) as Record<string, unknown>);
+          const rules = [0, 1, 2].map(
+            () => ({ namespaceSelector: { matchLabels: { tenant: 'a' } }, projects: ['team-a/**'] }) as Record<string, unknown>,
+          );
           rules[at]![key] = value;
           const r = validateLinkSpec(spec({ trust: { namespaceProjects: rules } }));
           return 'spec' in r || r.errors.every((e) => e.field.startsWith(`spec.trust.namespaceProjects[${at}]`));
@@ -720,15 +786,38 @@ describe('api/v1alpha1 validation', () => {
     });
 
     it('never throws on mutated valid specs (property)', () => {
-      const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+      const leaf = fc.oneof(
+        fc.string(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(fc.string(), { maxLength: 3 }),
+        fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+      );
       const keys = ['gitlab', 'receiver', 'trust', 'webhook', 'suspend'] as const;
       fc.assert(
-        fc.property(fc.constantFrom(...keys), fc.constantFrom('url', 'sshHosts', 'endpoint', 'type', 'interval', 'projects', 'serviceProxies', 'namespaceSelector', 'namespaceProjects', 'secretRef'), leaf, (k, sub, value) => {
-          const s: Record<string, unknown> = validMinimalSpec();
-          s[k] = { ...((s[k] as object) ?? {}), [sub]: value };
-          const r = validateLinkSpec(s);
-          return 'spec' in r || r.errors.every((e) => e.field.startsWith('spec'));
-        }),
+        fc.property(
+          fc.constantFrom(...keys),
+          fc.constantFrom(
+            'url',
+            'sshHosts',
+            'endpoint',
+            'type',
+            'interval',
+            'projects',
+            'serviceProxies',
+            'namespaceSelector',
+            'namespaceProjects',
+            'secretRef',
+          ),
+          leaf,
+          (k, sub, value) => {
+            const s: Record<string, unknown> = validMinimalSpec();
+            s[k] = { ...((s[k] as object) ?? {}), [sub]: value };
+            const r = validateLinkSpec(s);
+            return 'spec' in r || r.errors.every((e) => e.field.startsWith('spec'));
+          },
+        ),
         { numRuns: 500 },
       );
     });

@@ -18,8 +18,8 @@ import {
   IsDefined,
   IsIn,
   IsOptional,
-  ValidateNested,
   registerDecorator,
+  ValidateNested,
   validateSync,
   type ValidationArguments,
   type ValidationError,
@@ -29,11 +29,11 @@ import { validatePattern } from '../../gitlab/project-patterns.js';
 import {
   DEFAULT_PROJECT_PATTERNS,
   DEFAULT_RECEIVER_ENDPOINT,
-  RECEIVER_TYPES,
   type GitLabFluxLinkSpec,
   type LabelSelector,
   type LabelSelectorRequirement,
   type NamespaceProjectsRule,
+  RECEIVER_TYPES,
   type ReceiverType,
   type SecretKeyRef,
   type ServiceRef,
@@ -76,7 +76,8 @@ export const SERVICE_PROXY_PATH_REGEX =
  */
 const HOST_PART = String.raw`(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_])?)`;
 export const URL_PATTERN_REGEX = String.raw`^https?://` + HOST_PART + String.raw`(:[0-9]{1,5})?(/[A-Za-z0-9_.~-]+)*/?$`;
-export const ENDPOINT_PATTERN_REGEX = '^(https?://' + HOST_PART + String.raw`(:[0-9]{1,5})?(/[!-"$->@-~]*)?|` + SERVICE_PROXY_PATH_REGEX.slice(1, -1) + ')$';
+export const ENDPOINT_PATTERN_REGEX =
+  '^(https?://' + HOST_PART + String.raw`(:[0-9]{1,5})?(/[!-"$->@-~]*)?|` + SERVICE_PROXY_PATH_REGEX.slice(1, -1) + ')$';
 
 /** Size limits; the CRD has the same maxLength/maxItems/maxProperties (bounded sizes keep CEL cost estimates low). */
 export const LIMITS = {
@@ -129,7 +130,12 @@ export interface FieldError {
 /** A spec after validation, with every CRD default applied (same defaults as the CRD). */
 export interface ValidatedLinkSpec extends GitLabFluxLinkSpec {
   receiver: { endpoint: string; type: ReceiverType; interval?: string };
-  trust: { namespaceSelector?: LabelSelector; projects: string[]; serviceProxies: ServiceRef[]; namespaceProjects?: NamespaceProjectsRule[] };
+  trust: {
+    namespaceSelector?: LabelSelector;
+    projects: string[];
+    serviceProxies: ServiceRef[];
+    namespaceProjects?: NamespaceProjectsRule[];
+  };
   webhook: { secretRef: Required<SecretKeyRef>; signingSecretRef?: Required<SecretKeyRef> };
   suspend: boolean;
 }
@@ -303,7 +309,9 @@ function httpURLProblem(v: string, max: number, rootPathOnly: boolean): string |
 function gitlabURL(v: unknown): string | undefined {
   if (typeof v !== 'string') return mustBeString(v);
   const p = httpURLProblem(v, LIMITS.url, true) ?? (URL_PATTERN.test(v) ? undefined : `${show(v)} must match ${URL_PATTERN_REGEX}`);
-  return p === undefined ? undefined : `${p} (expected the instance's base URL, e.g. https://gitlab.example.com or https://example.com/gitlab)`;
+  return p === undefined
+    ? undefined
+    : `${p} (expected the instance's base URL, e.g. https://gitlab.example.com or https://example.com/gitlab)`;
 }
 
 const PROXY_FORM = '/api/v1/namespaces/<namespace>/services/<name>[:<port>]/proxy';
@@ -320,7 +328,8 @@ function receiverEndpoint(v: unknown): string | undefined {
   if (!/^https?:\/\//.test(v)) {
     return `${show(v)} must be an absolute http:// or https:// URL, or a Kubernetes API service-proxy path ${PROXY_FORM}`;
   }
-  const p = httpURLProblem(v, LIMITS.endpoint, false) ?? (ENDPOINT_PATTERN.test(v) ? undefined : `${show(v)} must match ${ENDPOINT_PATTERN_REGEX}`);
+  const p =
+    httpURLProblem(v, LIMITS.endpoint, false) ?? (ENDPOINT_PATTERN.test(v) ? undefined : `${show(v)} must match ${ENDPOINT_PATTERN_REGEX}`);
   return p === undefined ? undefined : `${p} (expected the base URL of Flux's webhook receiver, e.g. ${DEFAULT_RECEIVER_ENDPOINT})`;
 }
 
@@ -449,9 +458,11 @@ export class LabelSelectorDto {
     const issues: Issue[] = [];
     for (const [k, val] of entries) {
       const at = `[${k}]`;
-      if (k.length > LIMITS.labelKey || !LABEL_KEY.test(k)) issues.push({ at, message: `${show(k)} is not a label key ([prefix/]name, name at most 63 characters)` });
+      if (k.length > LIMITS.labelKey || !LABEL_KEY.test(k))
+        issues.push({ at, message: `${show(k)} is not a label key ([prefix/]name, name at most 63 characters)` });
       if (typeof val !== 'string') issues.push({ at, message: mustBeString(val) });
-      else if (val.length > LIMITS.labelValue || !LABEL_VALUE.test(val)) issues.push({ at, message: `${show(val)} is not a label value (at most 63 letters, digits, "-", "_", ".")` });
+      else if (val.length > LIMITS.labelValue || !LABEL_VALUE.test(val))
+        issues.push({ at, message: `${show(val)} is not a label value (at most 63 letters, digits, "-", "_", ".")` });
     }
     return issues;
   })
@@ -470,11 +481,13 @@ export class GitLabSpecDto {
   url!: string;
 
   @IsOptional()
-  @Check(list({
-    max: LIMITS.sshHosts,
-    unique: true,
-    item: stringMatching(SSH_HOST, LIMITS.sshHost, 'a host name (DNS name without user, port or path, e.g. ssh.gitlab.example.com)'),
-  }))
+  @Check(
+    list({
+      max: LIMITS.sshHosts,
+      unique: true,
+      item: stringMatching(SSH_HOST, LIMITS.sshHost, 'a host name (DNS name without user, port or path, e.g. ssh.gitlab.example.com)'),
+    }),
+  )
   sshHosts?: string[];
 }
 
@@ -569,15 +582,19 @@ function serviceProxyAllowed(receiver: unknown, spec: Record<string, unknown>): 
   if (target === undefined) return [];
   const trust = spec['trust'];
   const proxies = trust !== null && typeof trust === 'object' ? (trust as Record<string, unknown>)['serviceProxies'] : undefined;
-  const allowed = Array.isArray(proxies) && proxies.some((p) => {
-    const ref = (p ?? {}) as Record<string, unknown>;
-    return ref['namespace'] === target.namespace && ref['name'] === target.service;
-  });
+  const allowed =
+    Array.isArray(proxies) &&
+    proxies.some((p) => {
+      const ref = (p ?? {}) as Record<string, unknown>;
+      return ref['namespace'] === target.namespace && ref['name'] === target.service;
+    });
   if (allowed) return [];
-  return [{
-    at: '.endpoint',
-    message: `service proxy ${target.namespace}/${target.service} is not allowed by spec.trust.serviceProxies; add {namespace: ${target.namespace}, name: ${target.service}} there or use a direct URL`,
-  }];
+  return [
+    {
+      at: '.endpoint',
+      message: `service proxy ${target.namespace}/${target.service} is not allowed by spec.trust.serviceProxies; add {namespace: ${target.namespace}, name: ${target.service}} there or use a direct URL`,
+    },
+  ];
 }
 
 export class GitLabFluxLinkSpecDto {
@@ -699,7 +716,10 @@ function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
   };
   if (d.trust?.namespaceSelector !== undefined) trust.namespaceSelector = labelSelector(d.trust.namespaceSelector);
   if (d.trust?.namespaceProjects !== undefined) {
-    trust.namespaceProjects = d.trust.namespaceProjects.map((r) => ({ namespaceSelector: labelSelector(r.namespaceSelector), projects: [...r.projects] }));
+    trust.namespaceProjects = d.trust.namespaceProjects.map((r) => ({
+      namespaceSelector: labelSelector(r.namespaceSelector),
+      projects: [...r.projects],
+    }));
   }
 
   const webhook: ValidatedLinkSpec['webhook'] = { secretRef: secretRef(d.webhook.secretRef) };

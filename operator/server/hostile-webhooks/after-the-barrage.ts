@@ -13,7 +13,19 @@ export function afterTheBarrageStories(world: () => World): void {
     const before = await triggers(w);
     const seenBefore = w.receiverSeen.length;
     const body = Buffer.from(pushJson({ after: 'a'.repeat(40) }));
-    const wire = Buffer.concat([Buffer.from(head('POST', '/hooks/gitlab', [['Host', 'x'], ['Content-Type', 'application/json'], ['X-Gitlab-Event', 'Push Hook'], ['X-Gitlab-Token', TOKEN], ['Content-Length', String(body.length)], ['Connection', 'close']])), body]);
+    const wire = Buffer.concat([
+      Buffer.from(
+        head('POST', '/hooks/gitlab', [
+          ['Host', 'x'],
+          ['Content-Type', 'application/json'],
+          ['X-Gitlab-Event', 'Push Hook'],
+          ['X-Gitlab-Token', TOKEN],
+          ['Content-Length', String(body.length)],
+          ['Connection', 'close'],
+        ]),
+      ),
+      body,
+    ]);
     const { replies } = await exchange(w.port, wire);
     expect(replies.map((r) => r.status)).to.deep.equal([202]);
     const after = await triggers(w);
@@ -25,6 +37,7 @@ export function afterTheBarrageStories(world: () => World): void {
     expect(JSON.parse(call.body.toString())).to.deep.include({ ref: 'refs/heads/main', after: 'a'.repeat(40) });
 
     const logs = w.logLines.join('\n');
-    for (const secret of [TOKEN, SIGNING_KEY, webhookPath('app'), RECEIVER_TOKEN]) expect(logs.includes(secret), 'a secret in the logs').to.equal(false);
+    for (const secret of [TOKEN, SIGNING_KEY, webhookPath('app'), RECEIVER_TOKEN])
+      expect(logs.includes(secret), 'a secret in the logs').to.equal(false);
   });
 }

@@ -12,7 +12,9 @@ export function concurrentConnectionStories(world: () => World): void {
       fc.asyncProperty(fc.array(hostileRequest, { minLength: 50, maxLength: 150 }), fc.boolean(), async (reqs, hostileOnly) => {
         const built = reqs.map((r) => build(hostileOnly ? { ...r, token: { kind: 'wrong', value: 'nope' } } : r));
         const before = await triggers(w);
-        const results = await Promise.all(built.map((b, i) => exchange(w.port, b.wire, { halfClose: b.halfClose, head: reqs[i]!.method === 'HEAD' })));
+        const results = await Promise.all(
+          built.map((b, i) => exchange(w.port, b.wire, { halfClose: b.halfClose, head: reqs[i]!.method === 'HEAD' })),
+        );
         results.forEach((res, i) => {
           expect(res.closedByServer, describeRequest(reqs[i]!, built[i]!)).to.equal(true);
           expectClientErrorsExplained(res.replies, describeRequest(reqs[i]!, built[i]!), reqs[i]!.method === 'HEAD');

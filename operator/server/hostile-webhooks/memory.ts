@@ -24,8 +24,19 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 export function memoryStories(world: () => World): void {
   it('property: memory stays bounded after many large rejected bodies (baseline measured in this test)', async () => {
     const w = world();
-    type Big = 'declared-over' | 'chunked-over' | 'unauthenticated' | 'unauthenticated-chunked-over' | 'authenticated-garbage' | 'deep-json';
-    const bigArb = fc.record({ kind: fc.constantFrom<Big>('declared-over', 'chunked-over', 'unauthenticated', 'unauthenticated-chunked-over', 'authenticated-garbage', 'deep-json'), size: fc.integer({ min: 3 * MiB, max: 6 * MiB }) });
+    type Big =
+      'declared-over' | 'chunked-over' | 'unauthenticated' | 'unauthenticated-chunked-over' | 'authenticated-garbage' | 'deep-json';
+    const bigArb = fc.record({
+      kind: fc.constantFrom<Big>(
+        'declared-over',
+        'chunked-over',
+        'unauthenticated',
+        'unauthenticated-chunked-over',
+        'authenticated-garbage',
+        'deep-json',
+      ),
+      size: fc.integer({ min: 3 * MiB, max: 6 * MiB }),
+    });
     await expectAlive(w, w.port); // warm up: lazily built parts are not counted as growth
     const baseline = memoryAfterGc();
     const before = await triggers(w);
@@ -50,13 +61,25 @@ export function memoryStories(world: () => World): void {
           }
           const isChunked = kind.endsWith('chunked-over');
           const wire = Buffer.concat([
-            Buffer.from(head('POST', '/hooks/gitlab', [['Host', 'x'], ['X-Gitlab-Event', 'Push Hook'], ['X-Gitlab-Token', token], isChunked ? ['Transfer-Encoding', 'chunked'] : ['Content-Length', String(body.length)], ['Connection', 'close']])),
+            Buffer.from(
+              head('POST', '/hooks/gitlab', [
+                ['Host', 'x'],
+                ['X-Gitlab-Event', 'Push Hook'],
+                ['X-Gitlab-Token', token],
+                isChunked ? ['Transfer-Encoding', 'chunked'] : ['Content-Length', String(body.length)],
+                ['Connection', 'close'],
+              ]),
+            ),
             isChunked ? chunked(body, [256 * 1024]) : body,
           ]);
           const { replies, reset } = await exchange(w.port, wire);
           const statuses = replies.map((r) => r.status);
-          if (statuses.length === 0) expect(reset && expected.every((st) => EARLY_ANSWERS.has(st)), `${kind} ${mib(body.length)}: no answer`).to.equal(true);
-          else expect(statuses.length === 1 && expected.includes(statuses[0]!), `${kind} ${mib(body.length)}: ${statuses.join(',')}`).to.equal(true);
+          if (statuses.length === 0)
+            expect(reset && expected.every((st) => EARLY_ANSWERS.has(st)), `${kind} ${mib(body.length)}: no answer`).to.equal(true);
+          else
+            expect(statuses.length === 1 && expected.includes(statuses[0]!), `${kind} ${mib(body.length)}: ${statuses.join(',')}`).to.equal(
+              true,
+            );
           sent += body.length;
           if (statuses[0] === 400) authenticated++;
         }
@@ -80,7 +103,14 @@ export function memoryStories(world: () => World): void {
     const conns = await Promise.all(
       Array.from({ length: clients }, async () => {
         const conn = await RawConnection.open(w.port);
-        await conn.write(head('POST', '/hooks/gitlab', [['Host', 'x'], ['X-Gitlab-Event', 'Push Hook'], ['X-Gitlab-Token', 'not-the-token'], ['Content-Length', String(declared)]]));
+        await conn.write(
+          head('POST', '/hooks/gitlab', [
+            ['Host', 'x'],
+            ['X-Gitlab-Event', 'Push Hook'],
+            ['X-Gitlab-Token', 'not-the-token'],
+            ['Content-Length', String(declared)],
+          ]),
+        );
         void conn.write(body); // all but the last byte: the request never completes
         return conn;
       }),
@@ -95,7 +125,9 @@ export function memoryStories(world: () => World): void {
         await new Promise((r) => setTimeout(r, 10));
       }
       const grown = memoryAfterGc() - baseline;
-      expect(grown, `memory grew by ${mib(grown)} with ${clients} unauthenticated clients holding ${mib(clients * declared)}`).to.be.below(16 * MiB);
+      expect(grown, `memory grew by ${mib(grown)} with ${clients} unauthenticated clients holding ${mib(clients * declared)}`).to.be.below(
+        16 * MiB,
+      );
       for (const c of conns) {
         const reply = await c.waitForReply(CLOSE_CAP_MS);
         expect(reply?.status, 'an unauthenticated request is refused without waiting for its body').to.equal(401);

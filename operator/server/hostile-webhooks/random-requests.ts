@@ -10,10 +10,26 @@ export function randomRequestStories(world: () => World): void {
     const w = world();
     for (const [path, body, extra] of [
       ['/hooks/gitlab', Buffer.from(pushJson()), []],
-      ['/hooks/signed', Buffer.from(pushJson({ project: { path_with_namespace: 'team/sig' } })), signature(Buffer.from(pushJson({ project: { path_with_namespace: 'team/sig' } })))],
+      [
+        '/hooks/signed',
+        Buffer.from(pushJson({ project: { path_with_namespace: 'team/sig' } })),
+        signature(Buffer.from(pushJson({ project: { path_with_namespace: 'team/sig' } }))),
+      ],
     ] as Array<[string, Buffer, Array<[string, string]>]>) {
       const before = await triggers(w);
-      const wire = Buffer.concat([Buffer.from(head('POST', path, [['Host', 'x'], ['X-Gitlab-Event', 'Push Hook'], ['X-Gitlab-Token', TOKEN], ...extra, ['Content-Length', String(body.length)], ['Connection', 'close']])), body]);
+      const wire = Buffer.concat([
+        Buffer.from(
+          head('POST', path, [
+            ['Host', 'x'],
+            ['X-Gitlab-Event', 'Push Hook'],
+            ['X-Gitlab-Token', TOKEN],
+            ...extra,
+            ['Content-Length', String(body.length)],
+            ['Connection', 'close'],
+          ]),
+        ),
+        body,
+      ]);
       const { replies } = await exchange(w.port, wire);
       expect(replies.map((r) => `${r.status} ${r.body}`)).to.deep.equal(['202 accepted: 1 receiver(s) to trigger']);
       const after = await triggers(w);
@@ -29,7 +45,11 @@ export function randomRequestStories(world: () => World): void {
         const b = build(r);
         const what = describeRequest(r, b);
         const before = await triggers(w);
-        const { replies, closedByServer, reset, raw } = await exchange(w.port, b.wire, { splits: r.splits, halfClose: b.halfClose, head: r.method === 'HEAD' });
+        const { replies, closedByServer, reset, raw } = await exchange(w.port, b.wire, {
+          splits: r.splits,
+          halfClose: b.halfClose,
+          head: r.method === 'HEAD',
+        });
         expect(closedByServer, `${what}: the server closed the connection (got ${JSON.stringify(raw)})`).to.equal(true);
         expectClientErrorsExplained(replies, what, r.method === 'HEAD');
         const final = replies.find((x) => x.status >= 200);

@@ -19,7 +19,12 @@ type TokenChoice =
 const tokenChoice: fc.Arbitrary<TokenChoice> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom<TokenChoice>({ kind: 'valid' }, { kind: 'padded' }, { kind: 'name-case' }) },
   { weight: 2, arbitrary: fc.constantFrom<TokenChoice>({ kind: 'none' }, { kind: 'upper' }, { kind: 'dup-valid' }) },
-  { weight: 3, arbitrary: printable(64).filter((v) => v !== TOKEN).map((value): TokenChoice => ({ kind: 'wrong', value })) },
+  {
+    weight: 3,
+    arbitrary: printable(64)
+      .filter((v) => v !== TOKEN)
+      .map((value): TokenChoice => ({ kind: 'wrong', value })),
+  },
   { weight: 1, arbitrary: printable(32).map((value): TokenChoice => ({ kind: 'dup-mixed', value })) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: TOKEN.length - 1 }).map((n): TokenChoice => ({ kind: 'prefix', n })) },
   { weight: 1, arbitrary: fc.integer({ min: 4 * 1024, max: 20 * 1024 }).map((n): TokenChoice => ({ kind: 'oversized', n })) },
@@ -38,9 +43,15 @@ function tokenHeaders(t: TokenChoice): Array<[string, string]> {
     case 'upper':
       return [['X-Gitlab-Token', TOKEN.toUpperCase()]];
     case 'dup-valid':
-      return [['X-Gitlab-Token', TOKEN], ['X-Gitlab-Token', TOKEN]];
+      return [
+        ['X-Gitlab-Token', TOKEN],
+        ['X-Gitlab-Token', TOKEN],
+      ];
     case 'dup-mixed':
-      return [['X-Gitlab-Token', t.value], ['X-Gitlab-Token', TOKEN]];
+      return [
+        ['X-Gitlab-Token', t.value],
+        ['X-Gitlab-Token', TOKEN],
+      ];
     case 'wrong':
       return [['X-Gitlab-Token', t.value]];
     case 'prefix':
@@ -69,7 +80,11 @@ function sigHeaders(s: SigChoice, body: Buffer): Array<[string, string]> {
     case 'other-body':
       return signature(Buffer.concat([body, Buffer.from(' ')]), now);
     case 'garbage':
-      return [['webhook-id', 'x'], ['webhook-timestamp', 'yesterday'], ['webhook-signature', 'v1,AAAA v2,BBBB']];
+      return [
+        ['webhook-id', 'x'],
+        ['webhook-timestamp', 'yesterday'],
+        ['webhook-signature', 'v1,AAAA v2,BBBB'],
+      ];
   }
 }
 
@@ -123,10 +138,20 @@ const ZERO = '0'.repeat(40);
 const eventJson = fc
   .record({
     object_kind: fc.constantFrom('push', 'push', 'tag_push', 'merge_request', 'pipeline', 'Push', ''),
-    ref: fc.oneof(fc.constantFrom('refs/heads/main', 'refs/heads/main', 'refs/heads/dev', 'refs/tags/v1', ''), fc.string({ maxLength: 40 })),
+    ref: fc.oneof(
+      fc.constantFrom('refs/heads/main', 'refs/heads/main', 'refs/heads/dev', 'refs/tags/v1', ''),
+      fc.string({ maxLength: 40 }),
+    ),
     after: fc.oneof(fc.constant(SHA), fc.constant(ZERO), fc.stringMatching(/^[0-9a-fA-F]{0,64}$/)),
     project: fc.oneof(
-      fc.constantFrom<unknown>({ path_with_namespace: 'team/app' }, { path_with_namespace: 'Team/App' }, { path_with_namespace: 'team/sig' }, null, 'team/app', ['team/app']),
+      fc.constantFrom<unknown>(
+        { path_with_namespace: 'team/app' },
+        { path_with_namespace: 'Team/App' },
+        { path_with_namespace: 'team/sig' },
+        null,
+        'team/app',
+        ['team/app'],
+      ),
       fc.record({ path_with_namespace: fc.string({ maxLength: 30 }), id: fc.integer() }),
     ),
     extra: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }),
@@ -139,32 +164,68 @@ const deepJson = fc.tuple(fc.constantFrom('array', 'object', 'unbalanced'), fc.i
   return '{"object_kind":"push","x":' + '['.repeat(d);
 });
 
-const INVALID_UTF8 = [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc0, 0xaf], [0xe2, 0x82]].map((b) => Buffer.from(b));
+const INVALID_UTF8 = [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc0, 0xaf], [0xe2, 0x82]].map((b) =>
+  Buffer.from(b),
+);
 
 const bodyArb: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 6, arbitrary: eventJson.map((s) => Buffer.from(s)) },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((a) => Buffer.from(a)) },
   {
     weight: 2,
-    arbitrary: fc.tuple(fc.constantFrom(...INVALID_UTF8), fc.boolean()).map(([bad, inRef]) =>
-      inRef ? Buffer.concat([Buffer.from('{"object_kind":"push","ref":"refs/heads/m'), bad, Buffer.from(`ain","after":"${SHA}","project":{"path_with_namespace":"team/app"}}`)]) : Buffer.concat([bad, Buffer.from(pushJson())]),
-    ),
+    arbitrary: fc
+      .tuple(fc.constantFrom(...INVALID_UTF8), fc.boolean())
+      .map(([bad, inRef]) =>
+        inRef
+          ? Buffer.concat([
+              Buffer.from('{"object_kind":"push","ref":"refs/heads/m'),
+              bad,
+              Buffer.from(`ain","after":"${SHA}","project":{"path_with_namespace":"team/app"}}`),
+            ])
+          : Buffer.concat([bad, Buffer.from(pushJson())]),
+      ),
   },
   { weight: 2, arbitrary: fc.json({ maxDepth: 4 }).map((s) => Buffer.from(s)) },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('', '[]', 'null', '42', '"push"', '{}', '{"object_kind":["push"]}', '{"object_kind":"push","project":"team/app","ref":1,"after":true}', '{"__proto__":{"object_kind":"push"}}').map((s) => Buffer.from(s)),
+    arbitrary: fc
+      .constantFrom(
+        '',
+        '[]',
+        'null',
+        '42',
+        '"push"',
+        '{}',
+        '{"object_kind":["push"]}',
+        '{"object_kind":"push","project":"team/app","ref":1,"after":true}',
+        '{"__proto__":{"object_kind":"push"}}',
+      )
+      .map((s) => Buffer.from(s)),
   },
   { weight: 1, arbitrary: deepJson.map((s) => Buffer.from(s)) },
-  { weight: 1, arbitrary: fc.integer({ min: 0, max: MiB }).map((n) => Buffer.from(pushJson({ commits: [{ id: SHA, message: 'm'.repeat(n) }] }))) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 0, max: MiB }).map((n) => Buffer.from(pushJson({ commits: [{ id: SHA, message: 'm'.repeat(n) }] }))),
+  },
 );
 
 type Framing = { kind: 'length' } | { kind: 'chunked'; sizes: number[] } | { kind: 'none' } | { kind: 'wrong-length'; delta: number };
 const framingArb: fc.Arbitrary<Framing> = fc.oneof(
   { weight: 6, arbitrary: fc.constant<Framing>({ kind: 'length' }) },
-  { weight: 3, arbitrary: fc.array(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 5 }).map((sizes): Framing => ({ kind: 'chunked', sizes })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .array(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 5 })
+      .map((sizes): Framing => ({ kind: 'chunked', sizes })),
+  },
   { weight: 1, arbitrary: fc.constant<Framing>({ kind: 'none' }) },
-  { weight: 2, arbitrary: fc.integer({ min: -200, max: 200 }).filter((d) => d !== 0).map((delta): Framing => ({ kind: 'wrong-length', delta })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .integer({ min: -200, max: 200 })
+      .filter((d) => d !== 0)
+      .map((delta): Framing => ({ kind: 'wrong-length', delta })),
+  },
 );
 
 /** Headers that change how node frames or accepts the request: the outcome is node's, not predicted here. */
@@ -180,15 +241,42 @@ const unsafeArb = fc.constantFrom<Array<[string, string]> | 'no-host' | 'dup-hos
 );
 
 const STANDARD_METHODS = ['POST', 'GET', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'PROPFIND'];
-const methodArb = fc.oneof({ weight: 8, arbitrary: fc.constant('POST') }, { weight: 3, arbitrary: fc.constantFrom(...STANDARD_METHODS) }, { weight: 1, arbitrary: fc.constantFrom('post', 'P0ST', 'CONNECT', 'BREW', 'POST ') });
+const methodArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constant('POST') },
+  { weight: 3, arbitrary: fc.constantFrom(...STANDARD_METHODS) },
+  { weight: 1, arbitrary: fc.constantFrom('post', 'P0ST', 'CONNECT', 'BREW', 'POST ') },
+);
 
 export const hostileRequest = fc.record({
   method: methodArb,
   path: pathArb,
   token: tokenChoice,
   sig: sigChoice,
-  event: fc.oneof(fc.constantFrom<string | undefined | string[]>('Push Hook', 'Push Hook', 'Tag Push Hook', 'System Hook', 'Merge Request Hook', undefined, ['Push Hook', 'Push Hook']), printable(48)),
-  contentType: fc.option(fc.oneof(fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'multipart/form-data; boundary=x'), printable(40)), { nil: undefined }),
+  event: fc.oneof(
+    fc.constantFrom<string | undefined | string[]>(
+      'Push Hook',
+      'Push Hook',
+      'Tag Push Hook',
+      'System Hook',
+      'Merge Request Hook',
+      undefined,
+      ['Push Hook', 'Push Hook'],
+    ),
+    printable(48),
+  ),
+  contentType: fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        'application/json',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'application/json; charset=latin1',
+        'multipart/form-data; boundary=x',
+      ),
+      printable(40),
+    ),
+    { nil: undefined },
+  ),
   encoding: fc.option(fc.constantFrom('gzip', 'br', 'deflate', 'x-unknown', 'gzip, br', 'identity'), { nil: undefined }),
   compress: fc.constantFrom<'none' | 'gzip' | 'br'>('none', 'none', 'none', 'gzip', 'br'),
   body: bodyArb,
@@ -240,12 +328,19 @@ export function build(r: HostileRequest): BuiltRequest {
   const headBytes = Buffer.byteLength(h);
   // A declared length longer than what is sent: end the write side, or node waits for the rest until its timeout.
   const extraLength = Array.isArray(r.unsafe) && r.unsafe.some(([k]) => k === 'Content-Length');
-  const halfClose = (r.framing.kind === 'wrong-length' && r.framing.delta > 0) || (extraLength && r.framing.kind === 'none' && payload.length < 7);
+  const halfClose =
+    (r.framing.kind === 'wrong-length' && r.framing.delta > 0) || (extraLength && r.framing.kind === 'none' && payload.length < 7);
 
-  const authentic = linkName !== undefined && KNOWN_LINKS.has(linkName) && tokenValid(r.token) && (linkName === 'gitlab' || r.sig === 'valid');
+  const authentic =
+    linkName !== undefined && KNOWN_LINKS.has(linkName) && tokenValid(r.token) && (linkName === 'gitlab' || r.sig === 'valid');
   let expected: BuiltRequest['expected'];
   const plain =
-    (r.framing.kind === 'length' || r.framing.kind === 'chunked') && r.unsafe === undefined && STANDARD_METHODS.includes(r.method) && r.path.startsWith('/hooks/') && !r.path.includes('#') && headBytes < 15 * 1024;
+    (r.framing.kind === 'length' || r.framing.kind === 'chunked') &&
+    r.unsafe === undefined &&
+    STANDARD_METHODS.includes(r.method) &&
+    r.path.startsWith('/hooks/') &&
+    !r.path.includes('#') &&
+    headBytes < 15 * 1024;
   if (headBytes > 17 * 1024 && STANDARD_METHODS.includes(r.method) && r.unsafe === undefined) expected = 431;
   else if (plain) {
     if (r.method !== 'POST') expected = 405;

@@ -12,9 +12,30 @@ import { CLOSE_CAP_MS, expectNoTrigger, pushJson, signature, TOKEN, triggers, ty
 export function slowClientStories(world: () => World): void {
   it('property: slow, half-closed and reset clients are cut off without a trigger while well-formed requests are answered', async () => {
     const w = world();
-    type Slow = 'slowloris' | 'idle' | 'drip-length' | 'drip-chunked' | 'half-close-headers' | 'half-close-body' | 'reset-mid-body' | 'destroy-mid-headers' | 'keepalive-idle' | 'pipelined-partial';
+    type Slow =
+      | 'slowloris'
+      | 'idle'
+      | 'drip-length'
+      | 'drip-chunked'
+      | 'half-close-headers'
+      | 'half-close-body'
+      | 'reset-mid-body'
+      | 'destroy-mid-headers'
+      | 'keepalive-idle'
+      | 'pipelined-partial';
     const slowArb = fc.record({
-      kind: fc.constantFrom<Slow>('slowloris', 'idle', 'drip-length', 'drip-chunked', 'half-close-headers', 'half-close-body', 'reset-mid-body', 'destroy-mid-headers', 'keepalive-idle', 'pipelined-partial'),
+      kind: fc.constantFrom<Slow>(
+        'slowloris',
+        'idle',
+        'drip-length',
+        'drip-chunked',
+        'half-close-headers',
+        'half-close-body',
+        'reset-mid-body',
+        'destroy-mid-headers',
+        'keepalive-idle',
+        'pipelined-partial',
+      ),
       gapMs: fc.integer({ min: 5, max: 60 }),
       piece: fc.integer({ min: 1, max: 16 }),
       cut: fc.double({ min: 0.05, max: 0.95, noNaN: true }),
@@ -22,7 +43,8 @@ export function slowClientStories(world: () => World): void {
     });
     // Bodies that are valid pushes already before their declared end (whitespace pads them): a server that
     // took a cut-off request for complete would trigger.
-    const slowBody = (linkName: string) => Buffer.from(pushJson(linkName === 'signed' ? { project: { path_with_namespace: 'team/sig' } } : {}) + ' '.repeat(200));
+    const slowBody = (linkName: string) =>
+      Buffer.from(pushJson(linkName === 'signed' ? { project: { path_with_namespace: 'team/sig' } } : {}) + ' '.repeat(200));
     const headFor = (linkName: string, body: Buffer, framing: 'length' | 'chunked') =>
       head('POST', `/hooks/${linkName}`, [
         ['Host', 'x'],
@@ -33,7 +55,13 @@ export function slowClientStories(world: () => World): void {
       ]);
     const pieces = (b: Buffer, n: number) => Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));
     const ignoredBody = Buffer.from(JSON.stringify({ object_kind: 'merge_request' }));
-    const ignoredRequest = head('POST', '/hooks/gitlab', [['Host', 'x'], ['X-Gitlab-Event', 'Merge Request Hook'], ['X-Gitlab-Token', TOKEN], ['Content-Length', String(ignoredBody.length)]]) + ignoredBody.toString();
+    const ignoredRequest =
+      head('POST', '/hooks/gitlab', [
+        ['Host', 'x'],
+        ['X-Gitlab-Event', 'Merge Request Hook'],
+        ['X-Gitlab-Token', TOKEN],
+        ['Content-Length', String(ignoredBody.length)],
+      ]) + ignoredBody.toString();
 
     async function run(s: ValueOf<typeof slowArb>): Promise<{ conn: RawConnection; serverMustClose: boolean; allowed: number[] }> {
       const conn = await RawConnection.open(w.slowPort);
@@ -56,7 +84,15 @@ export function slowClientStories(world: () => World): void {
           return { conn, serverMustClose: true, allowed: [408, 400] };
         case 'drip-chunked':
           // Chunks forever, never the last (empty) one.
-          void conn.drip([h, ...Array.from({ length: 400 }, (_, i) => chunked(i === 0 ? body : Buffer.from(' '.repeat(s.piece)), [body.length]).subarray(0, -5))], s.gapMs);
+          void conn.drip(
+            [
+              h,
+              ...Array.from({ length: 400 }, (_, i) =>
+                chunked(i === 0 ? body : Buffer.from(' '.repeat(s.piece)), [body.length]).subarray(0, -5),
+              ),
+            ],
+            s.gapMs,
+          );
           return { conn, serverMustClose: true, allowed: [408, 400] };
         case 'half-close-headers':
           await conn.write(cutHead);
@@ -100,7 +136,8 @@ export function slowClientStories(world: () => World): void {
             expectClientErrorsExplained(conn.replies(), what);
             for (const st of statuses) expect(allowed, `${what}: got ${statuses.join(',')}`).to.include(st);
             // An idle client gets its 408; a slowloris one too, unless its drip makes the close a reset (see Exchange.reset).
-            if (slows[i]!.kind === 'idle' || (slows[i]!.kind === 'slowloris' && !isReset(conn))) expect(statuses, what).to.deep.equal([408]);
+            if (slows[i]!.kind === 'idle' || (slows[i]!.kind === 'slowloris' && !isReset(conn)))
+              expect(statuses, what).to.deep.equal([408]);
           }),
         );
         // The complete requests some of them send first are authenticated (200, an ignored event).

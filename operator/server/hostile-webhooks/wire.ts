@@ -33,7 +33,11 @@ export interface Exchange {
 }
 
 /** One request with Connection: close; resolves with the replies once the server has closed (or after CLOSE_CAP_MS). */
-export async function exchange(port: number, wire: Buffer, opts: { splits?: number[]; halfClose?: boolean; head?: boolean } = {}): Promise<Exchange> {
+export async function exchange(
+  port: number,
+  wire: Buffer,
+  opts: { splits?: number[]; halfClose?: boolean; head?: boolean } = {},
+): Promise<Exchange> {
   const conn = await RawConnection.open(port);
   let pos = 0;
   for (const at of [...(opts.splits ?? []).map((f) => Math.floor(f * wire.length)).sort((a, b) => a - b), wire.length]) {
@@ -42,7 +46,12 @@ export async function exchange(port: number, wire: Buffer, opts: { splits?: numb
   }
   if (opts.halfClose) conn.halfClose();
   const closed = await conn.waitClosed(CLOSE_CAP_MS);
-  return { replies: conn.replies(opts.head), closedByServer: closed && conn.closedBy === 'server', reset: isReset(conn), raw: conn.received().toString('latin1').slice(0, 300) };
+  return {
+    replies: conn.replies(opts.head),
+    closedByServer: closed && conn.closedBy === 'server',
+    reset: isReset(conn),
+    raw: conn.received().toString('latin1').slice(0, 300),
+  };
 }
 
 export const isReset = (conn: RawConnection) => conn.error === 'ECONNRESET' || conn.error === 'EPIPE';
@@ -55,12 +64,32 @@ export async function expectAlive(w: World, port: number): Promise<void> {
   w.aliveRequests++;
   const body = Buffer.from(JSON.stringify({ object_kind: 'merge_request' }));
   const wire = Buffer.concat([
-    Buffer.from(head('POST', '/hooks/gitlab', [['Host', '127.0.0.1'], ['Content-Type', 'application/json'], ['X-Gitlab-Event', 'Merge Request Hook'], ['X-Gitlab-Token', TOKEN], ['Content-Length', String(body.length)], ['Connection', 'close']])),
+    Buffer.from(
+      head('POST', '/hooks/gitlab', [
+        ['Host', '127.0.0.1'],
+        ['Content-Type', 'application/json'],
+        ['X-Gitlab-Event', 'Merge Request Hook'],
+        ['X-Gitlab-Token', TOKEN],
+        ['Content-Length', String(body.length)],
+        ['Connection', 'close'],
+      ]),
+    ),
     body,
   ]);
   const { replies } = await exchange(port, wire);
-  expect(replies.map((r) => r.status), 'a well-formed request after the barrage').to.deep.equal([200]);
-  const health = await exchange(port, Buffer.from(head('GET', '/healthz', [['Host', '127.0.0.1'], ['Connection', 'close']])));
+  expect(
+    replies.map((r) => r.status),
+    'a well-formed request after the barrage',
+  ).to.deep.equal([200]);
+  const health = await exchange(
+    port,
+    Buffer.from(
+      head('GET', '/healthz', [
+        ['Host', '127.0.0.1'],
+        ['Connection', 'close'],
+      ]),
+    ),
+  );
   expect(health.replies.map((r) => r.status)).to.deep.equal([200]);
 }
 

@@ -1,10 +1,8 @@
 import { expect } from 'chai';
 import { createHmac } from 'node:crypto';
 import type net from 'node:net';
-import type { GitLabFluxLink, GitLabFluxLinkSpec } from '../../api/v1alpha1/types.js';
-import { LINKS } from '../../api/v1alpha1/types.js';
-import type { GitRepository, Namespace, Receiver, Secret } from '../../flux/types.js';
-import { GIT_REPOSITORIES, RECEIVERS } from '../../flux/types.js';
+import { type GitLabFluxLink, type GitLabFluxLinkSpec, LINKS } from '../../api/v1alpha1/types.js';
+import { GIT_REPOSITORIES, type GitRepository, type Namespace, type Receiver, RECEIVERS, type Secret } from '../../flux/types.js';
 import { receiverWebhookPath } from '../../flux/webhook-path.js';
 import type { KubeObject } from '../../meta/object.js';
 import { NAMESPACES, SECRETS } from '../../meta/resource.js';
@@ -34,25 +32,59 @@ export const KNOWN_LINKS = new Set(['gitlab', 'signed']);
 export const MiB = 1024 * 1024;
 
 /** Short timeouts for the slow-client server, so a timeout acts within a test (production: 5 s / 15 s). */
-const SHORT_LIMITS: Partial<HttpServerLimits> = { headersTimeoutMs: 400, requestTimeoutMs: 800, keepAliveTimeoutMs: 300, connectionsCheckingIntervalMs: 25 };
+const SHORT_LIMITS: Partial<HttpServerLimits> = {
+  headersTimeoutMs: 400,
+  requestTimeoutMs: 800,
+  keepAliveTimeoutMs: 300,
+  connectionsCheckingIntervalMs: 25,
+};
 /** How long a test waits for the server to close a connection before calling it held (well above the timeouts). */
 export const CLOSE_CAP_MS = 8_000;
 
 export const pushJson = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ object_kind: 'push', event_name: 'push', before: '0'.repeat(40), after: SHA, ref: 'refs/heads/main', project_id: 9, project: { id: 9, path_with_namespace: 'team/app' }, commits: [], ...over });
+  JSON.stringify({
+    object_kind: 'push',
+    event_name: 'push',
+    before: '0'.repeat(40),
+    after: SHA,
+    ref: 'refs/heads/main',
+    project_id: 9,
+    project: { id: 9, path_with_namespace: 'team/app' },
+    commits: [],
+    ...over,
+  });
 
-export function signature(body: Buffer, ts = Math.floor(Date.now() / 1000), key = SIGNING_KEY, id = 'msg_hostile'): Array<[string, string]> {
+export function signature(
+  body: Buffer,
+  ts = Math.floor(Date.now() / 1000),
+  key = SIGNING_KEY,
+  id = 'msg_hostile',
+): Array<[string, string]> {
   const keyBytes = Buffer.from(key.slice('whsec_'.length), 'base64');
   const sig = createHmac('sha256', keyBytes).update(`${id}.${ts}.`).update(body).digest('base64');
-  return [['webhook-id', id], ['webhook-timestamp', String(ts)], ['webhook-signature', `v1,${sig}`]];
+  return [
+    ['webhook-id', id],
+    ['webhook-timestamp', String(ts)],
+    ['webhook-signature', `v1,${sig}`],
+  ];
 }
 
 function link(name: string, createdAt: string, spec: GitLabFluxLinkSpec): GitLabFluxLink {
-  return { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', metadata: { name, creationTimestamp: createdAt }, spec } as GitLabFluxLink;
+  return {
+    apiVersion: 'fluxlink.dev/v1alpha1',
+    kind: 'GitLabFluxLink',
+    metadata: { name, creationTimestamp: createdAt },
+    spec,
+  } as GitLabFluxLink;
 }
 
 function repo(name: string, url: string): GitRepository {
-  return { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { namespace: 'apps', name }, spec: { url, interval: '10m', ref: { branch: 'main' } } } as GitRepository;
+  return {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'GitRepository',
+    metadata: { namespace: 'apps', name },
+    spec: { url, interval: '10m', ref: { branch: 'main' } },
+  } as GitRepository;
 }
 
 /** The Receiver and token Secret the link controller would have made for GitRepository `repoName`. */
@@ -97,7 +129,14 @@ export async function startWorld(): Promise<World> {
   kube.seed(GIT_REPOSITORIES, repo('app', 'https://gitlab.example.com/team/app.git'));
   kube.seed(GIT_REPOSITORIES, repo('sig', 'https://gitlab.signed.example.com/team/sig.git'));
   const secretRef = { namespace: 'gitlab-flux-link', name: 'hook-token', key: 'token' };
-  kube.seed(LINKS, link('gitlab', '2024-01-01T00:00:00Z', { gitlab: { url: 'https://gitlab.example.com' }, receiver: { endpoint: receiver.url }, webhook: { secretRef } }));
+  kube.seed(
+    LINKS,
+    link('gitlab', '2024-01-01T00:00:00Z', {
+      gitlab: { url: 'https://gitlab.example.com' },
+      receiver: { endpoint: receiver.url },
+      webhook: { secretRef },
+    }),
+  );
   kube.seed(
     LINKS,
     link('signed', '2024-01-02T00:00:00Z', {
@@ -108,7 +147,10 @@ export async function startWorld(): Promise<World> {
   );
   kube.seed(SECRETS, secretObj('gitlab-flux-link', 'hook-token', { token: TOKEN }));
   kube.seed(SECRETS, secretObj('gitlab-flux-link', 'hook-signing', { key: SIGNING_KEY }));
-  for (const [l, r] of [['gitlab', 'app'], ['signed', 'sig']] as const) {
+  for (const [l, r] of [
+    ['gitlab', 'app'],
+    ['signed', 'sig'],
+  ] as const) {
     const [rcv, sec] = receiverObjects(l, r);
     kube.seed(RECEIVERS, rcv);
     kube.seed(SECRETS, sec);
@@ -125,12 +167,27 @@ export async function startWorld(): Promise<World> {
   const { log, lines } = memoryLogger();
   const metrics = new Metrics();
   const index = new ReceiverIndex(links.informer, repos.informer, namespaces.informer, new LinkCompiler());
-  const push = new PushService({ client: kube, index, records: memoryRecords(), receivers: receivers.informer, secrets: secrets.informer, log, metrics });
+  const push = new PushService({
+    client: kube,
+    index,
+    records: memoryRecords(),
+    receivers: receivers.informer,
+    secrets: secrets.informer,
+    log,
+    metrics,
+  });
 
   const serverSockets: net.Socket[] = [];
   const server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });
   server.server.on('connection', (s: net.Socket) => serverSockets.push(s));
-  const slow = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route], limits: SHORT_LIMITS });
+  const slow = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    metrics,
+    ready: () => true,
+    routes: [push.route],
+    limits: SHORT_LIMITS,
+  });
 
   const world: World = {
     metrics,
