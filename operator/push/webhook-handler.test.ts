@@ -173,6 +173,16 @@ function signatureHeaders(body: string, key = SIGNING_KEY, ts = String(NOW_S), i
   };
 }
 
+/** Holds a large-body read slot: the headers and the first 10 bytes of `body` sent, the rest left for later. */
+async function holdLargeBodySlot(port: number, body: string): Promise<RawConnection> {
+  const slow = await RawConnection.open(port);
+  await slow.write(
+    `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  return slow;
+}
+
 describe('webhook-handler: POST /hooks/<link>', function () {
   let f: Fixture;
   let server: Awaited<ReturnType<typeof startHttpServer>>;
@@ -471,13 +481,8 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })],
     });
     const body = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
-    const slow = await RawConnection.open(own.port);
+    const slow = await holdLargeBodySlot(own.port, body);
     try {
-      // Holds the one slot: headers and half the body sent, the rest later.
-      await slow.write(
-        `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
-      );
-      await new Promise((r) => setTimeout(r, 100));
       const busy = await new Promise<http.IncomingMessage>((resolve, reject) => {
         const req = http.request(
           { host: '127.0.0.1', port: own.port, method: 'POST', path: '/hooks/gitlab', headers: headers(), agent: false },
@@ -511,12 +516,8 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })],
     });
     const large = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
-    const slow = await RawConnection.open(own.port);
+    const slow = await holdLargeBodySlot(own.port, large);
     try {
-      await slow.write(
-        `POST /hooks/gitlab HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event: Push Hook\r\nX-Gitlab-Token: ${HOOK_TOKEN}\r\nContent-Length: ${large.length}\r\n\r\n${large.slice(0, 10)}`,
-      );
-      await new Promise((r) => setTimeout(r, 100));
       const replies = await Promise.all(Array.from({ length: 100 }, () => send(own.port, { headers: headers(), body: pushBody() })));
       expect([...new Set(replies.map((r) => r.status))]).to.deep.equal([202]);
     } finally {

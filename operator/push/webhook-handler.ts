@@ -82,14 +82,34 @@ type Answer = { status: number; body: string; result: string; close?: boolean; r
 /** The "webhook Secret unreadable" warning, per link: any client can provoke it, so at most once a minute. */
 export const SECRET_WARNING_INTERVAL_MS = 60_000;
 
+/** What the route keeps across requests. */
+interface RouteState {
+  deliveries: RecentDeliveries;
+  /** Large bodies being read now, and the bound. */
+  bodyReads: { active: number; max: number };
+  secretWarnings: LogRateLimit;
+}
+
+/** An authenticated request on its way to an answer. */
+interface Authenticated {
+  req: http.IncomingMessage;
+  linkName: string;
+  spec: ValidatedLinkSpec;
+  limit: number;
+  now: Date;
+  receivedAt: bigint;
+}
+
 export function webhookRoute(deps: WebhookDeps): Route {
-  const secretWarnings = new LogRateLimit(SECRET_WARNING_INTERVAL_MS);
-  const deliveries = new RecentDeliveries({
-    ttlMs: DELIVERY_MEMORY_MS,
-    maxEntries: deps.maxDeliveriesRemembered ?? DEFAULT_MAX_DELIVERIES_REMEMBERED,
-    now: () => (deps.now?.() ?? new Date()).getTime(),
-  });
-  const bodyReads = { active: 0, max: deps.maxBodyReads ?? DEFAULT_MAX_BODY_READS };
+  const state: RouteState = {
+    secretWarnings: new LogRateLimit(SECRET_WARNING_INTERVAL_MS),
+    deliveries: new RecentDeliveries({
+      ttlMs: DELIVERY_MEMORY_MS,
+      maxEntries: deps.maxDeliveriesRemembered ?? DEFAULT_MAX_DELIVERIES_REMEMBERED,
+      now: () => (deps.now?.() ?? new Date()).getTime(),
+    }),
+    bodyReads: { active: 0, max: deps.maxBodyReads ?? DEFAULT_MAX_BODY_READS },
+  };
   return async (req, res) => {
     const receivedAt = process.hrtime.bigint();
     const path = (req.url ?? '').split('?')[0];
@@ -100,7 +120,7 @@ export function webhookRoute(deps: WebhookDeps): Route {
     } catch {
       linkName = ''; // not valid percent-encoding: no link has such a name
     }
-    const answer = await handle(deps, deliveries, bodyReads, req, linkName, receivedAt, secretWarnings);
+    const answer = await handle(deps, state, req, linkName, receivedAt);
     if (answer.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(answer.retryAfterSeconds));
     if (answer.status === 413 || answer.close) {
       // The rest of the body is not read: close after the answer is out, so the client still gets it.
@@ -115,13 +135,12 @@ export function webhookRoute(deps: WebhookDeps): Route {
 
 async function handle(
   deps: WebhookDeps,
-  deliveries: RecentDeliveries,
-  bodyReads: { active: number; max: number },
+  state: RouteState,
   req: http.IncomingMessage,
   linkName: string,
   receivedAt: bigint,
-  secretWarnings: LogRateLimit,
 ): Promise<Answer> {
+  const { bodyReads, secretWarnings } = state;
   const now = deps.now?.() ?? new Date();
   if (req.method !== 'POST') return { status: 405, body: 'only POST', result: 'method_not_allowed' };
   const spec = deps.linkSpec(linkName);
@@ -151,8 +170,8 @@ async function handle(
 
   // Reading and parsing a large body is the expensive part: bounded per process, refused at once when full.
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES)
-    return authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
+  const authenticated: Authenticated = { req, linkName, spec, limit, now, receivedAt };
+  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES) return authenticatedBody(deps, state.deliveries, authenticated);
   if (bodyReads.active >= bodyReads.max)
     return {
       status: 503,
@@ -163,22 +182,14 @@ async function handle(
     };
   bodyReads.active++;
   try {
-    return await authenticatedBody(deps, deliveries, req, linkName, spec, limit, now, receivedAt);
+    return await authenticatedBody(deps, state.deliveries, authenticated);
   } finally {
     bodyReads.active--;
   }
 }
 
-async function authenticatedBody(
-  deps: WebhookDeps,
-  deliveries: RecentDeliveries,
-  req: http.IncomingMessage,
-  linkName: string,
-  spec: ValidatedLinkSpec,
-  limit: number,
-  now: Date,
-  receivedAt: bigint,
-): Promise<Answer> {
+async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries, request: Authenticated): Promise<Answer> {
+  const { req, linkName, spec, limit, now, receivedAt } = request;
   // A signed webhook is kept whole (within the limit) so that its signature is judged before its shape; an
   // unsigned one is not kept past a shape limit. Either way nothing past a limit is scanned further or parsed.
   const read = await readBody(req, limit, spec.webhook.signingSecretRef !== undefined);
