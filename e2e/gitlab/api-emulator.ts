@@ -309,7 +309,9 @@ export class GitLabApi {
     });
     if (isRejection(hook)) throw new Error(`hook rejected: ${JSON.stringify(hook.body)}`);
     if (!base) this.#nextHookId++;
-    hook.token = target.token; // as given, even where the version would reset it
+    // Exactly as given: a replaced hook keeps nothing of the previous target's secrets.
+    hook.token = target.token;
+    hook.signingToken = target.signingKey ?? null;
     this.#hooks.set(hook.id, hook);
     this.#handMade.set(project.id, hook.id);
   }

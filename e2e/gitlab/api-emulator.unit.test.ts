@@ -328,12 +328,17 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
     });
 
     it('setWebhook makes a hand-made hook visible through the API and replaces it in place', async () => {
-      server.setWebhook({ url: `${receiver.url}?hand`, token: 'hand-secret' }, P);
+      server.setWebhook({ url: `${receiver.url}?hand`, token: 'hand-secret', signingKey: 'hand-signing' }, P);
+      expect(server.gitlab.hooksOf(P).map((h) => [h.token, h.signingToken])).to.deep.equal([['hand-secret', 'hand-signing']]);
       const listed = (await api('GET', `/projects/${ENC}/hooks`)).body as { id: number; url: string }[];
       expect(listed.map((h) => h.url)).to.deep.equal([`${receiver.url}?hand`]);
       server.setWebhook({ url: `${receiver.url}?hand2`, token: 'hand-secret-2' }, P);
       const again = (await api('GET', `/projects/${ENC}/hooks`)).body as { id: number; url: string }[];
       expect(again.map((h) => [h.id, h.url])).to.deep.equal([[listed[0]!.id, `${receiver.url}?hand2`]]);
+      expect(
+        server.gitlab.hooksOf(P).map((h) => [h.token, h.signingToken]),
+        'nothing of the first target kept',
+      ).to.deep.equal([['hand-secret-2', null]]);
       await pushCommit(server, P, { files: { h: '1' } });
       await server.idle();
       expect(receiver.requests.map((r) => r.headers['x-gitlab-token'])).to.deep.equal(['hand-secret-2']);
@@ -406,6 +411,28 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
       expect(await api('POST', `/projects/${ENC}/hooks/${id}/test/no_such_events`)).to.deep.include({ status: 400 });
       server.gitlab.clock.advance(60_000);
       expect((await api('POST', `/projects/${ENC}/hooks/${id}/test/push_events`)).status).to.equal(201);
+    });
+
+    it('the 40th consecutive failure disables the hook for good; only a 2xx test delivery re-enables it', async () => {
+      const id = (await api('POST', `/projects/${ENC}/hooks`, { body: { url: receiver.url } })).body.id as number;
+      receiver.status = 500;
+      const statuses: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        server.gitlab.clock.advance(24 * 60 * 60_000 + 1000); // past any backoff and the rate-limit window
+        expect((await api('POST', `/projects/${ENC}/hooks/${id}/test/push_events`)).status).to.equal(422);
+        statuses.push((await api('GET', `/projects/${ENC}/hooks/${id}`)).body.alert_status as string);
+      }
+      expect(statuses.slice(0, 3)).to.deep.equal(['executable', 'executable', 'executable']);
+      expect(new Set(statuses.slice(3, 39))).to.deep.equal(new Set(['temporarily_disabled']));
+      expect(statuses[39]).to.equal('disabled');
+      server.gitlab.clock.advance(30 * 24 * 60 * 60_000);
+      receiver.status = 200;
+      const before = receiver.requests.length;
+      await pushCommit(server, P, { files: { gone: '1' } });
+      await server.idle();
+      expect(receiver.requests.length, 'a push to a disabled hook is dropped, a month later too').to.equal(before);
+      expect((await api('POST', `/projects/${ENC}/hooks/${id}/test/push_events`)).status).to.equal(201);
+      expect((await api('GET', `/projects/${ENC}/hooks/${id}`)).body).to.include({ alert_status: 'executable', disabled_until: null });
     });
 
     it('lists deliveries with a status filter and resends one', async () => {
