@@ -146,11 +146,16 @@ const MAX_BODY_BYTES = 1 << 20;
 /** Counts events in fixed windows (GitLab's ApplicationRateLimiter and Rack::Attack both use period buckets). */
 class WindowCounter {
   #counts = new Map<string, { window: number; count: number }>();
+  /** The events counted for `key` in the current window. */
+  observed(key: string, periodMs: number, now: number): number {
+    const entry = this.#counts.get(key);
+    return entry && entry.window === Math.floor(now / periodMs) ? entry.count : 0;
+  }
+
   /** Counts one more event for `key`; returns the seconds to wait when that exceeds `limit` in the window. */
   hit(key: string, limit: number, periodMs: number, now: number): number | undefined {
     const window = Math.floor(now / periodMs);
-    const entry = this.#counts.get(key);
-    const count = entry && entry.window === window ? entry.count + 1 : 1;
+    const count = this.observed(key, periodMs, now) + 1;
     this.#counts.set(key, { window, count });
     if (count <= limit) return undefined;
     return Math.max(1, Math.ceil(((window + 1) * periodMs - now) / 1000));
@@ -395,7 +400,8 @@ export class GitLabApi {
 
     // Rack::Attack throttles by user (authenticated) before the request reaches the API.
     if (this.#requestsPerMinute !== undefined && token) {
-      const wait = this.#limits.hit(`api ${token.username}`, this.#requestsPerMinute, 60_000, this.clock.now());
+      const key = `api ${token.username}`;
+      const wait = this.#limits.hit(key, this.#requestsPerMinute, 60_000, this.clock.now());
       if (wait !== undefined) {
         const reset = new Date(this.clock.now() + wait * 1000);
         return {
@@ -405,7 +411,7 @@ export class GitLabApi {
             'Retry-After': String(wait),
             'RateLimit-Name': 'throttle_authenticated_api',
             'RateLimit-Limit': String(this.#requestsPerMinute),
-            'RateLimit-Observed': String(this.#requestsPerMinute + 1),
+            'RateLimit-Observed': String(this.#limits.observed(key, 60_000, this.clock.now())),
             'RateLimit-Remaining': '0',
             'RateLimit-Reset': String(wait),
             'RateLimit-ResetTime': reset.toUTCString(),

@@ -188,6 +188,7 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
       expect(limited.body).to.equal('Retry later\n');
       expect(Number(limited.headers.get('retry-after'))).to.be.within(55, 60);
       expect(limited.headers.get('ratelimit-limit')).to.equal('3');
+      expect(limited.headers.get('ratelimit-observed'), 'the 5th request of the window').to.equal('5');
       expect((await call(server, 'GET', `/projects/${ENC}`, { token: maintainer })).status, 'another user has its own budget').to.equal(
         200,
       );
