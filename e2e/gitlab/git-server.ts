@@ -1,6 +1,9 @@
 // A smart-HTTP git server on loopback that behaves like GitLab towards the operator: repositories at nested
 // paths (`/group/sub/project.git`, served by Debian's `git http-backend` as CGI) and, after every real
-// `git push`, GitLab-shaped Push Hook / Tag Push Hook / System Hook webhooks.
+// `git push`, GitLab-shaped Push Hook / Tag Push Hook / System Hook webhooks to the hooks registered in the
+// GitLab API emulator served on the same port under /api/v4 (api-emulator.ts; README.md lists its endpoints).
+// A push reaches only the hooks the emulator holds: those made through its REST API, by addHook, or by
+// setWebhook (the test's shortcut for a hand-made hook).
 //
 // How a push becomes webhooks: for a git-receive-pack POST the server snapshots the refs, runs http-backend,
 // finishes the HTTP answer, snapshots again and diffs. Pushes to one project are serialised so the diff is
@@ -15,21 +18,22 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { git, GIT_TIMEOUT_MS, gitEnv, withLock, ZERO_SHA } from './git-exec.js';
+import { type ApiDeps, GitLabApi, type SendResult } from './api-emulator.js';
+import { DEFAULT_GITLAB_VERSION, gitlabFeatures } from './gitlab-version.js';
 import {
   buildPushPayload,
   changesToHook,
   type Delivery,
-  eventHeader,
   type HookProject,
   postHook,
   type RefChange,
   standardWebhookSignature,
-  USER_AGENT,
   type WebhookTarget,
 } from './webhook.js';
 
 export type { Delivery, WebhookTarget } from './webhook.js';
 export { ZERO_SHA } from './git-exec.js';
+export { ACCESS_LEVELS, type ApiRequest, type Fault, GitLabApi, type TokenOptions } from './api-emulator.js';
 
 export interface Project {
   path: string;
@@ -49,9 +53,15 @@ export interface GitServer {
   /** Creates a bare repository with one initial commit (README.md) on the default branch (main). */
   createProject(path: string, opts?: { defaultBranch?: string }): Promise<Project>;
   getProject(path: string): Project | undefined;
+  /** The GitLab REST API emulator: tokens, hooks, faults, the clock and the request log (api-emulator.ts). */
+  gitlab: GitLabApi;
+  /** `${baseURL}/api/v4` */
+  apiURL: string;
   /**
-   * Sets the webhook for one project, or (no projectPath) for all projects. A project's own target replaces
-   * the global one for that project; `undefined` removes it (falling back to the global one).
+   * A hand-made hook, kept in the emulator's store (the one source of truth for deliveries): for one project
+   * it is that project's hook made by hand (visible through the API, created or replaced in place, failure
+   * state cleared); without projectPath it is an instance-wide hook for every project that has no hand-made
+   * hook of its own (kind 'system' sends System Hook). `undefined` removes it.
    */
   setWebhook(target: WebhookTarget | undefined, projectPath?: string): void;
   /** Every webhook attempt, in order. */
@@ -71,7 +81,13 @@ function validProjectPath(p: string): boolean {
   return segments.length >= 2 && segments.every((s) => SEGMENT.test(s) && !s.endsWith('.git') && !s.includes('..'));
 }
 
-export async function startGitServer(opts: { root: string; host?: string }): Promise<GitServer> {
+/**
+ * `gitlabVersion` (default: E2E_GITLAB_VERSION, else 19.0) selects the GitLab the API and the webhooks behave
+ * as (gitlab-version.ts).
+ */
+export async function startGitServer(opts: { root: string; host?: string; gitlabVersion?: string }): Promise<GitServer> {
+  const features = gitlabFeatures(opts.gitlabVersion ?? (process.env.E2E_GITLAB_VERSION || DEFAULT_GITLAB_VERSION));
+  const userAgent = `GitLab/${features.version}.0`;
   const root = path.resolve(opts.root);
   const host = opts.host ?? '127.0.0.1';
   const reposDir = path.join(root, 'repos');
@@ -83,9 +99,6 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
   const backend = path.join((await git(['--exec-path'], { env })).trim(), 'git-http-backend');
 
   const projects = new Map<string, ServedProject>();
-  const globalTarget: { value?: WebhookTarget } = {};
-  const projectTargets = new Map<string, WebhookTarget>();
-  const webhookUUIDs = new Map<string, string>(); // X-Gitlab-Webhook-UUID: one per configured hook (kind + url)
   const pushLocks = new Map<string, Promise<void>>();
   // Pushes only: idle() must not wait for fetches, which a client (source-controller) may leave hanging.
   const pushes = new Set<Promise<unknown>>();
@@ -106,9 +119,19 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const baseURL = `http://${urlHost}:${port}`;
+  const deps: ApiDeps = {
+    baseURL,
+    features,
+    env,
+    projects: () => projects.values(),
+    send,
+    samplePayload,
+  };
+  const api = new GitLabApi(deps);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseURL);
+    if (url.pathname === '/api/v4' || url.pathname.startsWith('/api/v4/')) return api.handle(req, res, url);
     // The repository is the path up to the first segment ending in .git; the rest is for http-backend.
     const m = /^\/(.+?)\.git(?=\/|$)(.*)$/.exec(url.pathname);
     const project = m ? projects.get(m[1]!) : undefined;
@@ -149,14 +172,14 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
         const a = after.get(ref) ?? ZERO_SHA;
         if (a !== b) changed.push({ ref, before: b, after: a });
       }
-      // Payloads are built now, while the repository still is in this push's state.
-      const target = projectTargets.get(project.path) ?? globalTarget.value;
-      if (!target) return [];
+      // Payloads are built now, while the repository still is in this push's state. Which hooks get them is
+      // decided at delivery time, as GitLab's WebHookService checks a hook is executable when it runs.
+      if (!api.hasHooks(project.id)) return [];
       const hooked = changesToHook(changed);
-      return Promise.all(hooked.map(async (c) => ({ change: c, target, payload: await buildPushPayload(project, c, env) })));
+      return Promise.all(hooked.map(async (c) => ({ change: c, payload: await buildPushPayload(project, c, env) })));
     }).then((changes) => {
-      for (const { change, target, payload } of changes) {
-        queue = queue.then(() => deliver(project, change, target, payload));
+      for (const { change, payload } of changes) {
+        queue = queue.then(() => (stopped ? undefined : api.deliverPush(project, change.ref, payload)));
       }
     });
     pushes.add(push);
@@ -238,25 +261,22 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
     });
   }
 
-  async function deliver(project: ServedProject, change: RefChange, target: WebhookTarget, payload: unknown): Promise<void> {
-    if (stopped) return;
-    const event = eventHeader(change.ref, target.kind);
+  /** One webhook POST with GitLab's headers (WebHookService#build_headers); recorded in `deliveries`. */
+  async function send(project: HookProject, target: Parameters<ApiDeps['send']>[1], event: string, payload: unknown): Promise<SendResult> {
     const eventUUID = randomUUID();
-    const hookKey = `${target.kind ?? 'project'} ${target.url}`;
-    if (!webhookUUIDs.has(hookKey)) webhookUUIDs.set(hookKey, randomUUID());
     const body = JSON.stringify(payload);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
-      'User-Agent': USER_AGENT,
-      'X-Gitlab-Event': event,
-      'X-Gitlab-Token': target.token,
-      'X-Gitlab-Instance': baseURL,
-      'X-Gitlab-Webhook-UUID': webhookUUIDs.get(hookKey)!,
-      'X-Gitlab-Event-UUID': eventUUID,
+      'User-Agent': userAgent,
       'Idempotency-Key': randomUUID(),
+      'X-Gitlab-Event': event,
+      'X-Gitlab-Webhook-UUID': target.uuid,
+      'X-Gitlab-Instance': baseURL,
+      'X-Gitlab-Event-UUID': eventUUID,
     };
+    if (target.token) headers['X-Gitlab-Token'] = target.token; // only when the hook has one, as GitLab
     if (target.signingKey !== undefined) {
-      const timestamp = Math.floor(Date.now() / 1000);
+      const timestamp = Math.floor(api.clock.now() / 1000);
       headers['webhook-id'] = eventUUID;
       headers['webhook-timestamp'] = String(timestamp);
       headers['webhook-signature'] = standardWebhookSignature(target.signingKey, eventUUID, timestamp, body);
@@ -264,8 +284,9 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
     const at = new Date();
     const record: Delivery = {
       project: project.path,
+      ...(target.hookId !== undefined ? { hookId: target.hookId } : {}),
       event,
-      ref: change.ref,
+      ref: (payload as { ref?: string }).ref ?? '',
       url: target.url,
       eventUUID,
       status: 'error',
@@ -273,13 +294,39 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
       at,
       body: payload,
     };
+    const result: SendResult = { status: 'error', responseBody: '', responseHeaders: {}, requestHeaders: headers, durationMs: 0 };
     try {
-      record.status = await postHook(target.url, headers, body);
+      const answer = await postHook(target.url, headers, body);
+      record.status = result.status = answer.status;
+      result.responseBody = answer.body;
+      result.responseHeaders = answer.headers;
     } catch (err) {
-      record.error = (err as Error).message; // never the headers: they hold the token
+      record.error = result.error = (err as Error).message; // never the headers: they hold the token
     }
-    record.durationMs = Date.now() - at.getTime();
+    record.durationMs = result.durationMs = Date.now() - at.getTime();
     deliveries.push(record);
+    return result;
+  }
+
+  /**
+   * TestHooks::ProjectService's sample data: push_events is a push of the default branch's head
+   * (DataBuilder::Push.build_sample), tag_push_events a push of the first tag; each refuses an empty repository.
+   */
+  async function samplePayload(
+    hookProject: HookProject,
+    trigger: 'push_events' | 'tag_push_events',
+  ): Promise<{ ref: string; payload: unknown } | { error: string }> {
+    const project = projects.get(hookProject.path)!;
+    const prefix = trigger === 'push_events' ? `refs/heads/${project.defaultBranch}` : 'refs/tags/';
+    const out = await git(
+      ['--git-dir', project.gitDir, 'for-each-ref', '--sort=refname', '--count=1', '--format=%(objectname) %(refname)', prefix],
+      { env },
+    );
+    const [sha, ref] = out.trim().split(' ');
+    if (!sha || !ref)
+      return { error: trigger === 'push_events' ? 'Ensure the project has at least one commit.' : 'Ensure the project has tags.' };
+    const change = { ref, before: ZERO_SHA, after: sha };
+    return { ref, payload: await buildPushPayload(project, change, env) };
   }
 
   let nextId = 1;
@@ -323,12 +370,11 @@ export async function startGitServer(opts: { root: string; host?: string }): Pro
       return p && { path: p.path, id: p.id, cloneURL: p.cloneURL, webURL: p.webURL, defaultBranch: p.defaultBranch };
     },
 
+    gitlab: api,
+    apiURL: api.apiURL,
+
     setWebhook(target, projectPath) {
-      if (target) new URL(target.url); // fail at configuration time, not at the first push
-      const copy = target && { ...target };
-      if (projectPath === undefined) globalTarget.value = copy;
-      else if (copy) projectTargets.set(projectPath, copy);
-      else projectTargets.delete(projectPath);
+      api.setHandMadeHook(target, projectPath);
     },
 
     async idle() {

@@ -95,7 +95,7 @@ describe('e2e/gitlab git server', function () {
     expect(headers['x-gitlab-token']).to.equal(TOKEN);
     expect(headers['x-gitlab-instance']).to.equal(server.instanceURL);
     expect(headers['content-type']).to.equal('application/json');
-    expect(headers['user-agent']).to.equal('GitLab/18.6.0');
+    expect(headers['user-agent']).to.equal('GitLab/19.0.0'); // the default version
     expect(headers['x-gitlab-event-uuid']).to.match(/^[0-9a-f-]{36}$/);
     expect(headers['idempotency-key'])
       .to.match(/^[0-9a-f-]{36}$/)

@@ -20,6 +20,8 @@ export interface WebhookTarget {
 
 export interface Delivery {
   project: string;
+  /** The project hook's id in the API emulator; absent for the instance-wide hand-made hook. */
+  hookId?: number;
   /** The X-Gitlab-Event header value. */
   event: string;
   ref: string;
@@ -51,7 +53,6 @@ export interface RefChange {
 
 /** The pushing user, as GitLab reports it. The test ground has a single user. */
 export const HOOK_USER = { id: 1, name: 'Administrator', username: 'root', email: 'admin@example.invalid' };
-export const USER_AGENT = 'GitLab/18.6.0';
 export const HOOK_TIMEOUT_MS = 10_000; // GitLab's default webhook timeout
 /** Gitlab::CurrentSettings.push_event_hooks_limit default. */
 export const PUSH_EVENT_HOOKS_LIMIT = 3;
@@ -207,12 +208,20 @@ export function standardWebhookSignature(key: string, id: string, timestamp: num
   return `v1,${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
+/** What a receiver answered: status, headers and (the first 8 KiB of) the body, as WebHookService logs them. */
+export interface HookAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+const RESPONSE_BODY_LOG_BYTES = 8 * 1024;
+
 /**
  * One POST, no redirects followed (so nothing reaches a host other than the configured one), no keep-alive
  * (so no socket outlives a test), bounded by GitLab's 10 s including reading the answer. Resolves with the
- * HTTP status; rejects on network errors and timeouts.
+ * answer; rejects on network errors and timeouts.
  */
-export function postHook(url: string, headers: Record<string, string>, body: string): Promise<number> {
+export function postHook(url: string, headers: Record<string, string>, body: string): Promise<HookAnswer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new Error(`unsupported URL scheme ${u.protocol}`));
   return new Promise((resolve, reject) => {
@@ -228,12 +237,19 @@ export function postHook(url: string, headers: Record<string, string>, body: str
     };
     req.on('error', fail);
     req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let kept = 0;
       res.on('error', fail);
+      res.on('data', (d: Buffer) => {
+        if (kept < RESPONSE_BODY_LOG_BYTES) chunks.push(d.subarray(0, RESPONSE_BODY_LOG_BYTES - kept));
+        kept += d.length;
+      });
       res.on('end', () => {
         clearTimeout(timer);
-        resolve(res.statusCode ?? 0);
+        const answerHeaders: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) answerHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+        resolve({ status: res.statusCode ?? 0, headers: answerHeaders, body: Buffer.concat(chunks).toString('utf8') });
       });
-      res.resume(); // GitLab ignores the body; drain it so 'end' fires.
     });
     req.end(body);
   });
