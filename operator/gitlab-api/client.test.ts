@@ -7,7 +7,8 @@ import path from 'node:path';
 import { FakeGitLab } from '../testing/fake-gitlab.js';
 import { GitLabClient } from './client.js';
 import { RequestBudget } from './pacing.js';
-import { GitLabApiError, type HookWrite } from './types.js';
+import type { HookWrite } from '../gitlab/project-hooks.js';
+import { GitLabApiError } from './types.js';
 
 const TOKEN = 'glpat-operator-token-0123456789';
 

@@ -4,7 +4,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { redactPaths } from '../meta/redact.js';
 import { nextPage, redactToken, type RequestBudget, retryAfterMs } from './pacing.js';
-import { GitLabApiError, type GitLabApi, type HookWrite, type ProjectHook, type TestResult } from './types.js';
+import type { HookWrite, ProjectHook } from '../gitlab/project-hooks.js';
+import { GitLabApiError, type GitLabApi, type TestResult } from './types.js';
 
 export interface GitLabClientOptions {
   /** The instance URL (spec.gitlab.url), with its relative root if any; `/api/v4` is appended. */
