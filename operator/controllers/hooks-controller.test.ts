@@ -102,7 +102,7 @@ class World {
 
   /** The link controller's word, then one pass of the hooks controller. */
   async pass(name = 'prod', projects?: string[]) {
-    if (projects) this.controller.linked(name, this.uid(name), projects);
+    if (projects) this.controller.linked(name, this.uid(name), this.link(name)!.metadata.generation ?? 0, projects);
     this.gitlab.requests.length = 0;
     return this.controller.reconcile(name);
   }

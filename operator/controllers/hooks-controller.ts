@@ -76,7 +76,7 @@ interface Secrets {
  * HooksReady, one of Ready's owners (reconcile/status.ts READY_DEPENDS_ON). Never logs a token.
  */
 export class HooksController {
-  private readonly wanted = new Map<string, { uid: string; projects: string[] }>();
+  private readonly wanted = new Map<string, { uid: string; generation: number; projects: string[] }>();
   private readonly budgets = new Map<string, RequestBudget>();
   private readonly clients = new Map<string, { key: string; api: GitLabApi & { close?(): void } }>();
   /** `${link}\n${project}` → when a test delivery to its disabled hook was last refused. */
@@ -91,9 +91,16 @@ export class HooksController {
     this.factory = deps.gitlab ?? ((o) => new GitLabClient(o));
   }
 
-  /** The link controller's word: the projects of the link's linked GitRepositories (the link with this uid). */
-  linked(link: string, uid: string, projects: readonly string[]): void {
-    this.wanted.set(link, { uid, projects: [...new Set(projects)].sort() });
+  /**
+   * The link controller's word: the projects of the link's linked GitRepositories (the link with this uid, at
+   * this generation). Whether that is news (another link object, a spec change, other projects): only then is a
+   * pass worth its GitLab requests; otherwise the resync looks again.
+   */
+  linked(link: string, uid: string, generation: number, projects: readonly string[]): boolean {
+    const next = { uid, generation, projects: [...new Set(projects)].sort() };
+    const known = this.wanted.get(link);
+    this.wanted.set(link, next);
+    return !known || known.uid !== uid || known.generation !== generation || known.projects.join('\n') !== next.projects.join('\n');
   }
 
   async reconcile(name: string): Promise<Outcome> {

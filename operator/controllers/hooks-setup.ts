@@ -1,3 +1,4 @@
+import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -23,8 +24,12 @@ export interface HooksSetupDeps {
 export interface HooksControllerSetup {
   controller: HooksController;
   queue: WorkQueue;
-  /** The link controller's onPass: records the link's projects (when decided) and wakes the link's hooks. */
-  onPass(link: string, uid: string | undefined, projects: readonly string[] | undefined): void;
+  /**
+   * The link controller's onPass: records the link's projects (when decided) and wakes the link's hooks when
+   * that is news (another link object, a spec change, other projects), or when the link is gone or being
+   * deleted (its hooks go). Anything else waits for the resync: a pass costs GitLab requests.
+   */
+  onPass(name: string, link: GitLabFluxLink | undefined, projects: readonly string[] | undefined): void;
   drain(): Promise<void>;
 }
 
@@ -59,9 +64,11 @@ export function setupHooksController(deps: HooksSetupDeps): HooksControllerSetup
   return {
     controller,
     queue,
-    onPass(link, uid, projects) {
-      if (uid !== undefined && projects !== undefined) controller.linked(link, uid, projects);
-      queue.add(link);
+    onPass(name, link, projects) {
+      const uid = link?.metadata.uid;
+      const going = !link || link.metadata.deletionTimestamp !== undefined;
+      const news = uid !== undefined && projects !== undefined && controller.linked(name, uid, link?.metadata.generation ?? 0, projects);
+      if (going || news) queue.add(name);
     },
     drain: () => queue.shutdown(),
   };

@@ -104,7 +104,7 @@ class World {
       now,
       newToken: () => `token-${++this.tokens}-`.padEnd(64, 'x'),
       echoTimeoutMs: this.echoTimeoutMs,
-      onPass: (link, uid, projects) => this.passes.push({ link, uid, projects }),
+      onPass: (link, obj, projects) => this.passes.push({ link, uid: obj?.metadata.uid, projects }),
     });
     return this;
   }
@@ -228,7 +228,7 @@ describe('LinkController', () => {
       expect(world.passes).to.deep.equal([{ link: 'team-a', uid, projects: ['group/app1', 'group/app2'] }]);
       world.fake.remove(LINKS, undefined, 'team-a');
       await world.reconcile('team-a');
-      expect(world.passes.at(-1)).to.deep.equal({ link: 'team-a', uid, projects: undefined });
+      expect(world.passes.at(-1)).to.deep.equal({ link: 'team-a', uid, projects: undefined }); // being deleted: its finalizers hold it
     });
 
     it('creates Receivers that point at the GitRepository and at a Secret holding a fresh 64-character token', async () => {

@@ -51,7 +51,7 @@ export interface LinkControllerDeps {
    * Told after every pass (the hooks controller): the projects of the link's linked GitRepositories when the pass
    * decided them, else undefined (the link deleted, suspended, invalid or waiting) — a wake-up only.
    */
-  onPass?: (link: string, uid: string | undefined, projects: readonly string[] | undefined) => void;
+  onPass?: (name: string, link: GitLabFluxLink | undefined, projects: readonly string[] | undefined) => void;
 }
 
 const CONTROLLER = 'gitlabfluxlink';
@@ -127,7 +127,7 @@ export class LinkController {
     const links = (await this.deps.client.list<GitLabFluxLink>(LINKS)).items;
     const link = links.find((l) => l.metadata.name === name);
     const pass = await this.pass(name, link, links);
-    this.deps.onPass?.(name, link?.metadata.uid, 'verdict' in pass ? pass.projects : undefined);
+    this.deps.onPass?.(name, link, 'verdict' in pass ? pass.projects : undefined);
     if (!('verdict' in pass)) return pass;
     const weak = pass.weakWebhookSecrets ?? [];
     const update = withWebhookSecrets(linkControllerUpdate(pass.verdict, link!.metadata.generation ?? 0, pass.repositories), weak);
