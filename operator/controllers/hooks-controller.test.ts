@@ -343,6 +343,12 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
       `POST /projects/group/app2/hooks/${h2.id}/test/push_events`,
     ]);
     expect(h1.alertStatus).to.equal('executable');
+    // The Ready transition (the status writer's Event) and the hook's own Warning.
+    expect(w.events.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`)).to.deep.equal([
+      "HooksDisabled: GitLab disabled this link's webhook on 1 of 2 projects: group/app2 (until 2026-01-01T00:10:00Z); re-enabling through test deliveries",
+      'HookFailing: GitLab webhook of group/app2: GitLab disabled it for a while after failures',
+    ]);
+    expect(w.events.at(-2)).to.deep.include({ reason: 'HooksChanged', message: 'GitLab webhooks 1 re-enabled' });
     expect(w.condition()).to.deep.include({
       status: 'False',
       reason: 'HooksDisabled',
@@ -360,9 +366,10 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
     const requests = await w.metrics.registry.getSingleMetricAsString('fluxlink_gitlab_api_requests_total');
     expect(requests).to.include('endpoint="POST /projects/:id/hooks/:hook_id/test/:trigger",code="201"} 1');
     expect(requests).to.include('endpoint="POST /projects/:id/hooks/:hook_id/test/:trigger",code="422"} 1');
-    // A refused test waits 10 minutes before the next one.
+    // A refused test waits 10 minutes before the next one; a hook that stays disabled is not reported again.
     await w.pass('prod', ['group/app1', 'group/app2']);
     expect(w.writes()).to.deep.equal([]);
+    expect(w.events.filter((e) => e.type === 'Warning')).to.have.length(2);
     w.clock += 10 * 60_000;
     await w.pass('prod', ['group/app1', 'group/app2']);
     expect(w.writes()).to.deep.equal([`POST /projects/group/app2/hooks/${h2.id}/test/push_events`]);

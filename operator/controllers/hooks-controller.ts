@@ -1,4 +1,4 @@
-import { type GitLabFluxLink, LINKS, type SecretKeyRef } from '../api/v1alpha1/types.js';
+import { type GitLabFluxLink, type HookState, LINKS, type SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Secret } from '../flux/types.js';
 import { GitLabClient, type GitLabClientOptions } from '../gitlab-api/client.js';
@@ -21,6 +21,7 @@ import {
   hooksSecretMissingUpdate,
   hooksUpdate,
   hookWrite,
+  newTrouble,
   noHooksUpdate,
   planProjectHooks,
   type ProjectOutcome,
@@ -79,6 +80,8 @@ export class HooksController {
   private readonly wanted = new Map<string, { uid: string; generation: number; projects: string[] }>();
   private readonly budgets = new Map<string, RequestBudget>();
   private readonly clients = new Map<string, { key: string; api: GitLabApi & { close?(): void } }>();
+  /** `${link}\n${project}` → the state its hook was last seen in (a Warning Event when it gets into trouble). */
+  private readonly lastStates = new Map<string, Map<string, HookState>>();
   /** `${link}\n${project}` → when a test delivery to its disabled hook was last refused. */
   private readonly refusedTests = new Map<string, number>();
   /** GitLab allows 5 test deliveries a minute: one budget for the whole operator. */
@@ -181,6 +184,7 @@ export class HooksController {
     await this.writeStatus(link, update);
     this.observe(name, outcomes);
     await this.recordChanges(link, counts);
+    await this.recordTrouble(link, outcomes);
     // A 429's Retry-After is kept by the link's client: the next pass waits for it before its first request.
     if (outcomes.some((o) => o.error)) return requeueAfter(this.deps.retryMs ?? 30_000);
     return requeueAfter(this.deps.resyncMs ?? 5 * 60_000);
@@ -390,7 +394,24 @@ export class HooksController {
     await this.deps.events.record(link, 'Normal', 'HooksChanged', message, this.now());
   }
 
+  /** A Warning Event for each hook GitLab has just disabled, or whose deliveries have just started failing. */
+  private async recordTrouble(link: GitLabFluxLink, outcomes: readonly ProjectOutcome[]): Promise<void> {
+    const name = link.metadata.name;
+    const previous = this.lastStates.get(name) ?? new Map<string, HookState>();
+    const trouble = newTrouble(previous, outcomes);
+    this.lastStates.set(name, new Map(outcomes.flatMap((o) => (o.health ? [[o.project, o.health.state] as const] : []))));
+    const say: Record<string, string> = {
+      disabled: 'GitLab disabled it for good after repeated failures',
+      temporarily_disabled: 'GitLab disabled it for a while after failures',
+      failing: 'its recent deliveries failed',
+    };
+    for (const t of trouble.slice(0, 10)) {
+      await this.deps.events.record(link, 'Warning', 'HookFailing', `GitLab webhook of ${t.project}: ${say[t.state]}`, this.now());
+    }
+  }
+
   private forget(name: string): void {
+    this.lastStates.delete(name);
     this.wanted.delete(name);
     this.budgets.delete(name);
     this.clients.get(name)?.api.close?.();

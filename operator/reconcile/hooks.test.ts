@@ -8,6 +8,7 @@ import {
   hooksUpdate,
   hookWrite,
   isOwnHook,
+  newTrouble,
   noHooksUpdate,
   ownedHookURL,
   planProjectHooks,
@@ -286,6 +287,37 @@ describe('reconcile/hooks: the GitLab side decided without I/O', () => {
       expect(cleared).not.to.have.property('hooks');
       expect(cleared.conditions![0]).to.deep.include({ status: 'True' });
     });
+  });
+
+  it('newTrouble: a hook entering disabled, temporarily_disabled or failing, once per change', () => {
+    const o = (project: string, state: 'active' | 'failing' | 'disabled', wanted = true): ProjectOutcome => ({
+      project,
+      wanted,
+      health: { state },
+      mayRemain: true,
+    });
+    const previous = new Map([
+      ['a', 'active' as const],
+      ['b', 'disabled' as const],
+    ]);
+    expect(
+      newTrouble(previous, [o('a', 'disabled'), o('b', 'disabled'), o('c', 'failing'), o('d', 'active'), o('e', 'failing', false)]),
+    ).to.deep.equal([
+      { project: 'a', state: 'disabled' },
+      { project: 'c', state: 'failing' },
+    ]);
+  });
+
+  it('describeHookError says what to do for 401, 403, 404, 422 and 429', () => {
+    expect(describeHookError('g/p', 404, 'x')).to.equal('g/p: project not found, or not visible to the API token (404)');
+    expect(describeHookError('g/p', 422, 'GitLab API POST /projects/:id/hooks: 422 Invalid url given')).to.equal(
+      'g/p: GitLab refused the hook (422: Invalid url given); check spec.webhook.url (GitLab refuses URLs in local networks unless its admin allows them)',
+    );
+    expect(describeHookError('g/p', 429, 'x')).to.match(/Retry-After/);
+    expect(describeHookError('g/p', 401, 'x')).to.match(/tokenSecretRef/);
+    expect(describeHookError('g/p', 0, 'GitLab API GET /projects/:id/hooks: no answer (ECONNREFUSED)')).to.equal(
+      'g/p: GitLab API GET /projects/:id/hooks: no answer (ECONNREFUSED)',
+    );
   });
 
   it('boundHookEntries keeps 50, problems first', () => {

@@ -153,6 +153,25 @@ export function shouldTestHook(state: HookState, lastRefusedAtMs: number | undef
   return lastRefusedAtMs === undefined || nowMs - lastRefusedAtMs >= RETEST_AFTER_MS;
 }
 
+/** The states worth a Warning Event when a hook enters them. */
+const TROUBLE: ReadonlySet<HookState> = new Set(['disabled', 'temporarily_disabled', 'failing']);
+
+/**
+ * Hooks that have just got into trouble, from the state each was last seen in: a Warning Event each, once per
+ * change (a hook that stays disabled is not reported again).
+ */
+export function newTrouble(
+  previous: ReadonlyMap<string, HookState>,
+  outcomes: readonly ProjectOutcome[],
+): { project: string; state: HookState }[] {
+  return outcomes.flatMap((o) => {
+    const state = o.health?.state;
+    return o.wanted && !o.error && state !== undefined && TROUBLE.has(state) && previous.get(o.project) !== state
+      ? [{ project: o.project, state }]
+      : [];
+  });
+}
+
 export const MAX_HOOK_ENTRIES = 50;
 
 /** Entries with a problem first, then by project; at most MAX_HOOK_ENTRIES. */
@@ -186,6 +205,8 @@ export function describeHookError(project: string, status: number, message: stri
       return `${project}: the API token has too little access (403): it needs the api scope and the Maintainer role on the project`;
     case 404:
       return `${project}: project not found, or not visible to the API token (404)`;
+    case 422:
+      return `${project}: GitLab refused the hook (422: ${message.replace(/^.*: 422 /, '')}); check spec.webhook.url (GitLab refuses URLs in local networks unless its admin allows them)`;
     case 429:
       return `${project}: rate limited by GitLab (429); retrying after its Retry-After`;
     default:
