@@ -21,8 +21,9 @@ export interface RunningOperator {
 }
 
 /**
- * The composition root: config → logger → client → metrics → the link controller (its caches, watches and
- * queue) → the push path on the same caches → leader election → the HTTP server. Each part wires itself;
+ * The composition root: config → logger → client → metrics → the hooks controller (GitLab's side, its own
+ * queue) → the link controller (its caches, watches and queue) → the push path on the same caches → leader
+ * election (both queues) → the HTTP server. Each part wires itself;
  * this only builds, starts and stops them in order.
  */
 export async function runOperator(config: Config = loadConfig()): Promise<RunningOperator> {
