@@ -40,7 +40,16 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const status = new LinkStatusWriter({ client, log, events });
 
   // The GitLab side (links with spec.gitlab.api): driven by the link controller's passes, leader only.
-  const hooks = setupHooksController({ client, compiler, status, log, metrics, events, paused: config.leaderElection !== undefined });
+  const hooks = setupHooksController({
+    client,
+    compiler,
+    status,
+    log,
+    metrics,
+    events,
+    paused: config.leaderElection !== undefined,
+    resyncMs: config.gitlabHooksResyncSeconds * 1000,
+  });
   const links = setupLinkController({
     client,
     compiler,
