@@ -138,7 +138,11 @@ export function hookHealth(hook: ProjectHook, recentFailures: number | undefined
   return { state: recentFailures !== undefined && recentFailures > 0 ? 'failing' : 'active' };
 }
 
-/** GitLab allows 5 test deliveries a minute (lib/gitlab/application_rate_limiter.rb, project_testing_hook). */
+/**
+ * Test deliveries a minute, for the whole operator. GitLab allows 5 a minute per project and user since 17.1
+ * (lib/api/hooks/test.rb: check_rate_limit!(:web_hook_test, scope: [hook.parent, current_user]); 17.0: 3 a minute
+ * per hook; docs api/project_webhooks.md "Trigger a test project webhook"): 5 in all is within every reading.
+ */
 export const TESTS_PER_MINUTE = 5;
 /** A hook whose test delivery was refused is tried again after this long (the endpoint is still not answering). */
 export const RETEST_AFTER_MS = 10 * 60_000;

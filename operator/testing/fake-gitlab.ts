@@ -11,7 +11,8 @@
 //   Editing the URL without sending a token clears the token (WebHooks: url change resets the token; docs
 //   "project_webhooks.md": "token ... is reset when the URL changes").
 // - POST …/hooks/:hook_id/test/push_events: 201 when the receiver answers 2xx (re-enables the hook), 422
-//   otherwise; 5 a minute (lib/gitlab/application_rate_limiter.rb project_testing_hook) → 429.
+//   otherwise; 5 a minute per project and user (17.1+, lib/api/hooks/test.rb check_rate_limit!(:web_hook_test,
+//   scope: [hook.parent, current_user])) → 429.
 // - GET …/hooks/:hook_id/events (17.3+): 404 on older versions.
 // - 429 with Retry-After (seconds) when told to throttle (lib/gitlab/rack_attack.rb).
 import http from 'node:http';
@@ -91,7 +92,8 @@ export class FakeGitLab {
   readonly failures = new Map<string, number>();
   private nextProjectId = 1;
   private nextHookId = 1;
-  private tests: number[] = [];
+  /** `${project}\n${token}` → times of recent test deliveries. */
+  private readonly tests = new Map<string, number[]>();
   private server?: http.Server;
   url = '';
   now = () => Date.now();
@@ -217,10 +219,12 @@ export class FakeGitLab {
     if (m[3]?.startsWith('test/')) {
       if (req.method !== 'POST') return send(405, { error: '405 Not Allowed' });
       const now = this.now();
-      this.tests = this.tests.filter((t) => t > now - 60_000);
-      if (this.tests.length >= 5)
+      const scope = `${project.path}\n${token}`;
+      const recent = (this.tests.get(scope) ?? []).filter((t) => t > now - 60_000);
+      this.tests.set(scope, recent);
+      if (recent.length >= 5)
         return send(429, { message: 'This endpoint has been requested too many times. Try again later.' }, { 'Retry-After': '60' });
-      this.tests.push(now);
+      recent.push(now);
       if (hook!.receiverAnswers === 'fail') return send(422, { message: '[Hook execution failed]' });
       hook!.alertStatus = 'executable';
       hook!.disabledUntil = null;
