@@ -313,6 +313,19 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
     expect(w.link()).to.equal(undefined);
   });
 
+  it('deleting the link: a hook whose status write was lost is removed too; a project the token never could manage does not hold the finalizer', async () => {
+    w.addLink();
+    await w.pass('prod', ['group/app1', 'team/locked']);
+    // The link's status lost the record (e.g. a write that failed after the create).
+    w.fake.mutate<GitLabFluxLink>(LINKS, undefined, 'prod', (l) => {
+      l.status!.hooks!.registered = [];
+    });
+    w.fake.remove(LINKS, undefined, 'prod');
+    expect(await w.pass('prod')).to.deep.equal({ kind: 'done' });
+    expect(w.gitlab.hooks('group/app1')).to.deep.equal([]);
+    expect(w.link()).to.equal(undefined);
+  });
+
   it('deleting the link while GitLab refuses (token revoked): the finalizer stays and HooksReady says why', async () => {
     w.addLink();
     await w.pass('prod', ['group/app1']);

@@ -253,7 +253,11 @@ export class HooksController {
   private async finalize(link: GitLabFluxLink, spec: ValidatedLinkSpec | undefined, hasFinalizer: boolean): Promise<Outcome> {
     const name = link.metadata.name;
     if (!hasFinalizer) return { kind: 'done' };
-    const registered = link.status?.hooks?.registered ?? [];
+    // Where the hook may be: as recorded, and the projects last wanted (a create whose status write was lost).
+    const known = this.wanted.get(name);
+    const lastWanted = known !== undefined && known.uid === link.metadata.uid ? known.projects : [];
+    const recorded = new Set(link.status?.hooks?.registered ?? []);
+    const registered = [...new Set([...recorded, ...lastWanted])].sort();
     if (spec?.gitlab.api && registered.length > 0) {
       const secrets = await this.readSecrets(spec, false);
       if (typeof secrets === 'string') {
@@ -264,13 +268,16 @@ export class HooksController {
       const counts = { created: 0, repaired: 0, removed: 0, reenabled: 0 };
       const outcomes: ProjectOutcome[] = [];
       for (const project of registered) {
-        outcomes.push(await this.syncProject(name, link.metadata.uid ?? '', api, project, undefined, secrets, false, true, counts));
+        // Only a recorded project holds the finalizer when GitLab refuses; one merely wanted may never have had a hook.
+        outcomes.push(
+          await this.syncProject(name, link.metadata.uid ?? '', api, project, undefined, secrets, false, recorded.has(project), counts),
+        );
       }
       const failed = outcomes.filter((o) => o.mayRemain);
       if (failed.length > 0) {
         await this.writeStatus(link, {
           ...hooksRemovalFailedUpdate(failed.map((o) => o.error?.message ?? o.project)),
-          hooks: { ...link.status!.hooks!, registered: failed.map((o) => o.project) },
+          hooks: { projects: 0, active: 0, entries: [], ...link.status?.hooks, registered: failed.map((o) => o.project) },
         });
         return requeueAfter(this.deps.retryMs ?? 30_000);
       }
