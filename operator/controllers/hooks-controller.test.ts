@@ -222,12 +222,15 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
     h1.token = '';
     h1.fields['tag_push_events'] = false;
     h1.fields['enable_ssl_verification'] = false;
+    h1.fields['custom_webhook_template'] = '{"event":"{{object_kind}}"}';
     w.gitlab.projects.get('group/app2')!.hooks = [];
     await w.pass('prod', ['group/app1', 'group/app2']);
     expect(w.writes()).to.deep.equal([`PUT /projects/group/app1/hooks/${h1.id}`, 'POST /projects/group/app2/hooks']);
     expect(h1.url).to.equal(ownedHookURL('https://hooks.example.com/hooks/prod', w.uid()));
     expect(h1.token).to.equal(WEBHOOK_TOKEN);
-    expect(h1.fields).to.include({ tag_push_events: true, enable_ssl_verification: true });
+    expect(h1.fields).to.include({ tag_push_events: true, enable_ssl_verification: true, custom_webhook_template: '' });
+    const posted = w.gitlab.requests.find((r) => r.method === 'POST')!;
+    expect(posted.body).not.to.have.property('custom_webhook_template'); // a create never sends it
     expect(w.ours('group/app2')).to.have.length(1);
     expect(w.events.at(-1)!.message).to.equal('GitLab webhooks 1 created, 1 repaired');
   });

@@ -212,7 +212,8 @@ export class HooksController {
           current = await api.createProjectHook(project, hookWrite(desired!, secrets.webhookToken!, secrets.signingToken));
           counts.created++;
         } else if (action.verb === 'update') {
-          current = await api.updateProjectHook(project, action.id, hookWrite(desired!, secrets.webhookToken!, secrets.signingToken));
+          const write = hookWrite(desired!, secrets.webhookToken!, secrets.signingToken, action.why.includes('custom_webhook_template'));
+          current = await api.updateProjectHook(project, action.id, write);
           counts.repaired++;
           this.deps.log.info('GitLab hook repaired', { link, project, hook: action.id, fields: action.why.join(',') });
         } else {

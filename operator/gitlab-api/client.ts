@@ -92,8 +92,9 @@ export class GitLabClient implements GitLabApi {
     try {
       await this.call('DELETE', HOOK, `projects/${enc(project)}/hooks/${id}`);
     } catch (err) {
-      // The hook gone already: 404 "Not found" (ActiveRecord::RecordNotFound); a missing project says "Project Not Found".
-      if (err instanceof GitLabApiError && err.status === 404 && !/project/i.test(err.message.replace(/^GitLab API \S+ \S+/, ''))) return;
+      // The hook gone already: 404 "404 Not found" (ActiveRecord::RecordNotFound, lib/api/api.rb); a project that
+      // is gone or not visible answers "404 Project Not Found" (lib/api/helpers.rb not_found!('Project')).
+      if (err instanceof GitLabApiError && err.status === 404 && !/project not found/i.test(err.message)) return;
       throw err;
     }
   }

@@ -160,6 +160,8 @@ describe('reconcile/hooks: the GitLab side decided without I/O', () => {
       name: 'gitlab-flux-link prod',
     });
     expect(w).not.to.have.property('signing_token');
+    expect(w).not.to.have.property('custom_webhook_template');
+    expect(hookWrite(desired, 't', undefined, true).custom_webhook_template).to.equal('');
     expect(hookWrite(desiredHook('prod', UID, BASE, true), 't', 'whsec_key').signing_token).to.equal('whsec_key');
   });
 

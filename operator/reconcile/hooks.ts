@@ -53,7 +53,7 @@ export function desiredHook(linkName: string, linkUid: string, webhookURL: strin
  * resets it when the URL changes), so it is sent every time. name, description and signing_token are sent to
  * every version: GitLab drops parameters an endpoint does not declare (`declared_params`, lib/api/project_hooks.rb).
  */
-export function hookWrite(desired: DesiredHook, token: string, signingToken: string | undefined): HookWrite {
+export function hookWrite(desired: DesiredHook, token: string, signingToken: string | undefined, clearTemplate = false): HookWrite {
   const write: HookWrite = {
     url: desired.url,
     token,
@@ -63,8 +63,9 @@ export function hookWrite(desired: DesiredHook, token: string, signingToken: str
     push_events_branch_filter: '',
     name: desired.name,
     description: desired.description,
-    custom_webhook_template: '',
   };
+  // Only to undo a custom template someone set (17.x); a create never sends the field.
+  if (clearTemplate) write.custom_webhook_template = '';
   for (const event of OTHER_EVENTS) write[event] = false;
   if (desired.signing && signingToken !== undefined) write.signing_token = signingToken;
   return write;
