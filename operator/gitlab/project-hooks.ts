@@ -19,6 +19,8 @@ export interface ProjectHook {
   description?: string | null;
   alert_status?: AlertStatus | string;
   disabled_until?: string | null;
+  /** 19.0+: whether the hook has a secret token (GitLab never shows the token itself). */
+  token_present?: boolean;
   signing_token_present?: boolean;
   custom_webhook_template?: string | null;
   [event: string]: unknown;

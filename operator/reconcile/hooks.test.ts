@@ -134,6 +134,13 @@ describe('reconcile/hooks: the GitLab side decided without I/O', () => {
       expect(planProjectHooks([old], UID, desired, false).actions).to.deep.equal([]);
     });
 
+    it('a hook whose secret token was cleared (GitLab 19.0+ shows token_present false) gets it back', () => {
+      expect(planProjectHooks([ours(1, { token_present: false })], UID, desired, false).actions).to.deep.equal([
+        { verb: 'update', id: 1, why: ['token'] },
+      ]);
+      expect(planProjectHooks([ours(1, { token_present: true })], UID, desired, false).actions).to.deep.equal([]);
+    });
+
     it('a signing Secret: GitLab 19.0+ must show signing_token_present; older GitLab (no field) is not asked', () => {
       const signing = desiredHook('prod', UID, BASE, true);
       expect(planProjectHooks([ours(1, { signing_token_present: false })], UID, signing, false).actions).to.deep.equal([

@@ -99,6 +99,7 @@ export function hookDrift(hook: ProjectHook, desired: DesiredHook): string[] {
   if (typeof hook.custom_webhook_template === 'string' && hook.custom_webhook_template !== '') why.push('custom_webhook_template');
   if ('name' in hook && hook.name !== desired.name) why.push('name');
   if ('description' in hook && hook.description !== desired.description) why.push('description');
+  if (hook.token_present === false) why.push('token'); // 19.0+ shows whether a hook has a secret token
   if (desired.signing && hook.signing_token_present === false) why.push('signing_token');
   return why;
 }

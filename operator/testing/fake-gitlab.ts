@@ -7,7 +7,8 @@
 //   page), X-Prev-Page, X-Total, X-Total-Pages and Link headers (lib/api/helpers/pagination.rb,
 //   lib/gitlab/pagination/offset_header_builder.rb; docs api/rest/index.md "Pagination").
 // - the hook entity (lib/api/entities/hook.rb, project_hook.rb): the token and signing token are write-only (never
-//   returned; `signing_token_present` 19.0+); name/description only from 17.1; alert_status/disabled_until 17.11+.
+//   returned; `token_present`/`signing_token_present` 19.0+); name/description only from 17.1;
+//   alert_status/disabled_until 17.11+.
 //   Editing the URL without sending a token clears the token (WebHooks: url change resets the token; docs
 //   "project_webhooks.md": "token ... is reset when the URL changes").
 // - POST …/hooks/:hook_id/test/push_events: 201 when the receiver answers 2xx (re-enables the hook), 422
@@ -160,7 +161,10 @@ export class FakeGitLab {
       e['alert_status'] = h.alertStatus;
       e['disabled_until'] = h.disabledUntil;
     }
-    if (this.version.signing) e['signing_token_present'] = h.signingToken !== '';
+    if (this.version.signing) {
+      e['token_present'] = h.token !== '';
+      e['signing_token_present'] = h.signingToken !== '';
+    }
     return e;
   }
 
