@@ -1,3 +1,4 @@
+import { ConditionType } from '../api/v1alpha1/conditions.js';
 import { type GitLabFluxLink, type HookState, LINKS, type SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Secret } from '../flux/types.js';
@@ -146,7 +147,7 @@ export class HooksController {
           link,
           (link.metadata.finalizers ?? []).filter((f) => f !== HOOKS_FINALIZER),
         );
-      if (link.status?.hooks || link.status?.conditions?.some((c) => c.type === 'HooksReady'))
+      if (link.status?.hooks || link.status?.conditions?.some((c) => c.type === ConditionType.HooksReady))
         await this.writeStatus(link, noHooksUpdate());
       this.forget(name);
       return { kind: 'done' };
