@@ -30,26 +30,44 @@ const pure = (message) => [
 
 /**
  * What each package may import (low to high): meta → gitlab → api → flux → reconcile (pure) ; kube → queue →
- * observability → server → push, leader → controllers → main. A package lists the packages it must not reach.
+ * observability → server → push, leader → controllers → main; gitlab-api (the GitLab REST client) sits on meta
+ * and gitlab, reconcile may name its types, controllers use it. A package lists the packages it must not reach.
  */
 const LAYERS = [
   {
     files: ['operator/meta/**/*.ts'],
-    patterns: ['gitlab', 'api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
-      into(d, 'meta/ is the bottom layer: it imports nothing of the operator.'),
-    ),
+    patterns: [
+      'gitlab',
+      'gitlab-api',
+      'api',
+      'flux',
+      'reconcile',
+      'kube',
+      'queue',
+      'observability',
+      'server',
+      'push',
+      'leader',
+      'controllers',
+    ].map((d) => into(d, 'meta/ is the bottom layer: it imports nothing of the operator.')),
     paths: pure('meta/ is pure.'),
   },
   {
     files: ['operator/gitlab/**/*.ts'],
-    patterns: ['api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
-      into(d, 'gitlab/ knows GitLab only: it sits below api/, reconcile/ and push/.'),
+    patterns: ['gitlab-api', 'api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map(
+      (d) => into(d, 'gitlab/ knows GitLab only: it sits below api/, reconcile/ and push/.'),
     ),
-    paths: pure('gitlab/ is pure (a GitLab API client goes in its own module, allowed to reconcile/ only as types).'),
+    paths: pure('gitlab/ is pure (the GitLab API client is gitlab-api/, allowed to reconcile/ only as types).'),
+  },
+  {
+    files: ['operator/gitlab-api/**/*.ts'],
+    patterns: ['api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+      into(d, "gitlab-api/ is GitLab's REST API client: it knows GitLab's API, not links; it imports only meta/ and gitlab/."),
+    ),
   },
   {
     files: ['operator/api/**/*.ts'],
-    patterns: ['flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
+    patterns: ['gitlab-api', 'flux', 'reconcile', 'kube', 'queue', 'observability', 'server', 'push', 'leader', 'controllers'].map((d) =>
       into(d, 'api/ is the link API: types, conditions, validation; it imports only meta/ and gitlab/.'),
     ),
     paths: pure('api/ is pure.'),
@@ -68,6 +86,7 @@ const LAYERS = [
         into(d, 'reconcile/ is pure: decisions only, no I/O; the shell (controllers/) does the reads and writes.'),
       ),
       into('queue', "reconcile/ may name the queue's Outcome type, nothing else of it.", true),
+      into('gitlab-api', "reconcile/ may name the GitLab client's types, never call it (a hook's fields are in gitlab/).", true),
     ],
     paths: pure('reconcile/ is pure: no I/O module.'),
   },
@@ -133,7 +152,15 @@ export default tseslint.config(
   },
   {
     // The clock rule is for the controllers' decisions; clients, the queue's real clock and tests may read the time.
-    files: ['operator/kube/**', 'operator/queue/**', 'operator/push/**', 'operator/leader/**', 'operator/observability/**', ...TESTS],
+    files: [
+      'operator/kube/**',
+      'operator/gitlab-api/**',
+      'operator/queue/**',
+      'operator/push/**',
+      'operator/leader/**',
+      'operator/observability/**',
+      ...TESTS,
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -38,6 +38,12 @@ describe('config', () => {
       expect(() => loadConfig({ [name]: '0' })).to.throw(new RegExp(`${name} must be at least 1`));
   });
 
+  it('GitLab hooks resync: 300 s by default, at least 1', () => {
+    expect(loadConfig({}).gitlabHooksResyncSeconds).to.equal(300);
+    expect(loadConfig({ GITLAB_HOOKS_RESYNC_SECONDS: '5' }).gitlabHooksResyncSeconds).to.equal(5);
+    expect(() => loadConfig({ GITLAB_HOOKS_RESYNC_SECONDS: '0' })).to.throw(/GITLAB_HOOKS_RESYNC_SECONDS must be at least 1/);
+  });
+
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ LEADER_ELECT: 'yes' })).to.throw(/LEADER_ELECT must be true or false/);
     expect(() => loadConfig({ LEASE_RENEW_DEADLINE_SECONDS: '20' })).to.throw(

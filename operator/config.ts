@@ -15,6 +15,8 @@ export interface Config {
   writeConcurrency: number;
   /** Every link is re-reconciled this often even without events (a safety net, like Flux's interval). */
   resyncSeconds: number;
+  /** A link's GitLab hooks are looked at again this often (hooks edited or deleted by hand, a rotated webhook Secret). */
+  gitlabHooksResyncSeconds: number;
   shutdownTimeoutSeconds: number;
   /** Receiver calls in flight at once. */
   triggerConcurrency: number;
@@ -89,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: int('WORKERS', 4, env),
     writeConcurrency: int('WRITE_CONCURRENCY', 16, env),
     resyncSeconds: int('RESYNC_SECONDS', 600, env),
+    gitlabHooksResyncSeconds: positive('GITLAB_HOOKS_RESYNC_SECONDS', 300, env),
     shutdownTimeoutSeconds: int('SHUTDOWN_TIMEOUT_SECONDS', 20, env),
     triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
     triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),

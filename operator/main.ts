@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { type Config, type LeaderElectionConfig, loadConfig } from './config.js';
+import { setupHooksController } from './controllers/hooks-setup.js';
 import { setupLinkController } from './controllers/link-setup.js';
 import { LinkStatusWriter } from './controllers/link-status-writer.js';
 import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
@@ -20,8 +21,9 @@ export interface RunningOperator {
 }
 
 /**
- * The composition root: config → logger → client → metrics → the link controller (its caches, watches and
- * queue) → the push path on the same caches → leader election → the HTTP server. Each part wires itself;
+ * The composition root: config → logger → client → metrics → the hooks controller (GitLab's side, its own
+ * queue) → the link controller (its caches, watches and queue) → the push path on the same caches → leader
+ * election (both queues) → the HTTP server. Each part wires itself;
  * this only builds, starts and stops them in order.
  */
 export async function runOperator(config: Config = loadConfig()): Promise<RunningOperator> {
@@ -37,6 +39,17 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   const compiler = new LinkCompiler();
   const status = new LinkStatusWriter({ client, log, events });
 
+  // The GitLab side (links with spec.gitlab.api): driven by the link controller's passes, leader only.
+  const hooks = setupHooksController({
+    client,
+    compiler,
+    status,
+    log,
+    metrics,
+    events,
+    paused: config.leaderElection !== undefined,
+    resyncMs: config.gitlabHooksResyncSeconds * 1000,
+  });
   const links = setupLinkController({
     client,
     compiler,
@@ -48,6 +61,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     writeConcurrency: config.writeConcurrency,
     resyncSeconds: config.resyncSeconds,
     paused: config.leaderElection !== undefined,
+    onPass: hooks.onPass,
   });
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
   const index = new ReceiverIndex(links.links, links.caches.gitRepositories, links.caches.namespaces, compiler);
@@ -68,7 +82,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
 
   await links.start();
-  const elector = config.leaderElection && startLeaderElection(client, config.leaderElection, links.queue, links.enqueueAll, metrics, log);
+  const elector =
+    config.leaderElection && startLeaderElection(client, config.leaderElection, [links.queue, hooks.queue], links.enqueueAll, metrics, log);
 
   let started = false;
   const http = await startHttpServer({
@@ -88,7 +103,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
       // Stop taking work, let running reconciles and triggers finish (bounded), then close watches and the server.
       log.info('shutting down');
       const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
-      await Promise.race([Promise.all([links.drain(), push.close().then(() => status.flush())]), timeout]);
+      await Promise.race([Promise.all([links.drain(), hooks.drain(), push.close().then(() => status.flush())]), timeout]);
       // Released only after the last write: a successor must not start while we still write.
       await elector?.stop();
       await Promise.race([links.stopCaches(), timeout]);
@@ -108,7 +123,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
 function startLeaderElection(
   client: HttpKubeClient,
   settings: LeaderElectionConfig,
-  queue: WorkQueue,
+  queues: WorkQueue[],
   enqueueAll: () => void,
   metrics: Metrics,
   log: Logger,
@@ -120,7 +135,7 @@ function startLeaderElection(
       log.info('leading: reconciling', { lease: `${settings.namespace}/${settings.name}`, identity: settings.identity });
       gauge(1);
       enqueueAll();
-      queue.resume();
+      queues.forEach((q) => q.resume());
     },
     onStoppedLeading() {
       log.warn('leadership lost: reconciling paused until the lease is won back', {
@@ -128,7 +143,7 @@ function startLeaderElection(
         identity: settings.identity,
       });
       gauge(0);
-      queue.pause();
+      queues.forEach((q) => q.pause());
     },
     onNewLeader(identity) {
       if (identity !== settings.identity) log.info('following', { leader: identity });

@@ -61,6 +61,8 @@ interface RecordedEvent {
 /** A controller over the fake with its own caches; `restart` gives a fresh controller and caches on the same fake. */
 class World {
   readonly events: RecordedEvent[] = [];
+  /** What the hooks controller was told after each pass. */
+  readonly passes: { link: string; uid: string | undefined; projects: readonly string[] | undefined }[] = [];
   readonly logLines: string[] = [];
   controller!: LinkController;
   caches!: RunningCaches;
@@ -102,6 +104,7 @@ class World {
       now,
       newToken: () => `token-${++this.tokens}-`.padEnd(64, 'x'),
       echoTimeoutMs: this.echoTimeoutMs,
+      onPass: (link, obj, projects) => this.passes.push({ link, uid: obj?.metadata.uid, projects }),
     });
     return this;
   }
@@ -216,6 +219,16 @@ describe('LinkController', () => {
         'Normal Progressing: 2 repositories linked, 0 receivers ready',
         'Normal ReceiversChanged: Receivers 2 created',
       ]);
+    });
+
+    it("tells the hooks controller the projects of the link's linked GitRepositories after each pass; only a wake-up once deleted", async () => {
+      await worldWithLink();
+      await world.reconcile('team-a');
+      const uid = world.link('team-a').metadata.uid;
+      expect(world.passes).to.deep.equal([{ link: 'team-a', uid, projects: ['group/app1', 'group/app2'] }]);
+      world.fake.remove(LINKS, undefined, 'team-a');
+      await world.reconcile('team-a');
+      expect(world.passes.at(-1)).to.deep.equal({ link: 'team-a', uid, projects: undefined }); // being deleted: its finalizers hold it
     });
 
     it('creates Receivers that point at the GitRepository and at a Secret holding a fresh 64-character token', async () => {

@@ -47,6 +47,11 @@ export interface LinkControllerDeps {
   writeConcurrency?: number;
   /** How long a reconcile waits for the caches to show its own last writes before planning anyway. */
   echoTimeoutMs?: number;
+  /**
+   * Told after every pass (the hooks controller): the projects of the link's linked GitRepositories when the pass
+   * decided them, else undefined (the link deleted, suspended, invalid or waiting) — a wake-up only.
+   */
+  onPass?: (name: string, link: GitLabFluxLink | undefined, projects: readonly string[] | undefined) => void;
 }
 
 const CONTROLLER = 'gitlabfluxlink';
@@ -67,6 +72,8 @@ interface Concluded {
   applied?: { written: number; actions: Action[] };
   /** What is wrong with the values of the link's webhook Secrets (messages naming the field). */
   weakWebhookSecrets?: string[];
+  /** The GitLab projects of the linked GitRepositories. */
+  projects?: string[];
 }
 
 /**
@@ -120,6 +127,7 @@ export class LinkController {
     const links = (await this.deps.client.list<GitLabFluxLink>(LINKS)).items;
     const link = links.find((l) => l.metadata.name === name);
     const pass = await this.pass(name, link, links);
+    this.deps.onPass?.(name, link, 'verdict' in pass ? pass.projects : undefined);
     if (!('verdict' in pass)) return pass;
     const weak = pass.weakWebhookSecrets ?? [];
     const update = withWebhookSecrets(linkControllerUpdate(pass.verdict, link!.metadata.generation ?? 0, pass.repositories), weak);
@@ -176,6 +184,7 @@ export class LinkController {
       failures: applied.failures,
       applied: { written: applied.written, actions: plan.actions },
       weakWebhookSecrets,
+      projects: linked.map((l) => l.project),
     };
   }
 

@@ -13,7 +13,7 @@ import { ownedEventsDelay } from '../queue/owned-events-delay.js';
 import { WorkQueue } from '../queue/work-queue.js';
 import type { LinkCompiler } from '../reconcile/compile.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from '../reconcile/names.js';
-import { type Caches, LinkController } from './link-controller.js';
+import { type Caches, LinkController, type LinkControllerDeps } from './link-controller.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
 import { OperatorLifecycle } from './operator-lifecycle.js';
 
@@ -30,6 +30,8 @@ export interface LinkSetupDeps {
   resyncSeconds: number;
   /** Start with the queue paused (leader election: nothing is reconciled until this replica leads). */
   paused: boolean;
+  /** Told after every pass of a link (the hooks controller's setup). */
+  onPass?: LinkControllerDeps['onPass'];
 }
 
 /** The link controller with its watches, its queue and its caches (shared with the push path). */
@@ -98,6 +100,7 @@ export function setupLinkController(deps: LinkSetupDeps): LinkControllerSetup {
     metrics,
     events: deps.events,
     writeConcurrency: deps.writeConcurrency,
+    ...(deps.onPass ? { onPass: deps.onPass } : {}),
   });
   metrics.initController('gitlabfluxlink');
 

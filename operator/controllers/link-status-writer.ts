@@ -18,7 +18,15 @@ export interface LinkStatusWriterDeps {
 type PushRecords = { lastPush?: PushRecord; lastTrigger?: TriggerRecord };
 
 /** Reasons of a Ready=False that a person must act on: their Events are Warnings. */
-const WARNING_REASONS: ReadonlySet<string> = new Set([Reason.InvalidSpec, Reason.ReconciliationFailed, Reason.FluxNotInstalled]);
+const WARNING_REASONS: ReadonlySet<string> = new Set([
+  Reason.InvalidSpec,
+  Reason.ReconciliationFailed,
+  Reason.FluxNotInstalled,
+  Reason.GitLabSecretNotFound,
+  Reason.GitLabUnauthorized,
+  Reason.HookRegistrationFailed,
+  Reason.HooksDisabled,
+]);
 
 /**
  * The one writer of a link's status in this process. Owners hand it their parts: a reconcile its

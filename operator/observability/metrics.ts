@@ -114,6 +114,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly gitlabApiRequests = new client.Counter({
+    name: 'fluxlink_gitlab_api_requests_total',
+    help: 'Requests to the GitLab REST API by endpoint (template, e.g. GET /projects/:id/hooks) and status code ("error": no answer).',
+    labelNames: ['endpoint', 'code'],
+    registers: [this.registry],
+  });
+  readonly gitlabHooks = new client.Gauge({
+    name: 'fluxlink_gitlab_hooks',
+    help: "This link's GitLab project webhooks by state (active, failing, temporarily_disabled, disabled, error), as last seen.",
+    labelNames: ['link', 'state'],
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
   }

@@ -377,6 +377,15 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     });
   });
 
+  it('ignores the query string: a hook registered with its ownership marker (?fluxlink-link=<uid>) reaches its link', async () => {
+    // The operator registers hooks at webhook.url plus `?fluxlink-link=<link uid>` (its ownership marker in GitLab).
+    const reply = await send(server.port, { path: '/hooks/gitlab?fluxlink-link=0b5e7c1a-uid', headers: headers(), body: pushBody() });
+    expect(reply.status).to.equal(202);
+    expect(f.enqueued.map((e) => e.link)).to.deep.equal(['gitlab']);
+    const other = await send(server.port, { path: '/hooks/other?fluxlink-link=0b5e7c1a-uid', headers: headers(), body: pushBody() });
+    expect(other.status).to.equal(404);
+  });
+
   it("a push to dev triggers only dev's GitRepository", async () => {
     await send(server.port, { headers: headers(), body: pushBody({ ref: 'refs/heads/dev' }) });
     expect(f.enqueued.map((e) => e.target.gitRepository)).to.deep.equal(['app-dev']);

@@ -12,8 +12,8 @@ export type CompiledSpec =
   | { valid: true; spec: ValidatedLinkSpec; instance: Instance; projects: ProjectMatcher; namespaceProjects?: NamespaceProjectsMatcher[] }
   | { valid: false; message: string };
 
-export function compileSpec(raw: unknown): CompiledSpec {
-  const v = validateLinkSpec(raw);
+export function compileSpec(raw: unknown, linkName?: string): CompiledSpec {
+  const v = validateLinkSpec(raw, linkName);
   if ('errors' in v) return { valid: false, message: formatFieldErrors(v.errors) };
   try {
     const instance = parseInstance(v.spec.gitlab.url, v.spec.gitlab.sshHosts ?? []);
@@ -38,10 +38,10 @@ export class LinkCompiler {
 
   compile(link: GitLabFluxLink): CompiledSpec {
     const { name, uid, generation } = link.metadata;
-    if (uid === undefined || generation === undefined) return compileSpec(link.spec); // not from an API server
+    if (uid === undefined || generation === undefined) return compileSpec(link.spec, name); // not from an API server
     const known = this.compiled.get(name);
     if (known && known.uid === uid && known.generation === generation) return known.result;
-    const result = compileSpec(link.spec);
+    const result = compileSpec(link.spec, name);
     this.compiled.set(name, { uid, generation, result });
     return result;
   }

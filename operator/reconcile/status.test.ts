@@ -350,7 +350,7 @@ describe('status: Ready summarised from the owners', () => {
   }
 
   it(`READY_DEPENDS_ON lists the owned conditions in priority order (today: ${READY_DEPENDS_ON.join(', ')})`, () => {
-    expect(READY_DEPENDS_ON).to.deep.equal(['WebhookSecretReady', 'ReceiversReady']);
+    expect(READY_DEPENDS_ON).to.deep.equal(['WebhookSecretReady', 'ReceiversReady', 'HooksReady']);
   });
 
   it('a weak webhook Secret explains a False Ready before the Receivers do; absent, it changes nothing', () => {

@@ -1,5 +1,5 @@
 import { ConditionType, Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
-import type { Condition, GitLabFluxLinkStatus, PushRecord, RepositoryEntry, TriggerRecord } from '../api/v1alpha1/types.js';
+import type { Condition, GitLabFluxLinkStatus, HooksStatus, PushRecord, RepositoryEntry, TriggerRecord } from '../api/v1alpha1/types.js';
 import { sameValue } from './same-value.js';
 
 /**
@@ -32,6 +32,8 @@ export interface StatusUpdate {
   repositories?: { total: number; ready: number; conflicts: number; entries: RepositoryEntry[] };
   lastPush?: PushRecord;
   lastTrigger?: TriggerRecord;
+  /** The hooks controller's detail; null removes it (the link has no spec.gitlab.api any more). */
+  hooks?: HooksStatus | null;
 }
 
 /**
@@ -39,7 +41,11 @@ export interface StatusUpdate {
  * Ready. A new owner adds its condition type here. WebhookSecretReady comes first: while it is False every
  * webhook is refused, whatever the Receivers do.
  */
-export const READY_DEPENDS_ON: readonly string[] = [ConditionType.WebhookSecretReady, ConditionType.ReceiversReady];
+export const READY_DEPENDS_ON: readonly string[] = [
+  ConditionType.WebhookSecretReady,
+  ConditionType.ReceiversReady,
+  ConditionType.HooksReady,
+];
 
 /** Order of conditions in the stored status (arrays are compared in order): Ready, the summary inputs, the rest by type. */
 const CONDITION_ORDER: readonly string[] = [ConditionType.Ready, ConditionType.Reconciling, ConditionType.Stalled, ...READY_DEPENDS_ON];
@@ -101,6 +107,8 @@ export function nextStatus(
     }
     if (u.lastPush) status.lastPush = u.lastPush;
     if (u.lastTrigger) status.lastTrigger = u.lastTrigger;
+    if (u.hooks === null) delete status.hooks;
+    else if (u.hooks) status.hooks = u.hooks;
   }
   const others = [...conditions.values()];
   status.conditions = [stamped(summarizeReady(others), generation, prev, now), ...others].sort(

@@ -12,6 +12,11 @@ export const ConditionType = {
    * acceptable or cannot be read (a missing Secret is the webhook's 503 and log).
    */
   WebhookSecretReady: 'WebhookSecretReady',
+  /**
+   * Owned by the hooks controller, stated only with spec.gitlab.api: every project the link manages has exactly
+   * this link's GitLab webhook, as the link describes it, and GitLab has not disabled it.
+   */
+  HooksReady: 'HooksReady',
 } as const;
 
 export const Reason = {
@@ -28,6 +33,16 @@ export const Reason = {
   FluxNotInstalled: 'FluxNotInstalled',
   /** A webhook token under 16 characters, or a signing key under 16 bytes or not canonical base64. */
   WeakWebhookSecret: 'WeakWebhookSecret',
+  /** spec.gitlab.api without spec.webhook.url: no webhooks are registered (outbound-only). */
+  OutboundOnly: 'OutboundOnly',
+  /** The GitLab API token (or CA) Secret or its key is missing, or a webhook Secret the hooks need. */
+  GitLabSecretNotFound: 'GitLabSecretNotFound',
+  /** GitLab refused the token (401). */
+  GitLabUnauthorized: 'GitLabUnauthorized',
+  /** A hook could not be listed, registered, repaired or removed (a project named, with GitLab's status). */
+  HookRegistrationFailed: 'HookRegistrationFailed',
+  /** GitLab disabled this link's hook on some project (alert_status); test deliveries re-enable it. */
+  HooksDisabled: 'HooksDisabled',
 } as const;
 
 export type ReasonValue = (typeof Reason)[keyof typeof Reason];

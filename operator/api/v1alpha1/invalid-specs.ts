@@ -52,6 +52,17 @@ function withSecretRef(secretRef: Json): Obj {
   return { ...validMinimalSpec(), webhook: { secretRef } };
 }
 
+const TOKEN_REF: Obj = { namespace: 'gitlab-flux-link-system', name: 'gitlab-api-token' };
+/** spec.gitlab.api (and optionally spec.webhook.url); the link name in the e2e suite is `invalid-<index>`. */
+function withApi(api: Json, url?: string): Obj {
+  const spec: Obj = { ...validMinimalSpec(), gitlab: { url: 'https://gitlab.example.com', api } };
+  if (url !== undefined) spec['webhook'] = { ...(validMinimalSpec()['webhook'] as Obj), url };
+  return spec;
+}
+function withWebhookURL(url: Json): Obj {
+  return withApi({ tokenSecretRef: TOKEN_REF }, url as string);
+}
+
 function withRules(namespaceProjects: Json): Obj {
   return withTrust({ namespaceProjects });
 }
@@ -410,6 +421,49 @@ export const INVALID_SPECS: InvalidSpec[] = [
       },
     },
     field: 'spec.webhook.signingSecretRef.namespace',
+  },
+
+  // --- spec.gitlab.api and spec.webhook.url --------------------------------------------------------
+  { story: 'gitlab.api is a string', spec: withApi('gitlab-api-token'), field: 'spec.gitlab.api' },
+  { story: 'gitlab.api without tokenSecretRef', spec: withApi({ requestsPerMinute: 100 }), field: 'spec.gitlab.api.tokenSecretRef' },
+  {
+    story: 'gitlab.api.tokenSecretRef with an invalid name',
+    spec: withApi({ tokenSecretRef: { namespace: 'gitlab-flux-link-system', name: 'GitLab Token' } }),
+    field: 'spec.gitlab.api.tokenSecretRef.name',
+  },
+  {
+    story: 'gitlab.api.caSecretRef without namespace',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, caSecretRef: { name: 'gitlab-ca' } }),
+    field: 'spec.gitlab.api.caSecretRef.namespace',
+  },
+  {
+    story: 'gitlab.api.requestsPerMinute is 0',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, requestsPerMinute: 0 }),
+    field: 'spec.gitlab.api.requestsPerMinute',
+  },
+  {
+    story: "gitlab.api.requestsPerMinute above GitLab.com's 2,000",
+    spec: withApi({ tokenSecretRef: TOKEN_REF, requestsPerMinute: 2001 }),
+    field: 'spec.gitlab.api.requestsPerMinute',
+  },
+  {
+    story: 'gitlab.api.requestsPerMinute is a string',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, requestsPerMinute: '300' }),
+    field: 'spec.gitlab.api.requestsPerMinute',
+  },
+  {
+    story: 'webhook.url without gitlab.api',
+    spec: { ...validMinimalSpec(), webhook: { ...(validMinimalSpec()['webhook'] as Obj), url: 'https://hooks.example.com/hooks/x' } },
+    field: 'spec.webhook.url',
+  },
+  { story: 'webhook.url with a query', spec: withWebhookURL('https://hooks.example.com/hooks/x?a=b'), field: 'spec.webhook.url' },
+  { story: 'webhook.url with a fragment', spec: withWebhookURL('https://hooks.example.com/hooks/x#a'), field: 'spec.webhook.url' },
+  { story: 'webhook.url uses ftp', spec: withWebhookURL('ftp://hooks.example.com/hooks/x'), field: 'spec.webhook.url' },
+  { story: 'webhook.url with user-info', spec: withWebhookURL('https://u:p@hooks.example.com/hooks/x'), field: 'spec.webhook.url' },
+  {
+    story: "webhook.url not ending in /hooks/<the link's name>",
+    spec: withWebhookURL('https://hooks.example.com/hooks/another-link'),
+    field: 'spec.webhook.url',
   },
 
   // --- spec.suspend -------------------------------------------------------------------------------

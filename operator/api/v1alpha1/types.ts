@@ -45,6 +45,22 @@ export interface GitLabSpec {
   url: string;
   /** Extra host names that appear in SSH clone URLs (ssh://git@ssh.example.com/group/project.git). */
   sshHosts?: string[];
+  /** GitLab REST API access: the operator registers and heals the projects' webhooks. Absent: hooks are made by hand. */
+  api?: GitLabApiSpec;
+}
+
+/** Default of spec.gitlab.api.requestsPerMinute: well under GitLab.com's 2,000 authenticated requests a minute per user. */
+export const DEFAULT_REQUESTS_PER_MINUTE = 300;
+export const MAX_REQUESTS_PER_MINUTE = 2000;
+export const DEFAULT_CA_KEY = 'ca.crt';
+
+export interface GitLabApiSpec {
+  /** Secret with a GitLab access token (`api` scope, Maintainer on the projects); key defaults to `token`. */
+  tokenSecretRef: SecretKeyRef;
+  /** Secret with a PEM CA bundle GitLab's TLS certificate chains to (self-managed GitLab); key defaults to `ca.crt`. */
+  caSecretRef?: SecretKeyRef;
+  /** This link's GitLab API budget, requests a minute (1..2000, default 300). */
+  requestsPerMinute?: number;
 }
 
 export interface ReceiverSpec {
@@ -83,6 +99,11 @@ export interface WebhookSpec {
   secretRef: SecretKeyRef;
   /** Optional Secret holding the signing key for GitLab's signed webhooks (webhook-signature). */
   signingSecretRef?: SecretKeyRef;
+  /**
+   * The public URL GitLab calls for this link (ends in /hooks/<link name>); only with gitlab.api. The operator
+   * registers it on every project the link manages, with `?fluxlink-link=<link uid>` added as its ownership marker.
+   */
+  url?: string;
 }
 
 export interface GitLabFluxLinkSpec {
@@ -136,6 +157,42 @@ export interface GitLabFluxLinkStatus {
   entries?: RepositoryEntry[];
   lastPush?: PushRecord;
   lastTrigger?: TriggerRecord;
+  /** The GitLab webhooks the operator registers for this link (only with spec.gitlab.api). */
+  hooks?: HooksStatus;
+}
+
+/** How a project's hook looks to the operator. */
+export type HookState = 'active' | 'temporarily_disabled' | 'disabled' | 'failing' | 'error';
+
+export interface HookEntry {
+  /** GitLab project path. */
+  project: string;
+  state: HookState;
+  /** GitLab's hook id, once registered. */
+  hookId?: number;
+  /** GitLab's disabled_until, for a temporarily disabled hook. */
+  disabledUntil?: string;
+  /** What is wrong (never a token). */
+  message?: string;
+}
+
+export interface HooksStatus {
+  /** Projects that should have this link's hook. */
+  projects: number;
+  /** Of those, how many have it, active. */
+  active: number;
+  /**
+   * Projects where this link's hook may exist (registered and not yet removed), so that a project leaving the link
+   * or the link's deletion removes it even after a restart. Sorted.
+   */
+  registered: string[];
+  /**
+   * The version (uid/resourceVersion of the webhook Secret and of the signing Secret) of the values last sent to
+   * every hook. GitLab never returns a hook's token, so a rotated Secret is seen here; never a value or a hash of one.
+   */
+  secretVersion?: string;
+  /** Bounded list, problems first. */
+  entries: HookEntry[];
 }
 
 export interface GitLabFluxLink extends KubeObject {

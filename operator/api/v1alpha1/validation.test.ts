@@ -6,7 +6,18 @@ import path from 'node:path';
 import { PROJECT_PATTERN_REGEX } from '../../gitlab/project-patterns.js';
 import { parseInstance } from '../../gitlab/project-url.js';
 import { INVALID_SPECS, validMinimalSpec } from './invalid-specs.js';
-import { API_VERSION, DEFAULT_PROJECT_PATTERNS, DEFAULT_RECEIVER_ENDPOINT, GROUP, KIND, PLURAL, RECEIVER_TYPES, VERSION } from './types.js';
+import {
+  API_VERSION,
+  DEFAULT_CA_KEY,
+  DEFAULT_PROJECT_PATTERNS,
+  DEFAULT_REQUESTS_PER_MINUTE,
+  DEFAULT_RECEIVER_ENDPOINT,
+  GROUP,
+  KIND,
+  PLURAL,
+  RECEIVER_TYPES,
+  VERSION,
+} from './types.js';
 import {
   DNS_LABEL_REGEX,
   DNS_SUBDOMAIN_REGEX,
@@ -27,6 +38,7 @@ import {
   URL_ROOT_PATH_REGEX,
   type ValidatedLinkSpec,
   validateLinkSpec,
+  WEBHOOK_URL_PATTERN_REGEX,
 } from './validation.js';
 
 /** The whole-path check the trigger client relies on: parseable as an anchored service-proxy path. */
@@ -178,8 +190,8 @@ function expectValid(raw: unknown): ValidatedLinkSpec {
   return r.spec;
 }
 
-function expectErrors(raw: unknown): FieldError[] {
-  const r = validateLinkSpec(raw);
+function expectErrors(raw: unknown, linkName?: string): FieldError[] {
+  const r = validateLinkSpec(raw, linkName);
   if ('spec' in r) expect.fail(`expected errors for ${JSON.stringify(raw).slice(0, 200)}`);
   return r.errors;
 }
@@ -239,7 +251,9 @@ describe('api/v1alpha1 validation', () => {
         Record<string, unknown>
       >;
       expect(Object.keys(full)).to.have.members(Object.keys(specSchema.properties!));
-      expect(full['gitlab']).to.have.keys('url', 'sshHosts');
+      expect(full['gitlab']).to.have.keys('url', 'sshHosts', 'api');
+      expect(full['gitlab']['api']).to.have.keys('tokenSecretRef', 'caSecretRef', 'requestsPerMinute');
+      expect(full['webhook']).to.have.keys('secretRef', 'url');
       expect(full['receiver']).to.have.keys('endpoint', 'type', 'interval');
       expect(full['trust']).to.include.keys('namespaceSelector', 'projects', 'namespaceProjects');
     });
@@ -285,11 +299,47 @@ describe('api/v1alpha1 validation', () => {
 
     it('limits metadata.name to 63 characters with a root CEL rule, as validateLinkName does', () => {
       const rules = rootSchema['x-kubernetes-validations']!;
-      expect(rules.map((r) => r.rule)).to.deep.equal([`self.metadata.name.size() <= ${LIMITS.linkName}`]);
+      expect(rules[0]!.rule).to.equal(`self.metadata.name.size() <= ${LIMITS.linkName}`);
       expect(rules[0]!.message).to.match(/label value/);
       expect(validateLinkName('a'.repeat(63))).to.deep.equal([]);
       expect(validateLinkName('a'.repeat(64))).to.have.length(1);
       expect(validateLinkName('a'.repeat(64))[0]!.field).to.equal('metadata.name');
+    });
+
+    it('gitlab.api and webhook.url: the same pattern, limits, defaults and cross-field rules as validation.ts', () => {
+      expect(at('webhook.url').pattern).to.equal(WEBHOOK_URL_PATTERN_REGEX);
+      expect(at('webhook.url').maxLength).to.equal(LIMITS.webhookURL);
+      expect(at('gitlab.api').required).to.deep.equal(['tokenSecretRef']);
+      expect(at('gitlab.api.tokenSecretRef.key').default).to.equal('token');
+      expect(at('gitlab.api.caSecretRef.key').default).to.equal(DEFAULT_CA_KEY);
+      expect(at('gitlab.api.requestsPerMinute')).to.deep.include({ default: DEFAULT_REQUESTS_PER_MINUTE, minimum: 1, maximum: 2000 });
+      expect(at('gitlab.api.tokenSecretRef.name').pattern).to.equal(DNS_SUBDOMAIN_REGEX);
+      expect(at('gitlab.api.caSecretRef.namespace').pattern).to.equal(DNS_LABEL_REGEX);
+      // The suffix rule needs metadata.name: it sits on the root, beside the name-length rule.
+      expect(rootSchema['x-kubernetes-validations']!.map((r) => r.rule)).to.include(
+        "!has(self.spec) || !has(self.spec.webhook) || !has(self.spec.webhook.url) || self.spec.webhook.url.endsWith('/hooks/' + self.metadata.name)",
+      );
+      expect(specSchema['x-kubernetes-validations']!.map((r) => r.rule)).to.include('!has(self.webhook.url) || has(self.gitlab.api)');
+      const api = { tokenSecretRef: { namespace: 'ns', name: 'gitlab-api' } };
+      const input = spec({
+        gitlab: { url: 'https://gitlab.example.com', api },
+        webhook: { secretRef: { namespace: 'ns', name: 'a' }, url: 'https://hooks.example.com/hooks/one' },
+      });
+      const validated = validateLinkSpec(structuredClone(input), 'one');
+      expect(validated).to.have.property('spec');
+      expect(applyDefaults(specSchema, structuredClone(input))).to.deep.equal((validated as { spec: unknown }).spec);
+      expect((validated as { spec: ValidatedLinkSpec }).spec.gitlab.api).to.deep.equal({
+        tokenSecretRef: { namespace: 'ns', name: 'gitlab-api', key: 'token' },
+        requestsPerMinute: DEFAULT_REQUESTS_PER_MINUTE,
+      });
+      const other = validateLinkSpec(structuredClone(input), 'two');
+      expect(other).to.have.property('errors');
+      expect((other as { errors: FieldError[] }).errors).to.deep.equal([
+        {
+          field: 'spec.webhook.url',
+          message: "must end in /hooks/two, this link's webhook route (e.g. https://hooks.example.com/hooks/two)",
+        },
+      ]);
     });
 
     it('describes every field (kubectl explain)', () => {
@@ -468,6 +518,7 @@ describe('api/v1alpha1 validation', () => {
         'entries',
         'lastPush',
         'lastTrigger',
+        'hooks',
       ]);
       const conditions = status.properties!['conditions']!;
       expect(conditions['x-kubernetes-list-type']).to.equal('map');
@@ -486,7 +537,8 @@ describe('api/v1alpha1 validation', () => {
 
     for (const { story, spec: raw, field } of INVALID_SPECS) {
       it(`rejects: ${story} (${field})`, () => {
-        const errors = expectErrors(structuredClone(raw));
+        // Named as the e2e suite names them (invalid-<index>): webhook.url must end in /hooks/<name>.
+        const errors = expectErrors(structuredClone(raw), `invalid-${INVALID_SPECS.findIndex((s) => s.story === story)}`);
         const fields = errors.map((e) => e.field);
         expect(
           fields.some((f) => fieldMatches(f, field)),

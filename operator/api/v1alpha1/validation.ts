@@ -17,6 +17,9 @@ import {
   IsBoolean,
   IsDefined,
   IsIn,
+  IsInt,
+  Max,
+  Min,
   IsOptional,
   registerDecorator,
   ValidateNested,
@@ -27,7 +30,10 @@ import {
 import { isIPv6 } from 'node:net';
 import { validatePattern } from '../../gitlab/project-patterns.js';
 import {
+  DEFAULT_CA_KEY,
   DEFAULT_PROJECT_PATTERNS,
+  DEFAULT_REQUESTS_PER_MINUTE,
+  MAX_REQUESTS_PER_MINUTE,
   DEFAULT_RECEIVER_ENDPOINT,
   type GitLabFluxLinkSpec,
   type LabelSelector,
@@ -76,6 +82,11 @@ export const SERVICE_PROXY_PATH_REGEX =
  */
 const HOST_PART = String.raw`(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_])?)`;
 export const URL_PATTERN_REGEX = String.raw`^https?://` + HOST_PART + String.raw`(:[0-9]{1,5})?(/[A-Za-z0-9_.~-]+)*/?$`;
+/**
+ * spec.webhook.url: an http(s) URL without user-info, query or fragment (the operator adds its ownership marker as
+ * the query). That it ends in /hooks/<link name> is checked with the name (a CEL rule on the root in the CRD).
+ */
+export const WEBHOOK_URL_PATTERN_REGEX = String.raw`^https?://` + HOST_PART + String.raw`(:[0-9]{1,5})?(/[!-"$->@-~]*)?$`;
 export const ENDPOINT_PATTERN_REGEX =
   '^(https?://' + HOST_PART + String.raw`(:[0-9]{1,5})?(/[!-"$->@-~]*)?|` + SERVICE_PROXY_PATH_REGEX.slice(1, -1) + ')$';
 
@@ -83,6 +94,7 @@ export const ENDPOINT_PATTERN_REGEX =
 export const LIMITS = {
   linkName: 63,
   url: 2048,
+  webhookURL: 2048,
   endpoint: 2048,
   interval: 32,
   sshHosts: 16,
@@ -116,6 +128,7 @@ const INTERVAL = new RegExp(INTERVAL_REGEX);
 const SERVICE_PROXY_PATH = new RegExp(SERVICE_PROXY_PATH_REGEX);
 const URL_PATTERN = new RegExp(URL_PATTERN_REGEX);
 const ENDPOINT_PATTERN = new RegExp(ENDPOINT_PATTERN_REGEX);
+const WEBHOOK_URL_PATTERN = new RegExp(WEBHOOK_URL_PATTERN_REGEX);
 
 // ---------------------------------------------------------------------------------------------
 // Public types and helpers
@@ -136,8 +149,16 @@ export interface ValidatedLinkSpec extends GitLabFluxLinkSpec {
     serviceProxies: ServiceRef[];
     namespaceProjects?: NamespaceProjectsRule[];
   };
-  webhook: { secretRef: Required<SecretKeyRef>; signingSecretRef?: Required<SecretKeyRef> };
+  gitlab: { url: string; sshHosts?: string[]; api?: ValidatedApiSpec };
+  webhook: { secretRef: Required<SecretKeyRef>; signingSecretRef?: Required<SecretKeyRef>; url?: string };
   suspend: boolean;
+}
+
+/** spec.gitlab.api with its defaults. */
+export interface ValidatedApiSpec {
+  tokenSecretRef: Required<SecretKeyRef>;
+  caSecretRef?: Required<SecretKeyRef>;
+  requestsPerMinute: number;
 }
 
 export type LinkSpecValidation = { spec: ValidatedLinkSpec } | { errors: FieldError[] };
@@ -314,6 +335,22 @@ function gitlabURL(v: unknown): string | undefined {
     : `${p} (expected the instance's base URL, e.g. https://gitlab.example.com or https://example.com/gitlab)`;
 }
 
+/** spec.webhook.url: the public URL GitLab calls for this link. */
+function webhookURL(v: unknown): string | undefined {
+  if (typeof v !== 'string') return mustBeString(v);
+  const p =
+    httpURLProblem(v, LIMITS.webhookURL, false) ??
+    (WEBHOOK_URL_PATTERN.test(v) ? undefined : `${show(v)} must match ${WEBHOOK_URL_PATTERN_REGEX}`);
+  return p === undefined
+    ? undefined
+    : `${p} (expected the public URL of this link's webhook, e.g. https://hooks.example.com/hooks/<link name>)`;
+}
+
+/** The suffix webhook.url must end in: the operator's webhook route for this link. */
+export function webhookURLSuffix(linkName: string): string {
+  return `/hooks/${linkName}`;
+}
+
 const PROXY_FORM = '/api/v1/namespaces/<namespace>/services/<name>[:<port>]/proxy';
 
 function receiverEndpoint(v: unknown): string | undefined {
@@ -475,6 +512,28 @@ export class LabelSelectorDto {
   matchExpressions?: LabelSelectorRequirementDto[];
 }
 
+export class GitLabApiSpecDto {
+  @IsDefined(required)
+  @Check(mustBeObject('an object with namespace, name and key'))
+  @ValidateNested()
+  @Type(() => SecretKeyRefDto)
+  tokenSecretRef!: SecretKeyRefDto;
+
+  @IsOptional()
+  @Check(mustBeObject('an object with namespace, name and key'))
+  @ValidateNested()
+  @Type(() => SecretKeyRefDto)
+  caSecretRef?: SecretKeyRefDto;
+
+  @IsOptional()
+  @IsInt({ message: (a) => `must be a whole number of requests a minute, got ${show(a.value)}` })
+  @Min(1, { message: (a) => `must be at least 1, got ${show(a.value)}` })
+  @Max(MAX_REQUESTS_PER_MINUTE, {
+    message: (a) => `must be at most ${MAX_REQUESTS_PER_MINUTE} (GitLab.com allows 2,000 a minute per user), got ${show(a.value)}`,
+  })
+  requestsPerMinute?: number;
+}
+
 export class GitLabSpecDto {
   @IsDefined(required)
   @Check(gitlabURL)
@@ -489,6 +548,12 @@ export class GitLabSpecDto {
     }),
   )
   sshHosts?: string[];
+
+  @IsOptional()
+  @Check(mustBeObject('an object with tokenSecretRef (and optionally caSecretRef, requestsPerMinute)'))
+  @ValidateNested()
+  @Type(() => GitLabApiSpecDto)
+  api?: GitLabApiSpecDto;
 }
 
 export class ReceiverSpecDto {
@@ -571,6 +636,10 @@ export class WebhookSpecDto {
   @ValidateNested()
   @Type(() => SecretKeyRefDto)
   signingSecretRef?: SecretKeyRefDto;
+
+  @IsOptional()
+  @Check(webhookURL)
+  url?: string;
 }
 
 /** The trust check done twice: a service-proxy endpoint must be allow-listed in spec.trust.serviceProxies. */
@@ -597,9 +666,27 @@ function serviceProxyAllowed(receiver: unknown, spec: Record<string, unknown>): 
   ];
 }
 
+/**
+ * The cross-field rules of spec.webhook.url, done twice (here and as CEL in the CRD): registering hooks needs API
+ * access, and the URL must reach this link's webhook route. Silent when the URL itself is already reported.
+ */
+function webhookURLAllowed(spec: Record<string, unknown>, linkName: string | undefined, errors: FieldError[]): string | undefined {
+  const webhook = spec['webhook'] as Record<string, unknown> | undefined;
+  const url = webhook !== null && typeof webhook === 'object' ? webhook['url'] : undefined;
+  if (typeof url !== 'string' || errors.some((e) => e.field === 'spec.webhook.url')) return undefined;
+  const gitlab = spec['gitlab'] as Record<string, unknown> | undefined;
+  const api = gitlab !== null && typeof gitlab === 'object' ? gitlab['api'] : undefined;
+  if (api === undefined)
+    return "is allowed only with spec.gitlab.api (the operator registers the URL through GitLab's API); remove it or add spec.gitlab.api";
+  if (linkName !== undefined && !url.endsWith(webhookURLSuffix(linkName))) {
+    return `must end in ${webhookURLSuffix(linkName)}, this link's webhook route (e.g. https://hooks.example.com${webhookURLSuffix(linkName)})`;
+  }
+  return undefined;
+}
+
 export class GitLabFluxLinkSpecDto {
   @IsDefined(required)
-  @Check(mustBeObject('an object with url (and optionally sshHosts)'))
+  @Check(mustBeObject('an object with url (and optionally sshHosts, api)'))
   @ValidateNested()
   @Type(() => GitLabSpecDto)
   gitlab!: GitLabSpecDto;
@@ -617,7 +704,7 @@ export class GitLabFluxLinkSpecDto {
   trust?: TrustSpecDto;
 
   @IsDefined(required)
-  @Check(mustBeObject('an object with secretRef (and optionally signingSecretRef)'))
+  @Check(mustBeObject('an object with secretRef (and optionally signingSecretRef, url)'))
   @ValidateNested()
   @Type(() => WebhookSpecDto)
   webhook!: WebhookSpecDto;
@@ -633,9 +720,10 @@ export class GitLabFluxLinkSpecDto {
 /**
  * Validates a raw `spec` (as read from the API server or a YAML file) and returns it with the CRD's
  * defaults applied, or every problem found. Unknown fields are ignored and dropped (the API server
- * prunes them too); `null` counts as absent, as it does for the API server.
+ * prunes them too); `null` counts as absent, as it does for the API server. With the link's name, webhook.url is
+ * also checked to end in /hooks/<name> (the CRD does it with a rule on the whole object).
  */
-export function validateLinkSpec(raw: unknown): LinkSpecValidation {
+export function validateLinkSpec(raw: unknown, linkName?: string): LinkSpecValidation {
   if (raw === null || raw === undefined) return { errors: [{ field: 'spec', message: 'is required' }] };
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return { errors: [{ field: 'spec', message: `must be an object, got ${typeName(raw)}` }] };
@@ -651,6 +739,8 @@ export function validateLinkSpec(raw: unknown): LinkSpecValidation {
     const at = after >= 0 ? after + 1 : errors.filter((e) => e.field.startsWith('spec.gitlab')).length;
     errors.splice(at, 0, { field, message: issue.message });
   }
+  const webhookURLIssue = webhookURLAllowed(spec, linkName, errors);
+  if (webhookURLIssue !== undefined) errors.push({ field: 'spec.webhook.url', message: webhookURLIssue });
   if (errors.length > 0) return { errors };
   return { spec: withDefaults(dto) };
 }
@@ -683,8 +773,8 @@ function toFieldErrors(errors: ValidationError[], base: string): FieldError[] {
   return out;
 }
 
-function secretRef(r: SecretKeyRefDto): Required<SecretKeyRef> {
-  return { namespace: r.namespace, name: r.name, key: r.key ?? DEFAULT_SECRET_KEY };
+function secretRef(r: SecretKeyRefDto, defaultKey = DEFAULT_SECRET_KEY): Required<SecretKeyRef> {
+  return { namespace: r.namespace, name: r.name, key: r.key ?? defaultKey };
 }
 
 function labelSelector(sel: LabelSelectorDto): LabelSelector {
@@ -703,6 +793,14 @@ function labelSelector(sel: LabelSelectorDto): LabelSelector {
 function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
   const gitlab: ValidatedLinkSpec['gitlab'] = { url: d.gitlab.url };
   if (d.gitlab.sshHosts !== undefined) gitlab.sshHosts = [...d.gitlab.sshHosts];
+  if (d.gitlab.api !== undefined) {
+    const api: ValidatedApiSpec = {
+      tokenSecretRef: secretRef(d.gitlab.api.tokenSecretRef),
+      requestsPerMinute: d.gitlab.api.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE,
+    };
+    if (d.gitlab.api.caSecretRef !== undefined) api.caSecretRef = secretRef(d.gitlab.api.caSecretRef, DEFAULT_CA_KEY);
+    gitlab.api = api;
+  }
 
   const receiver: ValidatedLinkSpec['receiver'] = {
     endpoint: d.receiver?.endpoint ?? DEFAULT_RECEIVER_ENDPOINT,
@@ -724,6 +822,7 @@ function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
 
   const webhook: ValidatedLinkSpec['webhook'] = { secretRef: secretRef(d.webhook.secretRef) };
   if (d.webhook.signingSecretRef !== undefined) webhook.signingSecretRef = secretRef(d.webhook.signingSecretRef);
+  if (d.webhook.url !== undefined) webhook.url = d.webhook.url;
 
   return { gitlab, receiver, trust, webhook, suspend: d.suspend ?? false };
 }

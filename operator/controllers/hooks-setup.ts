@@ -1,0 +1,75 @@
+import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
+import type { KubeClient } from '../kube/client.js';
+import type { EventRecorder } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { WorkQueue } from '../queue/work-queue.js';
+import type { LinkCompiler } from '../reconcile/compile.js';
+import { type GitLabApiFactory, HooksController } from './hooks-controller.js';
+import type { LinkStatusWriter } from './link-status-writer.js';
+
+export interface HooksSetupDeps {
+  client: KubeClient;
+  compiler: LinkCompiler;
+  status: LinkStatusWriter;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  /** Start paused (leader election): only the leader talks to GitLab. */
+  paused: boolean;
+  gitlab?: GitLabApiFactory;
+  resyncMs?: number;
+}
+
+export interface HooksControllerSetup {
+  controller: HooksController;
+  queue: WorkQueue;
+  /**
+   * The link controller's onPass: records the link's projects (when decided) and wakes the link's hooks when
+   * that is news (another link object, a spec change, other projects), or when the link is gone or being
+   * deleted (its hooks go). Anything else waits for the resync: a pass costs GitLab requests.
+   */
+  onPass(name: string, link: GitLabFluxLink | undefined, projects: readonly string[] | undefined): void;
+  drain(): Promise<void>;
+}
+
+/**
+ * The hooks controller with its own queue (keys: link names, two workers: a link's pass may wait for its GitLab
+ * request budget while another link's goes on). It is woken by the link controller's passes and by its own
+ * requeue (the resync that heals hooks edited or deleted by hand).
+ */
+export function setupHooksController(deps: HooksSetupDeps): HooksControllerSetup {
+  const controller = new HooksController({
+    client: deps.client,
+    compiler: deps.compiler,
+    status: deps.status,
+    log: deps.log,
+    metrics: deps.metrics,
+    events: deps.events,
+    ...(deps.gitlab ? { gitlab: deps.gitlab } : {}),
+    ...(deps.resyncMs !== undefined ? { resyncMs: deps.resyncMs } : {}),
+  });
+  deps.metrics.initController('gitlabhooks');
+  const queue = new WorkQueue((key) => controller.reconcile(key), {
+    workers: 2,
+    paused: deps.paused,
+    onDepthChange: (d) => deps.metrics.workqueueDepth.set({ name: 'gitlabhooks' }, d),
+    onError: (key, error, attempt) =>
+      deps.log.warn('hooks reconcile failed, retrying with backoff', {
+        link: key,
+        attempt,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+  });
+  return {
+    controller,
+    queue,
+    onPass(name, link, projects) {
+      const uid = link?.metadata.uid;
+      const going = !link || link.metadata.deletionTimestamp !== undefined;
+      const news = uid !== undefined && projects !== undefined && controller.linked(name, uid, link?.metadata.generation ?? 0, projects);
+      if (going || news) queue.add(name);
+    },
+    drain: () => queue.shutdown(),
+  };
+}

@@ -1,0 +1,234 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { FakeGitLab } from '../testing/fake-gitlab.js';
+import { GitLabClient } from './client.js';
+import { RequestBudget } from './pacing.js';
+import type { HookWrite } from '../gitlab/project-hooks.js';
+import { GitLabApiError } from './types.js';
+
+const TOKEN = 'glpat-operator-token-0123456789';
+
+const write = (url: string): HookWrite => ({
+  url,
+  token: 'webhook-token-0123456789',
+  push_events: true,
+  tag_push_events: true,
+  enable_ssl_verification: true,
+  push_events_branch_filter: '',
+});
+
+describe('gitlab-api client against a fake GitLab', () => {
+  let gitlab: FakeGitLab;
+  let client: GitLabClient;
+  let slept: number[];
+  let responses: string[];
+  let clock: number;
+
+  const newClient = (over: Partial<ConstructorParameters<typeof GitLabClient>[0]> = {}) =>
+    new GitLabClient({
+      instanceURL: gitlab.url,
+      token: TOKEN,
+      budget: new RequestBudget(1000),
+      onResponse: (endpoint, code) => responses.push(`${endpoint} ${code}`),
+      now: () => clock,
+      sleep: async (ms) => {
+        slept.push(ms);
+        clock += ms;
+      },
+      ...over,
+    });
+
+  beforeEach(async () => {
+    gitlab = new FakeGitLab();
+    await gitlab.start();
+    gitlab.addProject('group/sub/app', { [TOKEN]: 40 });
+    slept = [];
+    responses = [];
+    clock = 1_000_000;
+    client = newClient();
+  });
+  afterEach(async () => {
+    client.close();
+    await gitlab.stop();
+  });
+
+  it('lists every hook across pages (250 hooks: 3 pages of at most 100), the project path URL-encoded', async () => {
+    for (let i = 0; i < 250; i++) gitlab.addHook('group/sub/app', `https://example.com/h${i}`);
+    const hooks = await client.listProjectHooks('group/sub/app');
+    expect(hooks.map((h) => h.url)).to.deep.equal(Array.from({ length: 250 }, (_, i) => `https://example.com/h${i}`));
+    const gets = gitlab.requests.filter((r) => r.method === 'GET');
+    expect(gets.map((r) => r.query['page'])).to.deep.equal(['1', '2', '3']);
+    expect(gets.every((r) => r.query['per_page'] === '100')).to.equal(true);
+    expect(responses).to.deep.equal(['GET /projects/:id/hooks 200', 'GET /projects/:id/hooks 200', 'GET /projects/:id/hooks 200']);
+  });
+
+  it('creates, updates and deletes; the token is sent and never returned', async () => {
+    const created = await client.createProjectHook('group/sub/app', write('https://hooks.example.com/hooks/a?fluxlink-link=u1'));
+    expect(created.id).to.be.a('number');
+    expect(JSON.stringify(created)).not.to.include('webhook-token');
+    expect(gitlab.hooks('group/sub/app')[0]!.token).to.equal('webhook-token-0123456789');
+    const updated = await client.updateProjectHook('group/sub/app', created.id, {
+      ...write(created.url),
+      token: 'rotated-token-0123456789',
+    });
+    expect(updated.tag_push_events).to.equal(true);
+    expect(gitlab.hooks('group/sub/app')[0]!.token).to.equal('rotated-token-0123456789');
+    await client.deleteProjectHook('group/sub/app', created.id);
+    expect(gitlab.hooks('group/sub/app')).to.deep.equal([]);
+    await client.deleteProjectHook('group/sub/app', created.id); // gone already: fine
+    expect(responses).to.include('DELETE /projects/:id/hooks/:hook_id 404');
+  });
+
+  it("401, 403 and 404 fail with the status and GitLab's message, never the token", async () => {
+    gitlab.addProject('group/dev-only', { [TOKEN]: 30 });
+    const bad = newClient({ token: 'glpat-wrong-token-xyz' });
+    const errors: GitLabApiError[] = [];
+    for (const call of [
+      () => bad.listProjectHooks('group/sub/app'),
+      () => client.listProjectHooks('group/dev-only'),
+      () => client.listProjectHooks('group/missing'),
+      () => client.deleteProjectHook('group/missing', 1),
+    ]) {
+      try {
+        await call();
+        expect.fail('expected an error');
+      } catch (err) {
+        expect(err).to.be.instanceOf(GitLabApiError);
+        errors.push(err as GitLabApiError);
+      }
+    }
+    bad.close();
+    expect(errors.map((e) => e.status)).to.deep.equal([401, 403, 404, 404]);
+    expect(errors.map((e) => e.message)).to.deep.equal([
+      'GitLab API GET /projects/:id/hooks: 401 401 Unauthorized',
+      'GitLab API GET /projects/:id/hooks: 403 403 Forbidden',
+      'GitLab API GET /projects/:id/hooks: 404 404 Project Not Found',
+      'GitLab API DELETE /projects/:id/hooks/:hook_id: 404 404 Project Not Found',
+    ]);
+    for (const e of errors) expect(`${e.message} ${e.stack}`).not.to.include('glpat-');
+  });
+
+  it('429: waits Retry-After, holds the following requests too, then retries', async () => {
+    gitlab.throttle = { remaining: 2, retryAfter: '7' };
+    const hooks = await client.listProjectHooks('group/sub/app');
+    expect(hooks).to.deep.equal([]);
+    expect(slept).to.deep.equal([7000, 7000]);
+    expect(responses).to.deep.equal(['GET /projects/:id/hooks 429', 'GET /projects/:id/hooks 429', 'GET /projects/:id/hooks 200']);
+  });
+
+  it('429 with a wait longer than it waits in place, or too many times: an error carrying the wait', async () => {
+    gitlab.throttle = { remaining: 1, retryAfter: '3600' };
+    try {
+      await client.listProjectHooks('group/sub/app');
+      expect.fail('expected an error');
+    } catch (err) {
+      expect(err).to.be.instanceOf(GitLabApiError);
+      expect((err as GitLabApiError).status).to.equal(429);
+      expect((err as GitLabApiError).retryAfterMs).to.equal(3_600_000);
+    }
+    expect(slept).to.deep.equal([]);
+    // The next call of this client waits for the hour GitLab asked for.
+    await client.listProjectHooks('group/sub/app');
+    expect(slept).to.deep.equal([3_600_000]);
+  });
+
+  it("keeps to the link's budget: the 4th request in a minute waits", async () => {
+    const budgeted = newClient({ budget: new RequestBudget(3) });
+    for (let i = 0; i < 4; i++) await budgeted.listProjectHooks('group/sub/app');
+    budgeted.close();
+    expect(slept).to.have.length(1);
+    expect(slept[0]).to.equal(60_000);
+  });
+
+  it('test delivery: 201 delivered (re-enables), 422 refused; recent failures from the events API, undefined before 17.3', async () => {
+    const ok = gitlab.addHook('group/sub/app', 'https://hooks.example.com/hooks/a');
+    ok.alertStatus = 'disabled';
+    ok.deliveries = [500, 200, 404, 201];
+    const failing = gitlab.addHook('group/sub/app', 'https://hooks.example.com/hooks/b');
+    failing.receiverAnswers = 'fail';
+    expect(await client.testProjectHook('group/sub/app', ok.id)).to.equal('delivered');
+    expect(ok.alertStatus).to.equal('executable');
+    expect(await client.testProjectHook('group/sub/app', failing.id)).to.equal('refused');
+    expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(2);
+    gitlab.version.events = false;
+    expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(undefined);
+  });
+
+  it('no answer: status 0, counted as error, without the token', async () => {
+    const port = Number(new URL(gitlab.url).port);
+    await gitlab.stop();
+    const dead = new GitLabClient({
+      instanceURL: `http://127.0.0.1:${port}`,
+      token: TOKEN,
+      budget: new RequestBudget(10),
+      onResponse: (e, c) => responses.push(`${e} ${c}`),
+    });
+    try {
+      await dead.listProjectHooks('group/sub/app');
+      expect.fail('expected an error');
+    } catch (err) {
+      expect((err as GitLabApiError).status).to.equal(0);
+      expect((err as Error).message).to.match(/^GitLab API GET \/projects\/:id\/hooks: no answer/);
+      expect((err as Error).message).not.to.include(TOKEN);
+    }
+    dead.close();
+    expect(responses).to.deep.equal(['GET /projects/:id/hooks error']);
+    await gitlab.start();
+  });
+
+  it("the link's CA bundle: a self-managed GitLab with a private CA is trusted by this client only", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluxlink-ca-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          'key.pem',
+          '-out',
+          'cert.pem',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=gitlab.test',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      const cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+      const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert }, (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Next-Page': '' });
+        res.end('[]');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const trusting = new GitLabClient({ instanceURL: url, token: TOKEN, ca: cert, budget: new RequestBudget(10) });
+      const plain = new GitLabClient({ instanceURL: url, token: TOKEN, budget: new RequestBudget(10) });
+      try {
+        expect(await trusting.listProjectHooks('group/app')).to.deep.equal([]);
+        const err = await plain.listProjectHooks('group/app').then(
+          () => undefined,
+          (e: unknown) => e as GitLabApiError,
+        );
+        expect(err?.status).to.equal(0);
+        expect(err?.message).to.match(/self[- ]signed/i);
+      } finally {
+        trusting.close();
+        plain.close();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,227 @@
+// A small typed client for the GitLab REST API calls the hooks controller makes (docs/adr/0013-gitlab-api-client.md
+// says why it is not @gitbeaker/rest). One client per link: its token, its CA bundle, its request budget.
+import http from 'node:http';
+import https from 'node:https';
+import { redactPaths } from '../meta/redact.js';
+import { nextPage, redactToken, type RequestBudget, retryAfterMs } from './pacing.js';
+import type { HookWrite, ProjectHook } from '../gitlab/project-hooks.js';
+import { GitLabApiError, type GitLabApi, type TestResult } from './types.js';
+
+export interface GitLabClientOptions {
+  /** The instance URL (spec.gitlab.url), with its relative root if any; `/api/v4` is appended. */
+  instanceURL: string;
+  token: string;
+  /** PEM bundle the instance's TLS certificate must chain to (replaces the system's CAs for this client). */
+  ca?: string;
+  budget: RequestBudget;
+  /** Every answer (or `error` when none came), by endpoint template: the fluxlink_gitlab_api_requests_total series. */
+  onResponse?: (endpoint: string, code: string) => void;
+  /** Longest Retry-After waited for in place; a longer one fails the call with the wait in the error. */
+  maxRateLimitWaitMs?: number;
+  /** Attempts of one call that GitLab answers 429 (the first included). */
+  maxAttempts?: number;
+  timeoutMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Largest response read (a page of 100 hooks is about 100 KiB). */
+const MAX_RESPONSE_BYTES = 8 << 20;
+/** GitLab's largest page (lib/api/helpers/pagination.rb, max_per_page 100). */
+const PER_PAGE = 100;
+/** Hard stop for a paginated list: GitLab allows 100 hooks a project, so more pages than this is a loop. */
+const MAX_PAGES = 50;
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+}
+
+const header = (h: http.IncomingHttpHeaders, name: string) => {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+};
+
+export class GitLabClient implements GitLabApi {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** A 429's Retry-After holds every request of this client until then. */
+  private blockedUntil = 0;
+
+  constructor(private readonly o: GitLabClientOptions) {
+    this.base = new URL(o.instanceURL.replace(/\/+$/, '') + '/api/v4/');
+    const tls = this.base.protocol === 'https:';
+    this.agent = tls
+      ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(o.ca ? { ca: o.ca } : {}) })
+      : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.now = o.now ?? (() => Date.now());
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  /** Closes idle connections (a link deleted, or its token or CA rotated). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async listProjectHooks(project: string): Promise<ProjectHook[]> {
+    const hooks: ProjectHook[] = [];
+    let page: number | undefined = 1;
+    for (let n = 0; page !== undefined; n++) {
+      if (n >= MAX_PAGES) throw new GitLabApiError(`GitLab listed more than ${MAX_PAGES} pages of hooks for ${project}`, 0, HOOKS);
+      const a = await this.call('GET', HOOKS, `projects/${enc(project)}/hooks`, { page: String(page), per_page: String(PER_PAGE) });
+      if (!Array.isArray(a.body))
+        throw new GitLabApiError(`GitLab answered GET ${HOOKS} for ${project} with something other than a list`, a.status, HOOKS);
+      hooks.push(...(a.body as ProjectHook[]));
+      page = nextPage({ link: header(a.headers, 'link'), xNextPage: header(a.headers, 'x-next-page') });
+    }
+    return hooks;
+  }
+
+  async createProjectHook(project: string, hook: HookWrite): Promise<ProjectHook> {
+    return (await this.call('POST', HOOKS, `projects/${enc(project)}/hooks`, undefined, hook)).body as ProjectHook;
+  }
+
+  async updateProjectHook(project: string, id: number, hook: HookWrite): Promise<ProjectHook> {
+    return (await this.call('PUT', HOOK, `projects/${enc(project)}/hooks/${id}`, undefined, hook)).body as ProjectHook;
+  }
+
+  async deleteProjectHook(project: string, id: number): Promise<void> {
+    try {
+      await this.call('DELETE', HOOK, `projects/${enc(project)}/hooks/${id}`);
+    } catch (err) {
+      // The hook gone already: 404 "404 Not found" (ActiveRecord::RecordNotFound, lib/api/api.rb); a project that
+      // is gone or not visible answers "404 Project Not Found" (lib/api/helpers.rb not_found!('Project')).
+      if (err instanceof GitLabApiError && err.status === 404 && !/project not found/i.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  async testProjectHook(project: string, id: number): Promise<TestResult> {
+    try {
+      await this.call('POST', TEST, `projects/${enc(project)}/hooks/${id}/test/push_events`);
+      return 'delivered';
+    } catch (err) {
+      // 422: GitLab delivered the test and the receiver did not answer 2xx (lib/api/project_hooks.rb, test endpoint).
+      if (err instanceof GitLabApiError && err.status === 422) return 'refused';
+      throw err;
+    }
+  }
+
+  async recentHookFailures(project: string, id: number): Promise<number | undefined> {
+    try {
+      const a = await this.call('GET', EVENTS, `projects/${enc(project)}/hooks/${id}/events`, { per_page: '20' });
+      if (!Array.isArray(a.body)) return undefined;
+      return (a.body as Array<{ response_status?: unknown }>).filter((e) => !/^2[0-9][0-9]$/.test(String(e.response_status ?? ''))).length;
+    } catch (err) {
+      // Before 17.3 the endpoint does not exist: 404 without a hook message (the hook itself was just listed).
+      if (err instanceof GitLabApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** One call: the budget and any Retry-After waited for, 429 retried, the answer counted, errors without the token. */
+  private async call(method: string, endpoint: string, path: string, query?: Record<string, string>, body?: unknown): Promise<Answer> {
+    const maxAttempts = this.o.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      await this.pace();
+      const label = `${method} ${endpoint}`;
+      let answer: Answer;
+      try {
+        answer = await this.send(method, path, query, body);
+      } catch (err) {
+        this.o.onResponse?.(label, 'error');
+        throw new GitLabApiError(this.clean(`GitLab API ${label}: no answer (${(err as Error).message})`), 0, label);
+      }
+      this.o.onResponse?.(label, String(answer.status));
+      if (answer.status >= 200 && answer.status < 300) return answer;
+      if (answer.status === 429) {
+        const wait = retryAfterMs(header(answer.headers, 'retry-after'), this.now()) ?? 1000 * 2 ** attempt;
+        this.blockedUntil = Math.max(this.blockedUntil, this.now() + wait);
+        if (attempt < maxAttempts && wait <= (this.o.maxRateLimitWaitMs ?? 60_000)) continue;
+        throw new GitLabApiError(`GitLab API ${label}: 429 rate limited (Retry-After ${Math.ceil(wait / 1000)} s)`, 429, label, wait);
+      }
+      throw new GitLabApiError(this.clean(`GitLab API ${label}: ${answer.status} ${gitlabMessage(answer.body)}`), answer.status, label);
+    }
+  }
+
+  private async pace(): Promise<void> {
+    for (;;) {
+      const wait = Math.max(this.blockedUntil - this.now(), this.o.budget.waitMs(this.now()));
+      if (wait <= 0) break;
+      await this.sleep(wait);
+    }
+    this.o.budget.record(this.now());
+  }
+
+  private send(method: string, path: string, query: Record<string, string> | undefined, body: unknown): Promise<Answer> {
+    const url = new URL(path, this.base);
+    for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    return new Promise<Answer>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          timeout: this.o.timeoutMs ?? 30_000,
+          headers: {
+            'PRIVATE-TOKEN': this.o.token,
+            Accept: 'application/json',
+            'User-Agent': 'gitlab-flux-link',
+            ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              // not JSON (a proxy's error page): kept as text for the message
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${this.o.timeoutMs ?? 30_000} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  private clean(text: string): string {
+    return redactPaths(redactToken(text, [this.o.token]));
+  }
+}
+
+const HOOKS = '/projects/:id/hooks';
+const HOOK = '/projects/:id/hooks/:hook_id';
+const TEST = '/projects/:id/hooks/:hook_id/test/:trigger';
+const EVENTS = '/projects/:id/hooks/:hook_id/events';
+
+/** A project path as GitLab's `:id` takes it: URL-encoded, `/` as %2F (docs: api/rest/index.md "Namespaced paths"). */
+const enc = (project: string) => encodeURIComponent(project);
+
+/** GitLab's error text: `{"message": …}` or `{"error": …}` (a string, or field → messages), bounded. */
+function gitlabMessage(body: unknown): string {
+  let m: unknown = body;
+  if (body !== null && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    m = b['message'] ?? b['error'] ?? '';
+  }
+  const text = typeof m === 'string' ? m : JSON.stringify(m);
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}

@@ -1,0 +1,33 @@
+// The GitLab API calls the hooks controller makes, and how they fail. The hook's fields: gitlab/project-hooks.ts.
+import type { HookWrite, ProjectHook } from '../gitlab/project-hooks.js';
+
+/** What a test delivery did: GitLab answers 201 when the receiver answered 2xx (which re-enables the hook), else 422. */
+export type TestResult = 'delivered' | 'refused';
+
+/** The GitLab API calls the hooks controller makes. `project` is the project's path (URL-encoded by the client). */
+export interface GitLabApi {
+  /** Every hook of the project, following every page. */
+  listProjectHooks(project: string): Promise<ProjectHook[]>;
+  createProjectHook(project: string, hook: HookWrite): Promise<ProjectHook>;
+  updateProjectHook(project: string, id: number, hook: HookWrite): Promise<ProjectHook>;
+  /** Resolves also when the hook is already gone (404). */
+  deleteProjectHook(project: string, id: number): Promise<void>;
+  /** POST …/hooks/:id/test/push_events (16.11+; 5 a minute). */
+  testProjectHook(project: string, id: number): Promise<TestResult>;
+  /** Failed deliveries among the most recent ones (…/hooks/:id/events, 17.3+); undefined where the API has no such endpoint. */
+  recentHookFailures(project: string, id: number): Promise<number | undefined>;
+}
+
+/** Why a GitLab API call failed, without the token: the HTTP status (0: no answer), the endpoint, GitLab's message. */
+export class GitLabApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly endpoint: string,
+    /** For a 429: how long GitLab asked to wait. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'GitLabApiError';
+  }
+}
