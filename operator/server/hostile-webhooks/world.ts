@@ -220,8 +220,12 @@ export async function startWorld(): Promise<World> {
   return world;
 }
 
-/** Webhooks counted with a result only an authenticated request can get. */
-const AUTHENTICATED_RESULTS = new Set(['accepted', 'ignored', 'suspended', 'untrusted_project', 'malformed']);
+/**
+ * Webhooks counted with a result only an authenticated request can get: `duplicate` (a replayed delivery,
+ * recognised only after the token and signature) and `busy` (the body-read slots are taken, refused only
+ * after the token) included, so that neither answer can hide a request that passed without credentials.
+ */
+const AUTHENTICATED_RESULTS = new Set(['accepted', 'ignored', 'suspended', 'untrusted_project', 'malformed', 'duplicate', 'busy']);
 
 async function authenticatedCount(metrics: Metrics): Promise<number> {
   const m = await metrics.webhooksReceived.get();
