@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { type Config, type LeaderElectionConfig, loadConfig } from './config.js';
 import { setupLinkController } from './controllers/link-setup.js';
 import { LinkStatusWriter } from './controllers/link-status-writer.js';
+import { ReceiverReconcileRequests } from './controllers/receiver-reconcile-requests.js';
 import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { EventRecorder } from './observability/events.js';
@@ -50,6 +51,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     paused: config.leaderElection !== undefined,
   });
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
+  const receiverRequests = new ReceiverReconcileRequests({ client, log });
   const index = new ReceiverIndex(links.links, links.caches.gitRepositories, links.caches.namespaces, compiler);
   const push = new PushService({
     client,
@@ -64,6 +66,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000,
     maxBodyReads: config.webhookMaxBodyReads,
     deliveriesRemembered: config.webhookDeliveriesRemembered,
+    receiverTampered: (namespace, name) => void receiverRequests.request(namespace, name),
   });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
 

@@ -36,6 +36,11 @@ export interface PushServiceDeps {
   maxBodyReads?: number;
   /** Accepted deliveries remembered against replays (webhook-handler's DEFAULT_MAX_DELIVERIES_REMEMBERED). */
   deliveriesRemembered?: number;
+  /**
+   * A trigger found the Receiver's status.webhookPath rewritten by someone else (`tampered`): whoever owns
+   * Receiver writes asks notification-controller to reconcile it, which rewrites the status.
+   */
+  receiverTampered?: (namespace: string, name: string) => void;
 }
 
 export class PushService {
@@ -119,6 +124,7 @@ export class PushService {
           onSend,
         });
         metrics.triggers.inc({ result: outcome.result });
+        if (outcome.result === 'tampered') this.deps.receiverTampered?.(target.namespace, target.receiver);
         metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);
         const gitRepository = `${target.namespace}/${target.gitRepository}`;
         this.deps.records.recordTrigger(linkName, {
