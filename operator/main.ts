@@ -4,6 +4,7 @@ import { setupLinkController } from './controllers/link-setup.js';
 import { LinkStatusWriter } from './controllers/link-status-writer.js';
 import { ReceiverReconcileRequests } from './controllers/receiver-reconcile-requests.js';
 import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
+import { SecretReader } from './kube/secret-reader.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { EventRecorder } from './observability/events.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -37,11 +38,14 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   // Shared by the link controller and the push path: each link compiled once, each status written by one writer.
   const compiler = new LinkCompiler();
   const status = new LinkStatusWriter({ client, log, events });
+  // The links' webhook Secrets, read for webhooks and for the link controller's strength check alike.
+  const webhookSecrets = new SecretReader(client, undefined, undefined, config.webhookSecretMaxStaleSeconds * 1000);
 
   const links = setupLinkController({
     client,
     compiler,
     status,
+    webhookSecrets,
     log,
     metrics,
     events,
@@ -63,7 +67,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     metrics,
     concurrency: config.triggerConcurrency,
     maxPending: config.triggerQueueSize,
-    secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000,
+    webhookSecrets,
     maxBodyReads: config.webhookMaxBodyReads,
     deliveriesRemembered: config.webhookDeliveriesRemembered,
     receiverTampered: (namespace, name) => void receiverRequests.request(namespace, name),

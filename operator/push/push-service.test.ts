@@ -4,6 +4,7 @@ import { type GitLabFluxLink, LINKS } from '../api/v1alpha1/types.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
 import { receiverWebhookPath } from '../flux/webhook-path.js';
 import { Informer } from '../kube/informer.js';
+import { SecretReader } from '../kube/secret-reader.js';
 import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import { Metrics } from '../observability/metrics.js';
 import { LinkCompiler } from '../reconcile/compile.js';
@@ -97,6 +98,7 @@ describe("push-service: the operator's added latency (fluxlink_trigger_dispatch_
       records: memoryRecords(),
       receivers: caches.caches.receivers,
       secrets: caches.caches.secrets,
+      webhookSecrets: new SecretReader(fake),
       log: memoryLogger().log,
       metrics,
       receiverTampered: (namespace, name) => tampered.push(`${namespace}/${name}`),
