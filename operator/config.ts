@@ -24,7 +24,7 @@ export interface Config {
   triggerQueueSize: number;
   /**
    * While the API server is away, how long a webhook Secret value last read still authenticates webhooks;
-   * past it they are refused with 503 (push/secret-reader.ts, docs/security.md).
+   * past it they are refused with 503 (kube/secret-reader.ts, docs/security.md).
    */
   webhookSecretMaxStaleSeconds: number;
   /** Open HTTP connections at most (probes share the port: keep it well above GitLab's and the kubelet's use). */

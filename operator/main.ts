@@ -3,7 +3,9 @@ import { type Config, type LeaderElectionConfig, loadConfig } from './config.js'
 import { setupHooksController } from './controllers/hooks-setup.js';
 import { setupLinkController } from './controllers/link-setup.js';
 import { LinkStatusWriter } from './controllers/link-status-writer.js';
+import { ReceiverReconcileRequests } from './controllers/receiver-reconcile-requests.js';
 import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
+import { SecretReader } from './kube/secret-reader.js';
 import { LeaderElector } from './leader/leader-elector.js';
 import { EventRecorder } from './observability/events.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -38,6 +40,8 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   // Shared by the link controller and the push path: each link compiled once, each status written by one writer.
   const compiler = new LinkCompiler();
   const status = new LinkStatusWriter({ client, log, events });
+  // The links' webhook Secrets, read for webhooks and for the link controller's strength check alike.
+  const webhookSecrets = new SecretReader(client, undefined, undefined, config.webhookSecretMaxStaleSeconds * 1000);
 
   // The GitLab side (links with spec.gitlab.api): driven by the link controller's passes, leader only.
   const hooks = setupHooksController({
@@ -54,6 +58,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     client,
     compiler,
     status,
+    webhookSecrets,
     log,
     metrics,
     events,
@@ -64,6 +69,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     onPass: hooks.onPass,
   });
   // The push path answers webhooks from its own view of the links (every replica serves webhooks).
+  const receiverRequests = new ReceiverReconcileRequests({ client, log });
   const index = new ReceiverIndex(links.links, links.caches.gitRepositories, links.caches.namespaces, compiler);
   const push = new PushService({
     client,
@@ -75,9 +81,10 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     metrics,
     concurrency: config.triggerConcurrency,
     maxPending: config.triggerQueueSize,
-    secretMaxStaleMs: config.webhookSecretMaxStaleSeconds * 1000,
+    webhookSecrets,
     maxBodyReads: config.webhookMaxBodyReads,
     deliveriesRemembered: config.webhookDeliveriesRemembered,
+    receiverTampered: (namespace, name) => void receiverRequests.request(namespace, name),
   });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
 

@@ -4,6 +4,7 @@ import { testEnv } from '../hooks.js';
 import { post } from '../support/http.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import { metricSum, OPERATOR_NAMESPACE, type OperatorProcess, startOperator } from '../support/operator.js';
+import { serviceProxyTarget } from '../support/service-proxy.js';
 import type { TestEnv } from '../testenv/index.js';
 import { sleep } from '../testenv/probe.js';
 import { startTestHost, type TestHost } from '../testenv/test-host.js';
@@ -210,77 +211,16 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
 
   it('triggers through the Kubernetes API service proxy to a receiver on a test host', async function () {
     if (env.cluster.provider !== 'local') throw new Error('the service-proxy case needs the local provider (it creates a test host)');
-    // The API server refuses to proxy to loopback and only to addresses that are a Pod's IP: the receiver is
-    // forwarded from a test host in a network namespace, and a Pod object (never run: there are no kubelets)
-    // carries that host's address as its IP.
+    // The receiver is forwarded from a test host in a network namespace (the API server proxies to Pod IPs only).
     host = await startTestHost({ logDir: env.logDir });
     await host.forward(9292, Number(new URL(env.cluster.receiverURL).port));
-    const svcNs = await freshNamespace(env.cluster, 'proxy-target');
-    await apply(env.cluster, [
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'receiver-host', namespace: svcNs },
-        spec: { nodeName: 'test-host', containers: [{ name: 'receiver', image: 'none' }] },
-      },
-    ]);
-    await env.cluster.kubectl([
-      'patch',
-      'pod',
-      'receiver-host',
-      '-n',
-      svcNs,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ status: { podIP: host.address, podIPs: [{ ip: host.address }] } }),
-    ]);
-    await apply(env.cluster, [
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'webhook-receiver', namespace: svcNs },
-        spec: { ports: [{ name: 'http', port: 80, targetPort: 9292 }] },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Endpoints',
-        metadata: { name: 'webhook-receiver', namespace: svcNs },
-        subsets: [
-          {
-            addresses: [{ ip: host.address, targetRef: { kind: 'Pod', name: 'receiver-host', namespace: svcNs } }],
-            ports: [{ name: 'http', port: 9292 }],
-          },
-        ],
-      },
-      // The operator may proxy to this one service only (the pattern of config/rbac/optional/service-proxy.yaml).
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'Role',
-        metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs },
-        rules: [
-          {
-            apiGroups: [''],
-            resources: ['services/proxy'],
-            resourceNames: ['webhook-receiver', 'webhook-receiver:80', 'webhook-receiver:http'],
-            verbs: ['create'],
-          },
-        ],
-      },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: 'gitlab-flux-link-proxy', namespace: svcNs },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'gitlab-flux-link-proxy' },
-        subjects: [{ kind: 'ServiceAccount', name: 'gitlab-flux-link', namespace: OPERATOR_NAMESPACE }],
-      },
-    ]);
+    const target = await serviceProxyTarget(env, host, 9292);
     const { ns, project } = await setup([{ name: 'app', ref: { branch: 'main' } }], (label) => ({
-      receiver: { endpoint: `/api/v1/namespaces/${svcNs}/services/webhook-receiver:80/proxy` },
+      receiver: { endpoint: target.endpoint },
       trust: {
         namespaceSelector: { matchLabels: label },
         projects: ['push/**'],
-        serviceProxies: [{ namespace: svcNs, name: 'webhook-receiver' }],
+        serviceProxies: [{ namespace: target.namespace, name: target.service }],
       },
     }));
     const before = metricSum(await op.metrics(), 'rest_client_requests_total', { resource: 'services/proxy' });

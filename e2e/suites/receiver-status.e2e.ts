@@ -56,7 +56,7 @@ describe('Receiver status: the webhook path is derived, never taken from status'
     expect(served).to.equal(receiverWebhookPath(Buffer.from(token), 'fixed', ns));
   });
 
-  it('a tenant with flux-edit patches receivers/status to "@127.0.0.1:<port>/x": a real push sends nothing there, and is counted, logged and shown as tampered', async () => {
+  it('a tenant with flux-edit patches receivers/status to "@127.0.0.1:<port>/x": a real push sends nothing there, is counted, logged and shown as tampered, and the Receiver is asked to reconcile', async () => {
     const seen: string[] = [];
     const listener = http.createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
@@ -143,6 +143,20 @@ describe('Receiver status: the webhook path is derived, never taken from status'
       );
       expect((await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns))?.status?.webhookPath).to.equal(tampered);
 
+      // The link says so: its repository entry is not ready, and why (the link controller reads the Receiver).
+      const entry = async () =>
+        ((await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.entries ?? []).find(
+          (e: { gitRepository: string }) => e.gitRepository === `${ns}/app`,
+        ) as { ready: boolean; message?: string } | undefined;
+      await eventually(
+        "the link's entry for the tampered Receiver is not ready",
+        async () => {
+          const e = await entry();
+          return e && e.ready === false && /changed by someone other than notification-controller/.test(e.message ?? '');
+        },
+        30_000,
+      );
+
       const triggers = async (result?: string) => metricSum(await op.metrics(), 'fluxlink_triggers_total', result ? { result } : {});
       const before = { all: await triggers(), tampered: await triggers('tampered') };
       env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, project);
@@ -167,23 +181,25 @@ describe('Receiver status: the webhook path is derived, never taken from status'
         20_000,
       );
       console.log(`      status.lastTrigger.result: ${lastTrigger.result}`);
-      // The link says so too: its repository entry is not ready, and why (the link controller reads the Receiver).
-      await eventually(
-        "the link's entry for the tampered Receiver is not ready",
-        async () => {
-          const entry = (await getJson(env.cluster, 'gitlabfluxlink', linkName))?.status?.entries?.find(
-            (e: { gitRepository: string }) => e.gitRepository === `${ns}/app`,
-          );
-          return entry && entry.ready === false && /changed by someone other than notification-controller/.test(entry.message);
-        },
-        30_000,
-      );
       const logged = fs
         .readFileSync(op.logFile, 'utf8')
         .split('\n')
         .filter((l) => l.includes('receiver not triggered') && l.includes(`"link":"${linkName}"`))
         .map((l) => JSON.parse(l));
       expect(logged.map((l) => l.result)).to.deep.equal(['tampered']);
+
+      // The operator asks notification-controller to reconcile the Receiver (Flux's requestedAt annotation),
+      // which rewrites the status well before the Receiver's interval (10 minutes); the entry is ready again.
+      const restored = await eventually(
+        'notification-controller rewrote status.webhookPath after the reconcile request',
+        async () => {
+          const r = await getJson(env.cluster, 'receiver', 'gfl-app', '-n', ns);
+          return r?.status?.webhookPath === receiver.status.webhookPath ? r : undefined;
+        },
+        30_000,
+      );
+      expect(restored.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'], 'reconcile.fluxcd.io/requestedAt').to.be.a('string');
+      await eventually("the link's entry is ready again", async () => (await entry())?.ready === true, 30_000);
       expect(seen, 'requests that reached the listener, at the end').to.deep.equal([]);
     } finally {
       listener.closeAllConnections();

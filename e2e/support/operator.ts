@@ -55,7 +55,18 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
-/** Starts `node dist/operator/main.js` as the ServiceAccount and waits for /readyz (and leadership). */
+/**
+ * The operator's entry point: this tree's build, or `E2E_OPERATOR_MAIN` (the `dist/operator/main.js` of
+ * another build, e.g. an earlier commit's, to show that a suite fails on the code before a fix). The
+ * manifests (CRD, RBAC) are always this tree's.
+ */
+export function operatorMain(): string {
+  const main = process.env.E2E_OPERATOR_MAIN ? path.resolve(process.env.E2E_OPERATOR_MAIN) : path.join(repoRoot, 'dist/operator/main.js');
+  if (!fs.existsSync(main)) throw new Error(`the operator's entry point ${main} does not exist (E2E_OPERATOR_MAIN, or make build)`);
+  return main;
+}
+
+/** Starts `node <operatorMain()>` as the ServiceAccount and waits for /readyz (and leadership). */
 export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
   const sa = opts.serviceAccount ?? OPERATOR_SA;
@@ -65,7 +76,7 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   const proc = startProcess({
     name,
     command: process.execPath,
-    args: [...(opts.nodeArgs ?? []), path.join(repoRoot, 'dist/operator/main.js')],
+    args: [...(opts.nodeArgs ?? []), operatorMain()],
     logDir: cluster.logDir,
     pidFile: path.join(cluster.logDir, 'pids'),
     env: {

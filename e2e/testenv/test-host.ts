@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getStatus, waitFor } from './probe.js';
+import { waitFor } from './probe.js';
 import { type ManagedProcess, onExitSync, startProcess } from './processes.js';
 
 /**
@@ -19,6 +19,20 @@ export interface TestHost {
   /** Makes `address:port` reach `127.0.0.1:targetPort` of the root namespace. */
   forward(port: number, targetPort: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Whether `host:port` accepts a TCP connection (closed at once). */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: 2_000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
 
 function ip(args: string[]): void {
@@ -86,9 +100,8 @@ export async function startTestHost(opts: { logDir: string; index?: number }): P
           pidFile: path.join(opts.logDir, 'pids'),
         }),
       );
-      await waitFor(`test host forwarder ${address}:${port}`, async () => (await getStatus(`http://${address}:${port}/`)).status > 0, {
-        timeoutMs: 15_000,
-      });
+      // Ready when it accepts a connection: the target may be a server that never answers (e2e proxy-paths).
+      await waitFor(`test host forwarder ${address}:${port}`, () => accepts(address, port), { timeoutMs: 15_000 });
     },
     async stop() {
       for (const p of procs) await p.stop();

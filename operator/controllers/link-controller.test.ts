@@ -13,6 +13,7 @@ import { LinkCompiler } from '../reconcile/compile.js';
 import { FINALIZER, LABEL_LINK } from '../reconcile/names.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { type RunningCaches, settle, startCaches } from '../testing/informers.js';
+import { SecretReader } from '../kube/secret-reader.js';
 import { LinkController } from './link-controller.js';
 import { LinkStatusWriter } from './link-status-writer.js';
 
@@ -68,7 +69,7 @@ class World {
   caches!: RunningCaches;
   flux = true;
   private tokens = 0;
-  private clock = Date.parse('2024-06-01T00:00:00Z');
+  clock = Date.parse('2024-06-01T00:00:00Z');
 
   constructor(
     readonly fake: FakeKube = cluster(),
@@ -97,6 +98,7 @@ class World {
       caches: this.caches.caches,
       compiler: new LinkCompiler(),
       status: new LinkStatusWriter({ client: this.fake, log, events: recorder, now }),
+      webhookSecrets: new SecretReader(this.fake, undefined, () => this.clock),
       fluxInstalled: () => this.flux,
       log,
       metrics,
@@ -647,13 +649,14 @@ describe('LinkController', () => {
       expect(outcome).to.deep.equal({ kind: 'requeueAfter', ms: 30_000 });
       expect(JSON.stringify(world.status('team-a'))).to.not.include('tiny-hook');
 
-      // Fixed: the next look clears the condition and Ready is True again.
+      // Fixed: the next look (30 s on, past the reader's 10 s) clears the condition and Ready is True again.
       world.fake.mutate<KubeObject>(
         SECRETS,
         'flux-system',
         'gitlab-webhook',
         (o) => ((o as Secret).data = { token: Buffer.from('a-long-enough-webhook-token').toString('base64') }),
       );
+      world.clock += 30_000;
       expect(await world.reconcile('team-a')).to.deep.equal({ kind: 'done' });
       expect(world.condition('team-a', 'WebhookSecretReady')).to.equal(undefined);
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'True', message: '2 repositories linked, 2 receivers ready' });

@@ -6,7 +6,7 @@ import { type GitRepository, type Namespace, type Receiver, RECEIVERS, type Secr
 import { weakSecretMessage, weakSigningKeyReason, weakTokenReason, type WebhookSecretField } from '../gitlab/webhook-auth.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from '../kube/client.js';
 import type { Informer } from '../kube/informer.js';
-import { secretText } from '../kube/secret-data.js';
+import type { SecretReader } from '../kube/secret-reader.js';
 import type { KubeObject } from '../meta/object.js';
 import { type Resource, SECRETS } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
@@ -37,6 +37,8 @@ export interface LinkControllerDeps {
   caches: Caches;
   compiler: LinkCompiler;
   status: LinkStatusWriter;
+  /** The links' webhook Secrets: the reader the webhook route authenticates with, so both judge one value. */
+  webhookSecrets: SecretReader;
   fluxInstalled: () => boolean;
   log: Logger;
   metrics: Metrics;
@@ -191,8 +193,9 @@ export class LinkController {
   /**
    * The link's webhook Secrets judged as the webhook route judges them (gitlab/webhook-auth.ts), so a value
    * that makes every webhook 503 shows on the link. A Secret that cannot be read is not judged here: the
-   * webhook answers 503 and logs it, and the reconcile does not depend on it. One GET per Secret per pass,
-   * with the same grant the push path uses (`get` on Secrets).
+   * webhook answers 503 and logs it, and the reconcile does not depend on it. Read through the push path's
+   * reader (kube/secret-reader.ts): the value judged here is the one webhooks are checked against, at most
+   * 10 s old, and a pass costs no GET while webhooks keep that value fresh.
    */
   private async weakWebhookSecrets(link: string, spec: ValidatedLinkSpec): Promise<string[]> {
     const checks: Array<
@@ -204,18 +207,12 @@ export class LinkController {
     const problems: string[] = [];
     for (const [field, ref, weak] of checks) {
       if (!ref) continue;
-      let value: string | undefined;
-      try {
-        value = secretText((await this.deps.client.get<Secret>(SECRETS, ref.namespace, ref.name))?.data, ref.key);
-      } catch (err) {
-        this.deps.log.debug('webhook Secret not read: not judged', {
-          link,
-          field,
-          error: err instanceof Error ? err.message : String(err),
-        });
+      const value = await this.deps.webhookSecrets.value(ref);
+      if (value === undefined) {
+        this.deps.log.debug('webhook Secret not read or empty: not judged', { link, field });
         continue;
       }
-      const reason = value === undefined ? undefined : weak(value);
+      const reason = weak(value);
       if (reason) problems.push(weakSecretMessage(field, ref, reason));
     }
     return problems;

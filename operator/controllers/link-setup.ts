@@ -3,6 +3,7 @@ import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
 import { changeMatters } from '../kube/changes.js';
 import type { KubeClient } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
+import type { SecretReader } from '../kube/secret-reader.js';
 import { CACHE_TRANSFORMS, withoutManagedFields } from '../kube/slim.js';
 import type { KubeObject } from '../meta/object.js';
 import { NAMESPACES, SECRETS } from '../meta/resource.js';
@@ -21,6 +22,8 @@ export interface LinkSetupDeps {
   client: KubeClient;
   compiler: LinkCompiler;
   status: LinkStatusWriter;
+  /** The links' webhook Secrets, shared with the push path. */
+  webhookSecrets: SecretReader;
   log: Logger;
   metrics: Metrics;
   events: EventRecorder;
@@ -95,6 +98,7 @@ export function setupLinkController(deps: LinkSetupDeps): LinkControllerSetup {
     caches,
     compiler: deps.compiler,
     status: deps.status,
+    webhookSecrets: deps.webhookSecrets,
     fluxInstalled: () => !fluxMissing.gitRepositories && !fluxMissing.receivers,
     log,
     metrics,

@@ -4,6 +4,7 @@ import { type GitLabFluxLink, LINKS } from '../api/v1alpha1/types.js';
 import { GIT_REPOSITORIES, RECEIVERS } from '../flux/types.js';
 import { receiverWebhookPath } from '../flux/webhook-path.js';
 import { Informer } from '../kube/informer.js';
+import { SecretReader } from '../kube/secret-reader.js';
 import { NAMESPACES, SECRETS } from '../meta/resource.js';
 import { Metrics } from '../observability/metrics.js';
 import { LinkCompiler } from '../reconcile/compile.js';
@@ -52,11 +53,13 @@ describe("push-service: the operator's added latency (fluxlink_trigger_dispatch_
   let linksRun: Promise<void>;
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   let push: PushService;
+  let fake: FakeKube;
+  const tampered: string[] = [];
   const metrics = new Metrics();
 
   before(async () => {
     receiver = await startFakeReceiverServer();
-    const fake = new FakeKube();
+    fake = new FakeKube();
     const managed = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_LINK]: 'local' };
     fake.seed(LINKS, {
       apiVersion: 'fluxlink.dev/v1alpha1',
@@ -95,8 +98,10 @@ describe("push-service: the operator's added latency (fluxlink_trigger_dispatch_
       records: memoryRecords(),
       receivers: caches.caches.receivers,
       secrets: caches.caches.secrets,
+      webhookSecrets: new SecretReader(fake),
       log: memoryLogger().log,
       metrics,
+      receiverTampered: (namespace, name) => tampered.push(`${namespace}/${name}`),
     });
     server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });
   });
@@ -128,5 +133,25 @@ describe("push-service: the operator's added latency (fluxlink_trigger_dispatch_
     expect(dispatch).to.be.greaterThan(0);
     expect(dispatch).to.be.at.most(wall);
     expect(text).to.include('fluxlink_trigger_dispatch_seconds_bucket{le="0.005"}');
+    expect(tampered, 'a delivered trigger asks for no Receiver reconcile').to.deep.equal([]);
+  });
+
+  it('a tampered Receiver status is handed to whoever owns Receiver writes (to ask notification-controller to reconcile it)', async () => {
+    fake.setStatus(RECEIVERS, 'apps', 'gfl-app', { webhookPath: '@127.0.0.1:9/x' });
+    const deadline = Date.now() + 5_000;
+    while (caches.caches.receivers.get('apps', 'gfl-app')?.status?.webhookPath !== '@127.0.0.1:9/x' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    const seen = receiver.seen.length;
+    const body = JSON.stringify({
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      before: '2'.repeat(40),
+      after: '3'.repeat(40),
+      project: { path_with_namespace: 'team/app' },
+    });
+    expect(await post(server.port, body)).to.equal(202);
+    await push.queue.idle();
+    expect(receiver.seen.length, 'requests sent to the tampered path').to.equal(seen);
+    expect(tampered).to.deep.equal(['apps/gfl-app']);
   });
 });

@@ -3,12 +3,12 @@ import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
 import type { Push } from '../gitlab/webhook-event.js';
 import type { KubeClient } from '../kube/client.js';
+import type { SecretReader } from '../kube/secret-reader.js';
 import type { Informer } from '../kube/informer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Route } from '../server/http-server.js';
 import type { ReceiverIndex, Target } from './receiver-index.js';
-import { SecretReader } from './secret-reader.js';
 import { TriggerClient } from './trigger-client.js';
 import { TriggerQueue } from './trigger-queue.js';
 import { webhookRoute } from './webhook-handler.js';
@@ -30,12 +30,17 @@ export interface PushServiceDeps {
   metrics: Metrics;
   concurrency?: number;
   maxPending?: number;
-  /** See SecretReader: how long the last webhook Secret value read serves while the API server is away. */
-  secretMaxStaleMs?: number;
+  /** The links' webhook Secrets (token, signing key): the one reader the link controller judges them with too. */
+  webhookSecrets: SecretReader;
   /** Webhook bodies read at once (webhook-handler's DEFAULT_MAX_BODY_READS). */
   maxBodyReads?: number;
   /** Accepted deliveries remembered against replays (webhook-handler's DEFAULT_MAX_DELIVERIES_REMEMBERED). */
   deliveriesRemembered?: number;
+  /**
+   * A trigger found the Receiver's status.webhookPath rewritten by someone else (`tampered`): whoever owns
+   * Receiver writes asks notification-controller to reconcile it, which rewrites the status.
+   */
+  receiverTampered?: (namespace: string, name: string) => void;
 }
 
 export class PushService {
@@ -56,7 +61,7 @@ export class PushService {
       receiver: (ns, n) => deps.receivers.get(ns, n),
       secret: (ns, n) => deps.secrets.get(ns, n),
     });
-    const secrets = (this.secrets = new SecretReader(deps.client, undefined, undefined, deps.secretMaxStaleMs));
+    const secrets = (this.secrets = deps.webhookSecrets);
     this.route = webhookRoute({
       log,
       linkSpec: (name) => this.spec(name),
@@ -119,6 +124,7 @@ export class PushService {
           onSend,
         });
         metrics.triggers.inc({ result: outcome.result });
+        if (outcome.result === 'tampered') this.deps.receiverTampered?.(target.namespace, target.receiver);
         metrics.triggerSeconds.observe(Number(process.hrtime.bigint() - received) / 1e9);
         const gitRepository = `${target.namespace}/${target.gitRepository}`;
         this.deps.records.recordTrigger(linkName, {

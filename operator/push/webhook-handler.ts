@@ -79,7 +79,7 @@ export interface WebhookDeps {
 /** `close`: the rest of the body is not read; the connection is closed once the answer is out. */
 type Answer = { status: number; body: string; result: string; close?: boolean; retryAfterSeconds?: number };
 
-/** The "webhook Secret unreadable" warning, per link: any client can provoke it, so at most once a minute. */
+/** The "webhook Secret unreadable" warning, per link and field: any client can provoke it, so at most once a minute. */
 export const SECRET_WARNING_INTERVAL_MS = 60_000;
 
 /** What the route keeps across requests. */
@@ -156,11 +156,7 @@ async function handle(
   // the operator hold up to `limit` bytes per connection (node discards the unread body after the answer).
   const token = await deps.secretValue(spec.webhook.secretRef);
   if (token === undefined) {
-    const suppressed = secretWarnings.take(linkName, now.getTime());
-    if (suppressed !== undefined) {
-      const fields = { link: linkName, secretNamespace: spec.webhook.secretRef.namespace, secretName: spec.webhook.secretRef.name };
-      deps.log.warn('webhook Secret unreadable: refusing the webhook', suppressed ? { ...fields, suppressed } : fields);
-    }
+    secretUnreadable(deps, secretWarnings, linkName, 'spec.webhook.secretRef', spec.webhook.secretRef, now);
     return { status: 503, body: 'webhook secret not available', result: 'secret_missing' };
   }
   const weakToken = weakTokenReason(token);
@@ -171,7 +167,7 @@ async function handle(
   // Reading and parsing a large body is the expensive part: bounded per process, refused at once when full.
   const declared = req.headers['content-length'];
   const authenticated: Authenticated = { req, linkName, spec, limit, now, receivedAt };
-  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES) return authenticatedBody(deps, state.deliveries, authenticated);
+  if (declared !== undefined && Number(declared) <= SMALL_BODY_BYTES) return authenticatedBody(deps, state, authenticated);
   if (bodyReads.active >= bodyReads.max)
     return {
       status: 503,
@@ -182,14 +178,15 @@ async function handle(
     };
   bodyReads.active++;
   try {
-    return await authenticatedBody(deps, state.deliveries, authenticated);
+    return await authenticatedBody(deps, state, authenticated);
   } finally {
     bodyReads.active--;
   }
 }
 
-async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries, request: Authenticated): Promise<Answer> {
+async function authenticatedBody(deps: WebhookDeps, state: RouteState, request: Authenticated): Promise<Answer> {
   const { req, linkName, spec, limit, now, receivedAt } = request;
+  const { deliveries } = state;
   // A signed webhook is kept whole (within the limit) so that its signature is judged before its shape; an
   // unsigned one is not kept past a shape limit. Either way nothing past a limit is scanned further or parsed.
   const read = await readBody(req, limit, spec.webhook.signingSecretRef !== undefined);
@@ -206,7 +203,10 @@ async function authenticatedBody(deps: WebhookDeps, deliveries: RecentDeliveries
   const body = read.body;
   if (spec.webhook.signingSecretRef) {
     const key = await deps.secretValue(spec.webhook.signingSecretRef);
-    if (key === undefined) return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
+    if (key === undefined) {
+      secretUnreadable(deps, state.secretWarnings, linkName, 'spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, now);
+      return { status: 503, body: 'signing secret not available', result: 'secret_missing' };
+    }
     const weakKey = weakSigningKeyReason(key);
     if (weakKey) return weakSecret(deps, linkName, 'spec.webhook.signingSecretRef', spec.webhook.signingSecretRef, weakKey);
     const sig = checkSignature(
@@ -297,6 +297,26 @@ function accept(
     receivers: targets.length,
   });
   return { status: 202, body: `accepted: ${targets.length} receiver(s) to trigger`, result: 'accepted' };
+}
+
+/**
+ * A webhook Secret (token or signing key) that cannot be read: the webhook is refused (503) and a warning
+ * names the field and the Secret (never a value), at most once a minute per link and field, since any client
+ * can provoke it; the next one counts those held back.
+ */
+function secretUnreadable(
+  deps: WebhookDeps,
+  warnings: LogRateLimit,
+  link: string,
+  field: WebhookSecretField,
+  ref: Required<SecretKeyRef>,
+  now: Date,
+): void {
+  const suppressed = warnings.take(`${link} ${field}`, now.getTime());
+  if (suppressed === undefined) return;
+  // Not named "secret…": the logger blanks fields named like a secret, and these say which Secret to fix.
+  const fields = { link, field, namespace: ref.namespace, name: ref.name };
+  deps.log.warn('webhook Secret unreadable: refusing the webhook', suppressed ? { ...fields, suppressed } : fields);
 }
 
 /** A webhook Secret whose value authenticates nothing: refused as unavailable, the field named in the log. */

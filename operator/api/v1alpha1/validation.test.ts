@@ -717,6 +717,22 @@ describe('api/v1alpha1 validation', () => {
       expect(schemaErrors(at('trust.namespaceSelector'), { matchLabels: { 'bad key': 'x' } }, 'sel')).to.deep.equal([]);
     });
 
+    it('a key named __proto__ is refused where it is, never copied as a prototype (matchLabels would select every namespace)', () => {
+      // JSON.parse keeps "__proto__" as an own key, as the API server's JSON does; an object literal would not.
+      const parsed = (json: string) => spec(JSON.parse(json) as Record<string, unknown>);
+      expect(expectErrors(parsed('{"trust": {"namespaceSelector": {"matchLabels": {"__proto__": "x"}}}}'))).to.deep.equal([
+        { field: 'spec.trust.namespaceSelector.matchLabels[__proto__]', message: 'a key named "__proto__" is not accepted' },
+      ]);
+      const nested =
+        '{"trust": {"namespaceProjects": [{"namespaceSelector": {"matchLabels": {"team": "a", "__proto__": {"team": "b"}}}, "projects": ["a/**"]}]}}';
+      expect(expectErrors(parsed(nested)).map((e) => e.field)).to.deep.equal([
+        'spec.trust.namespaceProjects[0].namespaceSelector.matchLabels[__proto__]',
+      ]);
+      expect(expectErrors({ ...validMinimalSpec(), ...(JSON.parse('{"__proto__": {"suspend": true}}') as object) })).to.deep.equal([
+        { field: 'spec[__proto__]', message: 'a key named "__proto__" is not accepted' },
+      ]);
+    });
+
     it('messages say what to do', () => {
       const msg = (raw: unknown) => expectErrors(raw)[0]!.message;
       expect(msg(spec({ gitlab: { url: 'https://u:p@gitlab.example.com' } }))).to.match(/user-info/);

@@ -728,8 +728,9 @@ export function validateLinkSpec(raw: unknown, linkName?: string): LinkSpecValid
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return { errors: [{ field: 'spec', message: `must be an object, got ${typeName(raw)}` }] };
   }
-  const dto = plainToInstance(GitLabFluxLinkSpecDto, stripNulls(raw) as object);
-  const errors = toFieldErrors(validateSync(dto, { stopAtFirstError: true, forbidUnknownValues: true }), 'spec');
+  const unsafeKeys: FieldError[] = [];
+  const dto = plainToInstance(GitLabFluxLinkSpecDto, stripNulls(raw, 'spec', unsafeKeys) as object);
+  const errors = [...unsafeKeys, ...toFieldErrors(validateSync(dto, { stopAtFirstError: true, forbidUnknownValues: true }), 'spec')];
   // The cross-field rule runs on its own so that it is reported next to any other receiver problem
   // (stopAtFirstError would hide one behind the other). Silent unless the endpoint is a well-formed proxy path.
   const spec = dto as unknown as Record<string, unknown>;
@@ -745,12 +746,21 @@ export function validateLinkSpec(raw: unknown, linkName?: string): LinkSpecValid
   return { spec: withDefaults(dto) };
 }
 
-/** Object properties whose value is null are treated as absent (the API server prunes them). */
-function stripNulls(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stripNulls);
+/**
+ * The raw spec as the DTOs read it. Object properties whose value is null are treated as absent (the API
+ * server prunes them). A key named `__proto__` (JSON.parse makes it an own property, and the API server keeps
+ * it in a map such as matchLabels) is reported at `field[__proto__]` and not copied: assigning it would set
+ * the copy's prototype instead (class-transformer drops it the same way), so `matchLabels: {"__proto__": "x"}`
+ * would silently become `{}`, a selector of every namespace.
+ */
+function stripNulls(v: unknown, field: string, unsafeKeys: FieldError[]): unknown {
+  if (Array.isArray(v)) return v.map((item, i) => stripNulls(item, `${field}[${i}]`, unsafeKeys));
   if (v === null || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) if (val !== null) out[k] = stripNulls(val);
+  for (const [k, val] of Object.entries(v)) {
+    if (k === '__proto__') unsafeKeys.push({ field: `${field}[__proto__]`, message: 'a key named "__proto__" is not accepted' });
+    else if (val !== null) out[k] = stripNulls(val, `${field}.${k}`, unsafeKeys);
+  }
   return out;
 }
 

@@ -282,6 +282,11 @@ export const hostileRequest = fc.record({
   body: bodyArb,
   framing: framingArb,
   extra: fc.array(fc.tuple(headerName, printable(60)), { maxLength: 4 }),
+  /** A delivery id from a small pool: in a batch, some requests replay another's (answered 200 `duplicate`). */
+  delivery: fc.option(fc.tuple(fc.constantFrom('Idempotency-Key', 'X-Gitlab-Event-UUID'), fc.constantFrom('delivery-1', 'delivery-2')), {
+    freq: 2,
+    nil: undefined,
+  }),
   unsafe: fc.option(unsafeArb, { freq: 6, nil: undefined }),
   splits: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
 });
@@ -314,6 +319,7 @@ export function build(r: HostileRequest): BuiltRequest {
   if (r.encoding !== undefined) headers.push(['Content-Encoding', r.encoding]);
   if (linkName === 'signed') headers.push(...sigHeaders(r.sig, body));
   headers.push(...r.extra);
+  if (r.delivery) headers.push(r.delivery);
   if (Array.isArray(r.unsafe)) headers.push(...r.unsafe);
   let payload: Buffer = body;
   if (r.framing.kind === 'length') headers.push(['Content-Length', String(body.length)]);
@@ -353,5 +359,5 @@ export function build(r: HostileRequest): BuiltRequest {
 }
 
 export function describeRequest(r: HostileRequest, b: BuiltRequest): string {
-  return `${r.method} ${r.path.slice(0, 80)} token=${r.token.kind} sig=${r.sig} framing=${r.framing.kind} unsafe=${JSON.stringify(r.unsafe)} body=${r.body.length}B head=${b.headBytes}B`;
+  return `${r.method} ${r.path.slice(0, 80)} token=${r.token.kind} sig=${r.sig} framing=${r.framing.kind} delivery=${r.delivery?.join(':') ?? 'none'} unsafe=${JSON.stringify(r.unsafe)} body=${r.body.length}B head=${b.headBytes}B`;
 }

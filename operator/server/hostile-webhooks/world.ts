@@ -11,6 +11,7 @@ import { PushService } from '../../push/push-service.js';
 import { ReceiverIndex } from '../../push/receiver-index.js';
 import { LinkCompiler } from '../../reconcile/compile.js';
 import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY, objectName } from '../../reconcile/names.js';
+import { SecretReader } from '../../kube/secret-reader.js';
 import { FakeKube } from '../../testing/fake-kube.js';
 import { startInformer, type RunningInformer } from '../../testing/informers.js';
 import { memoryLogger, memoryRecords, RECEIVER_TOKEN, secretObj, startFakeReceiverServer } from '../../testing/push-fakes.js';
@@ -173,6 +174,7 @@ export async function startWorld(): Promise<World> {
     records: memoryRecords(),
     receivers: receivers.informer,
     secrets: secrets.informer,
+    webhookSecrets: new SecretReader(kube),
     log,
     metrics,
   });
@@ -220,8 +222,12 @@ export async function startWorld(): Promise<World> {
   return world;
 }
 
-/** Webhooks counted with a result only an authenticated request can get. */
-const AUTHENTICATED_RESULTS = new Set(['accepted', 'ignored', 'suspended', 'untrusted_project', 'malformed']);
+/**
+ * Webhooks counted with a result only an authenticated request can get: `duplicate` (a replayed delivery,
+ * recognised only after the token and signature) and `busy` (the body-read slots are taken, refused only
+ * after the token) included, so that neither answer can hide a request that passed without credentials.
+ */
+const AUTHENTICATED_RESULTS = new Set(['accepted', 'ignored', 'suspended', 'untrusted_project', 'malformed', 'duplicate', 'busy']);
 
 async function authenticatedCount(metrics: Metrics): Promise<number> {
   const m = await metrics.webhooksReceived.get();

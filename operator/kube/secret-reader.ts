@@ -1,8 +1,16 @@
-import type { SecretKeyRef } from '../api/v1alpha1/types.js';
-import type { Secret } from '../flux/types.js';
-import { type KubeClient, KubeError } from '../kube/client.js';
-import { secretText } from '../kube/secret-data.js';
+import type { KubeObject } from '../meta/object.js';
 import { SECRETS } from '../meta/resource.js';
+import { type KubeClient, KubeError } from './client.js';
+import { secretText } from './secret-data.js';
+
+/** Which key of which Secret (a link's `spec.webhook.secretRef` or `signingSecretRef`, defaults applied). */
+export interface SecretKeyLocation {
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+type Secret = KubeObject & { data?: Record<string, string> };
 
 interface CacheEntry {
   at: number;
@@ -16,7 +24,8 @@ export const DEFAULT_MAX_STALE_MS = 10 * 60_000;
 export const DEFAULT_ERROR_TTL_MS = 5_000;
 
 /**
- * Reads keys of the Secrets links name (webhook token, signing key), with a short cache: a burst of webhooks
+ * Reads keys of the Secrets links name (webhook token, signing key), for the webhook route and for the link
+ * controller's judgement of their strength alike (one reader, so both see the same value), with a short cache: a burst of webhooks
  * costs one GET, a steady stream none on its path (entries are refreshed ahead of expiry), and a rotated
  * secret is picked up within `ttlMs`. A failed read is cached too, for `errorTtlMs`: every webhook to a link
  * whose Secret cannot be read would otherwise cost an API read.
@@ -40,7 +49,7 @@ export class SecretReader {
     private readonly errorTtlMs = DEFAULT_ERROR_TTL_MS,
   ) {}
 
-  async value(ref: Required<SecretKeyRef>): Promise<string | undefined> {
+  async value(ref: SecretKeyLocation): Promise<string | undefined> {
     const id = `${ref.namespace}/${ref.name}`;
     let entry = this.cache.get(id);
     const now = this.now();
@@ -59,12 +68,12 @@ export class SecretReader {
     return secretText(secret?.data, ref.key);
   }
 
-  private fetch(ref: Required<SecretKeyRef>): CacheEntry {
+  private fetch(ref: SecretKeyLocation): CacheEntry {
     return { at: this.now(), secret: this.client.get<Secret>(SECRETS, ref.namespace, ref.name) };
   }
 
   /** A GET whose promise is cached, not its result: concurrent webhooks on a cold cache share one GET. */
-  private read(id: string, ref: Required<SecretKeyRef>): CacheEntry {
+  private read(id: string, ref: SecretKeyLocation): CacheEntry {
     const entry = this.fetch(ref);
     this.cache.set(id, entry);
     entry.secret.catch(() => (entry.failedAt = this.now())); // runs before any caller's await resumes
@@ -77,7 +86,7 @@ export class SecretReader {
    * path, bench/results), and no webhook is judged by a value older than the TTL. A failed refresh changes
    * nothing: the entry expires at its TTL and the next webhook's own read decides.
    */
-  private refreshAhead(id: string, ref: Required<SecretKeyRef>, current: CacheEntry): void {
+  private refreshAhead(id: string, ref: SecretKeyLocation, current: CacheEntry): void {
     if (this.refreshing.has(id)) return;
     this.refreshing.add(id);
     const next = this.fetch(ref);

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { Secret } from '../flux/types.js';
-import { type KubeClient, KubeError } from '../kube/client.js';
 import { type Resource, SECRETS } from '../meta/resource.js';
 import { deferred } from '../testing/informers.js';
 import { secretObj } from '../testing/push-fakes.js';
-import { SecretReader } from './secret-reader.js';
+import { type KubeClient, KubeError } from './client.js';
+import { type SecretKeyLocation, SecretReader } from './secret-reader.js';
 
 /** A KubeClient whose get() serves Secrets from a map and records every call. */
 function secretsClient(initial: Secret[] = []) {
@@ -30,7 +29,7 @@ function secretsClient(initial: Secret[] = []) {
   };
 }
 
-const ref = (name = 'hook-token', key = 'token'): Required<SecretKeyRef> => ({ namespace: 'gitlab-flux-link', name, key });
+const ref = (name = 'hook-token', key = 'token'): SecretKeyLocation => ({ namespace: 'gitlab-flux-link', name, key });
 
 /** A reader over the hook-token Secret holding `token`, on a clock the test moves (`clock.t`), read once at 0. */
 async function readOnce(token: string, ttlMs: number, staleMs?: number) {
