@@ -47,7 +47,8 @@ export const operatorEnvOverrides: Record<string, string> = {};
 export interface BenchOperator {
   op: OperatorProcess;
   pid: number;
-  url: string;
+  /** Where GitLab's webhooks go (the webhook listener); scrape() reads the metrics listener. */
+  hooksURL: string;
   /** When the process started (from /proc, 10 ms resolution), and when /readyz first answered 200. */
   spawnedAt: number;
   readyAt: number;
@@ -83,10 +84,10 @@ export async function startBenchOperator(
   return {
     op,
     pid,
-    url: op.url,
+    hooksURL: op.hooksURL,
     spawnedAt,
     readyAt,
-    scrape: async () => parseSamples(await getText(`${op.url}/metrics`)),
+    scrape: async () => parseSamples(await getText(`${op.metricsURL}/metrics`)),
     proc: () => readProcStats(pid),
     stop: () => op.stop(),
   };

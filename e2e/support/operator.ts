@@ -35,7 +35,10 @@ export async function serviceAccountKubeconfig(cluster: Cluster, file: string, s
 
 export interface OperatorProcess {
   proc: ManagedProcess;
-  url: string;
+  /** The webhook listener (POST /hooks/<link>), as GitLab reaches it. */
+  hooksURL: string;
+  /** The metrics listener (/metrics, /healthz, /readyz), as the kubelet and Prometheus reach it. */
+  metricsURL: string;
   logFile: string;
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -60,7 +63,7 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   await installOperatorManifests(cluster);
   const sa = opts.serviceAccount ?? OPERATOR_SA;
   const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}-${sa}.kubeconfig`), sa);
-  const port = await freePort();
+  const [webhookPort, metricsPort] = [await freePort(), await freePort()];
   const name = `operator-${++instances}`;
   const proc = startProcess({
     name,
@@ -72,25 +75,28 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
       ...process.env,
       KUBECONFIG: kubeconfig,
       HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
+      WEBHOOK_PORT: String(webhookPort),
+      METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'debug',
       RESYNC_SECONDS: '600',
       ...env,
     },
   });
-  const url = `http://127.0.0.1:${port}`;
+  const hooksURL = `http://127.0.0.1:${webhookPort}`;
+  const metricsURL = `http://127.0.0.1:${metricsPort}`;
   const aborted = () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined);
   const probe = opts.waitReady === false ? '/healthz' : '/readyz';
-  await waitFor(`${name} ${probe}`, async () => (await getStatus(`${url}${probe}`)).status === 200, { timeoutMs: 60_000, aborted });
+  await waitFor(`${name} ${probe}`, async () => (await getStatus(`${metricsURL}${probe}`)).status === 200, { timeoutMs: 60_000, aborted });
   if (opts.waitReady !== false && (opts.awaitLeadership ?? true) && env.LEADER_ELECT !== 'false') {
     // A predecessor killed without releasing the Lease holds it for up to its duration (15 s).
-    await waitFor(`${name} leading`, async () => isLeader((await getStatus(`${url}/metrics`)).body), { timeoutMs: 30_000, aborted });
+    await waitFor(`${name} leading`, async () => isLeader((await getStatus(`${metricsURL}/metrics`)).body), { timeoutMs: 30_000, aborted });
   }
   return {
     proc,
-    url,
+    hooksURL,
+    metricsURL,
     logFile: proc.logFile,
-    metrics: async () => (await getStatus(`${url}/metrics`)).body,
+    metrics: async () => (await getStatus(`${metricsURL}/metrics`)).body,
     stop: () => proc.stop(),
     kill: () => proc.child.kill('SIGKILL'),
   };
