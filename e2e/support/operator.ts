@@ -1,3 +1,4 @@
+import yaml from 'js-yaml';
 import fs from 'node:fs';
 import path from 'node:path';
 import { kubeconfigYaml } from '../testenv/certs.js';
@@ -58,7 +59,23 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
-/** Starts `node dist/operator/main.js` as the ServiceAccount and waits for /readyz (and leadership). */
+/**
+ * NODE_OPTIONS of the shipped Deployment (config/manager/manager.yaml): every operator the e2e and the bench
+ * start runs with the heap settings it ships with, so their memory figures are those of production.
+ */
+export function shippedNodeOptions(): string {
+  const deployment = yaml.load(fs.readFileSync(path.join(repoRoot, 'config/manager/manager.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+  };
+  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (!value) throw new Error('config/manager/manager.yaml sets no NODE_OPTIONS for the operator container');
+  return value;
+}
+
+/**
+ * Starts `node dist/operator/main.js` as the ServiceAccount, with the shipped NODE_OPTIONS (unless `env`
+ * sets its own), and waits for /readyz (and leadership).
+ */
 export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
   const sa = opts.serviceAccount ?? OPERATOR_SA;
@@ -79,6 +96,8 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'debug',
       RESYNC_SECONDS: '600',
+      // Over whatever the test runner itself was started with.
+      NODE_OPTIONS: shippedNodeOptions(),
       ...env,
     },
   });
