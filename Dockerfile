@@ -22,5 +22,5 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/operator ./dist/operator
 COPY package.json ./
 USER 65532:65532
-EXPOSE 8080
+EXPOSE 8080 8081
 ENTRYPOINT ["node", "dist/operator/main.js"]

@@ -54,8 +54,12 @@ testenv-up: build testenv ## Start the test ground in the background; writes .te
 	node dist/e2e/testenv/cli.js up
 
 .PHONY: testenv-down
-testenv-down: node ## Stop the background test ground.
-	@if [[ -f dist/e2e/testenv/cli.js ]]; then node dist/e2e/testenv/cli.js down; else echo "nothing to stop"; fi
+# The daemon's pid and its components' pid file are in $(TESTENV_STATE): with it, dist/ is built again if it
+# is gone, so a running ground is always stopped; without that file nothing records a ground to stop.
+testenv-down: node ## Stop the background test ground (builds dist/ first if a ground runs and dist/ is gone).
+	@if [[ ! -f $(TESTENV_STATE) ]]; then echo "no test ground running ($(TESTENV_STATE) absent)"; exit 0; fi; \
+	if [[ ! -f dist/e2e/testenv/cli.js ]]; then echo "[testenv-down] dist/ is gone: building it to stop the test ground"; $(MAKE) --no-print-directory build >/dev/null; fi; \
+	node dist/e2e/testenv/cli.js down
 
 .PHONY: lint
 lint: deps ## Formatting (Prettier) and ESLint: correctness, line length, and the operator's layers (docs/architecture.md).

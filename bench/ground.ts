@@ -1,11 +1,8 @@
-import yaml from 'js-yaml';
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { OPERATOR_NAMESPACE, type OperatorProcess, serviceAccountKubeconfig, startOperator } from '../e2e/support/operator.js';
 import { parseSamples, type Sample } from '../e2e/support/prometheus.js';
 import { startTestEnv, type TestEnv } from '../e2e/testenv/index.js';
-import { repoRoot } from '../e2e/testenv/paths.js';
 import { LINKS } from '../operator/api/v1alpha1/types.js';
 import { mapLimit } from '../operator/controllers/concurrency.js';
 import { HttpKubeClient, isAlreadyExists, loadKubeConfig, type RequestObserver } from '../operator/kube/client.js';
@@ -47,7 +44,8 @@ export const operatorEnvOverrides: Record<string, string> = {};
 export interface BenchOperator {
   op: OperatorProcess;
   pid: number;
-  url: string;
+  /** Where GitLab's webhooks go (the webhook listener); scrape() reads the metrics listener. */
+  hooksURL: string;
   /** When the process started (from /proc, 10 ms resolution), and when /readyz first answered 200. */
   spawnedAt: number;
   readyAt: number;
@@ -70,7 +68,6 @@ export async function startBenchOperator(
       LOG_LEVEL: 'info',
       WRITE_CONCURRENCY: '16',
       SHUTDOWN_TIMEOUT_SECONDS: '5',
-      NODE_OPTIONS: deployedNodeOptions(),
       ...operatorEnvOverrides,
       ...opts.env,
     },
@@ -83,10 +80,10 @@ export async function startBenchOperator(
   return {
     op,
     pid,
-    url: op.url,
+    hooksURL: op.hooksURL,
     spawnedAt,
     readyAt,
-    scrape: async () => parseSamples(await getText(`${op.url}/metrics`)),
+    scrape: async () => parseSamples(await getText(`${op.metricsURL}/metrics`)),
     proc: () => readProcStats(pid),
     stop: () => op.stop(),
   };
@@ -174,14 +171,4 @@ export function gitRepository(
     metadata: { name, namespace },
     spec: { url, interval: opts.interval ?? '1h', ref: { branch: 'main' }, ...(opts.suspend ? { suspend: true } : {}) },
   };
-}
-
-/** NODE_OPTIONS of the shipped Deployment (config/manager/manager.yaml): the operator is measured as it runs there. */
-export function deployedNodeOptions(): string {
-  const deployment = yaml.load(fs.readFileSync(path.join(repoRoot, 'config/manager/manager.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
-  };
-  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (!value) throw new Error('config/manager/manager.yaml sets no NODE_OPTIONS for the operator container');
-  return value;
 }

@@ -69,11 +69,13 @@ export function renderMarkdown(r: RunResults, charts: Record<string, string>): s
     `- Test ground: the e2e one (etcd, kube-apiserver v1.36, kube-controller-manager, source-controller and notification-controller v1.9.3 as local processes, the loopback git server), all on this machine.`,
     `- **Flux client rate limits raised**: source-controller and notification-controller run with \`${r.fluxClientArgs.join(' ')}\` (defaults 50 qps, burst 300), so their client-side limiter is not what is measured. Their \`--concurrent\` stays at the default (source 2, notification 4).`,
     `- The operator runs as in the e2e: \`node dist/operator/main.js\` with its ServiceAccount token and the shipped ClusterRole, \`LOG_LEVEL=info\`, \`WRITE_CONCURRENCY=16\`, \`WORKERS=4\`${
+      r.shippedNodeOptions ? `, the Deployment's \`NODE_OPTIONS=${r.shippedNodeOptions}\`` : ''
+    }${
       Object.keys(r.operatorEnv).length
         ? `, and **${Object.entries(r.operatorEnv)
             .map(([k, v]) => `\`${k}=${v}\``)
             .join(', ')}**`
-        : ', nothing else set'
+        : ', nothing else changed'
     }.`,
     '',
   );

@@ -120,6 +120,8 @@ export interface RunResults {
   fluxClientArgs: string[];
   /** Environment added to the operator (`--operator-env`); empty for a run at the defaults. */
   operatorEnv: Record<string, string>;
+  /** NODE_OPTIONS of config/manager/manager.yaml at the time of the run (the operator's, unless operatorEnv sets one). */
+  shippedNodeOptions?: string;
   push?: PushResult;
   load?: LoadResult;
   scale: ScaleResult[];

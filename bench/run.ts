@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../e2e/testenv/paths.js';
+import { shippedNodeOptions } from '../e2e/support/operator.js';
 import { parseArgs, USAGE } from './args.js';
 import { FLUX_CLIENT_ARGS, operatorEnvOverrides } from './ground.js';
 import { describeMachine } from './machine.js';
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
     wallSeconds: 0,
     fluxClientArgs: FLUX_CLIENT_ARGS,
     operatorEnv: args.operatorEnv,
+    shippedNodeOptions: shippedNodeOptions(),
     scale: [],
     profiles: [],
     errors: [],

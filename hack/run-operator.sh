@@ -5,7 +5,8 @@
 # rather than letting the operator retry (and log) every 2 s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export HTTP_HOST="${HTTP_HOST:-127.0.0.1}" HTTP_PORT="${HTTP_PORT:-8080}"
+# Webhooks and /metrics + probes on two ports, as in the Deployment (HTTP_PORT: the webhook port's former name).
+export HTTP_HOST="${HTTP_HOST:-127.0.0.1}" WEBHOOK_PORT="${WEBHOOK_PORT:-${HTTP_PORT:-8080}}" METRICS_PORT="${METRICS_PORT:-8081}"
 
 kubectl="$(./e2e/testenv/build.sh --print 2>/dev/null)/kubectl"
 [[ -x "$kubectl" ]] || kubectl="$(command -v kubectl || true)"
@@ -30,7 +31,7 @@ if [[ -n "$kubectl" ]]; then
   fi
 fi
 
-echo "[run] webhooks, /metrics, /healthz, /readyz on http://${HTTP_HOST}:${HTTP_PORT}" >&2
+echo "[run] webhooks on http://${HTTP_HOST}:${WEBHOOK_PORT}/hooks/<link>; /metrics, /healthz, /readyz on http://${HTTP_HOST}:${METRICS_PORT}" >&2
 trap 'exit 0' INT TERM
 while true; do
   node dist/operator/main.js

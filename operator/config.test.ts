@@ -44,6 +44,19 @@ describe('config', () => {
     expect(() => loadConfig({ GITLAB_HOOKS_RESYNC_SECONDS: '0' })).to.throw(/GITLAB_HOOKS_RESYNC_SECONDS must be at least 1/);
   });
 
+  it('ports: webhooks on 8080 (WEBHOOK_PORT, or HTTP_PORT, its former name), /metrics and the probes on 8081 (METRICS_PORT)', () => {
+    expect(loadConfig({})).to.include({ webhookPort: 8080, metricsPort: 8081 });
+    expect(loadConfig({ WEBHOOK_PORT: '9000', METRICS_PORT: '9001' })).to.include({ webhookPort: 9000, metricsPort: 9001 });
+    expect(loadConfig({ HTTP_PORT: '9000' })).to.include({ webhookPort: 9000, metricsPort: 8081 });
+    expect(loadConfig({ HTTP_PORT: '9000', WEBHOOK_PORT: '9000' })).to.include({ webhookPort: 9000 });
+    expect(() => loadConfig({ HTTP_PORT: '9000', WEBHOOK_PORT: '9100' })).to.throw(
+      /WEBHOOK_PORT \(9100\) and HTTP_PORT \(9000, its former name\) disagree/,
+    );
+    expect(() => loadConfig({ WEBHOOK_PORT: '8081' })).to.throw(/WEBHOOK_PORT and METRICS_PORT must differ \(both 8081\)/);
+    // 0 asks the system for a free port (tests): each listener gets its own.
+    expect(loadConfig({ WEBHOOK_PORT: '0', METRICS_PORT: '0' })).to.include({ webhookPort: 0, metricsPort: 0 });
+  });
+
   it('refuses bad values, naming the variable', () => {
     expect(() => loadConfig({ LEADER_ELECT: 'yes' })).to.throw(/LEADER_ELECT must be true or false/);
     expect(() => loadConfig({ LEASE_RENEW_DEADLINE_SECONDS: '20' })).to.throw(

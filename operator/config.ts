@@ -8,9 +8,12 @@ export interface Config {
   /** kubeconfig file; unset = $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   kubeconfig?: string;
   logLevel: string;
-  /** Address of the HTTP server (webhooks, /metrics, /healthz, /readyz). */
+  /** Address both HTTP listeners bind to. */
   httpHost: string;
-  httpPort: number;
+  /** GitLab's webhooks (POST /hooks/<link>) and nothing else (docs/adr/0015-webhooks-on-their-own-port.md). */
+  webhookPort: number;
+  /** /metrics, /healthz and /readyz, and nothing else. */
+  metricsPort: number;
   workers: number;
   writeConcurrency: number;
   /** Every link is re-reconciled this often even without events (a safety net, like Flux's interval). */
@@ -27,7 +30,7 @@ export interface Config {
    * past it they are refused with 503 (kube/secret-reader.ts, docs/security.md).
    */
   webhookSecretMaxStaleSeconds: number;
-  /** Open HTTP connections at most (probes share the port: keep it well above GitLab's and the kubelet's use). */
+  /** Open connections to the webhook listener at most (keep it well above the deliveries GitLab has in flight). */
   httpMaxConnections: number;
   /** Large webhook bodies (over 64 KiB, or chunked) read and parsed at once; beyond it 503 with Retry-After. */
   webhookMaxBodyReads: number;
@@ -76,6 +79,17 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+/**
+ * The webhook port: WEBHOOK_PORT, or HTTP_PORT, its name from when one listener served everything (kept so
+ * that a Deployment or script setting it still moves the port GitLab calls). Both set and different: an error.
+ */
+function webhookPort(env: NodeJS.ProcessEnv): number {
+  const port = int('WEBHOOK_PORT', int('HTTP_PORT', 8080, env), env);
+  if (env.WEBHOOK_PORT && env.HTTP_PORT && port !== int('HTTP_PORT', 8080, env))
+    throw new Error(`WEBHOOK_PORT (${env.WEBHOOK_PORT}) and HTTP_PORT (${env.HTTP_PORT}, its former name) disagree: set WEBHOOK_PORT only`);
+  return port;
+}
+
 function positive(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   const n = int(name, fallback, env);
   if (n < 1) throw new Error(`${name} must be at least 1, got ${JSON.stringify(env[name])}`);
@@ -83,11 +97,12 @@ function positive(name: string, fallback: number, env: NodeJS.ProcessEnv): numbe
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  return {
+  const config: Config = {
     kubeconfig: env.KUBECONFIG || undefined,
     logLevel: env.LOG_LEVEL ?? 'info',
     httpHost: env.HTTP_HOST ?? '0.0.0.0',
-    httpPort: int('HTTP_PORT', 8080, env),
+    webhookPort: webhookPort(env),
+    metricsPort: int('METRICS_PORT', 8081, env),
     workers: int('WORKERS', 4, env),
     writeConcurrency: int('WRITE_CONCURRENCY', 16, env),
     resyncSeconds: int('RESYNC_SECONDS', 600, env),
@@ -101,4 +116,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookDeliveriesRemembered: positive('WEBHOOK_DELIVERIES_REMEMBERED', 100_000, env),
     leaderElection: leaderElection(env),
   };
+  if (config.webhookPort !== 0 && config.webhookPort === config.metricsPort)
+    throw new Error(
+      `WEBHOOK_PORT and METRICS_PORT must differ (both ${config.webhookPort}): /metrics and the probes are not served where webhooks are`,
+    );
+  return config;
 }

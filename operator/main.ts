@@ -14,10 +14,11 @@ import { PushService } from './push/push-service.js';
 import { ReceiverIndex } from './push/receiver-index.js';
 import type { WorkQueue } from './queue/work-queue.js';
 import { LinkCompiler } from './reconcile/compile.js';
-import { startHttpServer } from './server/http-server.js';
+import { startOperatorListeners } from './server/http-server.js';
 
 export interface RunningOperator {
-  port: number;
+  webhookPort: number;
+  metricsPort: number;
   /** Drains (bounded by SHUTDOWN_TIMEOUT_SECONDS); the caller then exits the process. */
   stop(): Promise<void>;
 }
@@ -93,19 +94,21 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     config.leaderElection && startLeaderElection(client, config.leaderElection, [links.queue, hooks.queue], links.enqueueAll, metrics, log);
 
   let started = false;
-  const http = await startHttpServer({
+  const http = await startOperatorListeners({
     host: config.httpHost,
-    port: config.httpPort,
+    webhookPort: config.webhookPort,
+    metricsPort: config.metricsPort,
+    webhookRoute: push.route,
     metrics,
-    routes: [push.route],
     ready: () => started && links.synced(),
-    limits: { maxConnections: config.httpMaxConnections },
+    webhookLimits: { maxConnections: config.httpMaxConnections },
   });
   started = true;
-  log.info('operator started', { port: http.port, workers: config.workers });
+  log.info('operator started', { webhookPort: http.webhooks.port, metricsPort: http.metrics.port, workers: config.workers });
 
   return {
-    port: http.port,
+    webhookPort: http.webhooks.port,
+    metricsPort: http.metrics.port,
     async stop() {
       // Stop taking work, let running reconciles and triggers finish (bounded), then close watches and the server.
       log.info('shutting down');

@@ -76,7 +76,7 @@ export async function runLoadPhase(
     const windowFromUs = monotonicUs();
 
     const shots = await openLoop({
-      url: `${op.url}/hooks/${LINK}`,
+      url: `${op.hooksURL}/hooks/${LINK}`,
       rate: cfg.rate,
       seconds: cfg.seconds,
       request: (k) => {

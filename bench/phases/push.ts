@@ -88,7 +88,7 @@ export async function runPushPhase(cfg: BenchConfig['push'], logDir: string, log
         ),
       120_000,
     );
-    git.setWebhook({ url: `${op.url}/hooks/${LINK}`, token: WEBHOOK_TOKEN }, opProject);
+    git.setWebhook({ url: `${op.hooksURL}/hooks/${LINK}`, token: WEBHOOK_TOKEN }, opProject);
     git.setWebhook({ url: `${cluster.receiverURL}${webhookPath}`, token: handToken }, handProject);
     log(`push: ground ready, measuring ${cfg.pushes} pushes each through the operator and a hand-made Receiver`);
 

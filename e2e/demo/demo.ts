@@ -50,13 +50,14 @@ export async function runDemo(ground: { cluster: Cluster; git: GitServer }, prin
   try {
     const op = await step(
       () => startOperator(cluster, {}, { awaitLeadership: false }),
-      (o, s) => `operator ready in ${s} s at ${o.url}, as ServiceAccount ${OPERATOR_NAMESPACE}/${OPERATOR_SA} (logs: ${o.logFile})`,
+      (o, s) =>
+        `operator ready in ${s} s (webhooks at ${o.hooksURL}, metrics at ${o.metricsURL}), as ServiceAccount ${OPERATOR_NAMESPACE}/${OPERATOR_SA} (logs: ${o.logFile})`,
     );
     cleanups.unshift(['operator stopped', () => op.stop()]);
 
     // GitLab's side: the project and its webhook, with a secret token the operator checks (never printed).
     const token = randomBytes(24).toString('hex');
-    const hookURL = `${op.url}/hooks/${linkName}`;
+    const hookURL = `${op.hooksURL}/hooks/${linkName}`;
     const created = await step(
       async () => {
         const p = await ground.git.createProject(project);

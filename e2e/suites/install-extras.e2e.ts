@@ -105,19 +105,21 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     for (const c of spread) expect(c.labelSelector.matchLabels).to.deep.equal(pod.spec.selector.matchLabels);
   });
 
-  it('network-policy: the http port open for webhooks, egress only to DNS, the API server and flux-system', async () => {
+  it('network-policy: the webhook port open to all, the metrics port to monitoring only, egress only to DNS, the API server and flux-system', async () => {
     const items = await dryRun([path.join(COMPONENTS, 'network-policy')]);
     const pod = find(items, 'Deployment', 'gitlab-flux-link');
     const np = find(items, 'NetworkPolicy', 'gitlab-flux-link');
     expect(np.spec.podSelector.matchLabels).to.deep.equal(pod.spec.selector.matchLabels);
     expect(np.spec.policyTypes).to.deep.equal(['Ingress', 'Egress']);
-    // Rules name the container's port by name: moving webhooks to a port of their own changes names only.
+    // Rules name the container's ports by name.
     const containerPorts = pod.spec.template.spec.containers[0].ports.map((p: any) => p.name);
     for (const rule of np.spec.ingress) for (const p of rule.ports) expect(containerPorts).to.include(p.port);
     const webhookRule = np.spec.ingress.find((r: any) => r.from === undefined);
     expect(webhookRule.ports).to.deep.equal([{ port: 'http', protocol: 'TCP' }]);
     const metricsRule = np.spec.ingress.find((r: any) => r.from !== undefined);
     expect(metricsRule.from).to.deep.equal([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    expect(metricsRule.ports).to.deep.equal([{ port: 'metrics', protocol: 'TCP' }]);
+    expect(np.spec.ingress).to.have.length(2);
     const egressPorts = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.port}/${p.protocol}`)).sort();
     expect(egressPorts).to.deep.equal(['443/TCP', '53/TCP', '53/UDP', '6443/TCP', '9292/TCP']);
     const flux = np.spec.egress.find((r: any) => r.to);
@@ -130,7 +132,9 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     const svc = find(items, 'Service', 'gitlab-flux-link-metrics');
     expect(svc.metadata.labels).to.deep.include(sm.spec.selector.matchLabels);
     expect(find(items, 'Service', 'gitlab-flux-link-webhook').metadata.labels).to.not.deep.include(sm.spec.selector.matchLabels);
-    expect(svc.spec.ports.map((p: any) => p.name)).to.include(sm.spec.endpoints[0].port);
+    const scraped = svc.spec.ports.find((p: any) => p.name === sm.spec.endpoints[0].port);
+    // ... which leads to the container's metrics listener, never to the webhook port.
+    expect(scraped.targetPort).to.equal('metrics');
     const rule = find(items, 'PrometheusRule', 'gitlab-flux-link');
     expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).to.include.members([
       'GitLabFluxLinkTriggersFailing',
@@ -179,7 +183,10 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
       { path: '/hooks/', pathType: 'Prefix', backend: { service: { name: 'gitlab-flux-link-webhook', port: { name: 'http' } } } },
     ]);
     expect(ingress.spec.defaultBackend).to.equal(undefined);
-    expect(find(items, 'Service', 'gitlab-flux-link-webhook').spec.ports.map((p: any) => p.name)).to.include('http');
+    // The Service port the Ingress names leads to the webhook listener (container port `http`), which serves only /hooks/.
+    expect(find(items, 'Service', 'gitlab-flux-link-webhook').spec.ports).to.deep.equal([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+    ]);
   });
 
   describe('queries against a running operator', function () {

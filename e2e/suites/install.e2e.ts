@@ -32,6 +32,22 @@ describe('install: kustomize manifests and Flux managing the operator', function
     expect(pod.securityContext.runAsNonRoot).to.equal(true);
     expect(pod.containers[0].securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     expect(pod.containers[0].readinessProbe.httpGet.path).to.equal('/readyz');
+    // Two listeners: webhooks on `http` (WEBHOOK_PORT), /metrics and the probes on `metrics` (METRICS_PORT); each
+    // Service leads to its own (docs/adr/0015-webhooks-on-their-own-port.md).
+    const vars = Object.fromEntries(pod.containers[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    const ports = Object.fromEntries(pod.containers[0].ports.map((p: any) => [p.name, p.containerPort]));
+    expect(ports).to.deep.equal({ http: Number(vars.WEBHOOK_PORT), metrics: Number(vars.METRICS_PORT) });
+    expect(ports.http).to.not.equal(ports.metrics);
+    expect([pod.containers[0].livenessProbe.httpGet.port, pod.containers[0].readinessProbe.httpGet.port]).to.deep.equal([
+      'metrics',
+      'metrics',
+    ]);
+    const targetPort = async (service: string) =>
+      (await getJson(env.cluster, 'service', service, '-n', 'gitlab-flux-link-system')).spec.ports.map(
+        (p: any) => `${p.name}->${p.targetPort}`,
+      );
+    expect(await targetPort('gitlab-flux-link-webhook')).to.deep.equal(['http->http']);
+    expect(await targetPort('gitlab-flux-link-metrics')).to.deep.equal(['metrics->metrics']);
   });
 
   it('Flux kustomize-controller applies config/default from the git server and reports Ready', async function () {

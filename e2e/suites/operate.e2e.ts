@@ -206,7 +206,7 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
     });
 
     it('/metrics after a reconcile and a push: valid Prometheus text with controller-runtime names, labels and sensible values', async () => {
-      env.git.setWebhook({ url: `${op.url}/hooks/${ready.name}`, token: TOKEN }, ready.project);
+      env.git.setWebhook({ url: `${op.hooksURL}/hooks/${ready.name}`, token: TOKEN }, ready.project);
       await pushCommit(env.git, ready.project, { branch: 'main', files: { 'v.txt': 'operate' } });
       await env.git.idle();
       expect(env.git.deliveries.filter((d) => d.project === ready.project).pop()?.status, 'webhook answered').to.equal(202);
@@ -215,7 +215,7 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
         async () => metricSum(await op.metrics(), 'fluxlink_triggers_total', { result: 'delivered' }) >= 1,
       );
 
-      const res = await fetch(`${op.url}/metrics`);
+      const res = await fetch(`${op.metricsURL}/metrics`);
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4; charset=utf-8$/);
       const families = parseExposition(await res.text());
@@ -305,6 +305,22 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       const runtime = fam('nodejs_version_info', 'gauge').samples.map((s) => s.labels.version);
       expect(runtime, 'Node.js version the operator process runs on').to.deep.equal([`v${runtimeNodeVersion()}`]);
     });
+
+    it('two listeners: the webhook port serves only /hooks/, the metrics port /metrics and the probes and no /hooks/', async () => {
+      const status = async (url: string, init?: RequestInit) => (await fetch(url, init)).status;
+      for (const p of ['/metrics', '/healthz', '/readyz']) {
+        expect(await status(`${op.metricsURL}${p}`), `metrics port ${p}`).to.equal(200);
+        expect(await status(`${op.hooksURL}${p}`), `webhook port ${p}`).to.equal(404);
+      }
+      // An authenticated event that is not a push: 200 where webhooks are served, 404 on the metrics port.
+      const hook = {
+        method: 'POST',
+        headers: { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': TOKEN },
+        body: '{"object_kind":"merge_request"}',
+      };
+      expect(await status(`${op.metricsURL}/hooks/${ready.name}`, hook), 'metrics port /hooks/').to.equal(404);
+      expect(await status(`${op.hooksURL}/hooks/${ready.name}`, hook), 'webhook port /hooks/').to.equal(200);
+    });
   });
 
   describe('probes', function () {
@@ -344,13 +360,13 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       const seen = { healthz: new Set<number>(), readyz: new Set<number>() };
       const until = Date.now() + 4000;
       while (Date.now() < until) {
-        seen.healthz.add((await getStatus(`${op.url}/healthz`)).status);
-        seen.readyz.add((await getStatus(`${op.url}/readyz`)).status);
+        seen.healthz.add((await getStatus(`${op.metricsURL}/healthz`)).status);
+        seen.readyz.add((await getStatus(`${op.metricsURL}/readyz`)).status);
         await sleep(200);
       }
       expect([...seen.healthz], '/healthz while the Secret cache cannot sync').to.deep.equal([200]);
       expect([...seen.readyz], '/readyz while the Secret cache cannot sync').to.deep.equal([503]);
-      expect((await getStatus(`${op.url}/readyz`)).body).to.equal('caches not synced');
+      expect((await getStatus(`${op.metricsURL}/readyz`)).body).to.equal('caches not synced');
 
       await apply(env.cluster, [
         {
@@ -364,12 +380,12 @@ describe('operate: kubectl columns, metrics, probes, graceful shutdown', functio
       const granted = Date.now();
       await eventually(
         '/readyz 200 once the Secret cache has synced',
-        async () => (await getStatus(op!.url + '/readyz')).status === 200,
+        async () => (await getStatus(op!.metricsURL + '/readyz')).status === 200,
         60_000,
         200,
       );
       console.log(`      /readyz 200 ${((Date.now() - granted) / 1000).toFixed(1)} s after the grant (the cache retries with backoff)`);
-      expect((await getStatus(`${op.url}/healthz`)).status).to.equal(200);
+      expect((await getStatus(`${op.metricsURL}/healthz`)).status).to.equal(200);
     });
   });
 

@@ -57,7 +57,7 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
       },
       120_000,
     );
-    for (const p of projects) env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, p);
+    for (const p of projects) env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: TOKEN }, p);
     // Every first commit has its artifact: from here on only a trigger explains a new one.
     for (let i = 0; i < count; i++)
       await eventually(`first artifact of app${i}`, async () => (await revision(ns, `app${i}`))?.startsWith('main@'), 60_000);
@@ -155,7 +155,7 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
     while (Date.now() - stoppedAt < 30_000) {
       const batch = projects.map((p, i) =>
         post(
-          `${op.url}/hooks/${linkName}`,
+          `${op.hooksURL}/hooks/${linkName}`,
           JSON.stringify({
             object_kind: 'push',
             ref: 'refs/heads/main',
@@ -208,7 +208,7 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
       const answers = await Promise.all(
         projects.map((p) =>
           post(
-            `${op.url}/hooks/${linkName}`,
+            `${op.hooksURL}/hooks/${linkName}`,
             JSON.stringify({
               object_kind: 'push',
               ref: 'refs/heads/main',
@@ -242,7 +242,7 @@ describe('outages: API server and Flux away while pushes keep arriving', functio
       after: '1'.repeat(40),
       project: { path_with_namespace: projects[0] },
     });
-    const hook = () => post(`${op.url}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN });
+    const hook = () => post(`${op.hooksURL}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN });
     const warnings = () =>
       fs
         .readFileSync(op.logFile, 'utf8')

@@ -96,7 +96,7 @@ describe('service-proxy paths: a proxied trigger that times out shows no webhook
       },
       90_000,
     );
-    env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, project);
+    env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: TOKEN }, project);
     const failed = async () => metricSum(await op.metrics(), 'fluxlink_triggers_total', { result: 'failed' });
     const failedBefore = await failed();
     const acceptedBefore = accepted; // the forwarder's readiness probe reached the backend too

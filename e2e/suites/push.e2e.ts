@@ -69,7 +69,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
       },
       90_000,
     );
-    env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, project);
+    env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: TOKEN }, project);
     return { ns, project, linkName, first };
   }
 
@@ -130,7 +130,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
   it('a webhook with a wrong token is refused with 401 and triggers nothing', async () => {
     const { ns, project, linkName, first } = await setup([{ name: 'app', ref: { branch: 'main' } }]);
     await eventually('first artifact', async () => (await revision(ns, 'app')) === `main@sha1:${first.sha}`, 60_000);
-    env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: 'not-the-token' }, project);
+    env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: 'not-the-token' }, project);
     const before = await triggered();
     await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': 'sneaky' } });
     await env.git.idle();
@@ -145,7 +145,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     // Same link, a project it does not trust: a webhook for it must not reach any Receiver.
     const outsider = `outside/${ns}/app`;
     await env.git.createProject(outsider);
-    env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, outsider);
+    env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: TOKEN }, outsider);
     const before = await triggered();
     await pushCommit(env.git, outsider, { branch: 'main' });
     await env.git.idle();
@@ -174,7 +174,7 @@ describe('push to reconcile: GitLab webhooks in, the right Receivers triggered',
     });
     const answers = await Promise.all(
       Array.from({ length: 100 }, () =>
-        post(`${op.url}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN }),
+        post(`${op.hooksURL}/hooks/${linkName}`, body, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': TOKEN }),
       ),
     );
     expect(

@@ -159,7 +159,7 @@ describe('Receiver status: the webhook path is derived, never taken from status'
 
       const triggers = async (result?: string) => metricSum(await op.metrics(), 'fluxlink_triggers_total', result ? { result } : {});
       const before = { all: await triggers(), tampered: await triggers('tampered') };
-      env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, project);
+      env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: TOKEN }, project);
       await sleep(2_000); // the Receiver's watch event reaches the operator's cache (milliseconds on this test ground)
       await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': '2' } });
       await env.git.idle();

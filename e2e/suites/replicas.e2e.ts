@@ -86,7 +86,7 @@ describe('two replicas: one leader on a Lease, webhooks served by both', functio
     const sent = [0, 0];
     for (let i = 0; i < 4; i++) {
       const target = i % 2;
-      env.git.setWebhook({ url: `${ops[target]!.url}/hooks/${linkName}`, token: TOKEN }, project);
+      env.git.setWebhook({ url: `${ops[target]!.hooksURL}/hooks/${linkName}`, token: TOKEN }, project);
       const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': `push ${i}` } });
       sent[target]!++;
       // One push, three GitRepositories: each replica triggers all three for the pushes it received.

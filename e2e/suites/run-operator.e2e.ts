@@ -17,7 +17,13 @@ describe('make run: hack/run-operator.sh names what the cluster lacks', function
     await installOperatorManifests(env.cluster); // the CRD is there: only the namespace is missing
     const started = Date.now();
     const result = await run(path.join(repoRoot, 'hack/run-operator.sh'), [], {
-      env: { ...process.env, KUBECONFIG: env.cluster.kubeconfig, LEASE_NAMESPACE: 'no-such-namespace', HTTP_PORT: '0' },
+      env: {
+        ...process.env,
+        KUBECONFIG: env.cluster.kubeconfig,
+        LEASE_NAMESPACE: 'no-such-namespace',
+        WEBHOOK_PORT: '0',
+        METRICS_PORT: '0',
+      },
       timeout: 30_000,
     }).then(
       () => ({ code: 0, stderr: '' }),

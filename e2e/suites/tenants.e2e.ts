@@ -63,7 +63,7 @@ describe('tenants: projects bound to namespaces (spec.trust.namespaceProjects)',
     for (const p of [projectA, projectB]) {
       await env.git.createProject(p);
       await pushCommit(env.git, p, { branch: 'main', files: { 'v.txt': '1' } });
-      env.git.setWebhook({ url: `${op.url}/hooks/${linkName}`, token: TOKEN }, p);
+      env.git.setWebhook({ url: `${op.hooksURL}/hooks/${linkName}`, token: TOKEN }, p);
     }
     await apply(env.cluster, [
       gitRepo(nsA, 'own', projectA),

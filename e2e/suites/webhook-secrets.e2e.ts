@@ -55,7 +55,7 @@ describe('weak webhook Secrets: stated on the link, webhooks refused until fixed
       after: '1'.repeat(40),
       project: { path_with_namespace: 'weak/app' },
     });
-    expect(await post(`${op.url}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': WEAK })).to.equal(503);
+    expect(await post(`${op.hooksURL}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': WEAK })).to.equal(503);
 
     await apply(env.cluster, [webhookSecretManifest(SECRET, STRONG)]);
     const fixed = await eventually(
@@ -70,7 +70,8 @@ describe('weak webhook Secrets: stated on the link, webhooks refused until fixed
     // The webhook's reader keeps a value at most 10 s.
     await eventually(
       'webhook accepted with the new token',
-      async () => (await post(`${op.url}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': STRONG })) === 202,
+      async () =>
+        (await post(`${op.hooksURL}/hooks/weak-secret`, push, { 'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': STRONG })) === 202,
       30_000,
       500,
     );

@@ -1,3 +1,4 @@
+import yaml from 'js-yaml';
 import fs from 'node:fs';
 import path from 'node:path';
 import { kubeconfigYaml } from '../testenv/certs.js';
@@ -35,7 +36,10 @@ export async function serviceAccountKubeconfig(cluster: Cluster, file: string, s
 
 export interface OperatorProcess {
   proc: ManagedProcess;
-  url: string;
+  /** The webhook listener (POST /hooks/<link>), as GitLab reaches it. */
+  hooksURL: string;
+  /** The metrics listener (/metrics, /healthz, /readyz), as the kubelet and Prometheus reach it. */
+  metricsURL: string;
   logFile: string;
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -66,12 +70,28 @@ export function operatorMain(): string {
   return main;
 }
 
-/** Starts `node <operatorMain()>` as the ServiceAccount and waits for /readyz (and leadership). */
+/**
+ * NODE_OPTIONS of the shipped Deployment (config/manager/manager.yaml): every operator the e2e and the bench
+ * start runs with the heap settings it ships with, so their memory figures are those of production.
+ */
+export function shippedNodeOptions(): string {
+  const deployment = yaml.load(fs.readFileSync(path.join(repoRoot, 'config/manager/manager.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+  };
+  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (!value) throw new Error('config/manager/manager.yaml sets no NODE_OPTIONS for the operator container');
+  return value;
+}
+
+/**
+ * Starts `node <operatorMain()>` as the ServiceAccount, with the shipped NODE_OPTIONS (unless `env`
+ * sets its own), and waits for /readyz (and leadership).
+ */
 export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
   const sa = opts.serviceAccount ?? OPERATOR_SA;
   const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}-${sa}.kubeconfig`), sa);
-  const port = await freePort();
+  const [webhookPort, metricsPort] = [await freePort(), await freePort()];
   const name = `operator-${++instances}`;
   const proc = startProcess({
     name,
@@ -83,25 +103,30 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
       ...process.env,
       KUBECONFIG: kubeconfig,
       HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
+      WEBHOOK_PORT: String(webhookPort),
+      METRICS_PORT: String(metricsPort),
       LOG_LEVEL: 'debug',
       RESYNC_SECONDS: '600',
+      // Over whatever the test runner itself was started with.
+      NODE_OPTIONS: shippedNodeOptions(),
       ...env,
     },
   });
-  const url = `http://127.0.0.1:${port}`;
+  const hooksURL = `http://127.0.0.1:${webhookPort}`;
+  const metricsURL = `http://127.0.0.1:${metricsPort}`;
   const aborted = () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined);
   const probe = opts.waitReady === false ? '/healthz' : '/readyz';
-  await waitFor(`${name} ${probe}`, async () => (await getStatus(`${url}${probe}`)).status === 200, { timeoutMs: 60_000, aborted });
+  await waitFor(`${name} ${probe}`, async () => (await getStatus(`${metricsURL}${probe}`)).status === 200, { timeoutMs: 60_000, aborted });
   if (opts.waitReady !== false && (opts.awaitLeadership ?? true) && env.LEADER_ELECT !== 'false') {
     // A predecessor killed without releasing the Lease holds it for up to its duration (15 s).
-    await waitFor(`${name} leading`, async () => isLeader((await getStatus(`${url}/metrics`)).body), { timeoutMs: 30_000, aborted });
+    await waitFor(`${name} leading`, async () => isLeader((await getStatus(`${metricsURL}/metrics`)).body), { timeoutMs: 30_000, aborted });
   }
   return {
     proc,
-    url,
+    hooksURL,
+    metricsURL,
     logFile: proc.logFile,
-    metrics: async () => (await getStatus(`${url}/metrics`)).body,
+    metrics: async () => (await getStatus(`${metricsURL}/metrics`)).body,
     stop: () => proc.stop(),
     kill: () => proc.child.kill('SIGKILL'),
   };

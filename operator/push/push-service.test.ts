@@ -103,7 +103,7 @@ describe("push-service: the operator's added latency (fluxlink_trigger_dispatch_
       metrics,
       receiverTampered: (namespace, name) => tampered.push(`${namespace}/${name}`),
     });
-    server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, routes: [push.route] });
   });
   after(async () => {
     await push.close();

@@ -6,7 +6,6 @@ import net from 'node:net';
 import type { SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Push } from '../gitlab/webhook-event.js';
-import { Metrics } from '../observability/metrics.js';
 import { startHttpServer } from '../server/http-server.js';
 import { deferred } from '../testing/informers.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
@@ -186,11 +185,10 @@ async function holdLargeBodySlot(port: number, body: string): Promise<RawConnect
 describe('webhook-handler: POST /hooks/<link>', function () {
   let f: Fixture;
   let server: Awaited<ReturnType<typeof startHttpServer>>;
-  const metrics = new Metrics();
 
   beforeEach(async () => {
     f = fixture();
-    server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [webhookRoute(deps(f))] });
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, routes: [webhookRoute(deps(f))] });
   });
   afterEach(async () => {
     server.server.closeAllConnections();
@@ -485,8 +483,6 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     const own = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      metrics,
-      ready: () => true,
       routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })],
     });
     const body = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });
@@ -520,8 +516,6 @@ describe('webhook-handler: POST /hooks/<link>', function () {
     const own = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      metrics,
-      ready: () => true,
       routes: [webhookRoute({ ...deps(f), maxBodyReads: 1 })],
     });
     const large = pushBody({ message: 'm'.repeat(SMALL_BODY_BYTES) });

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { Metrics } from '../observability/metrics.js';
 import { startHttpServer } from '../server/http-server.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
 import { webhookRoute } from './webhook-handler.js';
@@ -32,7 +31,7 @@ describe('webhook-handler: the "webhook Secret unreadable" warning', () => {
       recordPush: () => undefined,
       now: () => new Date(t),
     });
-    server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics: new Metrics(), ready: () => true, routes: [route] });
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, routes: [route] });
   });
   after(async () => {
     server.server.closeAllConnections();

@@ -11,7 +11,6 @@ import {
   weakTokenReason,
 } from '../gitlab/webhook-auth.js';
 import { parseEvent } from '../gitlab/webhook-event.js';
-import { Metrics } from '../observability/metrics.js';
 import type { Target } from '../push/receiver-index.js';
 import { RecentDeliveries } from '../push/recent-deliveries.js';
 import { webhookRoute } from '../push/webhook-handler.js';
@@ -191,7 +190,7 @@ describe('hostile limits: properties', function () {
         observe: (result) => observed.push(result),
         recordPush: () => undefined,
       });
-      server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics: new Metrics(), ready: () => true, routes: [route] });
+      server = await startHttpServer({ host: '127.0.0.1', port: 0, routes: [route] });
     });
     after(async () => {
       server.server.closeAllConnections();

@@ -6,7 +6,7 @@ import { Metrics } from '../observability/metrics.js';
 import { webhookRoute } from '../push/webhook-handler.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { linkSpec, memoryLogger } from '../testing/push-fakes.js';
-import { startHttpServer } from './http-server.js';
+import { startOperatorListeners } from './http-server.js';
 
 /**
  * One holder of the webhook token must not stall everyone: while clients hammer `/hooks/<link>` with 5 MiB
@@ -122,7 +122,15 @@ describe('load isolation: probes, the event loop and the Lease under hostile web
       observe: () => undefined,
       recordPush: () => undefined,
     });
-    const server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics: new Metrics(), ready: () => true, routes: [route] });
+    // As in production: the attackers reach the webhook listener, the kubelet probes the metrics listener (one event loop).
+    const listeners = await startOperatorListeners({
+      host: '127.0.0.1',
+      webhookPort: 0,
+      metricsPort: 0,
+      webhookRoute: route,
+      metrics: new Metrics(),
+      ready: () => true,
+    });
 
     const kube = new FakeKube();
     const renewals: number[] = [];
@@ -154,13 +162,19 @@ describe('load isolation: probes, the event loop and the Lease under hostile web
       const attack = new Promise<Record<string, number>>((resolve, reject) => {
         const worker = new Worker(ATTACKER_SOURCE, {
           eval: true,
-          workerData: { port: server.port, token: TOKEN, bodies: [deepBody(), manyValuesBody()], attackers: ATTACKERS, ms: ATTACK_MS },
+          workerData: {
+            port: listeners.webhooks.port,
+            token: TOKEN,
+            bodies: [deepBody(), manyValuesBody()],
+            attackers: ATTACKERS,
+            ms: ATTACK_MS,
+          },
         });
         worker.once('message', (m: Record<string, number>) => void worker.terminate().then(() => resolve(m)));
         worker.once('error', reject);
       });
       const probing = new Promise<Array<{ path: string; status: number; ms: number }>>((resolve, reject) => {
-        const worker = new Worker(PROBER_SOURCE, { eval: true, workerData: { port: server.port, ms: ATTACK_MS } });
+        const worker = new Worker(PROBER_SOURCE, { eval: true, workerData: { port: listeners.metrics.port, ms: ATTACK_MS } });
         worker.once('message', (m: Array<{ path: string; status: number; ms: number }>) => void worker.terminate().then(() => resolve(m)));
         worker.once('error', reject);
       });
@@ -170,8 +184,8 @@ describe('load isolation: probes, the event loop and the Lease under hostile web
       loop.disable();
     } finally {
       await elector.stop();
-      server.server.closeAllConnections();
-      await server.close();
+      listeners.webhooks.server.closeAllConnections();
+      await listeners.close();
     }
 
     const attacked = Object.values(attackCounts).reduce((a, b) => a + b, 0);

@@ -59,7 +59,10 @@ export const isReset = (conn: RawConnection) => conn.error === 'ECONNRESET' || c
 /** Answers given before the whole request is read (so possibly lost to a reset, see Exchange.reset). */
 export const EARLY_ANSWERS = new Set([401, 404, 405, 413, 431]);
 
-/** A well-formed, authenticated request that triggers nothing (an ignored event): the server must answer it 200. */
+/**
+ * A well-formed, authenticated request that triggers nothing (an ignored event) is answered 200, and the
+ * process still answers its liveness probe (on the metrics listener).
+ */
 export async function expectAlive(w: World, port: number): Promise<void> {
   w.aliveRequests++;
   const body = Buffer.from(JSON.stringify({ object_kind: 'merge_request' }));
@@ -82,7 +85,7 @@ export async function expectAlive(w: World, port: number): Promise<void> {
     'a well-formed request after the barrage',
   ).to.deep.equal([200]);
   const health = await exchange(
-    port,
+    w.probePort,
     Buffer.from(
       head('GET', '/healthz', [
         ['Host', '127.0.0.1'],

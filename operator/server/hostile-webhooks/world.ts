@@ -15,7 +15,7 @@ import { SecretReader } from '../../kube/secret-reader.js';
 import { FakeKube } from '../../testing/fake-kube.js';
 import { startInformer, type RunningInformer } from '../../testing/informers.js';
 import { memoryLogger, memoryRecords, RECEIVER_TOKEN, secretObj, startFakeReceiverServer } from '../../testing/push-fakes.js';
-import { startHttpServer, type HttpServerLimits } from '../http-server.js';
+import { type HttpServerLimits, startHttpServer, startOperatorListeners } from '../http-server.js';
 
 /**
  * The world the hostile-webhook stories share: the API objects (two links, one of them signed, their
@@ -107,8 +107,10 @@ function receiverObjects(linkName: string, repoName: string): [Receiver, Secret]
 export interface World {
   metrics: Metrics;
   push: PushService;
-  /** Production limits. */
+  /** The webhook listener, production limits. */
   port: number;
+  /** Its metrics listener (/healthz, /readyz, /metrics), as in production. */
+  probePort: number;
   /** SHORT_LIMITS, same route. */
   slowPort: number;
   receiverCalls(): number;
@@ -180,13 +182,19 @@ export async function startWorld(): Promise<World> {
   });
 
   const serverSockets: net.Socket[] = [];
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, ready: () => true, routes: [push.route] });
+  const listeners = await startOperatorListeners({
+    host: '127.0.0.1',
+    webhookPort: 0,
+    metricsPort: 0,
+    webhookRoute: push.route,
+    metrics,
+    ready: () => true,
+  });
+  const server = listeners.webhooks;
   server.server.on('connection', (s: net.Socket) => serverSockets.push(s));
   const slow = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
-    metrics,
-    ready: () => true,
     routes: [push.route],
     limits: SHORT_LIMITS,
   });
@@ -195,6 +203,7 @@ export async function startWorld(): Promise<World> {
     metrics,
     push,
     port: server.port,
+    probePort: listeners.metrics.port,
     slowPort: slow.port,
     receiverCalls: () => receiver.seen.length,
     receiverSeen: receiver.seen,
@@ -203,10 +212,8 @@ export async function startWorld(): Promise<World> {
     serverSockets,
     logLines: lines,
     async stop() {
-      for (const s of [server, slow]) {
-        s.server.closeAllConnections();
-        await s.close();
-      }
+      for (const s of [server, listeners.metrics, slow]) s.server.closeAllConnections();
+      await Promise.all([listeners.close(), slow.close()]);
       await push.close();
       running.forEach((r) => r.informer.stop());
       await Promise.all(running.map((r) => r.done));
