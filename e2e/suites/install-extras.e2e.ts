@@ -139,6 +139,7 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
     expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).to.include.members([
       'GitLabFluxLinkTriggersFailing',
       'GitLabFluxLinkReceiversNotReady',
+      'GitLabFluxLinkHooksDisabled',
       'GitLabFluxLinkReconcileErrors',
     ]);
   });
@@ -223,8 +224,8 @@ describe('install extras: HA, NetworkPolicy, Prometheus, Grafana and Ingress pie
       );
       expect(missing).to.deep.equal([]);
       // The check itself can fail: a name the operator does not expose is reported.
-      expect(metricNames('rate(fluxlink_gitlab_hooks{state="disabled"}[5m])').filter((n) => !exposed.has(n))).to.deep.equal([
-        'fluxlink_gitlab_hooks',
+      expect(metricNames('rate(fluxlink_no_such_series{state="disabled"}[5m])').filter((n) => !exposed.has(n))).to.deep.equal([
+        'fluxlink_no_such_series',
       ]);
     });
   });
