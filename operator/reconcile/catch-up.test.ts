@@ -4,13 +4,13 @@ import {
   catchUpNotable,
   catchUpRequestCap,
   chooseQueries,
-  durationMs,
   parseRevision,
   planCatchUp,
   semverBehind,
   tagFingerprint,
   trackingOf,
 } from './catch-up.js';
+import { durationMs } from '../api/v1alpha1/validation.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);

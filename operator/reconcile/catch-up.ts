@@ -193,16 +193,3 @@ export function catchUpNotable(reason: CatchUpReason, triggered: number, outboun
   if (triggered === 0) return false;
   return reason !== 'sweep' || !outboundOnly;
 }
-
-/** Go duration (as validated: units ms, s, m, h, decimals allowed) in milliseconds; undefined if unreadable. */
-export function durationMs(value: string): number | undefined {
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    total += Number(m[1]) * unit[m[2]!]!;
-    end = re.lastIndex;
-  }
-  return value.length > 0 && end === value.length ? Math.round(total) : undefined;
-}
