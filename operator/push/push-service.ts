@@ -1,4 +1,4 @@
-import type { PushRecord, TriggerRecord } from '../api/v1alpha1/types.js';
+import type { PushRecord, SecretKeyRef, TriggerRecord } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Receiver, Secret } from '../flux/types.js';
 import type { Push } from '../gitlab/webhook-event.js';
@@ -84,17 +84,23 @@ export class PushService {
     for (const ref of [spec?.webhook.secretRef, spec?.webhook.signingSecretRef]) if (ref) void this.secrets.value(ref);
   }
 
+  /** A Secret's value as the webhook route reads it (cached briefly, the last value kept while the API server is away). */
+  secretValue(ref: Required<SecretKeyRef>): Promise<string | undefined> {
+    return this.secrets.value(ref);
+  }
+
   /** Validated spec of a link that exists and is not being deleted (suspended ones included: the handler answers them). */
   private spec(name: string): ValidatedLinkSpec | undefined {
     return this.deps.index.link(name)?.matcher.spec;
   }
 
-  private enqueue(linkName: string, push: Push, target: Target, webhookAt: bigint): void {
+  /** `fromWebhook`: the dispatch latency histogram is the webhook's (a catch-up has no webhook to time from). */
+  private enqueue(linkName: string, push: Push, target: Target, webhookAt: bigint, fromWebhook = true): 'queued' | 'coalesced' | 'dropped' {
     const { metrics, log } = this.deps;
     const received = process.hrtime.bigint();
     // The operator's added latency: webhook in → first Receiver request out (retries are Flux's downtime, not ours).
     const onSend = (attempt: number) => {
-      if (attempt === 1) metrics.triggerDispatchSeconds.observe(Number(process.hrtime.bigint() - webhookAt) / 1e9);
+      if (attempt === 1 && fromWebhook) metrics.triggerDispatchSeconds.observe(Number(process.hrtime.bigint() - webhookAt) / 1e9);
     };
     const key = `${target.namespace}/${target.receiver}`;
     const body = JSON.stringify({
@@ -143,6 +149,25 @@ export class PushService {
       metrics.triggersDropped.inc();
       log.warn('trigger queue full: push dropped (spec.interval will pick it up)', { link: linkName, project: target.project });
     }
+    return result;
+  }
+
+  /**
+   * The catch-up's trigger (push/catch-up.ts): the GitRepository is behind its ref in GitLab, so its Receiver is
+   * called exactly as for a webhook (same queue, coalescing, Receiver call, lastTrigger). The body names the project
+   * and the GitRepository's ref; `after` is empty (Flux fetches the ref's head itself).
+   */
+  triggerCatchUp(linkName: string, target: Target, tag: boolean): 'queued' | 'coalesced' | 'dropped' {
+    const ref = target.ref?.name ?? (tag ? `refs/tags/${target.ref?.tag ?? ''}` : `refs/heads/${target.ref?.branch || 'master'}`);
+    const push: Push = {
+      kind: 'push',
+      project: target.project,
+      ref,
+      after: '',
+      deleted: false,
+      event: tag ? 'Tag Push Hook' : 'Push Hook',
+    };
+    return this.enqueue(linkName, push, target, process.hrtime.bigint(), false);
   }
 
   /** Ends when the queued triggers are done (their records are then with the status writer). */
