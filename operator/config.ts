@@ -20,6 +20,11 @@ export interface Config {
   resyncSeconds: number;
   /** A link's GitLab hooks are looked at again this often (hooks edited or deleted by hand, a rotated webhook Secret). */
   gitlabHooksResyncSeconds: number;
+  /**
+   * Every link's catch-up sweep interval instead of its spec.gitlab.api.sweepInterval (whose minimum is 1m): for the
+   * test ground only, so that a test of the sweep takes seconds. Unset in production.
+   */
+  gitlabSweepIntervalSeconds: number | undefined;
   shutdownTimeoutSeconds: number;
   /** Receiver calls in flight at once. */
   triggerConcurrency: number;
@@ -107,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeConcurrency: int('WRITE_CONCURRENCY', 16, env),
     resyncSeconds: int('RESYNC_SECONDS', 600, env),
     gitlabHooksResyncSeconds: positive('GITLAB_HOOKS_RESYNC_SECONDS', 300, env),
+    gitlabSweepIntervalSeconds: env.GITLAB_SWEEP_INTERVAL_SECONDS ? positive('GITLAB_SWEEP_INTERVAL_SECONDS', 0, env) : undefined,
     shutdownTimeoutSeconds: int('SHUTDOWN_TIMEOUT_SECONDS', 20, env),
     triggerConcurrency: int('TRIGGER_CONCURRENCY', 16, env),
     triggerQueueSize: int('TRIGGER_QUEUE_SIZE', 10_000, env),

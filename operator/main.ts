@@ -3,6 +3,7 @@ import { type Config, type LeaderElectionConfig, loadConfig } from './config.js'
 import { setupHooksController } from './controllers/hooks-setup.js';
 import { setupLinkController } from './controllers/link-setup.js';
 import { LinkStatusWriter } from './controllers/link-status-writer.js';
+import { GitLabConnections } from './gitlab-api/connections.js';
 import { ReceiverReconcileRequests } from './controllers/receiver-reconcile-requests.js';
 import { HttpKubeClient, loadKubeConfig } from './kube/client.js';
 import { SecretReader } from './kube/secret-reader.js';
@@ -10,6 +11,7 @@ import { LeaderElector } from './leader/leader-elector.js';
 import { EventRecorder } from './observability/events.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { CatchUp } from './push/catch-up.js';
 import { PushService } from './push/push-service.js';
 import { ReceiverIndex } from './push/receiver-index.js';
 import type { WorkQueue } from './queue/work-queue.js';
@@ -44,8 +46,14 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
   // The links' webhook Secrets, read for webhooks and for the link controller's strength check alike.
   const webhookSecrets = new SecretReader(client, undefined, undefined, config.webhookSecretMaxStaleSeconds * 1000);
 
-  // The GitLab side (links with spec.gitlab.api): driven by the link controller's passes, leader only.
+  // The GitLab side (links with spec.gitlab.api): driven by the link controller's passes, leader only. One client
+  // and request budget per link, shared by the hooks controller and the catch-up.
+  const connections = new GitLabConnections((endpoint, code) => metrics.gitlabApiRequests.inc({ endpoint, code }));
+  // Built after the push path it triggers through; the hooks controller is built before and calls it late.
+  const late: { catchUp?: CatchUp } = {};
   const hooks = setupHooksController({
+    connections,
+    onCatchUp: (link, reason) => late.catchUp?.request(link, reason),
     client,
     compiler,
     status,
@@ -88,10 +96,30 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     receiverTampered: (namespace, name) => void receiverRequests.request(namespace, name),
   });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
+  // No push lost: the leader compares linked GitRepositories with GitLab and triggers the ones behind (ADR 0017).
+  const catchUp = (late.catchUp = new CatchUp({
+    index,
+    gitRepositories: links.caches.gitRepositories,
+    connections,
+    secretValue: (ref) => webhookSecrets.value(ref),
+    trigger: (link, target, tag) => push.triggerCatchUp(link, target, tag),
+    records: status,
+    events,
+    metrics,
+    log,
+    paused: true,
+    ...(config.gitlabSweepIntervalSeconds !== undefined ? { intervalOverrideMs: config.gitlabSweepIntervalSeconds * 1000 } : {}),
+  }));
+  links.links.onChange(() => catchUp.sync());
 
   await links.start();
   const elector =
-    config.leaderElection && startLeaderElection(client, config.leaderElection, [links.queue, hooks.queue], links.enqueueAll, metrics, log);
+    config.leaderElection &&
+    startLeaderElection(client, config.leaderElection, [links.queue, hooks.queue], links.enqueueAll, metrics, log, (leading) =>
+      leading ? catchUp.resume('leader') : catchUp.pause(),
+    );
+  // Without leader election this process is the only one: it catches up at once (pushes made while it was down).
+  if (!config.leaderElection) catchUp.resume('start');
 
   let started = false;
   const http = await startOperatorListeners({
@@ -113,6 +141,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
       // Stop taking work, let running reconciles and triggers finish (bounded), then close watches and the server.
       log.info('shutting down');
       const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
+      catchUp.close();
       await Promise.race([Promise.all([links.drain(), hooks.drain(), push.close().then(() => status.flush())]), timeout]);
       // Released only after the last write: a successor must not start while we still write.
       await elector?.stop();
@@ -137,6 +166,8 @@ function startLeaderElection(
   enqueueAll: () => void,
   metrics: Metrics,
   log: Logger,
+  /** Leading (true) or not any more (false): the catch-up follows. */
+  onLeading: (leading: boolean) => void,
 ): LeaderElector {
   const gauge = (v: number) => metrics.leader.set({ name: settings.name }, v);
   gauge(0);
@@ -146,6 +177,7 @@ function startLeaderElection(
       gauge(1);
       enqueueAll();
       queues.forEach((q) => q.resume());
+      onLeading(true);
     },
     onStoppedLeading() {
       log.warn('leadership lost: reconciling paused until the lease is won back', {
@@ -154,6 +186,7 @@ function startLeaderElection(
       });
       gauge(0);
       queues.forEach((q) => q.pause());
+      onLeading(false);
     },
     onNewLeader(identity) {
       if (identity !== settings.identity) log.info('following', { leader: identity });

@@ -33,6 +33,8 @@ class World {
   readonly metrics = new Metrics();
   readonly events: { type: string; reason: string; message: string }[] = [];
   readonly logs: string[] = [];
+  /** What the controller asked of the catch-up: `${link} ${reason}`. */
+  readonly catchUps: string[] = [];
   controller!: HooksController;
   clock = Date.parse('2026-01-01T00:00:00Z');
 
@@ -71,6 +73,7 @@ class World {
       events,
       now,
       gitlab: (o) => new GitLabClient({ ...o, sleep: async () => undefined }),
+      onCatchUp: (link, reason) => this.catchUps.push(`${link} ${reason}`),
     });
   }
 
@@ -389,6 +392,35 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
     w.clock += 10 * 60_000;
     await w.pass('prod', ['group/app1', 'group/app2']);
     expect(w.writes()).to.deep.equal([`POST /projects/group/app2/hooks/${h2.id}/test/push_events`]);
+  });
+
+  it('asks for a catch-up when a push may have been missed: a hook disabled or re-enabled, a rotated Secret, the API back; not in steady state', async () => {
+    w.addLink();
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    expect(w.catchUps).to.deep.equal([]); // the first values sent are no rotation; nothing changed since
+    const h2 = w.ours('group/app2')[0]!;
+    h2.alertStatus = 'temporarily_disabled';
+    h2.receiverAnswers = 'fail';
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    expect(w.catchUps).to.deep.equal(['prod hook-trouble']);
+    await w.pass('prod', ['group/app1', 'group/app2']); // still disabled: not news
+    expect(w.catchUps).to.have.length(1);
+    h2.alertStatus = 'executable'; // GitLab's backoff ended and a delivery got through
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    expect(w.catchUps).to.deep.equal(['prod hook-trouble', 'prod hook-trouble']);
+    w.fake.mutate<Secret>(SECRETS, NS, 'gitlab-webhook', (s) => {
+      s.data = { token: b64(ROTATED_TOKEN) };
+    });
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    expect(w.catchUps.at(-1)).to.equal('prod secret-rotated');
+    w.gitlab.failures.set('GET group/app1', 503); // GitLab's API failing
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    expect(w.catchUps).to.have.length(3);
+    w.gitlab.failures.clear();
+    await w.pass('prod', ['group/app1', 'group/app2']);
+    expect(w.catchUps.at(-1)).to.equal('prod api-recovered');
+    expect(w.catchUps).to.have.length(4);
   });
 
   it("at most 5 test deliveries a minute (GitLab's limit), whatever the number of disabled hooks", async () => {

@@ -2,7 +2,7 @@ import { ConditionType } from '../api/v1alpha1/conditions.js';
 import { type GitLabFluxLink, type HookState, LINKS, type SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Secret } from '../flux/types.js';
-import { GitLabClient, type GitLabClientOptions } from '../gitlab-api/client.js';
+import { type GitLabApiFactory, GitLabConnections } from '../gitlab-api/connections.js';
 import { RequestBudget } from '../gitlab-api/pacing.js';
 import { GitLabApiError, type GitLabApi } from '../gitlab-api/types.js';
 import { isConflict, type KubeClient } from '../kube/client.js';
@@ -39,8 +39,10 @@ export const HOOKS_FINALIZER = 'fluxlink.dev/gitlab-hooks';
 const CONTROLLER = 'gitlabhooks';
 const HOOK_STATES = ['active', 'failing', 'temporarily_disabled', 'disabled', 'error'] as const;
 
-/** A link's GitLab client, made by the controller (tests pass one on a fake GitLab). */
-export type GitLabApiFactory = (options: GitLabClientOptions) => GitLabApi & { close?(): void };
+export type { GitLabApiFactory } from '../gitlab-api/connections.js';
+
+/** Why the catch-up should look at a link now (push/catch-up.ts): a push may have been missed. */
+export type HooksCatchUpReason = 'hook-trouble' | 'secret-rotated' | 'api-recovered';
 
 export interface HooksControllerDeps {
   client: KubeClient;
@@ -50,6 +52,14 @@ export interface HooksControllerDeps {
   metrics: Metrics;
   events: EventRecorder;
   gitlab?: GitLabApiFactory;
+  /** The links' GitLab clients and budgets, shared with the catch-up (made here from `gitlab` when absent). */
+  connections?: GitLabConnections;
+  /**
+   * A push may have been missed on this link: a hook found disabled, failing or re-enabled (GitLab drops events while
+   * a hook is disabled), the webhook Secret rotated (deliveries with the old token were refused meanwhile), or GitLab's
+   * API answering again after errors. main.ts hands it to the catch-up.
+   */
+  onCatchUp?: (link: string, reason: HooksCatchUpReason) => void;
   now?: () => Date;
   /** How often a link's hooks are looked at again (a hook edited or deleted by hand, a rotated webhook Secret). */
   resyncMs?: number;
@@ -79,8 +89,9 @@ interface Secrets {
  */
 export class HooksController {
   private readonly wanted = new Map<string, { uid: string; generation: number; projects: string[] }>();
-  private readonly budgets = new Map<string, RequestBudget>();
-  private readonly clients = new Map<string, { key: string; api: GitLabApi & { close?(): void } }>();
+  private readonly connections: GitLabConnections;
+  /** Links whose last pass met GitLab API errors: the next pass without any is "the API came back". */
+  private readonly apiTrouble = new Set<string>();
   /** `${link}\n${project}` → the state its hook was last seen in (a Warning Event when it gets into trouble). */
   private readonly lastStates = new Map<string, Map<string, HookState>>();
   /** `${link}\n${project}` → when a test delivery to its disabled hook was last refused. */
@@ -88,11 +99,11 @@ export class HooksController {
   /** GitLab allows 5 test deliveries a minute: one budget for the whole operator. */
   private readonly tests = new RequestBudget(TESTS_PER_MINUTE);
   private readonly now: () => Date;
-  private readonly factory: GitLabApiFactory;
 
   constructor(private readonly deps: HooksControllerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.factory = deps.gitlab ?? ((o) => new GitLabClient(o));
+    this.connections =
+      deps.connections ?? new GitLabConnections((endpoint, code) => deps.metrics.gitlabApiRequests.inc({ endpoint, code }), deps.gitlab);
   }
 
   /**
@@ -185,10 +196,27 @@ export class HooksController {
     await this.writeStatus(link, update);
     this.observe(name, outcomes);
     await this.recordChanges(link, counts);
-    await this.recordTrouble(link, outcomes);
+    const trouble = await this.recordTrouble(link, outcomes);
+    this.askCatchUp(name, outcomes, trouble, counts.reenabled, previous?.secretVersion !== undefined && secretsChanged);
     // A 429's Retry-After is kept by the link's client: the next pass waits for it before its first request.
     if (outcomes.some((o) => o.error)) return requeueAfter(this.deps.retryMs ?? 30_000);
     return requeueAfter(this.deps.resyncMs ?? 5 * 60_000);
+  }
+
+  /**
+   * Tells the catch-up when a push may have been missed: a hook newly disabled or failing, or re-enabled (events were
+   * dropped meanwhile); the webhook Secret rotated (not the first values sent); GitLab's API answering again.
+   */
+  private askCatchUp(name: string, outcomes: readonly ProjectOutcome[], trouble: number, reenabled: number, rotated: boolean): void {
+    const errors = outcomes.some((o) => o.error);
+    const recovered = !errors && this.apiTrouble.has(name);
+    if (errors) this.apiTrouble.add(name);
+    else this.apiTrouble.delete(name);
+    const ask = this.deps.onCatchUp;
+    if (!ask) return;
+    if (trouble > 0 || reenabled > 0) ask(name, 'hook-trouble');
+    else if (rotated) ask(name, 'secret-rotated');
+    else if (recovered) ask(name, 'api-recovered');
   }
 
   /** One project: list (every page) → plan → write → health, and a test delivery to re-enable a disabled hook. */
@@ -337,26 +365,14 @@ export class HooksController {
     return secrets;
   }
 
-  /** One client per link, made again when its URL, token or CA changes; the budget is the link's across clients. */
+  /** The link's client (shared with the catch-up): one budget per link across clients and callers. */
   private clientFor(link: string, spec: ValidatedLinkSpec, secrets: Secrets): GitLabApi {
-    const perMinute = spec.gitlab.api!.requestsPerMinute;
-    let budget = this.budgets.get(link);
-    if (!budget) this.budgets.set(link, (budget = new RequestBudget(perMinute)));
-    budget.perMinute = perMinute;
-    const key = JSON.stringify([spec.gitlab.url, secrets.token, secrets.ca ?? '']);
-    const known = this.clients.get(link);
-    if (known?.key === key) return known.api;
-    known?.api.close?.();
-    const options: GitLabClientOptions = {
+    return this.connections.get(link, {
       instanceURL: spec.gitlab.url,
       token: secrets.token,
-      budget,
-      onResponse: (endpoint, code) => this.deps.metrics.gitlabApiRequests.inc({ endpoint, code }),
-    };
-    if (secrets.ca !== undefined) options.ca = secrets.ca;
-    const api = this.factory(options);
-    this.clients.set(link, { key, api });
-    return api;
+      ...(secrets.ca !== undefined ? { ca: secrets.ca } : {}),
+      requestsPerMinute: spec.gitlab.api!.requestsPerMinute,
+    });
   }
 
   /** The status write, inside the link's status section on the link read again (the pass may have taken a while). */
@@ -403,11 +419,15 @@ export class HooksController {
     await this.deps.events.record(link, 'Normal', 'HooksChanged', message, this.now());
   }
 
-  /** A Warning Event for each hook GitLab has just disabled, or whose deliveries have just started failing. */
-  private async recordTrouble(link: GitLabFluxLink, outcomes: readonly ProjectOutcome[]): Promise<void> {
+  /**
+   * A Warning Event for each hook GitLab has just disabled, or whose deliveries have just started failing. Returns
+   * how many hooks changed between trouble and health either way (each is a moment a push may have been missed).
+   */
+  private async recordTrouble(link: GitLabFluxLink, outcomes: readonly ProjectOutcome[]): Promise<number> {
     const name = link.metadata.name;
     const previous = this.lastStates.get(name) ?? new Map<string, HookState>();
     const trouble = newTrouble(previous, outcomes);
+    const healed = outcomes.filter((o) => o.health?.state === 'active' && (previous.get(o.project) ?? 'active') !== 'active').length;
     this.lastStates.set(name, new Map(outcomes.flatMap((o) => (o.health ? [[o.project, o.health.state] as const] : []))));
     const say: Record<string, string> = {
       disabled: 'GitLab disabled it for good after repeated failures',
@@ -417,14 +437,14 @@ export class HooksController {
     for (const t of trouble.slice(0, 10)) {
       await this.deps.events.record(link, 'Warning', 'HookFailing', `GitLab webhook of ${t.project}: ${say[t.state]}`, this.now());
     }
+    return trouble.length + healed;
   }
 
   private forget(name: string): void {
     this.lastStates.delete(name);
     this.wanted.delete(name);
-    this.budgets.delete(name);
-    this.clients.get(name)?.api.close?.();
-    this.clients.delete(name);
+    this.apiTrouble.delete(name);
+    this.connections.forget(name);
     for (const key of this.refusedTests.keys()) if (key.startsWith(`${name}\n`)) this.refusedTests.delete(key);
     for (const state of HOOK_STATES) this.deps.metrics.gitlabHooks.remove({ link: name, state });
   }

@@ -5,7 +5,8 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { WorkQueue } from '../queue/work-queue.js';
 import type { LinkCompiler } from '../reconcile/compile.js';
-import { type GitLabApiFactory, HooksController } from './hooks-controller.js';
+import type { GitLabConnections } from '../gitlab-api/connections.js';
+import { type GitLabApiFactory, HooksController, type HooksCatchUpReason } from './hooks-controller.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
 
 export interface HooksSetupDeps {
@@ -18,6 +19,8 @@ export interface HooksSetupDeps {
   /** Start paused (leader election): only the leader talks to GitLab. */
   paused: boolean;
   gitlab?: GitLabApiFactory;
+  connections?: GitLabConnections;
+  onCatchUp?: (link: string, reason: HooksCatchUpReason) => void;
   resyncMs?: number;
 }
 
@@ -47,6 +50,8 @@ export function setupHooksController(deps: HooksSetupDeps): HooksControllerSetup
     metrics: deps.metrics,
     events: deps.events,
     ...(deps.gitlab ? { gitlab: deps.gitlab } : {}),
+    ...(deps.connections ? { connections: deps.connections } : {}),
+    ...(deps.onCatchUp ? { onCatchUp: deps.onCatchUp } : {}),
     ...(deps.resyncMs !== undefined ? { resyncMs: deps.resyncMs } : {}),
   });
   deps.metrics.initController('gitlabhooks');

@@ -1,5 +1,5 @@
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
-import { type GitLabFluxLink, LINKS, type PushRecord, type TriggerRecord } from '../api/v1alpha1/types.js';
+import { type CatchUpRecord, type GitLabFluxLink, LINKS, type PushRecord, type TriggerRecord } from '../api/v1alpha1/types.js';
 import type { KubeClient } from '../kube/client.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -15,7 +15,7 @@ export interface LinkStatusWriterDeps {
   onFlushError?: (err: unknown) => void;
 }
 
-type PushRecords = { lastPush?: PushRecord; lastTrigger?: TriggerRecord };
+type PushRecords = { lastPush?: PushRecord; lastTrigger?: TriggerRecord; lastCatchUp?: CatchUpRecord };
 
 /** Reasons of a Ready=False that a person must act on: their Events are Warnings. */
 const WARNING_REASONS: ReadonlySet<string> = new Set([
@@ -68,6 +68,11 @@ export class LinkStatusWriter {
 
   recordTrigger(link: string, record: TriggerRecord): void {
     this.hold(link, { lastTrigger: record });
+  }
+
+  /** The catch-up's record (push/catch-up.ts), batched like the push records. */
+  recordCatchUp(link: string, record: CatchUpRecord): void {
+    this.hold(link, { lastCatchUp: record });
   }
 
   /**

@@ -158,6 +158,31 @@ describe('gitlab-api client against a fake GitLab', () => {
     expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(undefined);
   });
 
+  it('branch head and tag commit: commit.id, names URL-encoded; a missing ref is undefined, a missing project an error', async () => {
+    const p = gitlab.projects.get('group/sub/app')!;
+    p.branches.set('feature/x', 'a'.repeat(40));
+    p.tags.push({ name: 'v1.0.0', commit: 'b'.repeat(40) });
+    expect(await client.branchHead('group/sub/app', 'feature/x')).to.equal('a'.repeat(40));
+    expect(await client.tagCommit('group/sub/app', 'v1.0.0')).to.equal('b'.repeat(40));
+    expect(await client.branchHead('group/sub/app', 'gone')).to.equal(undefined);
+    expect(await client.tagCommit('group/sub/app', 'gone')).to.equal(undefined);
+    expect(gitlab.requests[0]!.path).to.equal('/api/v4/projects/group%2Fsub%2Fapp/repository/branches/feature%2Fx');
+    const err = await client.branchHead('group/other', 'main').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(GitLabApiError);
+    expect((err as GitLabApiError).status).to.equal(404);
+    expect(responses).to.include('GET /projects/:id/repository/branches/:branch 200');
+    expect(responses).to.include('GET /projects/:id/repository/tags/:tag_name 404');
+  });
+
+  it('newest tag: one request ordered by update, newest first; undefined without tags', async () => {
+    const p = gitlab.projects.get('group/sub/app')!;
+    expect(await client.newestTag('group/sub/app')).to.equal(undefined);
+    p.tags.push({ name: 'v1.0.0', commit: 'a'.repeat(40) }, { name: 'v0.9.9', commit: 'b'.repeat(40) });
+    expect(await client.newestTag('group/sub/app')).to.deep.equal({ name: 'v0.9.9', commit: 'b'.repeat(40) });
+    expect(gitlab.requests.at(-1)!.query).to.deep.equal({ order_by: 'updated', sort: 'desc', per_page: '1' });
+    expect(responses.at(-1)).to.equal('GET /projects/:id/repository/tags 200');
+  });
+
   it('no answer: status 0, counted as error, without the token', async () => {
     const port = Number(new URL(gitlab.url).port);
     await gitlab.stop();

@@ -5,7 +5,7 @@ import https from 'node:https';
 import { redactPaths } from '../meta/redact.js';
 import { nextPage, redactToken, type RequestBudget, retryAfterMs } from './pacing.js';
 import type { HookWrite, ProjectHook } from '../gitlab/project-hooks.js';
-import { GitLabApiError, type GitLabApi, type TestResult } from './types.js';
+import { GitLabApiError, type GitLabApi, type GitLabRefs, type TagCommit, type TestResult } from './types.js';
 
 export interface GitLabClientOptions {
   /** The instance URL (spec.gitlab.url), with its relative root if any; `/api/v4` is appended. */
@@ -43,7 +43,7 @@ const header = (h: http.IncomingHttpHeaders, name: string) => {
   return Array.isArray(v) ? v.join(', ') : v;
 };
 
-export class GitLabClient implements GitLabApi {
+export class GitLabClient implements GitLabApi, GitLabRefs {
   private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly now: () => number;
@@ -120,6 +120,47 @@ export class GitLabClient implements GitLabApi {
       if (err instanceof GitLabApiError && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  async branchHead(project: string, branch: string): Promise<string | undefined> {
+    return this.refCommit(BRANCH, `projects/${enc(project)}/repository/branches/${enc(branch)}`, /branch not found/i);
+  }
+
+  async tagCommit(project: string, tag: string): Promise<string | undefined> {
+    return this.refCommit(TAG, `projects/${enc(project)}/repository/tags/${enc(tag)}`, /tag not found/i);
+  }
+
+  async newestTag(project: string): Promise<TagCommit | undefined> {
+    // order_by=updated (every GitLab version; `version` needs 15.x+ and is Flux's business anyway), newest first.
+    const a = await this.call('GET', TAGS, `projects/${enc(project)}/repository/tags`, {
+      order_by: 'updated',
+      sort: 'desc',
+      per_page: '1',
+    });
+    if (!Array.isArray(a.body))
+      throw new GitLabApiError(`GitLab answered GET ${TAGS} for ${project} with something other than a list`, a.status, TAGS);
+    const first = a.body[0] as { name?: unknown; commit?: { id?: unknown } } | undefined;
+    if (first === undefined) return undefined;
+    if (typeof first.name !== 'string' || typeof first.commit?.id !== 'string')
+      throw new GitLabApiError(`GitLab answered GET ${TAGS} for ${project} with a tag without name or commit`, a.status, TAGS);
+    return { name: first.name, commit: first.commit.id };
+  }
+
+  /**
+   * A branch's or tag's `commit.id` (lib/api/entities/branch.rb, tag.rb). A missing ref answers 404 "404 Branch Not
+   * Found" / "404 Tag Not Found" (lib/api/branches.rb, tags.rb not_found!); a missing project "404 Project Not Found".
+   */
+  private async refCommit(endpoint: string, path: string, missing: RegExp): Promise<string | undefined> {
+    let a: Answer;
+    try {
+      a = await this.call('GET', endpoint, path);
+    } catch (err) {
+      if (err instanceof GitLabApiError && err.status === 404 && missing.test(err.message)) return undefined;
+      throw err;
+    }
+    const id = (a.body as { commit?: { id?: unknown } } | undefined)?.commit?.id;
+    if (typeof id !== 'string') throw new GitLabApiError(`GitLab answered GET ${endpoint} without commit.id`, a.status, endpoint);
+    return id;
   }
 
   /** One call: the budget and any Retry-After waited for, 429 retried, the answer counted, errors without the token. */
@@ -211,6 +252,9 @@ const HOOKS = '/projects/:id/hooks';
 const HOOK = '/projects/:id/hooks/:hook_id';
 const TEST = '/projects/:id/hooks/:hook_id/test/:trigger';
 const EVENTS = '/projects/:id/hooks/:hook_id/events';
+const BRANCH = '/projects/:id/repository/branches/:branch';
+const TAG = '/projects/:id/repository/tags/:tag_name';
+const TAGS = '/projects/:id/repository/tags';
 
 /** A project path as GitLab's `:id` takes it: URL-encoded, `/` as %2F (docs: api/rest/index.md "Namespaced paths"). */
 const enc = (project: string) => encodeURIComponent(project);

@@ -18,6 +18,26 @@ export interface GitLabApi {
   recentHookFailures(project: string, id: number): Promise<number | undefined>;
 }
 
+/** A tag: its name and the commit it points to (GitLab's `commit.id`, an annotated tag peeled). */
+export interface TagCommit {
+  name: string;
+  commit: string;
+}
+
+/**
+ * Where a project's refs are now, for the catch-up (docs: api/branches.md, api/tags.md). Reading a repository needs
+ * Reporter; the link's token has Maintainer. A ref that does not exist is `undefined`; a project GitLab does not show
+ * the token fails the call (404 "Project Not Found").
+ */
+export interface GitLabRefs {
+  /** GET /projects/:id/repository/branches/:branch → commit.id. */
+  branchHead(project: string, branch: string): Promise<string | undefined>;
+  /** GET /projects/:id/repository/tags/:tag_name → commit.id. */
+  tagCommit(project: string, tag: string): Promise<string | undefined>;
+  /** GET /projects/:id/repository/tags?order_by=updated&sort=desc&per_page=1: the most recently updated tag. */
+  newestTag(project: string): Promise<TagCommit | undefined>;
+}
+
 /** Why a GitLab API call failed, without the token: the HTTP status (0: no answer), the endpoint, GitLab's message. */
 export class GitLabApiError extends Error {
   constructor(

@@ -30,13 +30,16 @@ describe('slim (what the caches keep)', () => {
     expect(receiver.metadata).to.have.property('managedFields');
   });
 
-  it('slimGitRepository keeps identity, labels, generation, deletion and spec; drops status, annotations and managedFields', () => {
+  it("slimGitRepository keeps identity, labels, generation, deletion, spec and the artifact's revision; drops the rest of status, annotations and managedFields", () => {
     const repo = {
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'GitRepository',
       metadata: { ...metadata },
       spec: { url: 'https://gitlab.example/a/b.git', ref: { branch: 'main' } },
-      status: { artifact: { revision: 'main@sha1:abc' } },
+      status: {
+        artifact: { revision: 'main@sha1:abc', digest: 'sha256:def', url: 'http://source-controller/x.tar.gz' },
+        conditions: [{ type: 'Ready', status: 'True' }],
+      },
     } as GitRepository;
     expect(slimGitRepository(repo)).to.deep.equal({
       apiVersion: 'source.toolkit.fluxcd.io/v1',
@@ -51,7 +54,9 @@ describe('slim (what the caches keep)', () => {
         deletionTimestamp: '2026-11-24T00:00:00Z',
       },
       spec: { url: 'https://gitlab.example/a/b.git', ref: { branch: 'main' } },
+      status: { artifact: { revision: 'main@sha1:abc' } },
     });
+    expect(slimGitRepository({ ...repo, status: {} })).to.not.have.property('status');
   });
 
   it('slimNamespace keeps the name, labels and resourceVersion only', () => {

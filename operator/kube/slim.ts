@@ -11,16 +11,18 @@ export function withoutManagedFields<T extends KubeObject>(obj: T): T {
 }
 
 /**
- * A GitRepository is read for its identity, labels and spec only (claims, the push index, owner references).
- * Its status changes with every fetch, and its annotations can hold kubectl's last-applied copy of the whole
- * object: neither is kept.
+ * A GitRepository is read for its identity, labels and spec (claims, the push index, owner references) and the
+ * revision of its artifact (the catch-up compares it with GitLab: push/catch-up.ts). The rest of its status and
+ * its annotations (which can hold kubectl's last-applied copy of the whole object) are not kept.
  */
 export function slimGitRepository<T extends KubeObject>(repo: T): T {
+  const revision = (repo as { status?: { artifact?: { revision?: unknown } } }).status?.artifact?.revision;
   return {
     apiVersion: repo.apiVersion,
     kind: repo.kind,
     metadata: metadataWithout(repo, ['managedFields', 'annotations']),
     spec: repo.spec,
+    ...(typeof revision === 'string' ? { status: { artifact: { revision } } } : {}),
   } as KubeObject as T;
 }
 

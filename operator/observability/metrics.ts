@@ -120,6 +120,18 @@ export class Metrics {
     labelNames: ['endpoint', 'code'],
     registers: [this.registry],
   });
+  readonly catchUpTriggers = new client.Counter({
+    name: 'fluxlink_catchup_triggers_total',
+    help: 'GitRepositories the catch-up triggered (behind their ref in GitLab), by why the catch-up ran (start, leader, hook-trouble, secret-rotated, api-recovered, sweep).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly catchUpRuns = new client.Counter({
+    name: 'fluxlink_catchup_runs_total',
+    help: 'Catch-ups of a link by reason and result (ok, error: some GitLab request or the token failed).',
+    labelNames: ['reason', 'result'],
+    registers: [this.registry],
+  });
   readonly gitlabHooks = new client.Gauge({
     name: 'fluxlink_gitlab_hooks',
     help: "This link's GitLab project webhooks by state (active, failing, temporarily_disabled, disabled, error), as last seen.",

@@ -94,12 +94,13 @@ export class PushService {
     return this.deps.index.link(name)?.matcher.spec;
   }
 
-  private enqueue(linkName: string, push: Push, target: Target, webhookAt: bigint): void {
+  /** `fromWebhook`: the dispatch latency histogram is the webhook's (a catch-up has no webhook to time from). */
+  private enqueue(linkName: string, push: Push, target: Target, webhookAt: bigint, fromWebhook = true): 'queued' | 'coalesced' | 'dropped' {
     const { metrics, log } = this.deps;
     const received = process.hrtime.bigint();
     // The operator's added latency: webhook in → first Receiver request out (retries are Flux's downtime, not ours).
     const onSend = (attempt: number) => {
-      if (attempt === 1) metrics.triggerDispatchSeconds.observe(Number(process.hrtime.bigint() - webhookAt) / 1e9);
+      if (attempt === 1 && fromWebhook) metrics.triggerDispatchSeconds.observe(Number(process.hrtime.bigint() - webhookAt) / 1e9);
     };
     const key = `${target.namespace}/${target.receiver}`;
     const body = JSON.stringify({
@@ -149,6 +150,25 @@ export class PushService {
       metrics.triggersDropped.inc();
       log.warn('trigger queue full: push dropped (spec.interval will pick it up)', { link: linkName, project: target.project });
     }
+    return result;
+  }
+
+  /**
+   * The catch-up's trigger (push/catch-up.ts): the GitRepository is behind its ref in GitLab, so its Receiver is
+   * called exactly as for a webhook (same queue, coalescing, Receiver call, lastTrigger). The body names the project
+   * and the GitRepository's ref; `after` is empty (Flux fetches the ref's head itself).
+   */
+  triggerCatchUp(linkName: string, target: Target, tag: boolean): 'queued' | 'coalesced' | 'dropped' {
+    const ref = target.ref?.name ?? (tag ? `refs/tags/${target.ref?.tag ?? ''}` : `refs/heads/${target.ref?.branch || 'master'}`);
+    const push: Push = {
+      kind: 'push',
+      project: target.project,
+      ref,
+      after: '',
+      deleted: false,
+      event: tag ? 'Tag Push Hook' : 'Push Hook',
+    };
+    return this.enqueue(linkName, push, target, process.hrtime.bigint(), false);
   }
 
   /** Ends when the queued triggers are done (their records are then with the status writer). */

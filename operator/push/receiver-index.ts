@@ -53,6 +53,12 @@ export class ReceiverIndex {
     return this.entries.get(name);
   }
 
+  /** Names of the links with a valid spec. */
+  linkNames(): string[] {
+    this.rebuildIfStale();
+    return [...this.entries.keys()];
+  }
+
   lookup(linkName: string, project: string): Target[] {
     return this.link(linkName)?.byProject.get(normalizeProject(project)) ?? [];
   }

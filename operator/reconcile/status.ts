@@ -1,5 +1,13 @@
 import { ConditionType, Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
-import type { Condition, GitLabFluxLinkStatus, HooksStatus, PushRecord, RepositoryEntry, TriggerRecord } from '../api/v1alpha1/types.js';
+import type {
+  CatchUpRecord,
+  Condition,
+  GitLabFluxLinkStatus,
+  HooksStatus,
+  PushRecord,
+  RepositoryEntry,
+  TriggerRecord,
+} from '../api/v1alpha1/types.js';
 import { sameValue } from './same-value.js';
 
 /**
@@ -32,6 +40,7 @@ export interface StatusUpdate {
   repositories?: { total: number; ready: number; conflicts: number; entries: RepositoryEntry[] };
   lastPush?: PushRecord;
   lastTrigger?: TriggerRecord;
+  lastCatchUp?: CatchUpRecord;
   /** The hooks controller's detail; null removes it (the link has no spec.gitlab.api any more). */
   hooks?: HooksStatus | null;
 }
@@ -107,6 +116,7 @@ export function nextStatus(
     }
     if (u.lastPush) status.lastPush = u.lastPush;
     if (u.lastTrigger) status.lastTrigger = u.lastTrigger;
+    if (u.lastCatchUp) status.lastCatchUp = u.lastCatchUp;
     if (u.hooks === null) delete status.hooks;
     else if (u.hooks) status.hooks = u.hooks;
   }

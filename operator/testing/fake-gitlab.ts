@@ -39,6 +39,10 @@ export interface FakeProject {
   hooks: FakeHook[];
   /** The access level of each token on this project: 40 Maintainer, 30 Developer; absent: cannot see it. */
   access: Map<string, number>;
+  /** Branch name → head commit. */
+  branches: Map<string, string>;
+  /** Tags, oldest first (GitLab's `order_by=updated`: the last is the newest). */
+  tags: Array<{ name: string; commit: string }>;
 }
 
 export interface FakeGitLabVersion {
@@ -100,7 +104,14 @@ export class FakeGitLab {
   now = () => Date.now();
 
   addProject(path: string, access: Record<string, number>): FakeProject {
-    const p: FakeProject = { id: this.nextProjectId++, path, hooks: [], access: new Map(Object.entries(access)) };
+    const p: FakeProject = {
+      id: this.nextProjectId++,
+      path,
+      hooks: [],
+      access: new Map(Object.entries(access)),
+      branches: new Map(),
+      tags: [],
+    };
     this.projects.set(path, p);
     return p;
   }
@@ -197,6 +208,9 @@ export class FakeGitLab {
     const known = [...this.projects.values()].some((p) => p.access.has(token)) || token === 'no-projects-token';
     if (!token || !known) return send(401, { message: '401 Unauthorized' });
 
+    const repo = /^\/api\/v4\/projects\/([^/]+)\/repository\/(branches|tags)(?:\/([^/]+))?$/.exec((req.url ?? '').split('?')[0]!);
+    if (repo) return this.repository(send, token, query, decodeURIComponent(repo[1]!), repo[2]!, repo[3]);
+
     // /api/v4/projects/:id/hooks[/:hook_id[/test/:trigger | /events]]; `:id` arrives URL-encoded (%2F) in the raw path.
     const m = /^\/api\/v4\/projects\/([^/]+)\/hooks(?:\/([^/]+)(?:\/(test\/[a-z_]+|events))?)?$/.exec((req.url ?? '').split('?')[0]!);
     if (!m) return send(404, { error: '404 Not Found' });
@@ -284,5 +298,44 @@ export class FakeGitLab {
       return send(hook === undefined ? 201 : 200, this.entity(project, target));
     }
     return send(405, { error: '405 Not Allowed' });
+  }
+
+  /**
+   * Branches and tags (docs: api/branches.md, api/tags.md; lib/api/branches.rb, lib/api/tags.rb): a branch or tag by
+   * name → `{name, commit: {id}}`, or 404 "404 Branch Not Found" / "404 Tag Not Found"; the tag list honours
+   * `order_by=updated&sort=desc` and `per_page`. Reading the repository needs Reporter (20).
+   */
+  private repository(
+    send: (status: number, payload?: unknown) => void,
+    token: string,
+    query: Record<string, string>,
+    id: string,
+    kind: string,
+    name: string | undefined,
+  ): void {
+    const project = [...this.projects.values()].find((p) => p.path === id || String(p.id) === id);
+    if (!project || !project.access.has(token)) return send(404, { message: '404 Project Not Found' });
+    if ((project.access.get(token) ?? 0) < 20) return send(403, { message: '403 Forbidden' });
+    const failure = this.failures.get(`GET ${project.path}`);
+    if (failure !== undefined) return send(failure, { message: `${failure} failure for the test` });
+    if (kind === 'branches' && name !== undefined) {
+      const b = decodeURIComponent(name);
+      const head = project.branches.get(b);
+      return head === undefined ? send(404, { message: '404 Branch Not Found' }) : send(200, { name: b, commit: { id: head } });
+    }
+    if (kind === 'tags' && name !== undefined) {
+      const t = project.tags.find((x) => x.name === decodeURIComponent(name));
+      return t === undefined ? send(404, { message: '404 Tag Not Found' }) : send(200, { name: t.name, commit: { id: t.commit } });
+    }
+    if (kind === 'tags') {
+      const newestFirst = query['order_by'] === 'updated' && query['sort'] === 'desc';
+      const all = newestFirst ? [...project.tags].reverse() : [...project.tags];
+      const perPage = Math.min(Math.max(Number(query['per_page'] ?? 20) || 20, 1), 100);
+      return send(
+        200,
+        all.slice(0, perPage).map((t) => ({ name: t.name, commit: { id: t.commit } })),
+      );
+    }
+    return send(404, { error: '404 Not Found' });
   }
 }

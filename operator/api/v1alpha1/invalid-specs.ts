@@ -452,6 +452,26 @@ export const INVALID_SPECS: InvalidSpec[] = [
     field: 'spec.gitlab.api.requestsPerMinute',
   },
   {
+    story: 'gitlab.api.sweepInterval under a minute',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, sweepInterval: '30s' }),
+    field: 'spec.gitlab.api.sweepInterval',
+  },
+  {
+    story: 'gitlab.api.sweepInterval over a day',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, sweepInterval: '25h' }),
+    field: 'spec.gitlab.api.sweepInterval',
+  },
+  {
+    story: 'gitlab.api.sweepInterval is not a duration',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, sweepInterval: '5 minutes' }),
+    field: 'spec.gitlab.api.sweepInterval',
+  },
+  {
+    story: 'gitlab.api.sweepInterval is a number',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, sweepInterval: 300 }),
+    field: 'spec.gitlab.api.sweepInterval',
+  },
+  {
     story: 'webhook.url without gitlab.api',
     spec: { ...validMinimalSpec(), webhook: { ...(validMinimalSpec()['webhook'] as Obj), url: 'https://hooks.example.com/hooks/x' } },
     field: 'spec.webhook.url',

@@ -53,6 +53,13 @@ export interface GitLabSpec {
 export const DEFAULT_REQUESTS_PER_MINUTE = 300;
 export const MAX_REQUESTS_PER_MINUTE = 2000;
 export const DEFAULT_CA_KEY = 'ca.crt';
+/**
+ * spec.gitlab.api.sweepInterval: how often every linked GitRepository is compared with its ref in GitLab (the safety
+ * net for pushes no webhook announced, and the delivery of an outbound-only link). Default 5m, at least 1m, at most 24h.
+ */
+export const DEFAULT_SWEEP_INTERVAL = '5m';
+export const MIN_SWEEP_INTERVAL_MS = 60_000;
+export const MAX_SWEEP_INTERVAL_MS = 24 * 3_600_000;
 
 export interface GitLabApiSpec {
   /** Secret with a GitLab access token (`api` scope, Maintainer on the projects); key defaults to `token`. */
@@ -61,6 +68,8 @@ export interface GitLabApiSpec {
   caSecretRef?: SecretKeyRef;
   /** This link's GitLab API budget, requests a minute (1..2000, default 300). */
   requestsPerMinute?: number;
+  /** How often the operator compares every linked GitRepository with its ref in GitLab (Go duration, 1m..24h, default 5m). */
+  sweepInterval?: string;
 }
 
 export interface ReceiverSpec {
@@ -144,6 +153,21 @@ export interface TriggerRecord {
   at: string;
 }
 
+/** The link's last catch-up: GitRepositories compared with their ref in GitLab, and those triggered. */
+export interface CatchUpRecord {
+  /** Why it ran: start, leader, hook-trouble, secret-rotated, api-recovered, sweep. */
+  reason: string;
+  at: string;
+  /** GitRepositories looked at. */
+  checked: number;
+  /** Of those, triggered (behind their ref in GitLab, or one GitLab's API cannot answer for). */
+  triggered: number;
+  /** GitLab requests made. */
+  requests: number;
+  /** What failed (never a token); the next catch-up comes sooner. */
+  error?: string;
+}
+
 export interface GitLabFluxLinkStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -157,6 +181,8 @@ export interface GitLabFluxLinkStatus {
   entries?: RepositoryEntry[];
   lastPush?: PushRecord;
   lastTrigger?: TriggerRecord;
+  /** The last catch-up (only with spec.gitlab.api). */
+  lastCatchUp?: CatchUpRecord;
   /** The GitLab webhooks the operator registers for this link (only with spec.gitlab.api). */
   hooks?: HooksStatus;
 }

@@ -252,7 +252,7 @@ describe('api/v1alpha1 validation', () => {
       >;
       expect(Object.keys(full)).to.have.members(Object.keys(specSchema.properties!));
       expect(full['gitlab']).to.have.keys('url', 'sshHosts', 'api');
-      expect(full['gitlab']['api']).to.have.keys('tokenSecretRef', 'caSecretRef', 'requestsPerMinute');
+      expect(full['gitlab']['api']).to.have.keys('tokenSecretRef', 'caSecretRef', 'requestsPerMinute', 'sweepInterval');
       expect(full['webhook']).to.have.keys('secretRef', 'url');
       expect(full['receiver']).to.have.keys('endpoint', 'type', 'interval');
       expect(full['trust']).to.include.keys('namespaceSelector', 'projects', 'namespaceProjects');
@@ -313,6 +313,11 @@ describe('api/v1alpha1 validation', () => {
       expect(at('gitlab.api.tokenSecretRef.key').default).to.equal('token');
       expect(at('gitlab.api.caSecretRef.key').default).to.equal(DEFAULT_CA_KEY);
       expect(at('gitlab.api.requestsPerMinute')).to.deep.include({ default: DEFAULT_REQUESTS_PER_MINUTE, minimum: 1, maximum: 2000 });
+      expect(at('gitlab.api.sweepInterval')).to.deep.include({ default: '5m', pattern: INTERVAL_REGEX, maxLength: 32 });
+      expect(at('gitlab.api.sweepInterval')['x-kubernetes-validations']!.map((r) => r.rule)).to.deep.equal([
+        "duration(self) >= duration('1m')",
+        "duration(self) <= duration('24h')",
+      ]);
       expect(at('gitlab.api.tokenSecretRef.name').pattern).to.equal(DNS_SUBDOMAIN_REGEX);
       expect(at('gitlab.api.caSecretRef.namespace').pattern).to.equal(DNS_LABEL_REGEX);
       // The suffix rule needs metadata.name: it sits on the root, beside the name-length rule.
@@ -331,6 +336,7 @@ describe('api/v1alpha1 validation', () => {
       expect((validated as { spec: ValidatedLinkSpec }).spec.gitlab.api).to.deep.equal({
         tokenSecretRef: { namespace: 'ns', name: 'gitlab-api', key: 'token' },
         requestsPerMinute: DEFAULT_REQUESTS_PER_MINUTE,
+        sweepInterval: '5m',
       });
       const other = validateLinkSpec(structuredClone(input), 'two');
       expect(other).to.have.property('errors');
@@ -518,6 +524,7 @@ describe('api/v1alpha1 validation', () => {
         'entries',
         'lastPush',
         'lastTrigger',
+        'lastCatchUp',
         'hooks',
       ]);
       const conditions = status.properties!['conditions']!;

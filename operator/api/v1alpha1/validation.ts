@@ -31,6 +31,9 @@ import { isIPv6 } from 'node:net';
 import { validatePattern } from '../../gitlab/project-patterns.js';
 import {
   DEFAULT_CA_KEY,
+  DEFAULT_SWEEP_INTERVAL,
+  MAX_SWEEP_INTERVAL_MS,
+  MIN_SWEEP_INTERVAL_MS,
   DEFAULT_PROJECT_PATTERNS,
   DEFAULT_REQUESTS_PER_MINUTE,
   MAX_REQUESTS_PER_MINUTE,
@@ -159,6 +162,21 @@ export interface ValidatedApiSpec {
   tokenSecretRef: Required<SecretKeyRef>;
   caSecretRef?: Required<SecretKeyRef>;
   requestsPerMinute: number;
+  /** Go duration, 1m..24h (default 5m); `durationMs` reads it. */
+  sweepInterval: string;
+}
+
+/** Go duration (units ms, s, m, h, decimals allowed, as INTERVAL_REGEX) in milliseconds; undefined if unreadable. */
+export function durationMs(value: string): number | undefined {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let end = 0;
+  for (let m = re.exec(value); m; m = re.exec(value)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    end = re.lastIndex;
+  }
+  return value.length > 0 && end === value.length ? Math.round(total) : undefined;
 }
 
 export type LinkSpecValidation = { spec: ValidatedLinkSpec } | { errors: FieldError[] };
@@ -532,6 +550,17 @@ export class GitLabApiSpecDto {
     message: (a) => `must be at most ${MAX_REQUESTS_PER_MINUTE} (GitLab.com allows 2,000 a minute per user), got ${show(a.value)}`,
   })
   requestsPerMinute?: number;
+
+  @IsOptional()
+  @Check((v) => {
+    if (typeof v !== 'string') return mustBeString(v);
+    const ms = v.length > LIMITS.interval ? undefined : durationMs(v);
+    if (ms === undefined) return `${show(v)} is not a duration such as 30s, 5m or 1h30m (units ms, s, m, h)`;
+    if (ms < MIN_SWEEP_INTERVAL_MS) return `must be at least 1m (each sweep costs GitLab requests), got ${show(v)}`;
+    if (ms > MAX_SWEEP_INTERVAL_MS) return `must be at most 24h, got ${show(v)}`;
+    return undefined;
+  })
+  sweepInterval?: string;
 }
 
 export class GitLabSpecDto {
@@ -550,7 +579,7 @@ export class GitLabSpecDto {
   sshHosts?: string[];
 
   @IsOptional()
-  @Check(mustBeObject('an object with tokenSecretRef (and optionally caSecretRef, requestsPerMinute)'))
+  @Check(mustBeObject('an object with tokenSecretRef (and optionally caSecretRef, requestsPerMinute, sweepInterval)'))
   @ValidateNested()
   @Type(() => GitLabApiSpecDto)
   api?: GitLabApiSpecDto;
@@ -807,6 +836,7 @@ function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
     const api: ValidatedApiSpec = {
       tokenSecretRef: secretRef(d.gitlab.api.tokenSecretRef),
       requestsPerMinute: d.gitlab.api.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE,
+      sweepInterval: d.gitlab.api.sweepInterval ?? DEFAULT_SWEEP_INTERVAL,
     };
     if (d.gitlab.api.caSecretRef !== undefined) api.caSecretRef = secretRef(d.gitlab.api.caSecretRef, DEFAULT_CA_KEY);
     gitlab.api = api;
