@@ -285,4 +285,34 @@ describe('e2e/gitlab git server', function () {
     await git(['ls-remote', `${server.baseURL}/group/sub/nope.git`], { env }).catch(() => (failed = true));
     expect(failed).to.equal(true);
   });
+
+  it('delivers only to loopback: a hook to any other host is refused before connecting and counted as a failure', async () => {
+    await server.createProject('loop/proj');
+    const port = new URL(receiver.url).port;
+    for (const url of [
+      'http://10.255.255.1/hook',
+      'https://example.com/hook',
+      'http://[2001:db8::1]/hook',
+      `http://localhost:${port}/hook`,
+    ])
+      server.gitlab.addHook('loop/proj', { url, token: TOKEN, push_events: true });
+    const before = server.deliveries.length;
+    await pushCommit(server, 'loop/proj', { files: { l: '1' } });
+    await server.idle();
+    const attempts = server.deliveries.slice(before).filter((d) => d.hookId !== undefined);
+    expect(attempts.map((d) => [new URL(d.url).hostname, d.status])).to.deep.equal([
+      ['10.255.255.1', 'error'],
+      ['example.com', 'error'],
+      ['[2001:db8::1]', 'error'],
+      ['localhost', 200],
+    ]);
+    for (const d of attempts.slice(0, 3)) {
+      expect(d.error).to.match(/is not a loopback address/);
+      expect(d.durationMs, 'refused without a connection attempt').to.be.below(50);
+    }
+    // The refusals count as failures, as GitLab counts an unreachable receiver.
+    expect(server.gitlab.hooksOf('loop/proj').map((h) => h.failure.recentFailures)).to.deep.equal([1, 1, 1, 0]);
+    // The instance-wide hook delivered too; the loopback project hook reached the receiver by name.
+    expect(receiver.requests.filter((r) => r.body.project.path_with_namespace === 'loop/proj')).to.have.length(2);
+  });
 });

@@ -17,6 +17,7 @@ import {
   validBranchFilter,
 } from './hooks-store.js';
 import { paginate, parsePagination } from './pagination.js';
+import { loopbackAddress } from './webhook.js';
 import { matchesSearch, orderTags, type TagHead } from './repository.js';
 
 const MIN = 60_000;
@@ -320,5 +321,28 @@ describe('e2e/gitlab routes and versions', () => {
     expect(names(orderTags(tags, 'version', 'desc'))).to.deep.equal(['v1.10', 'v1.9', 'v1.2']);
     expect(orderTags(tags, 'size', null)).to.deep.equal({ error: 'order_by does not have a valid value' });
     expect(['^v1', '9$', '1.1', '^v1.9$'].map((s) => tags.filter((t) => matchesSearch(t.name, s)).length)).to.deep.equal([3, 1, 1, 1]);
+  });
+});
+
+describe('e2e/gitlab deliveries go to loopback only', () => {
+  it('connects to 127.0.0.0/8, ::1 and localhost (pinned to 127.0.0.1); nothing else', () => {
+    const of = (url: string) => loopbackAddress(new URL(url).hostname);
+    expect(of('http://127.0.0.1:8080/hooks/x')).to.equal('127.0.0.1');
+    expect(of('http://127.1.2.3/')).to.equal('127.1.2.3');
+    expect(of('http://2130706433/')).to.equal('127.0.0.1'); // URL normalizes the integer form
+    expect(of('http://[::1]:9/')).to.equal('::1');
+    expect(of('http://[0:0:0:0:0:0:0:1]/')).to.equal('::1');
+    expect(of('http://LocalHost/')).to.equal('127.0.0.1');
+    for (const url of [
+      'http://10.0.0.1/',
+      'http://0.0.0.0/',
+      'http://169.254.169.254/',
+      'http://[::ffff:127.0.0.1]/', // mapped: refused rather than reasoned about
+      'http://[2001:db8::1]/',
+      'https://gitlab.example.com/',
+      'http://127.0.0.1.nip.io/',
+      'http://localhost.example.com/',
+    ])
+      expect(of(url), url).to.equal(undefined);
   });
 });

@@ -1,8 +1,10 @@
 // What GitLab sends on a push: which ref changes produce a webhook, the payload
 // (Gitlab::DataBuilder::Push), the headers, the optional Standard Webhooks signature, and one bounded POST.
 import { createHmac } from 'node:crypto';
+import type { LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { git, ZERO_SHA } from './git-exec.js';
 
 export interface WebhookTarget {
@@ -208,6 +210,19 @@ export function standardWebhookSignature(key: string, id: string, timestamp: num
   return `v1,${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
+/**
+ * The address to connect to when `hostname` (as URL.hostname gives it) is loopback: 127.0.0.0/8, ::1 or
+ * `localhost` (RFC 6761: always loopback; pinned to 127.0.0.1, never looked up).
+ * Anything else is undefined: a hook may hold any URL (GitLab stores it), but this emulator delivers only to
+ * this machine, so no test can send traffic elsewhere whatever URL it registers.
+ */
+export function loopbackAddress(hostname: string): string | undefined {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === 'localhost.') return '127.0.0.1';
+  if (net.isIPv4(host)) return host.startsWith('127.') ? host : undefined;
+  return host === '::1' ? host : undefined; // URL writes every IPv6 loopback form as ::1
+}
+
 /** What a receiver answered: status, headers and (the first 8 KiB of) the body, as WebHookService logs them. */
 export interface HookAnswer {
   status: number;
@@ -224,10 +239,19 @@ const RESPONSE_BODY_LOG_BYTES = 8 * 1024;
 export function postHook(url: string, headers: Record<string, string>, body: string): Promise<HookAnswer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new Error(`unsupported URL scheme ${u.protocol}`));
+  const address = loopbackAddress(u.hostname);
+  if (address === undefined) {
+    return Promise.reject(new Error(`refused: ${u.hostname} is not a loopback address (the test ground sends nothing off this machine)`));
+  }
   return new Promise((resolve, reject) => {
     const req = (u.protocol === 'https:' ? https : http).request(u, {
       method: 'POST',
       agent: false,
+      // Connect to the checked address itself: no name lookup can lead elsewhere.
+      lookup: (_host, opts, cb) =>
+        opts.all
+          ? (cb as unknown as (e: null, a: LookupAddress[]) => void)(null, [{ address, family: net.isIP(address) }])
+          : cb(null, address, net.isIP(address)),
       headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
     });
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${HOOK_TIMEOUT_MS} ms`)), HOOK_TIMEOUT_MS);

@@ -2,13 +2,14 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { testEnv } from '../hooks.js';
+import { knownSecrets } from '../support/gitlab-hooks.js';
 import type { TestEnv } from '../testenv/index.js';
 
 /**
  * Runs last (file order): what the operator wrote during the whole e2e run must contain no webhook path, no
  * service-proxy path (what follows `/proxy` is a webhook path), no signature and no token — its logs, the
  * status of every GitLabFluxLink and every Event in the cluster. The tokens are the ones the suites used and
- * every Receiver token still stored.
+ * every Receiver token still stored, and every GitLab API token and webhook token the hooks suites handed out.
  */
 describe('secrets never reach the operator logs, link status or Events', () => {
   let env: TestEnv;
@@ -24,6 +25,8 @@ describe('secrets never reach the operator logs, link status or Events', () => {
       'push-e2e-webhook-token-0123456789',
       'outage-e2e-webhook-token-0123456789',
       'receiver-status-e2e-webhook-token-0123456789',
+      // GitLab API tokens and webhook tokens the suites of operator-registered hooks gave the operator.
+      ...knownSecrets,
       ...secrets,
     ];
   });

@@ -153,7 +153,7 @@ describe('gitlab-api client against a fake GitLab', () => {
     expect(await client.testProjectHook('group/sub/app', ok.id)).to.equal('delivered');
     expect(ok.alertStatus).to.equal('executable');
     expect(await client.testProjectHook('group/sub/app', failing.id)).to.equal('refused');
-    expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(2);
+    expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(1); // the newest (500), before a 200
     gitlab.version.events = false;
     expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(undefined);
   });
@@ -181,6 +181,16 @@ describe('gitlab-api client against a fake GitLab', () => {
     expect(await client.newestTag('group/sub/app')).to.deep.equal({ name: 'v0.9.9', commit: 'b'.repeat(40) });
     expect(gitlab.requests.at(-1)!.query).to.deep.equal({ order_by: 'updated', sort: 'desc', per_page: '1' });
     expect(responses.at(-1)).to.equal('GET /projects/:id/repository/tags 200');
+  });
+
+  it('recent failures are the failed deliveries since the last success: a hook answered 2xx again is not failing', async () => {
+    const hook = gitlab.addHook('group/sub/app', 'https://hooks.example.com/hooks/a');
+    hook.deliveries = [201, 500, 503, 404, 500]; // newest first: re-enabled by a test delivery after 4 failures
+    expect(await client.recentHookFailures('group/sub/app', hook.id)).to.equal(0);
+    hook.deliveries = [500, 404, 200, 500];
+    expect(await client.recentHookFailures('group/sub/app', hook.id)).to.equal(2);
+    hook.deliveries = [];
+    expect(await client.recentHookFailures('group/sub/app', hook.id)).to.equal(0);
   });
 
   it('no answer: status 0, counted as error, without the token', async () => {

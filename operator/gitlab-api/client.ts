@@ -114,7 +114,11 @@ export class GitLabClient implements GitLabApi, GitLabRefs {
     try {
       const a = await this.call('GET', EVENTS, `projects/${enc(project)}/hooks/${id}/events`, { per_page: '20' });
       if (!Array.isArray(a.body)) return undefined;
-      return (a.body as Array<{ response_status?: unknown }>).filter((e) => !/^2[0-9][0-9]$/.test(String(e.response_status ?? ''))).length;
+      // Newest first (WebHookLog.recent orders by created_at desc): only the failures since the last 2xx count, so
+      // a hook that answers again (a test delivery that re-enabled it included) is not reported failing for days.
+      const events = a.body as Array<{ response_status?: unknown }>;
+      const lastSuccess = events.findIndex((e) => /^2[0-9][0-9]$/.test(String(e.response_status ?? '')));
+      return lastSuccess === -1 ? events.length : lastSuccess;
     } catch (err) {
       // Before 17.3 the endpoint does not exist: 404 without a hook message (the hook itself was just listed).
       if (err instanceof GitLabApiError && err.status === 404) return undefined;

@@ -14,7 +14,7 @@ export interface GitLabApi {
   deleteProjectHook(project: string, id: number): Promise<void>;
   /** POST …/hooks/:id/test/push_events (16.11+; 5 a minute). */
   testProjectHook(project: string, id: number): Promise<TestResult>;
-  /** Failed deliveries among the most recent ones (…/hooks/:id/events, 17.3+); undefined where the API has no such endpoint. */
+  /** Failed deliveries since the last 2xx (…/hooks/:id/events, 17.3+, newest first); undefined where the API has no such endpoint. */
   recentHookFailures(project: string, id: number): Promise<number | undefined>;
 }
 

@@ -88,6 +88,19 @@ describe('secret-reader: SecretReader', () => {
     expect(k.gets).to.have.length(2);
   });
 
+  it('maxAgeMs: a value older than that is read again for this call (a rotation just made), one GET for concurrent calls', async () => {
+    const { k, clock, reader } = await readOnce('old', 10_000);
+    k.store.set('gitlab-flux-link/hook-token', secretObj('gitlab-flux-link', 'hook-token', { token: 'new' }));
+    clock.t = 500;
+    expect(await reader.value(ref(), { maxAgeMs: 1_000 }), 'younger than maxAgeMs: the cache').to.equal('old');
+    clock.t = 1_200;
+    const both = await Promise.all([reader.value(ref(), { maxAgeMs: 1_000 }), reader.value(ref(), { maxAgeMs: 1_000 })]);
+    expect(both).to.deep.equal(['new', 'new']);
+    expect(k.gets).to.have.length(2);
+    expect(await reader.value(ref()), 'the fresh value is cached for everyone').to.equal('new');
+    expect(k.gets).to.have.length(2);
+  });
+
   it('shares one GET between keys of the same Secret, and reads different Secrets separately', async () => {
     const k = secretsClient([
       secretObj('gitlab-flux-link', 'hook-token', { token: 'abc', key: 'k' }),

@@ -49,11 +49,16 @@ export class SecretReader {
     private readonly errorTtlMs = DEFAULT_ERROR_TTL_MS,
   ) {}
 
-  async value(ref: SecretKeyLocation): Promise<string | undefined> {
+  /**
+   * `maxAgeMs` (below the TTL): for this call, a cached value older than that is read again; a webhook whose token
+   * does not match asks so, in case the Secret was just rotated (its concurrent callers share the one GET).
+   */
+  async value(ref: SecretKeyLocation, opts: { maxAgeMs?: number } = {}): Promise<string | undefined> {
     const id = `${ref.namespace}/${ref.name}`;
     let entry = this.cache.get(id);
     const now = this.now();
-    if (!entry || (entry.failedAt !== undefined ? now - entry.failedAt > this.errorTtlMs : now - entry.at > this.ttlMs))
+    const maxAgeMs = Math.min(opts.maxAgeMs ?? this.ttlMs, this.ttlMs);
+    if (!entry || (entry.failedAt !== undefined ? now - entry.failedAt > this.errorTtlMs : now - entry.at > maxAgeMs))
       entry = this.read(id, ref);
     else if (entry.failedAt === undefined && now - entry.at > this.ttlMs / 2) this.refreshAhead(id, ref, entry);
     let secret: Secret | undefined;

@@ -65,7 +65,7 @@ export class PushService {
     this.route = webhookRoute({
       log,
       linkSpec: (name) => this.spec(name),
-      secretValue: (ref) => secrets.value(ref),
+      secretValue: (ref, opts) => secrets.value(ref, opts),
       projectAllowed: (link, project) => deps.index.link(link)?.matcher.projects.matches(project) ?? false,
       targets: (link, project) => deps.index.lookup(link, project),
       enqueue: (link, push, target, receivedAt) => this.enqueue(link, push, target, receivedAt),

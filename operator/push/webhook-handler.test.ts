@@ -55,6 +55,9 @@ interface Fixture {
   enqueueHook?: (link: string, push: Push, target: Target) => void;
   /** When set, secret reads wait for it. */
   secretGate?: Promise<void>;
+  /** The webhook token as a fresh read (maxAgeMs) sees it: rotated since the cached value was read. */
+  rotatedToken?: string;
+  freshReads?: number;
 }
 
 function fixture(): Fixture {
@@ -83,9 +86,11 @@ function deps(f: Fixture): WebhookDeps {
   return {
     log,
     linkSpec: (name) => f.links.get(name),
-    secretValue: async (ref: Required<SecretKeyRef>) => {
+    secretValue: async (ref: Required<SecretKeyRef>, opts?: { maxAgeMs?: number }) => {
       f.secretReads++;
       await f.secretGate;
+      if (opts?.maxAgeMs !== undefined) f.freshReads = (f.freshReads ?? 0) + 1;
+      if (opts?.maxAgeMs !== undefined && f.rotatedToken !== undefined && ref.key === 'token') return f.rotatedToken;
       return f.secrets.get(`${ref.namespace}/${ref.name}/${ref.key}`);
     },
     projectAllowed: (_link, project) => f.allowedProjects.has(project),
@@ -236,6 +241,30 @@ describe('webhook-handler: POST /hooks/<link>', function () {
       {
         name: 'a token of the right length but wrong → 401',
         req: () => ({ headers: headers({ 'X-Gitlab-Token': HOOK_TOKEN.replace(/.$/, '#') }), body: pushBody() }),
+        status: 401,
+        result: 'unauthorized',
+        enqueued: 0,
+      },
+      {
+        name: 'the token of a Secret rotated since it was cached → judged by a fresh read → 202',
+        setup: (f) => (f.rotatedToken = 'rotated-webhook-token-0123456789'),
+        req: () => ({ headers: headers({ 'X-Gitlab-Token': 'rotated-webhook-token-0123456789' }), body: pushBody() }),
+        status: 202,
+        result: 'accepted',
+        enqueued: 1,
+      },
+      {
+        name: 'a wrong token after a rotation → read again once, still 401',
+        setup: (f) => (f.rotatedToken = 'rotated-webhook-token-0123456789'),
+        req: () => ({ headers: headers({ 'X-Gitlab-Token': 'guess' }), body: pushBody() }),
+        status: 401,
+        result: 'unauthorized',
+        enqueued: 0,
+      },
+      {
+        name: 'a rotated Secret now too weak is not taken by the re-check → 401',
+        setup: (f) => (f.rotatedToken = 'short'),
+        req: () => ({ headers: headers({ 'X-Gitlab-Token': 'short' }), body: pushBody() }),
         status: 401,
         result: 'unauthorized',
         enqueued: 0,

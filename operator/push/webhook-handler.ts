@@ -35,6 +35,8 @@ import { shouldTrigger } from './ref-match.js';
  * the link's WebhookSecretReady condition says the same).
  */
 export const HOOK_PREFIX = '/hooks/';
+/** A refused token is judged again by a Secret value at most this old (a rotation just made). */
+export const TOKEN_RECHECK_MAX_AGE_MS = 1_000;
 /** GitLab sends at most 20 commits in a push payload, but their file lists can be long; 5 MiB is ample. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 /** How far a signed webhook's timestamp may be from now (Standard Webhooks' 5 minutes). */
@@ -60,7 +62,7 @@ export interface WebhookDeps {
   /** The validated spec of a link that exists and can receive pushes. */
   linkSpec(name: string): ValidatedLinkSpec | undefined;
   /** Reads a key of a Secret (cached briefly); undefined when the Secret or key is missing. */
-  secretValue(ref: Required<SecretKeyRef>): Promise<string | undefined>;
+  secretValue(ref: Required<SecretKeyRef>, opts?: { maxAgeMs?: number }): Promise<string | undefined>;
   projectAllowed(link: string, project: string): boolean;
   targets(link: string, project: string): Target[];
   /** `receivedAt`: process.hrtime.bigint() when the webhook request reached the route. */
@@ -161,7 +163,14 @@ async function handle(
   }
   const weakToken = weakTokenReason(token);
   if (weakToken) return weakSecret(deps, linkName, 'spec.webhook.secretRef', spec.webhook.secretRef, weakToken);
-  const auth = checkToken(header(req, 'x-gitlab-token'), token);
+  let auth = checkToken(header(req, 'x-gitlab-token'), token);
+  if (!auth.ok) {
+    // The Secret may have just been rotated: with spec.gitlab.api the operator re-keys its own GitLab hooks within
+    // a pass, before the cached value expires. Judge once more by a value at most a second old (at most one GET
+    // a second per Secret, whatever is sent) before refusing.
+    const fresh = await deps.secretValue(spec.webhook.secretRef, { maxAgeMs: TOKEN_RECHECK_MAX_AGE_MS });
+    if (fresh !== undefined && fresh !== token && !weakTokenReason(fresh)) auth = checkToken(header(req, 'x-gitlab-token'), fresh);
+  }
   if (!auth.ok) return { status: 401, body: 'unauthorized', result: 'unauthorized' };
 
   // Reading and parsing a large body is the expensive part: bounded per process, refused at once when full.
