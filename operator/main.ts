@@ -96,6 +96,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     receiverTampered: (namespace, name) => void receiverRequests.request(namespace, name),
   });
   links.links.onChange((type, link) => type !== 'DELETED' && push.warmSecrets(link.metadata.name));
+  webhookSecrets.onRotated((namespace, name) => hooks.secretRotated(namespace, name, links.links.list()));
   // No push lost: the leader compares linked GitRepositories with GitLab and triggers the ones behind (ADR 0017).
   const catchUp = (late.catchUp = new CatchUp({
     index,

@@ -49,4 +49,39 @@ describe('hooks-setup: which passes of the link controller wake the hooks (each 
     expect(wakes).to.deep.equal([1, 0, 1, 1, 0, 1, 1]);
     await setup.drain();
   });
+
+  it('a rotated Secret wakes the links whose GitLab hooks carry it (webhook token or signing key), no other', async () => {
+    const client = new FakeKube();
+    const log = createLogger('error', new Writable({ write: (_c, _e, done) => done() }));
+    const setup = setupHooksController({
+      client,
+      compiler: new LinkCompiler(),
+      status: new LinkStatusWriter({ client, log }),
+      log,
+      metrics: new Metrics(),
+      events: { record: async () => undefined } as unknown as EventRecorder,
+      paused: true,
+    });
+    const woken: string[] = [];
+    setup.queue.add = (key: string) => void woken.push(key);
+    const ref = (name: string) => ({ namespace: 'gitlab-flux-link', name, key: 'token' });
+    const withSpec = (name: string, spec: object) => ({ ...link(1), metadata: { name, uid: name }, spec }) as unknown as GitLabFluxLink;
+    const api = { tokenSecretRef: ref('api-token') };
+    setup.secretRotated('gitlab-flux-link', 'hook-token', [
+      withSpec('token-user', { gitlab: { url: 'https://g', api }, webhook: { secretRef: ref('hook-token') } }),
+      withSpec('signing-user', {
+        gitlab: { url: 'https://g', api },
+        webhook: { secretRef: ref('other'), signingSecretRef: ref('hook-token') },
+      }),
+      withSpec('manual-hooks', { gitlab: { url: 'https://g' }, webhook: { secretRef: ref('hook-token') } }), // no api: no hooks to re-key
+      withSpec('other-secret', { gitlab: { url: 'https://g', api }, webhook: { secretRef: ref('other') } }),
+      withSpec('other-namespace', {
+        gitlab: { url: 'https://g', api },
+        webhook: { secretRef: { ...ref('hook-token'), namespace: 'team-a' } },
+      }),
+      withSpec('no-spec', undefined as unknown as object),
+    ]);
+    expect(woken).to.deep.equal(['token-user', 'signing-user']);
+    await setup.drain();
+  });
 });

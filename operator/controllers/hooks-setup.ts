@@ -33,6 +33,11 @@ export interface HooksControllerSetup {
    * deleted (its hooks go). Anything else waits for the resync: a pass costs GitLab requests.
    */
   onPass(name: string, link: GitLabFluxLink | undefined, projects: readonly string[] | undefined): void;
+  /**
+   * A Secret was found rotated: the links whose hooks carry it are woken, so GitLab is re-keyed within a pass
+   * (the resync can be minutes away, and meanwhile GitLab's deliveries with the old token are refused).
+   */
+  secretRotated(namespace: string, name: string, links: readonly GitLabFluxLink[]): void;
   drain(): Promise<void>;
 }
 
@@ -75,6 +80,16 @@ export function setupHooksController(deps: HooksSetupDeps): HooksControllerSetup
       const news = uid !== undefined && projects !== undefined && controller.linked(name, uid, link?.metadata.generation ?? 0, projects);
       if (going || news) queue.add(name);
     },
+    secretRotated(namespace, name, links) {
+      for (const link of links) if (namesWebhookSecret(link, namespace, name)) queue.add(link.metadata.name);
+    },
     drain: () => queue.shutdown(),
   };
+}
+
+/** Whether a link keeps GitLab hooks (spec.gitlab.api) that carry this Secret's value (its webhook token or signing key). */
+export function namesWebhookSecret(link: GitLabFluxLink, namespace: string, name: string): boolean {
+  const spec = link.spec as Partial<GitLabFluxLink['spec']> | undefined;
+  if (!spec?.gitlab?.api) return false;
+  return [spec.webhook?.secretRef, spec.webhook?.signingSecretRef].some((ref) => ref?.namespace === namespace && ref.name === name);
 }

@@ -241,4 +241,26 @@ describe('secret-reader: SecretReader', () => {
     expect(await Promise.all(reads)).to.deep.equal(Array(20).fill('abc'));
     expect(k.gets, 'the class promises "a burst of webhooks costs one GET"').to.have.length(1);
   });
+
+  it('a read that finds another version of the Secret reports a rotation, once; the first read and an unchanged one do not', async () => {
+    const stored = (token: string, resourceVersion: string) => {
+      const secret = secretObj('gitlab-flux-link', 'hook-token', { token });
+      secret.metadata.resourceVersion = resourceVersion;
+      return secret;
+    };
+    const k = secretsClient([stored('old-token-0123456789', '1')]);
+    const clock = { t: 0 };
+    const reader = new SecretReader(k.client, 10_000, () => clock.t);
+    const rotated: string[] = [];
+    reader.onRotated((namespace, name) => rotated.push(`${namespace}/${name}`));
+    expect(await reader.value(ref())).to.equal('old-token-0123456789');
+    clock.t = 11_000;
+    expect(await reader.value(ref())).to.equal('old-token-0123456789');
+    expect(rotated, 'first read, then the same version read again').to.deep.equal([]);
+    k.store.set('gitlab-flux-link/hook-token', stored('new-token-0123456789', '2'));
+    clock.t = 22_000;
+    const concurrent = await Promise.all([reader.value(ref()), reader.value(ref()), reader.value(ref())]);
+    expect(concurrent).to.deep.equal(Array(3).fill('new-token-0123456789'));
+    expect(rotated, 'one report for the read that found version 2').to.deep.equal(['gitlab-flux-link/hook-token']);
+  });
 });

@@ -40,6 +40,7 @@ export class SecretReader {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lastRead = new Map<string, { at: number; secret: Secret | undefined }>();
   private readonly refreshing = new Set<string>();
+  private readonly rotationListeners: ((namespace: string, name: string) => void)[] = [];
 
   constructor(
     private readonly client: KubeClient,
@@ -48,6 +49,15 @@ export class SecretReader {
     private readonly staleMs = DEFAULT_MAX_STALE_MS,
     private readonly errorTtlMs = DEFAULT_ERROR_TTL_MS,
   ) {}
+
+  /**
+   * Called when a read finds a Secret changed since the previous successful read (another resourceVersion): a
+   * rotation. GitLab's hooks that the operator keeps carry the token, so they must be re-keyed at once, not at
+   * the hooks' next resync (until then GitLab sends the old token and is refused).
+   */
+  onRotated(listener: (namespace: string, name: string) => void): void {
+    this.rotationListeners.push(listener);
+  }
 
   /**
    * `maxAgeMs` (below the TTL): for this call, a cached value older than that is read again; a webhook whose token
@@ -64,7 +74,10 @@ export class SecretReader {
     let secret: Secret | undefined;
     try {
       secret = await entry.secret;
-      this.lastRead.set(id, { at: entry.at, secret });
+      const previous = this.lastRead.get(id);
+      if (!previous || previous.at <= entry.at) this.lastRead.set(id, { at: entry.at, secret });
+      if (previous && previous.at < entry.at && version(previous.secret) !== version(secret))
+        for (const listener of this.rotationListeners) listener(ref.namespace, ref.name);
     } catch (error) {
       const last = this.lastRead.get(id);
       if (!last || !isOutage(error) || this.now() - last.at > this.staleMs) return undefined;
@@ -102,6 +115,11 @@ export class SecretReader {
       )
       .finally(() => this.refreshing.delete(id));
   }
+}
+
+/** What tells one value of a Secret from the next (a deleted Secret has none). */
+function version(secret: Secret | undefined): string | undefined {
+  return secret && `${secret.metadata.uid ?? ''}/${secret.metadata.resourceVersion ?? ''}`;
 }
 
 /** The API server is away (not: it answered that we may not read). */
