@@ -5,7 +5,7 @@ import type { Secret } from '../flux/types.js';
 import { type GitLabApiFactory, GitLabConnections } from '../gitlab-api/connections.js';
 import { RequestBudget } from '../gitlab-api/pacing.js';
 import { GitLabApiError, type GitLabApi } from '../gitlab-api/types.js';
-import { isConflict, type KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import { secretText } from '../kube/secret-data.js';
 import { SECRETS } from '../meta/resource.js';
 import type { EventRecorder } from '../observability/events.js';
@@ -32,6 +32,7 @@ import {
 import { requeueAfter } from '../reconcile/outcome.js';
 import type { StatusUpdate } from '../reconcile/status.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
+import { measuredReconcile } from './measured-reconcile.js';
 
 /** On links with spec.gitlab.api: their hooks are removed from GitLab before the link goes. */
 export const HOOKS_FINALIZER = 'fluxlink.dev/gitlab-hooks';
@@ -118,24 +119,8 @@ export class HooksController {
     return !known || known.uid !== uid || known.generation !== generation || known.projects.join('\n') !== next.projects.join('\n');
   }
 
-  async reconcile(name: string): Promise<Outcome> {
-    const started = process.hrtime.bigint();
-    const { metrics } = this.deps;
-    try {
-      const outcome = await this.reconcileOnce(name);
-      metrics.reconcileTotal.inc({ controller: CONTROLLER, result: outcome.kind === 'requeueAfter' ? 'requeue_after' : 'success' });
-      return outcome;
-    } catch (error) {
-      if (isConflict(error)) {
-        metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'requeue' });
-        return requeueAfter(100);
-      }
-      metrics.reconcileErrors.inc({ controller: CONTROLLER });
-      metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
-      return { kind: 'retry', error };
-    } finally {
-      metrics.reconcileSeconds.observe({ controller: CONTROLLER }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
+  reconcile(name: string): Promise<Outcome> {
+    return measuredReconcile(this.deps.metrics, CONTROLLER, () => this.reconcileOnce(name));
   }
 
   private async reconcileOnce(name: string): Promise<Outcome> {

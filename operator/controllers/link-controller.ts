@@ -24,6 +24,7 @@ import { linkControllerUpdate, type StatusUpdate, type Verdict, withWebhookSecre
 import { type LinkedRepository, summarizePass } from '../reconcile/summarize.js';
 import { mapLimit } from './concurrency.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
+import { measuredReconcile } from './measured-reconcile.js';
 
 export interface Caches {
   gitRepositories: Informer<GitRepository>;
@@ -95,30 +96,8 @@ export class LinkController {
     this.expectations = new Expectations(deps.echoTimeoutMs ?? 30_000);
   }
 
-  async reconcile(name: string): Promise<Outcome> {
-    const started = process.hrtime.bigint();
-    const { metrics } = this.deps;
-    try {
-      const outcome = await this.deps.status.exclusive(name, () => this.reconcileOnce(name));
-      // A reconcile that ends in a retry is an error however it ended (controller-runtime counts every
-      // returned error in both series), so errors_total equals reconcile_total{result="error"}.
-      if (outcome.kind === 'retry') metrics.reconcileErrors.inc({ controller: CONTROLLER });
-      metrics.reconcileTotal.inc({
-        controller: CONTROLLER,
-        result: outcome.kind === 'requeueAfter' ? 'requeue_after' : outcome.kind === 'retry' ? 'error' : 'success',
-      });
-      return outcome;
-    } catch (error) {
-      if (isConflict(error)) {
-        metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'requeue' });
-        return requeueAfter(REQUEUE_MS.conflict);
-      }
-      metrics.reconcileErrors.inc({ controller: CONTROLLER });
-      metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
-      return { kind: 'retry', error };
-    } finally {
-      metrics.reconcileSeconds.observe({ controller: CONTROLLER }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
+  reconcile(name: string): Promise<Outcome> {
+    return measuredReconcile(this.deps.metrics, CONTROLLER, () => this.deps.status.exclusive(name, () => this.reconcileOnce(name)));
   }
 
   /**

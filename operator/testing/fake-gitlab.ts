@@ -17,6 +17,7 @@
 // - GET …/hooks/:hook_id/events (17.3+): 404 on older versions.
 // - 429 with Retry-After (seconds) when told to throttle (lib/gitlab/rack_attack.rb).
 import http from 'node:http';
+import { OTHER_EVENTS } from '../gitlab/project-hooks.js';
 
 export interface FakeHook {
   id: number;
@@ -64,28 +65,7 @@ export interface FakeRequest {
   status: number;
 }
 
-const BOOL_FIELDS = [
-  'push_events',
-  'tag_push_events',
-  'enable_ssl_verification',
-  'issues_events',
-  'confidential_issues_events',
-  'merge_requests_events',
-  'note_events',
-  'confidential_note_events',
-  'job_events',
-  'pipeline_events',
-  'wiki_page_events',
-  'deployment_events',
-  'feature_flag_events',
-  'releases_events',
-  'milestone_events',
-  'emoji_events',
-  'resource_access_token_events',
-  'resource_deploy_token_events',
-  'vulnerability_events',
-  'repository_update_events',
-];
+const BOOL_FIELDS = ['push_events', 'tag_push_events', 'enable_ssl_verification', ...OTHER_EVENTS];
 
 export class FakeGitLab {
   readonly projects = new Map<string, FakeProject>();
