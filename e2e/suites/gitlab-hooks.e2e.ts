@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { pushCommit } from '../gitlab/git-server.js';
+import path from 'node:path';
+import { type GitServer, pushCommit, startGitServer } from '../gitlab/git-server.js';
 import { testEnv } from '../hooks.js';
 import { apply, condition, eventually, freshNamespace, getJson } from '../support/kube.js';
 import {
@@ -37,6 +38,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
   const untrusted = `ghx/${id}/outside`; // a GitRepository in a selected namespace, project not trusted
   const unmanaged = `gh/${id}/elsewhere`; // trusted project, GitRepository in a namespace the link does not select
   let env: TestEnv;
+  let git: GitServer;
   let op: OperatorProcess;
   let front: WebhookFront;
   let ns: string;
@@ -51,17 +53,16 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
   const revision = async (name: string, namespace = ns) =>
     (await getJson(env.cluster, 'gitrepository', name, '-n', namespace))?.status?.artifact?.revision as string | undefined;
   const repoName = (project: string) => project.split('/').pop()!;
-  const userHookConfig = () =>
-    JSON.stringify(userHooks.map((u) => configOf(env.git.gitlab.hooksOf(u.project).find((h) => h.id === u.id)!)));
+  const userHookConfig = () => JSON.stringify(userHooks.map((u) => configOf(git.gitlab.hooksOf(u.project).find((h) => h.id === u.id)!)));
   const expectUserHooksUntouched = () => expect(userHookConfig(), "the person's own hooks").to.equal(userHooksBefore);
   const expectOneOwnedHookEach = (projects = managed) => {
-    for (const p of projects) expect(ownedHooks(env.git, p, uid), `this link's hooks on ${p}`).to.have.length(1);
+    for (const p of projects) expect(ownedHooks(git, p, uid), `this link's hooks on ${p}`).to.have.length(1);
   };
   const desiredURL = () => `${webhookURL()}?fluxlink-link=${uid}`;
   /** Every managed project has exactly one hook of this link, as the operator registers it, with `token`. */
   const hooksAsRegistered = (token: string) =>
     managed.every((p) => {
-      const owned = ownedHooks(env.git, p, uid);
+      const owned = ownedHooks(git, p, uid);
       const h = owned[0];
       return (
         owned.length === 1 &&
@@ -74,14 +75,14 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
       );
     });
   const pushAndAwaitArtifact = async (project: string, what: string) => {
-    const { sha } = await pushCommit(env.git, project, { branch: 'main', files: { 'v.txt': `${what} ${Date.now()}` } });
+    const { sha } = await pushCommit(git, project, { branch: 'main', files: { 'v.txt': `${what} ${Date.now()}` } });
     await eventually(
       `${project}: artifact of the pushed commit (${what})`,
       async () => (await revision(repoName(project))) === `main@sha1:${sha}`,
       30_000,
       100,
     );
-    const d = env.git.deliveries.filter((x) => x.project === project && ownedBy(x.url, uid)).pop();
+    const d = git.deliveries.filter((x) => x.project === project && ownedBy(x.url, uid)).pop();
     expect(d?.status, `delivery to this link's hook on ${project}`).to.equal(202);
     return sha;
   };
@@ -94,14 +95,20 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
 
   before(async () => {
     env = await testEnv();
+    // A git server and GitLab API of its own: links other suites leave behind also talk to the shared one, and
+    // this suite counts every request its GitLab receives.
+    git = await startGitServer({
+      root: path.join(env.cluster.workDir, `git-gitlab-hooks-${process.pid}`),
+      host: new URL(env.git.baseURL).hostname,
+    });
     op = await startOperator(env.cluster, { GITLAB_HOOKS_RESYNC_SECONDS: '2' });
     front = await startWebhookFront(op.hooksURL);
     for (const p of [...managed, untrusted, unmanaged]) {
-      await env.git.createProject(p);
-      await pushCommit(env.git, p, { branch: 'main', files: { 'v.txt': '0' } });
+      await git.createProject(p);
+      await pushCommit(git, p, { branch: 'main', files: { 'v.txt': '0' } });
     }
-    apiToken = env.git.gitlab.createToken({ access: Object.fromEntries([...managed, untrusted, unmanaged].map((p) => [p, 'maintainer'])) });
-    person = env.git.gitlab.createToken({ access: Object.fromEntries([...managed, untrusted, unmanaged].map((p) => [p, 'maintainer'])) });
+    apiToken = git.gitlab.createToken({ access: Object.fromEntries([...managed, untrusted, unmanaged].map((p) => [p, 'maintainer'])) });
+    person = git.gitlab.createToken({ access: Object.fromEntries([...managed, untrusted, unmanaged].map((p) => [p, 'maintainer'])) });
     await apply(env.cluster, [tokenSecretManifest(`gh-webhook-${id}`, TOKEN_1), tokenSecretManifest(`gh-api-${id}`, apiToken)]);
     ns = await freshNamespace(env.cluster, 'gh', label);
     const other = await freshNamespace(env.cluster, 'gh-other', { 'e2e.fluxlink.dev/gitlab-hooks': 'not-selected' });
@@ -109,7 +116,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'GitRepository',
       metadata: { name: repoName(project), namespace },
-      spec: { url: `${env.git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } },
+      spec: { url: `${git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } },
     });
     await apply(env.cluster, [...[...managed, untrusted].map((p) => gitRepo(ns, p)), gitRepo(other, unmanaged)]);
   });
@@ -119,6 +126,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
       .catch(() => undefined);
     await op?.stop();
     await front?.close();
+    await git?.stop();
   });
 
   it('registers exactly one hook on each managed project (none on untrusted or unmanaged ones); a real push reaches Flux', async () => {
@@ -127,7 +135,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     userHooks = [
       {
         project: A,
-        id: env.git.gitlab.addHook(A, {
+        id: git.gitlab.addHook(A, {
           url: `${front.url}/hooks/${linkName}`,
           token: USER_TOKEN,
           push_events: true,
@@ -135,14 +143,14 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
           enable_ssl_verification: false,
         }),
       },
-      { project: B, id: env.git.gitlab.addHook(B, { url: 'http://127.0.0.1:9/hooks/my-own', token: USER_TOKEN, tag_push_events: true }) },
+      { project: B, id: git.gitlab.addHook(B, { url: 'http://127.0.0.1:9/hooks/my-own', token: USER_TOKEN, tag_push_events: true }) },
     ];
     userHooksBefore = userHookConfig();
 
     const started = Date.now();
     await apply(env.cluster, [
       apiLinkManifest(linkName, {
-        gitlabURL: env.git.instanceURL,
+        gitlabURL: git.instanceURL,
         receiverURL: env.cluster.receiverURL,
         label,
         projects: ['gh/**'],
@@ -168,7 +176,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     expect(l.status.hooks.secretVersion).to.be.a('string').and.not.include(TOKEN_1);
     expectOneOwnedHookEach();
     for (const p of managed) {
-      const h = ownedHooks(env.git, p, uid)[0]!;
+      const h = ownedHooks(git, p, uid)[0]!;
       expect(h, p).to.deep.include({
         name: `gitlab-flux-link ${linkName}`,
         description: `Managed by gitlab-flux-link for GitLabFluxLink ${linkName}; edits are reverted.`,
@@ -177,20 +185,20 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
         customWebhookTemplate: null,
       });
     }
-    expect(env.git.gitlab.hooksOf(untrusted), 'hooks on the untrusted project').to.deep.equal([]);
-    expect(env.git.gitlab.hooksOf(unmanaged), 'hooks on the project of an unselected namespace').to.deep.equal([]);
-    expect(env.git.gitlab.hooksOf(C), 'no other hook on C').to.have.length(1);
+    expect(git.gitlab.hooksOf(untrusted), 'hooks on the untrusted project').to.deep.equal([]);
+    expect(git.gitlab.hooksOf(unmanaged), 'hooks on the project of an unselected namespace').to.deep.equal([]);
+    expect(git.gitlab.hooksOf(C), 'no other hook on C').to.have.length(1);
     // The ownership marker is ignored by the webhook route: the registered URL reaches the operator.
     for (const p of managed) await pushAndAwaitArtifact(p, 'registered');
     expectUserHooksUntouched();
     // The person's hook to the same URL was delivered too (with its own token, refused by the operator): untouched.
-    expect(env.git.deliveries.filter((d) => d.project === A && d.hookId === userHooks[0]!.id).length).to.be.at.least(1);
+    expect(git.deliveries.filter((d) => d.project === A && d.hookId === userHooks[0]!.id).length).to.be.at.least(1);
   });
 
   it('measures the steady cost: GitLab API requests per project per pass', async () => {
-    const from = env.git.gitlab.requests.length;
+    const from = git.gitlab.requests.length;
     await sleep(12_000);
-    const window = env.git.gitlab.requests.slice(from);
+    const window = git.gitlab.requests.slice(from);
     const lists = window.filter((r) => r.method === 'GET' && r.route === '/projects/:id/hooks').length;
     const passes = lists / managed.length;
     const perProjectPerPass = window.length / lists;
@@ -205,18 +213,18 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
 
   it('heals a hook deleted, or edited by hand (URL, events, SSL), without touching anyone else’s hook', async () => {
     const enc = encodeURIComponent;
-    const [hA, hB, hC] = managed.map((p) => ownedHooks(env.git, p, uid)[0]!);
+    const [hA, hB, hC] = managed.map((p) => ownedHooks(git, p, uid)[0]!);
     const started = Date.now();
-    expect((await gitlabCall(env.git, person, 'DELETE', `/projects/${enc(A)}/hooks/${hA!.id}`)).status).to.equal(204);
+    expect((await gitlabCall(git, person, 'DELETE', `/projects/${enc(A)}/hooks/${hA!.id}`)).status).to.equal(204);
     // A new URL that keeps the marker (the hook is still this link's): GitLab drops the token with the URL change.
-    const moved = await gitlabCall(env.git, person, 'PUT', `/projects/${enc(B)}/hooks/${hB!.id}`, {
+    const moved = await gitlabCall(git, person, 'PUT', `/projects/${enc(B)}/hooks/${hB!.id}`, {
       url: `http://127.0.0.1:9/moved?fluxlink-link=${uid}`,
       enable_ssl_verification: false,
     });
     expect(moved.status).to.equal(200);
-    expect(env.git.gitlab.hooksOf(B).find((h) => h.id === hB!.id)!.token, 'GitLab dropped the token with the URL').to.equal(null);
+    expect(git.gitlab.hooksOf(B).find((h) => h.id === hB!.id)!.token, 'GitLab dropped the token with the URL').to.equal(null);
     // GitLab's edit endpoint requires `url` (doc/api/project_webhooks.md): the same one, so the token stays.
-    const events = await gitlabCall(env.git, person, 'PUT', `/projects/${enc(C)}/hooks/${hC!.id}`, {
+    const events = await gitlabCall(git, person, 'PUT', `/projects/${enc(C)}/hooks/${hC!.id}`, {
       url: hC!.url,
       push_events: false,
       tag_push_events: false,
@@ -227,9 +235,9 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     const healedIn = (Date.now() - started) / 1000;
     console.log(`      deleted + URL/SSL edit + events edit → healed in ${healedIn.toFixed(1)} s (resync 2 s)`);
     expect(healedIn).to.be.below(15);
-    expect(ownedHooks(env.git, A, uid)[0]!.id, 'a new hook on A').to.not.equal(hA!.id);
-    expect(ownedHooks(env.git, B, uid)[0]!.id, 'B edited in place').to.equal(hB!.id);
-    expect(ownedHooks(env.git, C, uid)[0]!.id, 'C edited in place').to.equal(hC!.id);
+    expect(ownedHooks(git, A, uid)[0]!.id, 'a new hook on A').to.not.equal(hA!.id);
+    expect(ownedHooks(git, B, uid)[0]!.id, 'B edited in place').to.equal(hB!.id);
+    expect(ownedHooks(git, C, uid)[0]!.id, 'C edited in place').to.equal(hC!.id);
     expectOneOwnedHookEach();
     expectUserHooksUntouched();
     // One Event per pass that changed something: the registration's, then the heal's (one pass or two).
@@ -264,7 +272,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
   });
 
   it('a token with too little access on one project: HooksReady=False naming it and why; the others keep working', async () => {
-    env.git.gitlab.setAccess(apiToken, C, 'developer');
+    git.gitlab.setAccess(apiToken, C, 'developer');
     try {
       const l = await eventually(
         'HooksReady False naming C',
@@ -289,7 +297,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
       expectOneOwnedHookEach();
       expectUserHooksUntouched();
     } finally {
-      env.git.gitlab.setAccess(apiToken, C, 'maintainer');
+      git.gitlab.setAccess(apiToken, C, 'maintainer');
     }
     // A pass with an error is retried after 30 s (the controller's retry), not at the 2 s resync.
     await eventually('HooksReady True again', async () => condition(await link(), 'HooksReady')?.status === 'True', 60_000);
@@ -297,7 +305,7 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
 
   it('waits out a 429 as its Retry-After says: no request to GitLab inside the window', async () => {
     const RETRY_AFTER = 6;
-    const gitlab = env.git.gitlab;
+    const gitlab = git.gitlab;
     const from = gitlab.requests.length;
     gitlab.injectFaults({ status: 429, retryAfter: RETRY_AFTER, route: '/projects/:id/hooks', method: 'GET' });
     const limited = await eventually('the 429 answered', async () => gitlab.requests.slice(from).find((r) => r.status === 429), 20_000, 50);
@@ -316,12 +324,13 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     expectUserHooksUntouched();
   });
 
-  it('endpoint down: GitLab disables the hook after 4 failed pushes, the link says so; endpoint back: re-enabled by a test delivery', async () => {
-    const gitlab = env.git.gitlab;
+  it('endpoint down: GitLab disables the hook after 4 failed pushes, the link says so; endpoint back: re-enabled by a test delivery, the missed commits reconciled without a new push', async () => {
+    const gitlab = git.gitlab;
     front.down = true;
+    let missed = '';
     for (let i = 1; i <= 4; i++) {
-      await pushCommit(env.git, A, { branch: 'main', files: { 'v.txt': `while down ${i}` } });
-      await env.git.idle();
+      ({ sha: missed } = await pushCommit(git, A, { branch: 'main', files: { 'v.txt': `while down ${i}` } }));
+      await git.idle();
     }
     const hook = () => gitlab.hooksOf(A).find((h) => ownedBy(h.url, uid))!;
     const rendered = () => gitlab.renderedHook(hook()) as { alert_status: string; disabled_until: string | null };
@@ -363,6 +372,14 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     ).to.equal(tests201 + 1);
     expect(gitlab.clock.now(), "re-enabled before GitLab's own backoff ended").to.be.below(disabledUntil);
     expect(rendered().alert_status).to.equal('executable');
+    // The commits pushed while the endpoint was down (their deliveries refused) reach Flux without a new push
+    // (the GitRepository polls every hour): the catch-up compared its artifact with GitLab's head and triggered it.
+    await eventually(
+      `${A}: artifact of the last commit pushed while the endpoint was down`,
+      async () => (await revision(repoName(A))) === `main@sha1:${missed}`,
+      30_000,
+      100,
+    );
     await eventually(
       'HooksChanged re-enabled',
       async () => (await eventsOf()).find((e) => e.reason === 'HooksChanged' && e.message.includes('1 re-enabled')),
@@ -388,9 +405,9 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     await env.cluster.kubectl(['delete', 'gitlabfluxlink', linkName, '--wait=true', '--timeout=60s']);
     console.log(`      link deleted (finalizer released) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(await link()).to.equal(undefined);
-    for (const p of managed) expect(ownedHooks(env.git, p, uid), p).to.deep.equal([]);
+    for (const p of managed) expect(ownedHooks(git, p, uid), p).to.deep.equal([]);
     for (const p of managed) {
-      const listed = await listHooksThroughApi(env.git, person, p);
+      const listed = await listHooksThroughApi(git, person, p);
       expect(
         listed.map((h) => h.id),
         `hooks left on ${p}`,
