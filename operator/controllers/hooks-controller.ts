@@ -32,6 +32,7 @@ import {
 import { requeueAfter } from '../reconcile/outcome.js';
 import type { StatusUpdate } from '../reconcile/status.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
+import { setLinkFinalizers } from './link-finalizers.js';
 import { measuredReconcile } from './measured-reconcile.js';
 
 /** On links with spec.gitlab.api: their hooks are removed from GitLab before the link goes. */
@@ -139,7 +140,8 @@ export class HooksController {
     if (!spec.gitlab.api) {
       // No API access (any more): the link works as without it; hooks made before are left (the token is gone).
       if (hasFinalizer)
-        await this.setFinalizers(
+        await setLinkFinalizers(
+          this.deps.client,
           link,
           (link.metadata.finalizers ?? []).filter((f) => f !== HOOKS_FINALIZER),
         );
@@ -149,7 +151,8 @@ export class HooksController {
       return { kind: 'done' };
     }
     if (spec.suspend) return { kind: 'done' };
-    if (!hasFinalizer) link.metadata = (await this.setFinalizers(link, [...(link.metadata.finalizers ?? []), HOOKS_FINALIZER])).metadata;
+    if (!hasFinalizer)
+      link.metadata = (await setLinkFinalizers(this.deps.client, link, [...(link.metadata.finalizers ?? []), HOOKS_FINALIZER])).metadata;
 
     const uid = link.metadata.uid ?? '';
     const webhookURL = spec.webhook.url;
@@ -298,7 +301,8 @@ export class HooksController {
       }
       await this.recordChanges(link, counts);
     }
-    await this.setFinalizers(
+    await setLinkFinalizers(
+      this.deps.client,
       link,
       (link.metadata.finalizers ?? []).filter((f) => f !== HOOKS_FINALIZER),
     );
@@ -368,16 +372,6 @@ export class HooksController {
       if (!fresh || fresh.metadata.uid !== link.metadata.uid) return;
       await this.deps.status.write(fresh, update);
     });
-  }
-
-  private setFinalizers(link: GitLabFluxLink, finalizers: string[]): Promise<GitLabFluxLink> {
-    return this.deps.client.patch(
-      LINKS,
-      undefined,
-      link.metadata.name,
-      { metadata: { resourceVersion: link.metadata.resourceVersion, finalizers } },
-      'merge',
-    );
   }
 
   /** fluxlink_gitlab_hooks{link,state}: the link's wanted projects by the state of their hook. */

@@ -24,6 +24,7 @@ import { linkControllerUpdate, type StatusUpdate, type Verdict, withWebhookSecre
 import { type LinkedRepository, summarizePass } from '../reconcile/summarize.js';
 import { mapLimit } from './concurrency.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
+import { setLinkFinalizers } from './link-finalizers.js';
 import { measuredReconcile } from './measured-reconcile.js';
 
 export interface Caches {
@@ -128,7 +129,7 @@ export class LinkController {
     }
     if (link.metadata.deletionTimestamp) return this.finalize(link);
     if (!link.metadata.finalizers?.includes(FINALIZER)) {
-      const updated = await this.setFinalizers(link, [...(link.metadata.finalizers ?? []), FINALIZER]);
+      const updated = await setLinkFinalizers(this.deps.client, link, [...(link.metadata.finalizers ?? []), FINALIZER]);
       link.metadata = updated.metadata;
     }
     if (link.spec?.suspend) return { kind: 'done' };
@@ -289,28 +290,14 @@ export class LinkController {
   private async finalize(link: GitLabFluxLink): Promise<Outcome> {
     if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
     await this.deleteEverythingOf(link.metadata.name);
-    await this.setFinalizers(
+    await setLinkFinalizers(
+      this.deps.client,
       link,
       link.metadata.finalizers.filter((f) => f !== FINALIZER),
     );
     this.expectations.forget(link.metadata.name);
     this.deps.log.info('link deleted: removed its receivers and secrets', { link: link.metadata.name });
     return { kind: 'done' };
-  }
-
-  /**
-   * The finalizer list is replaced as a whole, so the patch carries the resourceVersion it was computed from:
-   * if anyone changed the link meanwhile (another finalizer added), the API server answers 409 and the
-   * reconcile runs again on fresh data.
-   */
-  private setFinalizers(link: GitLabFluxLink, finalizers: string[]): Promise<GitLabFluxLink> {
-    return this.deps.client.patch(
-      LINKS,
-      undefined,
-      link.metadata.name,
-      { metadata: { resourceVersion: link.metadata.resourceVersion, finalizers } },
-      'merge',
-    );
   }
 
   /**
