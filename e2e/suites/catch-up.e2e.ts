@@ -18,6 +18,8 @@ describe('catch-up: no push lost (GitLab API emulator, real Flux)', function () 
   let env: TestEnv;
   let op: OperatorProcess | undefined;
   let n = 0;
+  /** The links a test made: deleted after it while its operator still runs (their hooks finalizer needs it). */
+  let links: string[] = [];
 
   const revision = async (ns: string, name: string) =>
     (await getJson(env.cluster, 'gitrepository', name, '-n', ns))?.status?.artifact?.revision as string | undefined;
@@ -45,6 +47,7 @@ describe('catch-up: no push lost (GitLab API emulator, real Flux)', function () 
     const tokenSecret = `catchup-api-${id}`;
     await env.cluster.kubectl(['create', 'secret', 'generic', tokenSecret, '-n', OPERATOR_NAMESPACE, `--from-literal=token=${apiToken}`]);
     const linkName = `catchup-${id}`;
+    links.push(linkName);
     // The link's webhook Secret (the operator's namespace exists once an operator has started).
     await apply(env.cluster, [
       {
@@ -96,6 +99,12 @@ describe('catch-up: no push lost (GitLab API emulator, real Flux)', function () 
     env = await testEnv();
   });
   afterEach(async () => {
+    // Other suites share this test ground's GitLab emulator: a link left behind would go on sweeping it.
+    for (const linkName of links)
+      await env.cluster
+        .kubectl(['delete', 'gitlabfluxlink', linkName, '--ignore-not-found', '--wait=true', '--timeout=60s'])
+        .catch(() => undefined);
+    links = [];
     await op?.stop();
     op = undefined;
   });
