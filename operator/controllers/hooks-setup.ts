@@ -1,28 +1,12 @@
 import type { GitLabFluxLink } from '../api/v1alpha1/types.js';
-import type { KubeClient } from '../kube/client.js';
-import type { EventRecorder } from '../observability/events.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import { WorkQueue } from '../queue/work-queue.js';
-import type { LinkCompiler } from '../reconcile/compile.js';
-import type { GitLabConnections } from '../gitlab-api/connections.js';
-import { type GitLabApiFactory, HooksController, type HooksCatchUpReason } from './hooks-controller.js';
-import type { LinkStatusWriter } from './link-status-writer.js';
+import { HooksController, type HooksControllerDeps } from './hooks-controller.js';
 
-export interface HooksSetupDeps {
-  client: KubeClient;
-  compiler: LinkCompiler;
-  status: LinkStatusWriter;
-  log: Logger;
-  metrics: Metrics;
-  events: EventRecorder;
+/** The controller's own dependencies (its clock and retry delay stay its defaults), and how it starts. */
+export type HooksSetupDeps = Omit<HooksControllerDeps, 'now' | 'retryMs'> & {
   /** Start paused (leader election): only the leader talks to GitLab. */
   paused: boolean;
-  gitlab?: GitLabApiFactory;
-  connections?: GitLabConnections;
-  onCatchUp?: (link: string, reason: HooksCatchUpReason) => void;
-  resyncMs?: number;
-}
+};
 
 export interface HooksControllerSetup {
   controller: HooksController;
@@ -47,22 +31,12 @@ export interface HooksControllerSetup {
  * requeue (the resync that heals hooks edited or deleted by hand).
  */
 export function setupHooksController(deps: HooksSetupDeps): HooksControllerSetup {
-  const controller = new HooksController({
-    client: deps.client,
-    compiler: deps.compiler,
-    status: deps.status,
-    log: deps.log,
-    metrics: deps.metrics,
-    events: deps.events,
-    ...(deps.gitlab ? { gitlab: deps.gitlab } : {}),
-    ...(deps.connections ? { connections: deps.connections } : {}),
-    ...(deps.onCatchUp ? { onCatchUp: deps.onCatchUp } : {}),
-    ...(deps.resyncMs !== undefined ? { resyncMs: deps.resyncMs } : {}),
-  });
+  const { paused, ...controllerDeps } = deps;
+  const controller = new HooksController(controllerDeps);
   deps.metrics.initController('gitlabhooks');
   const queue = new WorkQueue((key) => controller.reconcile(key), {
     workers: 2,
-    paused: deps.paused,
+    paused,
     onDepthChange: (d) => deps.metrics.workqueueDepth.set({ name: 'gitlabhooks' }, d),
     onError: (key, error, attempt) =>
       deps.log.warn('hooks reconcile failed, retrying with backoff', {
