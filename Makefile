@@ -110,6 +110,10 @@ BASE ?= auto
 image: node ## Build the operator's image IMG (default gitlab-flux-link:dev); BASE=auto|local|official or NODE_IMAGE=<image> picks the Node base (README "The image").
 	IMG='$(IMG)' BASE='$(BASE)' NODE_IMAGE='$(NODE_IMAGE)' ./hack/image.sh
 
+.PHONY: test-image
+test-image: build testenv image ## The image as the operator on the test ground: its own checks, then the push, operate and proxy-paths suites against it.
+	E2E_OPERATOR_IMAGE='$(IMG)' npx mocha --config .mocharc.image.json
+
 ##@ Benchmarks (measure and report; never fail on a slow machine)
 .PHONY: bench
 bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
