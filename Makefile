@@ -103,6 +103,17 @@ test-reliability: build testenv ## Long fault suites (10 SIGKILLs while convergi
 	set -o pipefail; { echo "# make test-reliability, $$(date -u +%FT%TZ), commit $$(git rev-parse --short HEAD), $$(nproc) cores, node $$(node --version)"; \
 	  ./node_modules/.bin/mocha --config .mocharc.reliability.json 2>&1; } | tee e2e/results/reliability.txt
 
+##@ Image (Docker: hack/docker-engine.sh starts an engine if none answers)
+IMG ?= gitlab-flux-link:dev
+BASE ?= auto
+.PHONY: image
+image: node ## Build the operator's image IMG (default gitlab-flux-link:dev); BASE=auto|local|official or NODE_IMAGE=<image> picks the Node base (README "The image").
+	IMG='$(IMG)' BASE='$(BASE)' NODE_IMAGE='$(NODE_IMAGE)' ./hack/image.sh
+
+.PHONY: test-image
+test-image: build testenv image ## The image as the operator on the test ground: its own checks, then the push, operate and proxy-paths suites against it.
+	E2E_OPERATOR_IMAGE='$(IMG)' npx mocha --config .mocharc.image.json
+
 ##@ Benchmarks (measure and report; never fail on a slow machine)
 .PHONY: bench
 bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.

@@ -1,4 +1,6 @@
 import { startTestEnv, type TestEnv } from './testenv/index.js';
+import { containerPrefix } from './support/operator.js';
+import { containersLeft, operatorImage } from './support/operator-container.js';
 import { runningProcesses, tail } from './testenv/processes.js';
 
 /**
@@ -31,5 +33,7 @@ export const mochaHooks = {
     await env?.stop();
     const left = runningProcesses();
     if (left.length) throw new Error(`processes outlived the test ground: ${left.map((p) => `${p.name}(${p.pid})`).join(', ')}`);
+    const containers = operatorImage() ? containersLeft(containerPrefix()) : [];
+    if (containers.length) throw new Error(`operator containers outlived the run: ${containers.join(', ')}`);
   },
 };

@@ -7,6 +7,7 @@ import { freePort } from '../testenv/ports.js';
 import { getStatus, waitFor } from '../testenv/probe.js';
 import { type ManagedProcess, startProcess } from '../testenv/processes.js';
 import type { Cluster } from '../testenv/types.js';
+import { dockerCli, dockerRunArgs, operatorImage, prepareContainerRun, removeContainer, trackContainer } from './operator-container.js';
 import { parseSamples, sum } from './prometheus.js';
 
 export const OPERATOR_NAMESPACE = 'gitlab-flux-link-system';
@@ -41,6 +42,8 @@ export interface OperatorProcess {
   /** The metrics listener (/metrics, /healthz, /readyz), as the kubelet and Prometheus reach it. */
   metricsURL: string;
   logFile: string;
+  /** The container's name when the operator runs from its image (E2E_OPERATOR_IMAGE). */
+  container?: string;
   metrics(): Promise<string>;
   stop(): Promise<void>;
   kill(): void;
@@ -58,6 +61,9 @@ export interface StartOptions {
   /** Extra arguments for node, before the script (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
 }
+
+/** The prefix of the names of the operator containers this test run starts (E2E_OPERATOR_IMAGE). */
+export const containerPrefix = () => `gitlab-flux-link-e2e-${process.pid}-`;
 
 /**
  * The operator's entry point: this tree's build, or `E2E_OPERATOR_MAIN` (the `dist/operator/main.js` of
@@ -85,7 +91,8 @@ export function shippedNodeOptions(): string {
 
 /**
  * Starts `node <operatorMain()>` as the ServiceAccount, with the shipped NODE_OPTIONS (unless `env`
- * sets its own), and waits for /readyz (and leadership).
+ * sets its own), and waits for /readyz (and leadership). With `E2E_OPERATOR_IMAGE`, the operator is that
+ * image run as a container (./operator-container.ts), with the same settings, ports and log file.
  */
 export async function startOperator(cluster: Cluster, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<OperatorProcess> {
   await installOperatorManifests(cluster);
@@ -93,25 +100,35 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
   const kubeconfig = await serviceAccountKubeconfig(cluster, path.join(cluster.workDir, `operator-${process.pid}-${sa}.kubeconfig`), sa);
   const [webhookPort, metricsPort] = [await freePort(), await freePort()];
   const name = `operator-${++instances}`;
+  const operatorEnv: Record<string, string> = {
+    HTTP_HOST: '127.0.0.1',
+    WEBHOOK_PORT: String(webhookPort),
+    METRICS_PORT: String(metricsPort),
+    LOG_LEVEL: 'debug',
+    RESYNC_SECONDS: '600',
+    // Over whatever the test runner itself was started with.
+    NODE_OPTIONS: shippedNodeOptions(),
+    ...env,
+  };
+  const image = operatorImage();
+  const container = `${containerPrefix()}${instances}`;
+  if (image) prepareContainerRun(image, kubeconfig);
   const proc = startProcess({
     name,
-    command: process.execPath,
-    args: [...(opts.nodeArgs ?? []), operatorMain()],
     logDir: cluster.logDir,
     pidFile: path.join(cluster.logDir, 'pids'),
-    env: {
-      ...process.env,
-      KUBECONFIG: kubeconfig,
-      HTTP_HOST: '127.0.0.1',
-      WEBHOOK_PORT: String(webhookPort),
-      METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: 'debug',
-      RESYNC_SECONDS: '600',
-      // Over whatever the test runner itself was started with.
-      NODE_OPTIONS: shippedNodeOptions(),
-      ...env,
-    },
+    ...(image
+      ? {
+          command: dockerCli(),
+          args: dockerRunArgs({ image, name: container, kubeconfig, env: operatorEnv, nodeArgs: opts.nodeArgs }),
+        }
+      : {
+          command: process.execPath,
+          args: [...(opts.nodeArgs ?? []), operatorMain()],
+          env: { ...process.env, KUBECONFIG: kubeconfig, ...operatorEnv },
+        }),
   });
+  if (image) trackContainer(container, proc.exited);
   const hooksURL = `http://127.0.0.1:${webhookPort}`;
   const metricsURL = `http://127.0.0.1:${metricsPort}`;
   const aborted = () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}; see ${proc.logFile}` : undefined);
@@ -126,9 +143,11 @@ export async function startOperator(cluster: Cluster, env: Record<string, string
     hooksURL,
     metricsURL,
     logFile: proc.logFile,
+    container: image ? container : undefined,
     metrics: async () => (await getStatus(`${metricsURL}/metrics`)).body,
     stop: () => proc.stop(),
-    kill: () => proc.child.kill('SIGKILL'),
+    // From an image: the operator itself is killed (`docker rm --force`), not only the client that runs it.
+    kill: () => (image ? removeContainer(container) : proc.child.kill('SIGKILL')),
   };
 }
 

@@ -26,9 +26,14 @@ describe('the pinned Node.js runtime (hack/node-versions)', () => {
   });
 
   it('the image is built and run on exactly the pinned version', () => {
-    const froms = [...read('Dockerfile').matchAll(/^FROM\s+node:(\S+)/gm)].map((m) => m[1]);
-    expect(froms).to.have.length.greaterThan(0);
-    for (const tag of froms) expect(tag, `FROM node:${tag}`).to.equal(`${runtimeNodeVersion()}-bookworm-slim`);
+    const dockerfile = read('Dockerfile');
+    const defaults = [...dockerfile.matchAll(/^ARG\s+NODE_IMAGE=(\S+)/gm)].map((m) => m[1]);
+    expect(defaults, 'ARG NODE_IMAGE=… (the base of every stage)').to.deep.equal([`node:${runtimeNodeVersion()}-bookworm-slim`]);
+    // Every stage starts from that base, except the final one, which holds only what the base's node needs.
+    const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
+    expect(froms.slice(0, -1)).to.have.length.greaterThan(0);
+    for (const from of froms.slice(0, -1)) expect(from, `FROM ${from}`).to.equal('${NODE_IMAGE}');
+    expect(froms.at(-1), 'the final stage').to.equal('scratch');
   });
 
   it("package.json's engines name the runtime's major line, and npm refuses other engines", () => {
