@@ -105,11 +105,11 @@ test-reliability: build testenv ## Long fault suites (10 SIGKILLs while convergi
 
 ##@ Benchmarks (measure and report; never fail on a slow machine)
 .PHONY: bench
-bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
+bench: build testenv ## Push latency, load, scale (1k/5k/10k), catch-up, outbound-only and sweep budget on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
 	node dist/bench/run.js $(BENCH_ARGS)
 
 .PHONY: bench-quick
-bench-quick: build testenv ## The same, smaller (under 10 minutes on 2 cores); report in bench/results/<date>-quick/.
+bench-quick: build testenv ## The same, smaller (about 12 minutes on 2 cores); report in bench/results/<date>-quick/.
 	node dist/bench/run.js --quick $(BENCH_ARGS)
 
 .PHONY: bench-charts
