@@ -133,7 +133,7 @@ describe('bench/report-gitlab (parts 5–7) and their targets', () => {
   it('part 7: the cap per sweep, the most in any minute against the budget, and the 429 path', () => {
     const md = renderMarkdown(run({ catchUp: { sizes: [size(1000)], sweep } }), {});
     expect(md).to.include('## 7. GitLab API requests per sweep against the budget');
-    expect(md).to.include('**150 requests a sweep**');
+    expect(md).to.include('at most **150 requests a sweep**');
     expect(md).to.include('every 7 sweeps');
     expect(md).to.include('| **most GitLab requests in any 60 s** (sliding) against the budget | **150** ≤ 300: **within**');
     expect(md).to.include('| **requests made while a Retry-After was running** | **0** |');
@@ -151,7 +151,7 @@ describe('bench/report-gitlab (parts 5–7) and their targets', () => {
     const text = renderConsole(run({ catchUp: { sizes: [size(1000, { all: 120, perfect: 100 })], sweep }, outbound }));
     expect(text).to.include('catch-up 1000 repos after an outage: all current');
     expect(text).to.include('(1.20×)');
-    expect(text).to.include('150 a sweep, max 150 in 60 s');
+    expect(text).to.include('cap 150 a sweep, max 150 in 60 s');
     expect(text).to.include('(o) outbound-only, sweep 10 s');
   });
 });

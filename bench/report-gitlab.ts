@@ -151,7 +151,7 @@ export function sweepSection(r: RunResults): string[] {
   if (!s) return [];
   const out = ['## 7. GitLab API requests per sweep against the budget', ''];
   out.push(
-    `On part 5's ground at ${s.repositories} repositories (${s.pairs} project + branch pairs, none behind: the sweeps only ask), the link patched to \`requestsPerMinute: ${s.requestsPerMinute}\` and \`sweepInterval: ${s.sweepInterval}\` (the spec's own interval, no override) and the operator started; watched for ${s.observedSeconds} s. A catch-up may spend half the budget over its interval (ADR 0017): **${s.capPerSweep} requests a sweep** here, the window moving on each sweep, so every pair is asked every ${Math.ceil(s.pairs / s.capPerSweep)} sweeps. Then GitLab's own per-user limit (the emulator's Rack::Attack \`throttle_authenticated_api\`) is set to ${s.rateLimit?.gitlabPerMinute ?? '–'} a minute, below what a sweep asks, for ${s.rateLimit?.observedSeconds ?? '–'} s: GitLab answers 429 with \`Retry-After\` (the seconds left in its minute), which the operator must wait out.`,
+    `On part 5's ground at ${s.repositories} repositories (${s.pairs} project + branch pairs, none behind: the sweeps only ask), the link patched to \`requestsPerMinute: ${s.requestsPerMinute}\` and \`sweepInterval: ${s.sweepInterval}\` (the spec's own interval, no override) and the operator started; watched for ${s.observedSeconds} s. A catch-up may spend half the budget over its interval (ADR 0017): at most **${s.capPerSweep} requests a sweep** here, the window moving on each sweep, so every pair is asked every ${Math.ceil(s.pairs / s.capPerSweep)} sweeps. Then GitLab's own per-user limit (the emulator's Rack::Attack \`throttle_authenticated_api\`) is set to ${s.rateLimit?.gitlabPerMinute ?? '–'} a minute, below what a sweep asks, for ${s.rateLimit?.observedSeconds ?? '–'} s: GitLab answers 429 with \`Retry-After\` (the seconds left in its minute), which the operator must wait out.`,
     '',
   );
   const sweepList = (list: readonly CatchUpRecordSeen[]) =>
@@ -194,7 +194,7 @@ export function gitlabConsoleRows(r: RunResults, row: (a: string, b: string) => 
   if (s) {
     row(
       `sweeps of ${s.pairs} pairs at ${s.requestsPerMinute}/min every ${s.sweepInterval}`,
-      `${s.capPerSweep} a sweep, max ${s.maxPerMinute} in 60 s`,
+      `cap ${s.capPerSweep} a sweep, max ${s.maxPerMinute} in 60 s`,
     );
     if (s.rateLimit)
       row(
