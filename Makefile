@@ -116,11 +116,11 @@ test-image: build testenv image ## The image as the operator on the test ground:
 
 ##@ Benchmarks (measure and report; never fail on a slow machine)
 .PHONY: bench
-bench: build testenv ## Push latency, load and scale (1k/5k/10k) on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
+bench: build testenv ## Push latency, load, scale (1k/5k/10k), catch-up, outbound-only and sweep budget on the real test ground; report in bench/results/<date>/. BENCH_ARGS passes options.
 	node dist/bench/run.js $(BENCH_ARGS)
 
 .PHONY: bench-quick
-bench-quick: build testenv ## The same, smaller (under 10 minutes on 2 cores); report in bench/results/<date>-quick/.
+bench-quick: build testenv ## The same, smaller (about 12 minutes on 2 cores); report in bench/results/<date>-quick/.
 	node dist/bench/run.js --quick $(BENCH_ARGS)
 
 .PHONY: bench-charts

@@ -5,7 +5,7 @@ import { FULL, QUICK } from './config.js';
 describe('bench/args', () => {
   it('defaults to the full sizes and every part', () => {
     const a = parseArgs([]);
-    expect(a).to.deep.include({ quick: false, only: ['push', 'load', 'scale'], profile: true, help: false });
+    expect(a).to.deep.include({ quick: false, only: ['push', 'load', 'scale', 'catchup', 'outbound'], profile: true, help: false });
     expect(parseArgs(['--no-profile']).profile).to.equal(false);
     expect(parseArgs(['--operator-env', 'NODE_OPTIONS=--max-old-space-size=192']).operatorEnv).to.deep.equal({
       NODE_OPTIONS: '--max-old-space-size=192',
@@ -32,6 +32,16 @@ describe('bench/args', () => {
     expect(() => parseArgs(['--set', 'profile.load=yes'])).to.throw(/true or false/);
   });
 
+  it('--set takes the catch-up sizes as a list of repository counts and the GitLab parts by name', () => {
+    const a = parseArgs(['--only', 'catchup,outbound', '--set', 'catchup.sizes=200,1000', '--set', 'outbound.sweepSeconds=5']);
+    expect(a.only).to.deep.equal(['catchup', 'outbound']);
+    expect(a.config.catchup.sizes).to.deep.equal([200, 1000]);
+    expect(a.config.outbound.sweepSeconds).to.equal(5);
+    expect(parseArgs(['--set', 'catchup.sweepInterval=2m']).config.catchup.sweepInterval).to.equal('2m');
+    for (const bad of ['catchup.sizes=0', 'catchup.sizes=200,x', 'catchup.sizes=1e3'])
+      expect(() => parseArgs(['--set', bad]), bad).to.throw(/catchup.sizes wants/);
+  });
+
   it('--charts-only takes the folder whose results.json is drawn again', () => {
     expect(parseArgs(['--charts-only', 'bench/results/2026-11-24']).chartsOnly).to.equal('bench/results/2026-11-24');
     expect(parseArgs([]).chartsOnly).to.equal(undefined);
@@ -55,5 +65,14 @@ describe('bench/args', () => {
       [10000, 1000],
     ]);
     expect(FULL.scale.steadySeconds).to.equal(300);
+  });
+
+  it('the full catch-up reaches 1,000 repositories; sweeps are watched over at least 3 intervals of the spec minimum (1m)', () => {
+    expect(Math.max(...FULL.catchup.sizes)).to.equal(1000);
+    expect(FULL.catchup.sweepInterval).to.equal('1m');
+    expect(FULL.catchup.sweepObserveSeconds).to.be.at.least(180);
+    expect(FULL.catchup.gitlabRateLimit, 'GitLab limits below the per-sweep share, so the 429 path is taken').to.be.below(
+      FULL.catchup.sweepRequestsPerMinute / 2,
+    );
   });
 });

@@ -1,10 +1,10 @@
 import { FULL, QUICK, type BenchConfig } from './config.js';
 
 /**
- * Command line: `node dist/bench/run.js [--quick] [--only push,load,scale] [--out <dir>] [--set key=value ...]`.
+ * Command line: `node dist/bench/run.js [--quick] [--only push,load,scale,catchup,outbound] [--out <dir>] [--set key=value ...]`.
  * `--set` changes one size for development, e.g. `--set push.pushes=3 --set scale.sizes=300x30`.
  */
-export const PHASES = ['push', 'load', 'scale'] as const;
+export const PHASES = ['push', 'load', 'scale', 'catchup', 'outbound'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface Args {
@@ -21,13 +21,14 @@ export interface Args {
   chartsOnly?: string;
 }
 
-export const USAGE = `usage: node dist/bench/run.js [--quick] [--only push,load,scale] [--out <dir>] [--set key=value ...]
+export const USAGE = `usage: node dist/bench/run.js [--quick] [--only push,load,scale,catchup,outbound] [--out <dir>] [--set key=value ...]
   --quick        smaller sizes (make bench-quick; under 10 minutes on 2 cores)
   --only         run only these parts (default: all)
   --out          results folder (default: bench/results/<yyyy-mm-dd>[-quick])
   --no-profile   skip the profiling passes (part 4 is then empty)
   --operator-env K=V   add to the operator's environment, e.g. NODE_OPTIONS=--max-old-space-size=192
-  --set k=v      override one setting, e.g. push.pushes=3, load.seconds=5, scale.sizes=300x30,1000x100, profile.load=true
+  --set k=v      override one setting, e.g. push.pushes=3, load.seconds=5, scale.sizes=300x30,1000x100, profile.load=true,
+                 catchup.sizes=200,1000, outbound.sweepSeconds=10
   --charts-only DIR   measure nothing: draw the charts of DIR/results.json again and link them from DIR/report.md`;
 
 export function parseArgs(argv: string[]): Args {
@@ -69,7 +70,7 @@ export function parseArgs(argv: string[]): Args {
 }
 
 function applySet(config: BenchConfig, assignment: string): void {
-  const m = /^(push|load|scale|profile)\.(\w+)=(.+)$/.exec(assignment);
+  const m = /^(push|load|scale|catchup|outbound|profile)\.(\w+)=(.+)$/.exec(assignment);
   if (!m) throw new Error(`--set wants part.key=value, got ${assignment}`);
   const [, part, key, raw] = m as unknown as [string, keyof BenchConfig, string, string];
   const section = config[part] as unknown as Record<string, unknown>;
@@ -79,6 +80,13 @@ function applySet(config: BenchConfig, assignment: string): void {
       const sm = /^(\d+)x(\d+)$/.exec(s);
       if (!sm) throw new Error(`scale.sizes wants <repositories>x<namespaces>[,...], got ${s}`);
       return { repositories: Number(sm[1]), namespaces: Number(sm[2]) };
+    });
+    return;
+  }
+  if (part === 'catchup' && key === 'sizes') {
+    section.sizes = raw.split(',').map((s) => {
+      if (!/^[1-9]\d*$/.test(s)) throw new Error(`catchup.sizes wants <repositories>[,...], got ${s}`);
+      return Number(s);
     });
     return;
   }

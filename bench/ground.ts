@@ -144,6 +144,33 @@ export function linkObject(ground: Ground, name: string, selector: Record<string
   };
 }
 
+/** The Secret holding a link's GitLab API token (spec.gitlab.api.tokenSecretRef), in the operator's namespace. */
+export const API_TOKEN_SECRET = 'bench-gitlab-api';
+
+export async function createApiTokenSecret(ground: Ground, token: string): Promise<void> {
+  await ground.admin.create(SECRETS, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: API_TOKEN_SECRET, namespace: OPERATOR_NAMESPACE },
+    data: { token: Buffer.from(token).toString('base64') },
+  });
+}
+
+/**
+ * A link with GitLab API access and no spec.webhook.url: the operator registers no hook (outbound-only), so every
+ * GitLab request it makes is the catch-up's, and a push reaches it only through a hook made by hand, or the sweep.
+ */
+export function apiLinkObject(
+  ground: Ground,
+  name: string,
+  selector: Record<string, string>,
+  api: { requestsPerMinute: number; sweepInterval?: string },
+): KubeObject {
+  const link = linkObject(ground, name, selector) as KubeObject & { spec: { gitlab: Record<string, unknown> } };
+  link.spec.gitlab.api = { tokenSecretRef: { namespace: OPERATOR_NAMESPACE, name: API_TOKEN_SECRET }, ...api };
+  return link;
+}
+
 export async function createLink(ground: Ground, link: KubeObject): Promise<void> {
   await ground.admin.create(LINKS, link);
 }

@@ -1,4 +1,6 @@
 import type { ProfileSummary } from './cpuprofile.js';
+import { table } from './markdown.js';
+import { catchUpSection, gitlabConsoleRows, outboundSection, sweepSection } from './report-gitlab.js';
 import type { ProfileResult } from './profile.js';
 import type { RunResults, ScaleResult } from './results.js';
 import { type Bucket, bucketQuantile, formatRatio, formatSeconds, ratio, summarize, type Target, verdict } from './stats.js';
@@ -8,10 +10,6 @@ import { targets } from './targets.js';
 const MiB = 2 ** 20;
 const mib = (b: number) => (Number.isFinite(b) ? `${(b / MiB).toFixed(0)} MiB` : '–');
 const num = (v: number, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
-
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
 
 function targetValue(t: Target): string {
   if (t.value === undefined || Number.isNaN(t.value)) return '–';
@@ -83,6 +81,7 @@ export function renderMarkdown(r: RunResults, charts: Record<string, string>): s
   if (r.load) out.push(...loadSection(r, charts));
   if (r.scale.length) out.push(...scaleSection(r, charts));
   if (r.profiles.length) out.push(...profileSection(r));
+  out.push(...catchUpSection(r), ...outboundSection(r), ...sweepSection(r));
   if (r.errors.length) {
     out.push('## Not completed', '');
     for (const e of r.errors)
@@ -395,6 +394,7 @@ export function renderConsole(r: RunResults): string {
       `${mib(s.operator.peakRssBytes)}; ${num(s.operator.cpuSeconds, 1)} s; ${formatSeconds(s.restart.firstReconcileSeconds)}`,
     );
   }
+  gitlabConsoleRows(r, row);
   lines.push('', '  targets:');
   for (const t of targets(r)) lines.push(`  ${verdict(t).padEnd(13)} ${t.name}: ${targetValue(t)}`);
   for (const e of r.errors) lines.push(`  ${e.kind === 'timeout' ? 'NOT REACHED' : 'ERROR'} ${e.phase}: ${e.message}`);

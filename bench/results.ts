@@ -1,6 +1,10 @@
+import type { GitLabRequests } from './gitlab-stats.js';
 import type { ProfileResult } from './profile.js';
 import type { RequestCounts } from './prom.js';
 import type { Bucket } from './stats.js';
+import type { CatchUpRecordSeen } from './watch.js';
+
+export type { CatchUpRecordSeen } from './watch.js';
 
 /** Everything one run measured; report.ts renders it, targets.ts judges it, results.json keeps it. */
 
@@ -101,6 +105,94 @@ export interface ScaleResult {
   };
 }
 
+/**
+ * Part 5 at one size: one outbound-only link with a GitLab API token over N GitRepositories (one project each, real
+ * Flux fetches); the operator stopped, one push to every project, the operator started; against the same pushes
+ * caught by a perfect trigger (every GitRepository annotated at once, the operator stopped).
+ */
+export interface CatchUpSizeResult {
+  repositories: number;
+  namespaces: number;
+  /** spec.gitlab.api.requestsPerMinute of the link during the catch-up. */
+  requestsPerMinute: number;
+  setup: { groundStartSeconds: number; projectsSeconds: number; linkReadySeconds: number; firstArtifactsSeconds: number };
+  outage: {
+    pushes: number;
+    pushSeconds: number;
+    /** Webhooks the git server sent for those pushes (none: no hook on the projects, nothing reached the cluster). */
+    deliveries: number;
+    /** From the operator process's start: /readyz answered; the catch-up done (status.lastCatchUp.at); every artifact current. */
+    readySeconds: number;
+    catchUpDoneSeconds: number;
+    allCurrentSeconds: number;
+    /** Per GitRepository: operator start → its new artifact revision (seconds). */
+    perRepository: number[];
+    current: number;
+    record?: CatchUpRecordSeen;
+    /** fluxlink_catchup_triggers_total by reason, over the window. */
+    triggersByReason: Record<string, number>;
+    /** What GitLab (the emulator) was asked from the operator's start until every artifact was current. */
+    gitlab: GitLabRequests;
+    timedOut?: string;
+  };
+  /** The same pushes made again, then every GitRepository annotated reconcile.fluxcd.io/requestedAt at once by an admin client. */
+  perfect: { pushSeconds: number; allCurrentSeconds: number; perRepository: number[]; current: number; timedOut?: string };
+}
+
+/** Part 7: a link's sweeps over N project + branch pairs against its request budget, then under GitLab's own rate limit. */
+export interface SweepBudgetResult {
+  repositories: number;
+  pairs: number;
+  requestsPerMinute: number;
+  sweepInterval: string;
+  /** The most requests one catch-up may make (reconcile/catch-up.ts catchUpRequestCap), for these settings. */
+  capPerSweep: number;
+  observedSeconds: number;
+  sweeps: CatchUpRecordSeen[];
+  gitlab: GitLabRequests;
+  /** Most GitLab requests in any 60 s of the window (sliding). */
+  maxPerMinute: number;
+  rateLimit?: {
+    /** The emulator's per-user limit (Rack::Attack's throttle_authenticated_api), requests per minute. */
+    gitlabPerMinute: number;
+    observedSeconds: number;
+    sweeps: CatchUpRecordSeen[];
+    gitlab: GitLabRequests;
+    rateLimited: number;
+    /** Requests answered while a Retry-After was still running (0 when the operator waits as told). */
+    violations: number;
+    longestRetryAfterSeconds: number;
+    /** Requests answered 2xx in any 60 s (sliding). */
+    maxAnsweredPerMinute: number;
+  };
+}
+
+export interface CatchUpResult {
+  sizes: CatchUpSizeResult[];
+  sweep?: SweepBudgetResult;
+}
+
+/**
+ * Part 6: push → artifact on the same GitRepositories three ways: webhooks (a hand-made hook to the operator),
+ * outbound-only (no webhook; the sweep every `sweepSeconds` is the delivery), and Flux polling alone.
+ */
+export interface OutboundResult {
+  repositories: number;
+  sweepSeconds: number;
+  pollingInterval: string;
+  /** Seconds from the end of `git push` to the new artifact revision. */
+  webhook: number[];
+  outbound: number[];
+  polling: number[];
+  /** Webhook method measured from the webhook request (as part 1). */
+  webhookFromRequest: number[];
+  /** The sweeps during the outbound pushes, as status.lastCatchUp showed them, and what GitLab was asked meanwhile. */
+  outboundSweeps: CatchUpRecordSeen[];
+  outboundSeconds: number;
+  outboundGitlab: GitLabRequests;
+  durationSeconds: number;
+}
+
 export interface Machine {
   nproc: number;
   cpuModel: string;
@@ -125,6 +217,8 @@ export interface RunResults {
   push?: PushResult;
   load?: LoadResult;
   scale: ScaleResult[];
+  catchUp?: CatchUpResult;
+  outbound?: OutboundResult;
   /** CPU profiles from separate passes (the profiler must not touch the measured figures). */
   profiles: ProfileResult[];
   /** `timeout`: a wait ran out (a slow machine: reported, not a failure); `error`: the part could not run. */

@@ -5,7 +5,9 @@ import { shippedNodeOptions } from '../e2e/support/operator.js';
 import { parseArgs, USAGE } from './args.js';
 import { FLUX_CLIENT_ARGS, operatorEnvOverrides } from './ground.js';
 import { describeMachine } from './machine.js';
+import { runCatchUpSize } from './phases/catch-up.js';
 import { runLoadPhase } from './phases/load.js';
+import { runOutboundPhase } from './phases/outbound.js';
 import { runPushPhase } from './phases/push.js';
 import { profileConvergence, runScaleSize } from './phases/scale.js';
 import { reportCharts } from './report-charts.js';
@@ -73,6 +75,24 @@ async function main(): Promise<number> {
       });
     }
   }
+  // Parts 5 and 7: the catch-up after an outage per size; the sweeps against the budget on the largest size's ground.
+  if (args.only.includes('catchup')) {
+    const sizes = [...args.config.catchup.sizes].sort((a, b) => a - b);
+    for (const [i, n] of sizes.entries()) {
+      await attempt(`catchup ${n}`, async () => {
+        const pass = await runCatchUpSize(args.config.catchup, n, i === sizes.length - 1, path.join(logRoot, `catchup-${n}`), log);
+        results.catchUp ??= { sizes: [] };
+        results.catchUp.sizes.push(pass.size);
+        if (pass.sweep) results.catchUp.sweep = pass.sweep;
+        if (pass.sweepError !== undefined) throw pass.sweepError; // reported as the sweeps' failure; the catch-up stands
+      });
+    }
+  }
+  if (args.only.includes('outbound'))
+    await attempt(
+      'outbound',
+      async () => void (results.outbound = await runOutboundPhase(args.config.outbound, path.join(logRoot, 'outbound'), log)),
+    );
   // Part 4: profiling passes on fresh grounds, so the profiler's own memory and CPU never enter the figures above.
   const profileDir = path.join(logRoot, 'profiles');
   if (args.profile && args.only.includes('scale')) {

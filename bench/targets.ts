@@ -85,5 +85,61 @@ export function targets(r: RunResults): Target[] {
         ? `not run at 10,000; at ${largest.repositories}: ${(largest.operator.peakRssBytes / MiB).toFixed(0)} MiB`
         : undefined,
   });
+  out.push(...gitlabTargets(r));
+  return out;
+}
+
+/** Parts 5–7: no push left behind, one GitLab request per project, the budget and Retry-After kept, the sweep's bound. */
+function gitlabTargets(r: RunResults): Target[] {
+  const out: Target[] = [];
+  for (const s of r.catchUp?.sizes ?? []) {
+    out.push({
+      name: `GitRepositories still behind after the catch-up (${s.repositories} repositories) = 0`,
+      value: s.repositories - s.outage.current,
+      limit: 0,
+      unit: '',
+      kind: 'equal',
+      note: `${s.outage.current} of ${s.repositories} at the pushed commit${s.outage.timedOut ? ` when the wait ended (${s.outage.timedOut})` : ''}`,
+    });
+    out.push({
+      name: `GitLab requests per project in the catch-up (${s.repositories} repositories) ≤ 1`,
+      value: s.outage.gitlab.total / s.repositories,
+      limit: 1,
+      unit: '',
+      kind: 'max',
+      note: `the emulator's count, ${s.outage.gitlab.total} requests`,
+    });
+  }
+  const sweep = r.catchUp?.sweep;
+  if (sweep) {
+    out.push({
+      name: `sweeps: most GitLab requests in any 60 s ≤ requestsPerMinute (${sweep.requestsPerMinute})`,
+      value: sweep.maxPerMinute,
+      limit: sweep.requestsPerMinute,
+      unit: '',
+      kind: 'max',
+      note: `${sweep.pairs} pairs, sweepInterval ${sweep.sweepInterval}, ${sweep.observedSeconds} s`,
+    });
+    if (sweep.rateLimit)
+      out.push({
+        name: 'GitLab requests made inside a 429 Retry-After = 0',
+        value: sweep.rateLimit.violations,
+        limit: 0,
+        unit: '',
+        kind: 'equal',
+        note: `${sweep.rateLimit.rateLimited} answers 429, GitLab limit ${sweep.rateLimit.gitlabPerMinute} a minute`,
+      });
+  }
+  const o = r.outbound;
+  if (o) {
+    out.push({
+      name: `outbound-only push → artifact p95 ≤ sweep interval + 5 s (${o.sweepSeconds + 5} s)`,
+      value: o.outbound.length ? percentile(o.outbound, 95) : NaN,
+      limit: o.sweepSeconds + 5,
+      unit: 's',
+      kind: 'max',
+      note: `${o.outbound.length} pushes; ADR 0017: at most one sweep interval plus Flux's fetch`,
+    });
+  }
   return out;
 }

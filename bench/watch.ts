@@ -1,4 +1,5 @@
 import { sleep } from '../e2e/testenv/probe.js';
+import { distinctByAt } from './gitlab-stats.js';
 import { LINKS } from '../operator/api/v1alpha1/types.js';
 import { GIT_REPOSITORIES, type GitRepository, type Receiver, receiverReadiness, RECEIVERS } from '../operator/flux/types.js';
 import type { KubeClient } from '../operator/kube/client.js';
@@ -188,4 +189,51 @@ export function waitLinkReady(client: KubeClient, name: string, n: number, timeo
     intervalMs,
     () => (last ? `${last.readyReceivers}/${last.repositories} Ready: ${last.message ?? ''}` : 'no link'),
   );
+}
+
+/** A link's catch-up as status.lastCatchUp records it (operator/api/v1alpha1/types.ts CatchUpRecord). */
+export interface CatchUpRecordSeen {
+  reason: string;
+  at: string;
+  checked: number;
+  triggered: number;
+  requests: number;
+  error?: string;
+}
+
+export async function lastCatchUp(client: KubeClient, link: string): Promise<CatchUpRecordSeen | undefined> {
+  const l = await client.get<KubeObject & { status?: { lastCatchUp?: CatchUpRecordSeen } }>(LINKS, undefined, link);
+  return l?.status?.lastCatchUp;
+}
+
+/**
+ * Every catch-up of a link while it runs, read from status.lastCatchUp once a second (each record replaces the last;
+ * with sweeps seconds apart none is missed). `stop()` keeps reading past the end for the status writer's batching
+ * (up to 5 s) and answers the records that finished within [from, end), each once, in order.
+ */
+export class CatchUpRecords {
+  private readonly seen: CatchUpRecordSeen[] = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly link: string,
+    private readonly fromMs: number,
+  ) {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const r = await lastCatchUp(this.client, this.link).catch(() => undefined);
+        if (r) this.seen.push(r);
+        await sleep(1000);
+      }
+    })();
+  }
+
+  async stop(endMs = Date.now()): Promise<CatchUpRecordSeen[]> {
+    await sleep(Math.max(0, endMs + 7_000 - Date.now()));
+    this.stopped = true;
+    await this.loop;
+    return distinctByAt(this.seen).filter((r) => Date.parse(r.at) >= this.fromMs && Date.parse(r.at) < endMs);
+  }
 }

@@ -52,6 +52,8 @@ export interface ApiRequest {
   /** 0 when the connection was dropped (an injected outage). */
   status: number;
   at: number;
+  /** The Retry-After the answer carried (a 429's or 503's), in seconds: what a client must wait before its next request. */
+  retryAfterSeconds?: number;
 }
 
 /** A fault the next matching requests get instead of their answer (before authentication, as a proxy would). */
@@ -356,7 +358,14 @@ export class GitLabApi {
     const apiPath = url.pathname.slice('/api/v4'.length) || '/';
     const match = matchRoute(method, apiPath, this.features);
     const template = match.kind === 'route' ? match.route.template : match.kind === 'method-not-allowed' ? match.template : apiPath;
-    const log = (status: number) => this.requests.push({ method, route: template, status, at: this.clock.now() });
+    const log = (status: number, retryAfter?: string) =>
+      this.requests.push({
+        method,
+        route: template,
+        status,
+        at: this.clock.now(),
+        ...(retryAfter !== undefined && /^\d+$/.test(retryAfter) ? { retryAfterSeconds: Number(retryAfter) } : {}),
+      });
 
     if (this.#outage) {
       log(0);
@@ -370,7 +379,7 @@ export class GitLabApi {
       if (!(err instanceof ApiError)) throw err;
       answer = { status: err.status, body: err.body, headers: err.headers };
     }
-    log(answer.status);
+    log(answer.status, answer.headers['Retry-After']);
     const text = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
     const type = typeof answer.body === 'string' ? 'text/plain' : 'application/json';
     res.writeHead(answer.status, { ...(text !== '' ? { 'Content-Type': type } : {}), ...answer.headers });

@@ -189,6 +189,11 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
       expect(Number(limited.headers.get('retry-after'))).to.be.within(55, 60);
       expect(limited.headers.get('ratelimit-limit')).to.equal('3');
       expect(limited.headers.get('ratelimit-observed'), 'the 5th request of the window').to.equal('5');
+      expect(server.gitlab.requests.at(-1), 'the log keeps the wait the 429 asked for').to.include({
+        status: 429,
+        retryAfterSeconds: Number(limited.headers.get('retry-after')),
+      });
+      expect(server.gitlab.requests.at(-3), 'a 200 carries no wait').to.not.have.property('retryAfterSeconds');
       expect((await call(server, 'GET', `/projects/${ENC}`, { token: maintainer })).status, 'another user has its own budget').to.equal(
         200,
       );
@@ -216,6 +221,13 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
         'GET /projects/:id/hooks 502',
         'GET /projects/:id/hooks 200',
         'GET /projects/:id 0',
+      ]);
+      expect(server.gitlab.requests.slice(before).map((r) => r.retryAfterSeconds)).to.deep.equal([
+        7,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
       ]);
       expect(server.gitlab.countRequests({ route: '/projects/:id/hooks', status: 200 })).to.be.greaterThan(0);
     });
