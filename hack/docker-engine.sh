@@ -42,9 +42,17 @@ up() {
   mkdir -p "$STATE_DIR"
   log "starting dockerd (log: $LOG_FILE)"
   # --oom-score-adjust=0: lowering a process's OOM score is not permitted on some hosts (this one among them).
-  nohup dockerd --exec-root "$EXEC_ROOT" --pidfile "$PID_FILE" \
-    --bip "$BRIDGE_CIDR" --iptables=false --ip-masq=false --ip-forward=false \
-    --oom-score-adjust=0 >"$LOG_FILE" 2>&1 &
+  # The daemon outlives this script: it must not inherit its open files (a caller's `flock` lock file among them
+  # would stay locked for as long as the engine runs), so every descriptor above stderr is closed for it.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec setsid dockerd --exec-root "$EXEC_ROOT" --pidfile "$PID_FILE" \
+      --bip "$BRIDGE_CIDR" --iptables=false --ip-masq=false --ip-forward=false \
+      --oom-score-adjust=0 </dev/null >"$LOG_FILE" 2>&1
+  ) &
   for _ in $(seq 1 120); do
     if answers; then
       log "dockerd $("$DOCKER" version --format '{{.Server.Version}}') answers"
