@@ -49,6 +49,10 @@ demo: build testenv ## The push story on the embedded test ground, timed step by
 testenv: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and the Flux controllers into the cache.
 	./e2e/testenv/build.sh >/dev/null
 
+.PHONY: testenv-node
+testenv-node: ## Build the cluster tier's node set (kubelet, kube-proxy, kube-scheduler, CoreDNS, registry) into the cache.
+	./e2e/testenv/build-node.sh >/dev/null
+
 .PHONY: testenv-up
 testenv-up: build testenv ## Start the test ground in the background; writes .testenv/state.json.
 	node dist/e2e/testenv/cli.js up
