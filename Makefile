@@ -101,6 +101,11 @@ test-unit-node26: build ## Unit tests on Node 26 (the version hack/node-versions
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
 	npx mocha --config .mocharc.e2e.json
 
+.PHONY: test-cluster
+test-cluster: build testenv testenv-node ## The cluster tier: a real node in a container through testcontainers (starts hack/docker-engine.sh).
+	./hack/docker-engine.sh up
+	npx mocha --config .mocharc.cluster.json
+
 .PHONY: test-reliability
 test-reliability: build testenv ## Long fault suites (10 SIGKILLs while converging 2,000 GitRepositories); output kept in e2e/results/.
 	@mkdir -p e2e/results
