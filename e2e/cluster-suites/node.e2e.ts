@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
-import { NodeContainerProvider } from '../cluster/node-container.js';
-import type { StartedCluster } from '../cluster/provider.js';
+import { clusterProvider, type StartedCluster } from '../cluster/index.js';
 
 /**
  * The cluster tier's smoke test: a real node (kubelet, containerd, CNI, kube-proxy, CoreDNS) in a container
@@ -17,7 +16,7 @@ describe('cluster tier: a real node in a container', function () {
   before(async function () {
     this.timeout(3_600_000); // a cold machine builds the node set and the node image first
     hostBefore = await hostState();
-    cluster = await new NodeContainerProvider().start();
+    cluster = await clusterProvider().start();
   });
 
   afterEach(async function () {

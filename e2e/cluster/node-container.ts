@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +7,9 @@ import { promisify } from 'node:util';
 import { kubectlFor } from '../testenv/kubectl.js';
 import { defaultLogDir, repoRoot } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
+import { onExitSync } from '../testenv/processes.js';
 import { corednsManifests } from './coredns.js';
-import { docker, lines } from './docker.js';
+import { DOCKER, docker, lines } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
 
@@ -16,6 +17,8 @@ const run = promisify(execFile);
 
 const NODE_NAME = 'gfl-node';
 const OWNER_LABEL = 'org.gitlab-flux-link.cluster-owner-pid';
+/** The node registry's address: an orphan's pushed tags name it. */
+const REGISTRY_LABEL = 'org.gitlab-flux-link.cluster-registry';
 /** Where the node's own files live in its container (e2e/cluster/node-image/entrypoint.sh). */
 const NODE_BIN = '/opt/gfl/bin';
 const NODE_PKI = '/etc/gfl/pki';
@@ -93,8 +96,9 @@ async function lastLine(script: string, args: string[] = []): Promise<string> {
 
 /** Containers of an earlier run whose test process died before stopping them (no Ryuk here to reap them). */
 async function removeOrphans(log: (line: string) => void): Promise<void> {
-  const out = await docker(['ps', '-a', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.ID}} {{.Label "${OWNER_LABEL}"}}`]);
-  for (const [id, pid] of lines(out).map((l) => l.split(' '))) {
+  const format = `{{.ID}} {{.Label "${OWNER_LABEL}"}} {{.Label "${REGISTRY_LABEL}"}}`;
+  const out = await docker(['ps', '-a', '--filter', `label=${OWNER_LABEL}`, '--format', format]);
+  for (const [id, pid, registry] of lines(out).map((l) => l.split(' '))) {
     let alive = false;
     try {
       process.kill(Number(pid), 0);
@@ -103,8 +107,12 @@ async function removeOrphans(log: (line: string) => void): Promise<void> {
       // no such process: the container is an orphan
     }
     if (!alive) {
-      log(`removing node container ${id} of process ${pid}, which is gone`);
+      log(`removing node container ${id} of process ${pid}, which is gone, and the tags it was pushed`);
       await docker(['rm', '-f', '-v', id]);
+      const tags = lines(await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).filter(
+        (t) => registry && t.startsWith(`${registry}/`),
+      );
+      if (tags.length) await docker(['rmi', ...tags]);
     }
   }
 }
@@ -186,6 +194,18 @@ export class NodeContainerProvider implements ClusterProvider {
       }
       protected override async containerCreated(id: string): Promise<void> {
         containerId = id;
+        // Node exiting without stop() (an uncaught error, SIGINT): the container goes with it.
+        onExitSync(() => {
+          if (stopped) return;
+          execFileSync(DOCKER, ['rm', '-f', '-v', id], { stdio: 'ignore' });
+          for (const tag of Object.values(pushed)) {
+            try {
+              execFileSync(DOCKER, ['rmi', tag], { stdio: 'ignore' });
+            } catch {
+              // not pushed yet
+            }
+          }
+        });
         return Promise.resolve();
       }
     }
@@ -225,7 +245,7 @@ export class NodeContainerProvider implements ClusterProvider {
         new NodeContainer(images.node)
           .withName(`${CONTAINER_PREFIX}node-${process.pid}-${Date.now().toString(36)}`)
           .withHostname(NODE_NAME)
-          .withLabels({ [OWNER_LABEL]: String(process.pid) })
+          .withLabels({ [OWNER_LABEL]: String(process.pid), [REGISTRY_LABEL]: registry })
           .withEnvironment({
             GFL_REGISTRY_PORT: String(registryPort),
             GFL_SANDBOX_IMAGE: pushed.busybox.slice(registry.length + 1),
