@@ -148,6 +148,11 @@ export class NodeContainerProvider implements ClusterProvider {
     process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
     const { GenericContainer, Wait } = await import('testcontainers');
 
+    await docker(['version', '--format', '{{.Server.Version}}'], 30_000).catch((err: Error) => {
+      throw new Error(`no Docker engine answers (${DOCKER}): start one with hack/docker-engine.sh up (make test-cluster does)`, {
+        cause: err,
+      });
+    });
     await removeOrphans(log);
     const fastBin = await timed('binaries (fast tier set)', () => lastLine('e2e/testenv/build.sh'));
     const nodeBin = await timed('binaries (node set)', () => lastLine('e2e/testenv/build-node.sh'));
