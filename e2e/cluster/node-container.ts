@@ -1,8 +1,7 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import { kubectlFor } from '../testenv/kubectl.js';
 import { defaultLogDir, repoRoot } from '../testenv/paths.js';
@@ -12,8 +11,6 @@ import { corednsManifests } from './coredns.js';
 import { DOCKER, docker, lines } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
-
-const run = promisify(execFile);
 
 const NODE_NAME = 'gfl-node';
 const OWNER_LABEL = 'org.gitlab-flux-link.cluster-owner-pid';
@@ -88,10 +85,15 @@ function boundingSet(): bigint {
   return BigInt(`0x${line[1]}`);
 }
 
-/** The last line a build script prints (its result); its progress goes to our stderr. */
-async function lastLine(script: string, args: string[] = []): Promise<string> {
-  const { stdout } = await run('bash', [path.join(repoRoot, script), ...args], { maxBuffer: 16 * 1024 * 1024, timeout: 3_600_000 });
-  return lines(stdout).pop() ?? '';
+/** The last line a build script prints (its result); its progress lines go to our stderr as they come. */
+function lastLine(script: string, args: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [path.join(repoRoot, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(lines(out).pop() ?? '') : reject(new Error(`${script} exited with ${code}`))));
+  });
 }
 
 /** Containers of an earlier run whose test process died before stopping them (no Ryuk here to reap them). */
@@ -118,8 +120,8 @@ async function removeOrphans(log: (line: string) => void): Promise<void> {
 }
 
 /**
- * A single-node cluster whose node is a privileged container started through testcontainers, the way kind
- * works: the node image (e2e/cluster/images.sh, Debian's containerd, runc and CNI plugins) runs etcd,
+ * A single-node cluster whose node is a container started through testcontainers, the way kind works (not
+ * privileged, see beforeContainerCreated): the node image (e2e/cluster/images.sh, Debian's containerd, runc and CNI plugins) runs etcd,
  * kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and the local OCI registry;
  * CoreDNS is applied as a Deployment. The API server and the registry are published on the host's loopback only.
  * Everything the node makes lives in the container's own namespaces, cgroup and tmpfs mounts: `stop()` removes
