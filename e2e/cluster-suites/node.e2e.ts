@@ -110,7 +110,7 @@ spec:
     for (const who of answered) expect(podNames).to.include(who);
   });
 
-  it('leaves the host as it found it once stopped (containers, mounts, namespaces, links, firewall, sysctls, cgroups)', async function () {
+  it('leaves the host as it found it once stopped (containers, mounts, namespaces, links, firewall, sysctls, cgroups, temporary files)', async function () {
     this.timeout(180_000);
     expect(cluster, 'the cluster did not start').to.not.equal(undefined);
     await cluster!.stop();

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -29,6 +30,8 @@ export interface HostState {
   sysctls: string[];
   /** cgroup directories, three levels deep, of every v1 hierarchy. */
   cgroups: string[];
+  /** The provider's temporary folders (the admin kubeconfig), and the image scripts' work folders. */
+  tmp: string[];
 }
 
 export const CONTAINER_PREFIX = 'gfl-cluster-';
@@ -108,6 +111,7 @@ export async function hostState(): Promise<HostState> {
     ]),
     sysctls: SYSCTLS.map((s) => `${s}=${fs.existsSync(`/proc/sys/${s}`) ? fs.readFileSync(`/proc/sys/${s}`, 'utf8').trim() : '(absent)'}`),
     cgroups: sorted(dirs('/sys/fs/cgroup', 4)),
+    tmp: sorted(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(CONTAINER_PREFIX))),
   };
 }
 

@@ -13,6 +13,7 @@ const empty = (): HostState => ({
   firewall: [],
   sysctls: [],
   cgroups: [],
+  tmp: [],
 });
 
 describe('cluster host state', () => {

@@ -204,6 +204,7 @@ export class NodeContainerProvider implements ClusterProvider {
         // Node exiting without stop() (an uncaught error, SIGINT): the container goes with it.
         onExitSync(() => {
           if (stopped) return;
+          fs.rmSync(tmpDir, { recursive: true, force: true });
           execFileSync(DOCKER, ['rm', '-f', '-v', id], { stdio: 'ignore' });
           for (const tag of Object.values(pushed)) {
             try {
