@@ -49,6 +49,10 @@ demo: build testenv ## The push story on the embedded test ground, timed step by
 testenv: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and the Flux controllers into the cache.
 	./e2e/testenv/build.sh >/dev/null
 
+.PHONY: testenv-node
+testenv-node: ## Build the cluster tier's node set (kubelet, kube-proxy, kube-scheduler, CoreDNS, registry) into the cache.
+	./e2e/testenv/build-node.sh >/dev/null
+
 .PHONY: testenv-up
 testenv-up: build testenv ## Start the test ground in the background; writes .testenv/state.json.
 	node dist/e2e/testenv/cli.js up
@@ -96,6 +100,11 @@ test-unit-node26: build ## Unit tests on Node 26 (the version hack/node-versions
 .PHONY: test-e2e
 test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG).
 	npx mocha --config .mocharc.e2e.json
+
+.PHONY: test-cluster
+test-cluster: build testenv testenv-node ## The cluster tier: a real node in a container through testcontainers (starts hack/docker-engine.sh).
+	./hack/docker-engine.sh up
+	npx mocha --config .mocharc.cluster.json
 
 .PHONY: test-reliability
 test-reliability: build testenv ## Long fault suites (10 SIGKILLs while converging 2,000 GitRepositories); output kept in e2e/results/.
