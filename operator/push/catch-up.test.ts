@@ -38,6 +38,8 @@ class World {
   readonly gitlab = new FakeGitLab();
   readonly metrics = new Metrics();
   readonly triggered: string[] = [];
+  /** How many requests GitLab had had when each trigger was made. */
+  readonly requestsAtTrigger: number[] = [];
   readonly records: CatchUpRecord[] = [];
   readonly events: string[] = [];
   running: Array<RunningInformer<KubeObject>> = [];
@@ -100,6 +102,7 @@ class World {
       secretValue: async (ref) => (ref.name === 'gitlab-api' ? TOKEN : undefined),
       trigger: (link, target, tag) => {
         this.triggered.push(`${link} ${target.namespace}/${target.gitRepository}${tag ? ' tag' : ''}`);
+        this.requestsAtTrigger.push(this.gitlab.requests.length);
         return 'queued';
       },
       records: { recordCatchUp: (_l, r) => this.records.push(r) },
@@ -162,6 +165,18 @@ describe('catch-up: GitRepositories behind GitLab are triggered (fake GitLab thr
     expect(w.events[0]).to.match(
       /^Normal CatchUp: Catch-up \(leader\): 3 of 7 GitRepositories were behind GitLab and were triggered: apps\//,
     );
+  });
+
+  it('triggers the GitRepositories of each answer as it arrives (Flux fetches while GitLab is still being asked)', async () => {
+    w = await new World().start([
+      repo('app', 'team/app', { branch: 'main' }, `main@sha1:${C}`),
+      repo('lib', 'team/lib', { branch: 'master' }, `master@sha1:${A}`),
+      repo('never-fetched', 'team/lib', undefined),
+    ]);
+    await w.catchUp.run('prod', 'start');
+    expect(w.triggered).to.have.length(3);
+    // team/app's answer triggers app at once; team/lib's (master, also the default branch) both of its own.
+    expect(w.requestsAtTrigger).to.deep.equal([1, 2, 2]);
   });
 
   it('semver: triggered when the newest tag is not its artifact, once per change of the tags; a Tag Push', async () => {

@@ -146,6 +146,14 @@ export class CatchUp {
     const repositories = this.repositoriesOf(entry.byProject);
     const record: CatchUpRecord = { reason, at: '', checked: repositories.length, triggered: 0, requests: 0 };
     const triggered: RepositoryAt[] = [];
+    // Each answer's GitRepositories are triggered as it arrives: Flux fetches while GitLab is still being asked.
+    const trigger = (behind: readonly RepositoryAt[]) => {
+      for (const repo of behind) {
+        this.deps.trigger(link, repo.target, isTagQuery(repo));
+        this.deps.metrics.catchUpTriggers.inc({ reason });
+      }
+      triggered.push(...behind);
+    };
     const gitlab = await this.client(link, spec.gitlab.url, api);
     if (typeof gitlab === 'string') record.error = gitlab;
     else {
@@ -153,6 +161,7 @@ export class CatchUp {
       const cap = catchUpRequestCap(api.requestsPerMinute, this.intervalMs(link));
       const { chosen, next } = chooseQueries(plan.queries, cap, state.cursor);
       state.cursor = next;
+      trigger(plan.opaque);
       for (const query of chosen) {
         record.requests++;
         let answer: Awaited<ReturnType<typeof ask>>;
@@ -165,13 +174,8 @@ export class CatchUp {
           if (status === 0 || status === 429 || status >= 500) break;
           continue;
         }
-        triggered.push(...this.behindOf(state, query, answer));
+        trigger(this.behindOf(state, query, answer));
       }
-      triggered.push(...plan.opaque);
-    }
-    for (const repo of triggered) {
-      this.deps.trigger(link, repo.target, isTagQuery(repo));
-      this.deps.metrics.catchUpTriggers.inc({ reason });
     }
     record.triggered = triggered.length;
     record.at = this.now().toISOString();
