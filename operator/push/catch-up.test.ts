@@ -40,6 +40,8 @@ class World {
   readonly triggered: string[] = [];
   /** How many requests GitLab had had when each trigger was made. */
   readonly requestsAtTrigger: number[] = [];
+  /** What the operator's caches say (false: the GitRepositories are still being listed). */
+  cachesSynced = true;
   readonly records: CatchUpRecord[] = [];
   readonly events: string[] = [];
   running: Array<RunningInformer<KubeObject>> = [];
@@ -114,6 +116,7 @@ class World {
       metrics: this.metrics,
       log,
       paused: true,
+      cachesSynced: () => this.cachesSynced,
       now: () => new Date('2026-01-01T00:00:00Z'),
       retryMs: 50,
     });
@@ -242,6 +245,22 @@ describe('catch-up: GitRepositories behind GitLab are triggered (fake GitLab thr
     await until(() => w.records.some((r) => r.reason === 'api-recovered' && !r.error));
     expect(w.records.at(-1)).to.deep.include({ reason: 'api-recovered', triggered: 2, requests: 2 });
     expect(w.triggered.sort()).to.deep.equal(['prod apps/a', 'prod apps/b']);
+  });
+
+  it('leading before the caches hold every GitRepository: the catch-up waits for them, then runs for the same reason', async () => {
+    w = await new World().start([
+      repo('a', 'team/app', { branch: 'main' }, `main@sha1:${C}`),
+      repo('b', 'team/lib', { branch: 'master' }, `master@sha1:${A}`),
+    ]);
+    w.cachesSynced = false;
+    w.catchUp.resume('leader');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(w.records).to.deep.equal([]);
+    expect(w.gitlab.requests).to.deep.equal([]);
+    w.cachesSynced = true;
+    for (let i = 0; i < 200 && w.records.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(w.records).to.have.length(1);
+    expect(w.records[0]).to.deep.include({ reason: 'leader', checked: 2, triggered: 2, requests: 2 });
   });
 
   it('a missing token Secret: recorded, nothing asked, nothing triggered', async () => {

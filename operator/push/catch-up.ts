@@ -39,6 +39,12 @@ export interface CatchUpDeps {
   log: Logger;
   /** Start paused (leader election): only the leader asks GitLab and triggers. */
   paused: boolean;
+  /**
+   * Whether the caches the catch-up reads (links, GitRepositories, namespaces) hold the whole cluster yet. Leading
+   * starts as soon as the links are listed; a catch-up before the GitRepositories are would see none of them and find
+   * nothing behind, and the pushes of the outage would wait for the next sweep.
+   */
+  cachesSynced: () => boolean;
   now?: () => Date;
   /** Every link's sweep interval instead of spec.gitlab.api.sweepInterval (tests only: GITLAB_SWEEP_INTERVAL_SECONDS). */
   intervalOverrideMs?: number;
@@ -274,6 +280,10 @@ export class CatchUp {
   private async drive(link: string, state: LinkState): Promise<void> {
     state.timer = undefined;
     if (this.paused || this.closed || state.running) return;
+    if (!this.deps.cachesSynced()) {
+      this.schedule(link, state, CACHES_SYNC_POLL_MS); // the pending reason stays
+      return;
+    }
     // After a failed catch-up, the next one that gets through is the API coming back.
     const reason = state.pending ?? (state.failed ? 'api-recovered' : 'sweep');
     state.pending = undefined;
@@ -295,6 +305,9 @@ export class CatchUp {
     else this.schedule(link, state, state.failed ? Math.min(this.deps.retryMs ?? 30_000, this.intervalMs(link)) : this.intervalMs(link));
   }
 }
+
+/** How often a catch-up that waits for the caches looks again. */
+const CACHES_SYNC_POLL_MS = 200;
 
 /** One GitLab request for a project + ref. */
 function ask(gitlab: LinkGitLab, q: { project: string; query: HeadQuery }): Promise<string | TagCommit | undefined> {
