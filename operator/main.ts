@@ -109,6 +109,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     metrics,
     log,
     paused: true,
+    cachesSynced: () => links.synced(),
     ...(config.gitlabSweepIntervalSeconds !== undefined ? { intervalOverrideMs: config.gitlabSweepIntervalSeconds * 1000 } : {}),
   }));
   links.links.onChange(() => catchUp.sync());

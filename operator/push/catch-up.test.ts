@@ -38,6 +38,10 @@ class World {
   readonly gitlab = new FakeGitLab();
   readonly metrics = new Metrics();
   readonly triggered: string[] = [];
+  /** How many requests GitLab had had when each trigger was made. */
+  readonly requestsAtTrigger: number[] = [];
+  /** What the operator's caches say (false: the GitRepositories are still being listed). */
+  cachesSynced = true;
   readonly records: CatchUpRecord[] = [];
   readonly events: string[] = [];
   running: Array<RunningInformer<KubeObject>> = [];
@@ -100,6 +104,7 @@ class World {
       secretValue: async (ref) => (ref.name === 'gitlab-api' ? TOKEN : undefined),
       trigger: (link, target, tag) => {
         this.triggered.push(`${link} ${target.namespace}/${target.gitRepository}${tag ? ' tag' : ''}`);
+        this.requestsAtTrigger.push(this.gitlab.requests.length);
         return 'queued';
       },
       records: { recordCatchUp: (_l, r) => this.records.push(r) },
@@ -111,6 +116,7 @@ class World {
       metrics: this.metrics,
       log,
       paused: true,
+      cachesSynced: () => this.cachesSynced,
       now: () => new Date('2026-01-01T00:00:00Z'),
       retryMs: 50,
     });
@@ -162,6 +168,18 @@ describe('catch-up: GitRepositories behind GitLab are triggered (fake GitLab thr
     expect(w.events[0]).to.match(
       /^Normal CatchUp: Catch-up \(leader\): 3 of 7 GitRepositories were behind GitLab and were triggered: apps\//,
     );
+  });
+
+  it('triggers the GitRepositories of each answer as it arrives (Flux fetches while GitLab is still being asked)', async () => {
+    w = await new World().start([
+      repo('app', 'team/app', { branch: 'main' }, `main@sha1:${C}`),
+      repo('lib', 'team/lib', { branch: 'master' }, `master@sha1:${A}`),
+      repo('never-fetched', 'team/lib', undefined),
+    ]);
+    await w.catchUp.run('prod', 'start');
+    expect(w.triggered).to.have.length(3);
+    // team/app's answer triggers app at once; team/lib's (master, also the default branch) both of its own.
+    expect(w.requestsAtTrigger).to.deep.equal([1, 2, 2]);
   });
 
   it('semver: triggered when the newest tag is not its artifact, once per change of the tags; a Tag Push', async () => {
@@ -227,6 +245,22 @@ describe('catch-up: GitRepositories behind GitLab are triggered (fake GitLab thr
     await until(() => w.records.some((r) => r.reason === 'api-recovered' && !r.error));
     expect(w.records.at(-1)).to.deep.include({ reason: 'api-recovered', triggered: 2, requests: 2 });
     expect(w.triggered.sort()).to.deep.equal(['prod apps/a', 'prod apps/b']);
+  });
+
+  it('leading before the caches hold every GitRepository: the catch-up waits for them, then runs for the same reason', async () => {
+    w = await new World().start([
+      repo('a', 'team/app', { branch: 'main' }, `main@sha1:${C}`),
+      repo('b', 'team/lib', { branch: 'master' }, `master@sha1:${A}`),
+    ]);
+    w.cachesSynced = false;
+    w.catchUp.resume('leader');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(w.records).to.deep.equal([]);
+    expect(w.gitlab.requests).to.deep.equal([]);
+    w.cachesSynced = true;
+    for (let i = 0; i < 200 && w.records.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(w.records).to.have.length(1);
+    expect(w.records[0]).to.deep.include({ reason: 'leader', checked: 2, triggered: 2, requests: 2 });
   });
 
   it('a missing token Secret: recorded, nothing asked, nothing triggered', async () => {

@@ -39,6 +39,12 @@ export interface CatchUpDeps {
   log: Logger;
   /** Start paused (leader election): only the leader asks GitLab and triggers. */
   paused: boolean;
+  /**
+   * Whether the caches the catch-up reads (links, GitRepositories, namespaces) hold the whole cluster yet. Leading
+   * starts as soon as the links are listed; a catch-up before the GitRepositories are would see none of them and find
+   * nothing behind, and the pushes of the outage would wait for the next sweep.
+   */
+  cachesSynced: () => boolean;
   now?: () => Date;
   /** Every link's sweep interval instead of spec.gitlab.api.sweepInterval (tests only: GITLAB_SWEEP_INTERVAL_SECONDS). */
   intervalOverrideMs?: number;
@@ -146,6 +152,14 @@ export class CatchUp {
     const repositories = this.repositoriesOf(entry.byProject);
     const record: CatchUpRecord = { reason, at: '', checked: repositories.length, triggered: 0, requests: 0 };
     const triggered: RepositoryAt[] = [];
+    // Each answer's GitRepositories are triggered as it arrives: Flux fetches while GitLab is still being asked.
+    const trigger = (behind: readonly RepositoryAt[]) => {
+      for (const repo of behind) {
+        this.deps.trigger(link, repo.target, isTagQuery(repo));
+        this.deps.metrics.catchUpTriggers.inc({ reason });
+      }
+      triggered.push(...behind);
+    };
     const gitlab = await this.client(link, spec.gitlab.url, api);
     if (typeof gitlab === 'string') record.error = gitlab;
     else {
@@ -153,6 +167,7 @@ export class CatchUp {
       const cap = catchUpRequestCap(api.requestsPerMinute, this.intervalMs(link));
       const { chosen, next } = chooseQueries(plan.queries, cap, state.cursor);
       state.cursor = next;
+      trigger(plan.opaque);
       for (const query of chosen) {
         record.requests++;
         let answer: Awaited<ReturnType<typeof ask>>;
@@ -165,13 +180,8 @@ export class CatchUp {
           if (status === 0 || status === 429 || status >= 500) break;
           continue;
         }
-        triggered.push(...this.behindOf(state, query, answer));
+        trigger(this.behindOf(state, query, answer));
       }
-      triggered.push(...plan.opaque);
-    }
-    for (const repo of triggered) {
-      this.deps.trigger(link, repo.target, isTagQuery(repo));
-      this.deps.metrics.catchUpTriggers.inc({ reason });
     }
     record.triggered = triggered.length;
     record.at = this.now().toISOString();
@@ -270,6 +280,10 @@ export class CatchUp {
   private async drive(link: string, state: LinkState): Promise<void> {
     state.timer = undefined;
     if (this.paused || this.closed || state.running) return;
+    if (!this.deps.cachesSynced()) {
+      this.schedule(link, state, CACHES_SYNC_POLL_MS); // the pending reason stays
+      return;
+    }
     // After a failed catch-up, the next one that gets through is the API coming back.
     const reason = state.pending ?? (state.failed ? 'api-recovered' : 'sweep');
     state.pending = undefined;
@@ -291,6 +305,9 @@ export class CatchUp {
     else this.schedule(link, state, state.failed ? Math.min(this.deps.retryMs ?? 30_000, this.intervalMs(link)) : this.intervalMs(link));
   }
 }
+
+/** How often a catch-up that waits for the caches looks again. */
+const CACHES_SYNC_POLL_MS = 200;
 
 /** One GitLab request for a project + ref. */
 function ask(gitlab: LinkGitLab, q: { project: string; query: HeadQuery }): Promise<string | TagCommit | undefined> {
