@@ -1,6 +1,6 @@
 import { sleep } from '../e2e/testenv/probe.js';
 import { distinctByAt } from './gitlab-stats.js';
-import { LINKS } from '../operator/api/v1alpha1/types.js';
+import { type CatchUpRecord, LINKS } from '../operator/api/v1alpha1/types.js';
 import { GIT_REPOSITORIES, type GitRepository, type Receiver, receiverReadiness, RECEIVERS } from '../operator/flux/types.js';
 import type { KubeClient } from '../operator/kube/client.js';
 import { Informer } from '../operator/kube/informer.js';
@@ -191,15 +191,8 @@ export function waitLinkReady(client: KubeClient, name: string, n: number, timeo
   );
 }
 
-/** A link's catch-up as status.lastCatchUp records it (operator/api/v1alpha1/types.ts CatchUpRecord). */
-export interface CatchUpRecordSeen {
-  reason: string;
-  at: string;
-  checked: number;
-  triggered: number;
-  requests: number;
-  error?: string;
-}
+/** A link's catch-up as status.lastCatchUp records it. */
+export type CatchUpRecordSeen = CatchUpRecord;
 
 export async function lastCatchUp(client: KubeClient, link: string): Promise<CatchUpRecordSeen | undefined> {
   const l = await client.get<KubeObject & { status?: { lastCatchUp?: CatchUpRecordSeen } }>(LINKS, undefined, link);
