@@ -53,7 +53,7 @@ export function ownerPid(name: string): number | undefined {
 
 /**
  * kind's cluster config (kind.x-k8s.io/v1alpha4, https://kind.sigs.k8s.io/docs/user/configuration/): one
- * control-plane node, the API server published on the host's loopback at a port the engine picks, Pods and
+ * control-plane node, the API server published on the host's loopback at a free port kind picks, Pods and
  * Services in KIND_ADDRESSES, and containerd reading registry hosts from /etc/containerd/certs.d (kind's
  * documented local-registry pattern, https://kind.sigs.k8s.io/docs/user/local-registry/).
  */
