@@ -53,6 +53,10 @@ testenv: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and the
 testenv-node: ## Build the cluster tier's node set (kubelet, kube-proxy, kube-scheduler, CoreDNS, registry) into the cache.
 	./e2e/testenv/build-node.sh >/dev/null
 
+.PHONY: testenv-kind
+testenv-kind: ## Build kind (sigs.k8s.io/kind) into the cache, for CLUSTER_PROVIDER=kind (the provider builds it too).
+	./e2e/testenv/build-kind.sh >/dev/null
+
 .PHONY: testenv-up
 testenv-up: build testenv ## Start the test ground in the background; writes .testenv/state.json.
 	node dist/e2e/testenv/cli.js up

@@ -17,8 +17,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 node_bin=${1:?usage: images.sh NODE_BIN (the folder build-node.sh prints)}
 cache="${FLUXLINK_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitlab-flux-link/testenv}/cluster"
-# The Debian engine's own client: its builder matches the engine (see docs/adr/0019-test-ground-node.md).
-DOCKER=${DOCKER:-/usr/bin/docker}
+# The project's rule for which Docker client (no build here: import, tag, rmi only).
+# shellcheck source=hack/docker-cli.sh
+source "$here/../../hack/docker-cli.sh"
+docker_cli
 PACKAGES=containerd,runc,containernetworking-plugins,iptables,iproute2,ca-certificates,openssl,curl,busybox-static,procps,conntrack,kmod
 
 log() { printf '[cluster-images] %s\n' "$*" >&2; }

@@ -2,7 +2,8 @@
  * A Kubernetes cluster with a real node (kubelet, container runtime, CNI, kube-proxy, CoreDNS) and a local OCI
  * registry: the cluster tier's ground, where Deployments really run Pods. Two providers implement it:
  * `node-container` (this machine: a kind-like node container built here, started through testcontainers) and
- * `kind` (hosts that can pull kindest/node; not implemented here yet). See docs/adr/0019-test-ground-node.md.
+ * `kind` (real kind, e2e/cluster/kind.ts: hosts that can start privileged containers and pull kindest/node; it
+ * refuses at once on this one). See docs/adr/0019-test-ground-node.md.
  */
 export interface ClusterProvider {
   readonly name: 'node-container' | 'kind';

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { dockerCli } from '../cluster/docker.js';
 import { onExitSync } from '../testenv/processes.js';
 
 /**
@@ -13,8 +14,8 @@ import { onExitSync } from '../testenv/processes.js';
  * from a read-only bind mount.
  */
 
-/** The Docker client: $DOCKER, or `docker` on PATH. */
-export const dockerCli = () => process.env.DOCKER || 'docker';
+/** The Docker client: the harness's one rule (e2e/cluster/docker.ts). */
+export { dockerCli };
 
 /** Where the kubeconfig is mounted in the container. */
 export const CONTAINER_KUBECONFIG = '/var/run/gitlab-flux-link/kubeconfig';
