@@ -221,20 +221,20 @@ export class HooksController {
   ): Promise<ProjectOutcome> {
     const wanted = desired !== undefined;
     try {
-      const listed = await api.listProjectHooks(project);
+      const listed = await api.listHooks(project);
       const plan = planProjectHooks(listed, uid, desired, secretsChanged);
       let current = plan.kept;
       for (const action of plan.actions) {
         if (action.verb === 'create') {
-          current = await api.createProjectHook(project, hookWrite(desired!, secrets.webhookToken!, secrets.signingToken));
+          current = await api.createHook(project, hookWrite(desired!, secrets.webhookToken!, secrets.signingToken));
           counts.created++;
         } else if (action.verb === 'update') {
           const write = hookWrite(desired!, secrets.webhookToken!, secrets.signingToken, action.why.includes('custom_webhook_template'));
-          current = await api.updateProjectHook(project, action.id, write);
+          current = await api.updateHook(project, action.id, write);
           counts.repaired++;
           this.deps.log.info('GitLab hook repaired', { link, project, hook: action.id, fields: action.why.join(',') });
         } else {
-          await api.deleteProjectHook(project, action.id);
+          await api.deleteHook(project, action.id);
           counts.removed++;
         }
       }
@@ -246,7 +246,7 @@ export class HooksController {
       const nowMs = this.now().getTime();
       if (shouldTestHook(health.state, this.refusedTests.get(key), nowMs) && this.tests.waitMs(nowMs) === 0) {
         this.tests.record(nowMs);
-        if ((await api.testProjectHook(project, current.id)) === 'delivered') {
+        if ((await api.testHook(project, current.id)) === 'delivered') {
           this.refusedTests.delete(key);
           health = { state: 'active' };
           counts.reenabled++;
