@@ -2,6 +2,7 @@ import { ConditionType } from '../api/v1alpha1/conditions.js';
 import { type GitLabFluxLink, type HookState, LINKS, type SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Secret } from '../flux/types.js';
+import { groupKey, hookParent, isGroupKey } from '../gitlab/hook-parent.js';
 import { type GitLabApiFactory, GitLabConnections } from '../gitlab-api/connections.js';
 import { RequestBudget } from '../gitlab-api/pacing.js';
 import { GitLabApiError, type GitLabApi } from '../gitlab-api/types.js';
@@ -29,6 +30,7 @@ import {
   shouldTestHook,
   TESTS_PER_MINUTE,
 } from '../reconcile/hooks.js';
+import { hookPlaces } from '../reconcile/hook-places.js';
 import { requeueAfter } from '../reconcile/outcome.js';
 import type { StatusUpdate } from '../reconcile/status.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
@@ -171,13 +173,42 @@ export class HooksController {
     const previous = link.status?.hooks;
     const secretsChanged = previous?.secretVersion !== secrets.version;
     const registered = new Set(previous?.registered ?? []);
-    const all = [...new Set([...projects, ...registered])].sort();
-    const wantedSet = new Set(projects);
     const counts = { created: 0, repaired: 0, removed: 0, reenabled: 0 };
     const outcomes: ProjectOutcome[] = [];
-    for (const project of all) {
-      const hook = wantedSet.has(project) ? desired : undefined;
-      outcomes.push(await this.syncProject(name, uid, api, project, hook, secrets, secretsChanged, registered.has(project), counts));
+    const sync = async (key: string, hook: DesiredHook | undefined) => {
+      const outcome = await this.syncProject(name, uid, api, key, hook, secrets, secretsChanged, registered.has(key), counts);
+      outcomes.push(outcome);
+      return outcome;
+    };
+
+    // Group hooks first (reconcile/hook-places.ts decides where): a group the token cannot own, an instance without
+    // group hooks, or an error hands its projects to project hooks in this same pass, so no push is left without a
+    // hook; a covered project's own hook is removed only after its group's hook was seen in place.
+    const unusable = new Set<string>();
+    const tried = new Set<string>();
+    let places = hookPlaces(projects, spec.gitlab.api.groupHooks, unusable);
+    for (let next = places.groups.find((g) => !tried.has(g.group)); next; next = places.groups.find((g) => !tried.has(g.group))) {
+      tried.add(next.group);
+      const outcome = await sync(groupKey(next.group), desired);
+      outcome.covers = next.projects.length;
+      if (outcome.error) {
+        unusable.add(next.group);
+        if (outcome.error.status === 403 || outcome.error.status === 404) {
+          // Not a failure of the link: GitLab says group hooks cannot be used there; its projects get project hooks.
+          outcome.fallback = outcome.error.message;
+          delete outcome.error;
+          outcome.wanted = false;
+          delete outcome.covers;
+        }
+        places = hookPlaces(projects, spec.gitlab.api.groupHooks, unusable);
+      }
+    }
+    const wantedKeys = new Set([...places.groups.map((g) => groupKey(g.group)), ...places.projects]);
+    // Then the projects no group covers (their hooks created before any other is removed), then every place that
+    // may still hold this link's hook and is not wanted: a covered project's own hook, a group no longer chosen.
+    for (const project of places.projects) await sync(project, desired);
+    for (const key of [...registered].sort()) {
+      if (!wantedKeys.has(key) && !(isGroupKey(key) && tried.has(hookParent(key).path))) await sync(key, undefined);
     }
 
     const update = hooksUpdate(outcomes, previous, secrets.version, webhookURL === undefined);

@@ -70,7 +70,18 @@ export interface GitLabApiSpec {
   requestsPerMinute?: number;
   /** How often the operator compares every linked GitRepository with its ref in GitLab (Go duration, 1m..24h, default 5m). */
   sweepInterval?: string;
+  /**
+   * GitLab groups (full paths) whose group hook may carry this link's webhook instead of one project hook per project
+   * (GitLab Premium/Ultimate, the token an Owner of the group). A managed project below a listed group is covered by
+   * the topmost listed group the token can own; the others keep project hooks (docs/adr/0020-group-hooks.md).
+   */
+  groupHooks?: string[];
 }
+
+/** spec.gitlab.api.groupHooks: at most this many groups. */
+export const MAX_GROUP_HOOKS = 20;
+/** A GitLab group's full path (each segment as GitLab's NamespacePathValidator allows, lower- or upper-case). */
+export const GROUP_PATH_REGEX = '^[A-Za-z0-9_.][-A-Za-z0-9_.]*(/[A-Za-z0-9_.][-A-Za-z0-9_.]*)*$';
 
 export interface ReceiverSpec {
   /** Base URL of Flux's webhook receiver, or a Kubernetes API service-proxy path. */
