@@ -202,7 +202,7 @@ export interface GitLabFluxLinkStatus {
 export type HookState = 'active' | 'temporarily_disabled' | 'disabled' | 'failing' | 'error';
 
 export interface HookEntry {
-  /** GitLab project path. */
+  /** GitLab project path, or `group:<group path>` for a group hook (spec.gitlab.api.groupHooks). */
   project: string;
   state: HookState;
   /** GitLab's hook id, once registered. */
@@ -214,13 +214,13 @@ export interface HookEntry {
 }
 
 export interface HooksStatus {
-  /** Projects that should have this link's hook. */
+  /** Hooks this link should have: one per project, or one per group hook covering projects (groupHooks). */
   projects: number;
   /** Of those, how many have it, active. */
   active: number;
   /**
-   * Projects where this link's hook may exist (registered and not yet removed), so that a project leaving the link
-   * or the link's deletion removes it even after a restart. Sorted.
+   * Projects (and `group:<path>` groups) where this link's hook may exist (registered and not yet removed), so that a
+   * project leaving the link or the link's deletion removes it even after a restart. Sorted.
    */
   registered: string[];
   /**
