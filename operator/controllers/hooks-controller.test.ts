@@ -307,6 +307,9 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
       expect(w.ours('group/app2')).to.have.length(1);
       expect(w.condition()).to.include({ status: 'True', reason: 'Succeeded' });
       expect(w.condition()!.message).to.match(/group group: the API token is not an Owner of the group \(403\)/);
+      const fallbackLogs = w.logs.filter((l) => l.includes('GitLab hook not handled') && l.includes('group:group'));
+      expect(fallbackLogs, 'a fallback is said at info, not as a warning every pass').to.have.length.above(0);
+      expect(fallbackLogs.filter((l) => !l.includes('"level":"info"'))).to.deep.equal([]);
       w.gitlab.groups.get('group')!.access.set(API_TOKEN, 50);
       w.gitlab.freeTier = true;
       await w.pass('prod');

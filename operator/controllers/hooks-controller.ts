@@ -287,7 +287,10 @@ export class HooksController {
     } catch (err) {
       const status = err instanceof GitLabApiError ? err.status : 0;
       const message = describeHookError(project, status, err instanceof Error ? err.message : String(err));
-      this.deps.log.warn('GitLab hook not handled', { link, project, status, error: message });
+      // A listed group GitLab refuses (403 not Owner, 404 none or Free tier) is a fallback to project hooks, looked at
+      // again every pass: said at info, not as a warning every 5 minutes.
+      const fallback = isGroupKey(project) && (status === 403 || status === 404);
+      this.deps.log[fallback ? 'info' : 'warn']('GitLab hook not handled', { link, project, status, error: message });
       // A project that left the link and is gone or invisible (404) has nothing of ours left to remove we could
       // reach; otherwise this link's hook may be there (a create whose answer was lost included).
       const mayRemain = status === 404 && !wanted ? false : wasRegistered || (wanted && ![401, 403, 404].includes(status));
