@@ -1,4 +1,4 @@
-// GitLab's REST API (v4) for the test ground: project hooks, their test/events/resend endpoints, branches,
+// GitLab's REST API (v4) for the test ground: project and group hooks, their test/events/resend endpoints, branches,
 // tags and the project itself, answered as the GitLab version in `features` would, with GitLab's
 // authentication (PRIVATE-TOKEN or Authorization: Bearer), access levels, error bodies, pagination and rate
 // limits. See README.md in this folder for the list of endpoints and their sources. The hooks stored here are
@@ -31,12 +31,25 @@ import { eventHeader, type HookProject, type WebhookTarget } from './webhook.js'
 export const ACCESS_LEVELS = { guest: 10, planner: 15, reporter: 20, developer: 30, maintainer: 40, owner: 50 } as const;
 export type AccessLevelName = keyof typeof ACCESS_LEVELS;
 const MAINTAINER = ACCESS_LEVELS.maintainer;
+const OWNER = ACCESS_LEVELS.owner;
+/** The plan limit `group_hooks` (app/models/plan_limits.rb; doc/api/group_webhooks.md: 50 a group). */
+export const MAX_HOOKS_PER_GROUP = 50;
+
+/**
+ * The licence the instance runs under. `free`: GitLab Free, where ee/lib/api/group_hooks.rb is not there (the route
+ * answers Grape's 404) and no group hook is ever executed (ee/app/models/ee/project.rb runs group hooks only when
+ * `feature_available?(:group_webhooks)`); `premium`: Premium or Ultimate, group hooks on.
+ */
+export type GitLabTier = 'free' | 'premium';
 const REPORTER = ACCESS_LEVELS.reporter;
 
 export type TokenScope = 'api' | 'read_api';
 
 export interface TokenOptions {
-  /** Project path → access level (name or GitLab's number). A project not listed is invisible to the token. */
+  /**
+   * Project or group path → access level (name or GitLab's number). A project or group not listed is invisible to
+   * the token (membership is not inherited here: a test lists what it means). Group hooks need `owner` on the group.
+   */
   access: Record<string, AccessLevelName | number>;
   /** Default ['api']. `read_api` allows GET only; writes answer 403 insufficient_scope. */
   scopes?: TokenScope[];
@@ -172,6 +185,8 @@ export class GitLabApi {
   /** Events not sent because the hook was disabled (GitLab drops them; nothing is queued). */
   readonly droppedEvents: { projectId: number; hookId: number; ref: string; at: number }[] = [];
   #autoDisabling: boolean;
+  #tier: GitLabTier = 'premium';
+  #groupIds = new Map<string, number>();
   #hooks = new Map<number, ProjectHook>();
   #handMade = new Map<number, number>(); // project id → the hook id setWebhook manages
   #instanceHook: HandMadeHook | undefined;
@@ -240,6 +255,24 @@ export class GitLabApi {
   /** While on, every API request has its connection dropped without an answer (the git side keeps working). */
   setOutage(on: boolean): void {
     this.#outage = on;
+  }
+
+  /** Free (no group hooks: 404, and none executed) or Premium/Ultimate (the default). */
+  setTier(tier: GitLabTier): void {
+    this.#tier = tier;
+  }
+
+  /** A group's hooks as the store holds them, tokens included: for assertions only (copies). */
+  groupHooksOf(groupPath: string): ProjectHook[] {
+    return this.#groupHooks(groupPath).map((h) => structuredClone(h));
+  }
+
+  /** Adds a group hook as an Owner would in GitLab's UI (not counted in the request log). Answers its id. */
+  addGroupHook(groupPath: string, fields: Record<string, unknown>): number {
+    if (!this.#groupExists(groupPath)) throw new Error(`unknown group ${groupPath}`);
+    const hook = this.#createGroupHook(groupPath, fields);
+    if (isRejection(hook)) throw new Error(`hook rejected: ${JSON.stringify(hook.body)}`);
+    return hook.id;
   }
 
   /** GitLab's `auto_disabling_web_hooks` flag; on by default from 17.11 on. */
@@ -325,16 +358,20 @@ export class GitLabApi {
 
   /** Whether a push to this project can reach any hook (so the server can skip building payloads). */
   hasHooks(projectId: number): boolean {
-    return this.#projectHooks(projectId).length > 0 || (this.#instanceHook !== undefined && !this.#handMade.has(projectId));
+    const project = [...this.deps.projects()].find((p) => p.id === projectId);
+    const groupHooks = project !== undefined && this.#ancestorGroupHooks(project.path).length > 0;
+    return this.#projectHooks(projectId).length > 0 || groupHooks || (this.#instanceHook !== undefined && !this.#handMade.has(projectId));
   }
 
   /**
-   * Delivers one ref change of a push to every hook of the project that wants it, in id order, then to the
-   * instance-wide hand-made hook where it applies. A disabled hook drops the event.
+   * Delivers one ref change of a push to every hook of the project that wants it, in id order, then to the hooks
+   * of the project's group and of every group above it (ee/app/models/ee/project.rb `execute_hooks`: the project's
+   * hooks, then GroupHook.where(group_id: group.self_and_ancestors), Premium only), then to the instance-wide
+   * hand-made hook where it applies. A disabled hook drops the event.
    */
   async deliverPush(project: HookProject, ref: string, payload: unknown): Promise<void> {
     const trigger = ref.startsWith('refs/tags/') ? 'tag_push_hooks' : 'push_hooks';
-    for (const hook of this.#projectHooks(project.id)) {
+    for (const hook of [...this.#projectHooks(project.id), ...this.#ancestorGroupHooks(project.path)]) {
       if (!hookWantsRef(hook, ref)) continue;
       await this.#execute(project, hook, payload, trigger, false);
     }
@@ -442,6 +479,7 @@ export class GitLabApi {
         scope: 'api',
       });
     }
+    if (route.name.startsWith('group-hooks.')) return this.#groupRoute(req, url, method, route, params, token);
     const project = this.#visibleProject(params.id!, token);
     const level = token ? (token.access.get(project.path) ?? 0) : 0;
     if (isHooks && level < MAINTAINER) throw new ApiError(403, { message: '403 Forbidden' }); // authorize_admin_project
@@ -580,7 +618,172 @@ export class GitLabApi {
         if (!t) throw notFound('Tag');
         return ok(renderTag(t, project));
       }
+      default: // the group hooks: #groupRoute
+        throw new ApiError(404, { error: '404 Not Found' });
     }
+  }
+
+  /**
+   * /groups/:id/hooks… (ee/lib/api/group_hooks.rb; doc/api/group_webhooks.md): `authenticate!`, then on GitLab Free
+   * no such route (404 `{"error":"404 Not Found"}`), a group the token cannot see `404 Group Not Found`
+   * (find_group!), below Owner `403 Forbidden` (authorize! :admin_web_hook, ee/app/policies/ee/group_policy.rb:
+   * can?(:admin_group)). Then as a project's hooks, with the group entity and the plan limit of 50.
+   */
+  async #groupRoute(
+    req: http.IncomingMessage,
+    url: URL,
+    method: string,
+    route: RouteSpec,
+    params: Record<string, string>,
+    token: Token | undefined,
+  ): Promise<{ status: number; body: unknown; headers: Record<string, string> }> {
+    if (!token) throw new ApiError(401, { message: '401 Unauthorized' });
+    if (this.#tier === 'free') throw new ApiError(404, { error: '404 Not Found' });
+    const group = this.#visibleGroup(params.id!, token);
+    if ((token.access.get(group) ?? 0) < OWNER) throw new ApiError(403, { message: '403 Forbidden' });
+    const input = method === 'POST' || method === 'PUT' ? await readParams(req, url) : Object.fromEntries(url.searchParams);
+    const ok = (body: unknown, status = 200, headers: Record<string, string> = {}) => ({ status, body, headers });
+    const now = this.clock.now();
+    const render = (h: ProjectHook) => this.renderedGroupHook(h);
+    const hook = () => {
+      const id = integerParam(params.hook_id!, 'hook_id');
+      const h = this.#hooks.get(id);
+      if (!h || h.groupPath !== group) throw RECORD_NOT_FOUND();
+      return h;
+    };
+    const pagination = (strictMaxPerPage?: number) => {
+      const p = parsePagination(url.searchParams, { strictMaxPerPage });
+      if ('error' in p) throw new ApiError(400, p);
+      return p;
+    };
+    const page = (items: readonly unknown[], req: PageRequest) => {
+      const p = paginate(items, req, this.#publicURL(url));
+      return ok(p.items, 200, p.headers);
+    };
+    switch (route.name) {
+      case 'group-hooks.list':
+        return page(this.#groupHooks(group).map(render), pagination());
+      case 'group-hooks.create': {
+        const created = this.#createGroupHook(group, input);
+        if (isRejection(created)) throw new ApiError(created.status, created.body);
+        return ok(render(created), 201);
+      }
+      case 'group-hooks.get':
+        return ok(render(hook()));
+      case 'group-hooks.update': {
+        const current = hook();
+        const updated = applyHookParams(current, input, this.features, { id: current.id, projectId: 0, now });
+        if (isRejection(updated)) throw new ApiError(updated.status, updated.body);
+        updated.groupPath = group;
+        this.#hooks.set(updated.id, updated);
+        return ok(render(updated));
+      }
+      case 'group-hooks.delete':
+        this.#hooks.delete(hook().id);
+        return ok(undefined, 204);
+      case 'group-hooks.test': {
+        const h = hook();
+        const trigger = params.trigger!;
+        if (!TRIGGERS.includes(trigger)) throw new ApiError(400, { error: 'trigger does not have a valid value' });
+        // Five a minute per group and user (doc/api/group_webhooks.md "Trigger a test group hook").
+        if (this.#limits.hit(`test group ${group} ${token.username}`, 5, 60_000, now) !== undefined) throw TOO_MANY_TEST_REQUESTS();
+        if (trigger !== 'push_events' && trigger !== 'tag_push_events')
+          throw new ApiError(422, { message: 'Testing not available for this hook' });
+        // A group's test uses one of its projects that has commits (the UI's "Ensure the group has a project with commits.").
+        for (const project of this.#projectsIn(group)) {
+          const sample = await this.deps.samplePayload(project, trigger);
+          if ('error' in sample) continue;
+          const result = await this.#execute(project, h, sample.payload, trigger === 'push_events' ? 'push_hooks' : 'tag_push_hooks', true);
+          if (typeof result.status === 'number' && result.status >= 200 && result.status <= 299) return ok({ message: '201 Created' }, 201);
+          throw new ApiError(422, { message: result.error ?? result.responseBody });
+        }
+        throw new ApiError(422, { message: 'Ensure the group has a project with commits.' });
+      }
+      case 'group-hooks.events': {
+        const h = hook();
+        const req = pagination(20);
+        const filter = parseStatusFilter(url.searchParams.get('status'));
+        if (filter && typeof filter === 'object') throw new ApiError(filter.status, filter.body);
+        return page(recentLogs(h, now, filter).map(renderLog), req);
+      }
+      case 'group-hooks.resend': {
+        const h = hook();
+        if (this.#limits.hit(`resend ${h.id} ${token.username}`, 5, 60_000, now) !== undefined) throw TOO_MANY_TEST_REQUESTS();
+        const entry = h.logs.find((l) => l.id === integerParam(params.hook_log_id!, 'hook_log_id'));
+        if (!entry) throw RECORD_NOT_FOUND();
+        if (!executable(h.failure, now, this.#autoDisabling)) throw new ApiError(422, { message: 'Hook disabled' });
+        const project = this.#projectsIn(group).find((p) => p.id === (entry.requestData as { project_id?: number } | null)?.project_id);
+        if (!project) throw RECORD_NOT_FOUND();
+        const result = await this.#execute(project, h, entry.requestData, entry.trigger, false);
+        if (result.status === 'error') throw new ApiError(422, { message: result.error ?? 'internal error' });
+        return ok({ response_status: result.status }, 201);
+      }
+      default:
+        throw new ApiError(404, { error: '404 Not Found' });
+    }
+  }
+
+  /**
+   * The JSON GitLab shows for a group hook (ee/lib/ee/api/entities/group_hook.rb; doc/api/group_webhooks.md): the
+   * hook entity with `group_id` instead of `project_id`, the group triggers (subgroup_events, member_events), and
+   * none of the project-only ones (milestone_events, resource_deploy_token_events).
+   */
+  renderedGroupHook(hook: ProjectHook): Record<string, unknown> {
+    const e = renderHook(hook, this.features, this.clock.now(), this.#autoDisabling);
+    delete e['project_id'];
+    delete e['milestone_events'];
+    delete e['resource_deploy_token_events'];
+    return { ...e, group_id: this.#groupId(hook.groupPath!), subgroup_events: false, member_events: false };
+  }
+
+  #createGroupHook(group: string, input: Record<string, unknown>): ProjectHook | Rejection {
+    const made = applyHookParams(undefined, input, this.features, { id: this.#nextHookId, projectId: 0, now: this.clock.now() });
+    if (isRejection(made)) return made;
+    if (this.#groupHooks(group).length >= MAX_HOOKS_PER_GROUP) {
+      return { status: 422, body: { message: { base: [`Maximum number of group hooks (${MAX_HOOKS_PER_GROUP}) exceeded`] } } };
+    }
+    made.groupPath = group;
+    this.#nextHookId++;
+    this.#hooks.set(made.id, made);
+    return made;
+  }
+
+  #groupHooks(group: string): ProjectHook[] {
+    return [...this.#hooks.values()].filter((h) => h.groupPath === group).sort((a, b) => a.id - b.id);
+  }
+
+  /** The hooks of the project's group and of every group above it; none on GitLab Free. */
+  #ancestorGroupHooks(projectPath: string): ProjectHook[] {
+    if (this.#tier === 'free') return [];
+    const segments = projectPath.split('/');
+    const groups = new Set(segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('/')));
+    return [...this.#hooks.values()].filter((h) => h.groupPath !== undefined && groups.has(h.groupPath)).sort((a, b) => a.id - b.id);
+  }
+
+  /** A group exists here when some project lies below it (its path is a namespace of that project). */
+  #groupExists(group: string): boolean {
+    return this.#projectsIn(group).length > 0;
+  }
+
+  /** The projects in the group and its subgroups, in id order. */
+  #projectsIn(group: string): HookProject[] {
+    return [...this.deps.projects()].filter((p) => p.path.startsWith(`${group}/`)).sort((a, b) => a.id - b.id);
+  }
+
+  #groupId(group: string): number {
+    let id = this.#groupIds.get(group);
+    if (id === undefined) this.#groupIds.set(group, (id = this.#groupIds.size + 1));
+    return id;
+  }
+
+  /** The group `:id` names (a number or a full path), if it exists and the token can see it; else GitLab's 404. */
+  #visibleGroup(id: string, token: Token): string {
+    let found: string | undefined;
+    if (/^\d+$/.test(id)) found = [...this.#groupIds].find(([, n]) => n === Number(id))?.[0];
+    else if (this.#groupExists(id)) found = id;
+    if (found === undefined || !token.access.has(found)) throw notFound('Group');
+    this.#groupId(found);
+    return found;
   }
 
   // ---- Internals ----
@@ -643,7 +846,7 @@ export class GitLabApi {
   }
 
   #projectHooks(projectId: number): ProjectHook[] {
-    return [...this.#hooks.values()].filter((h) => h.projectId === projectId).sort((a, b) => a.id - b.id);
+    return [...this.#hooks.values()].filter((h) => h.groupPath === undefined && h.projectId === projectId).sort((a, b) => a.id - b.id);
   }
 
   #projectByPath(projectPath: string): HookProject {

@@ -512,6 +512,119 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
   });
 });
 
+describe('e2e/gitlab API emulator: group hooks (Premium; Free answers 404)', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let server: GitServer;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let owner: string;
+
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'gfl-gitlab-groups-'));
+    server = await startGitServer({ root: path.join(tmp, 'root') });
+    receiver = await startReceiver();
+    await server.createProject('top/sub/app');
+    await server.createProject('top/lib');
+    await server.createProject('other/tool');
+    owner = server.gitlab.createToken({ access: { top: 'owner', 'top/sub': 'maintainer', 'top/sub/app': 'maintainer' } });
+  });
+  after(async () => {
+    await server?.stop();
+    await receiver?.close();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('CRUD under /groups/:id/hooks with the group entity; Owner only (403), invisible or unknown group 404, 401 without a token', async () => {
+    const made = await call(server, 'POST', '/groups/top/hooks', {
+      token: owner,
+      body: { url: `${receiver.url}?g`, token: 'tok-g', tag_push_events: true },
+    });
+    expect(made.status).to.equal(201);
+    expect(made.body).to.include({
+      url: `${receiver.url}?g`,
+      push_events: true,
+      tag_push_events: true,
+      subgroup_events: false,
+      member_events: false,
+    });
+    expect(made.body).to.have.property('group_id').that.is.a('number');
+    expect(made.body).to.not.have.any.keys('project_id', 'token', 'milestone_events');
+    const listed = await call(server, 'GET', '/groups/top/hooks', { token: owner });
+    expect(listed.body.map((h: { id: number }) => h.id)).to.deep.equal([made.body.id]);
+    expect(listed.headers.get('x-total')).to.equal('1');
+    expect((await call(server, 'GET', `/groups/${made.body.group_id}/hooks/${made.body.id}`, { token: owner })).status).to.equal(200);
+    const put = await call(server, 'PUT', `/groups/top/hooks/${made.body.id}`, { token: owner, body: { url: `${receiver.url}?g2` } });
+    expect(put.body.url).to.equal(`${receiver.url}?g2`);
+    expect(server.gitlab.groupHooksOf('top')[0]!.token, 'a changed URL without a token drops it').to.equal(null);
+    expect(await call(server, 'GET', `/groups/${encodeURIComponent('top/sub')}/hooks`, { token: owner })).to.deep.include({
+      status: 403,
+      body: { message: '403 Forbidden' },
+    });
+    expect(await call(server, 'GET', '/groups/other/hooks', { token: owner })).to.deep.include({
+      status: 404,
+      body: { message: '404 Group Not Found' },
+    });
+    expect(await call(server, 'GET', '/groups/nope/hooks', { token: owner })).to.deep.include({
+      status: 404,
+      body: { message: '404 Group Not Found' },
+    });
+    expect((await call(server, 'GET', '/groups/top/hooks')).status).to.equal(401);
+    expect((await call(server, 'DELETE', `/groups/top/hooks/${made.body.id}`, { token: owner })).status).to.equal(204);
+    expect(await call(server, 'DELETE', `/groups/top/hooks/${made.body.id}`, { token: owner })).to.deep.include({
+      status: 404,
+      body: { message: '404 Not found' },
+    });
+    expect(server.gitlab.countRequests({ method: 'GET', route: '/groups/:id/hooks' })).to.be.greaterThan(0);
+  });
+
+  it('a push to a project in a subgroup reaches the hooks of every group above it, after its own; never on GitLab Free', async () => {
+    const top = server.gitlab.addGroupHook('top', { url: `${receiver.url}?top`, token: 'tok-top' });
+    const sub = server.gitlab.addGroupHook('top/sub', { url: `${receiver.url}?sub`, token: 'tok-sub' });
+    server.gitlab.addHook('top/sub/app', { url: `${receiver.url}?project`, token: 'tok-p' });
+    receiver.requests.length = 0;
+    const { sha } = await pushCommit(server, 'top/sub/app', { files: { a: '1' } });
+    await server.idle();
+    expect(receiver.requests.map((r) => [r.path, r.headers['x-gitlab-token']])).to.deep.equal([
+      ['/hook?project', 'tok-p'],
+      ['/hook?top', 'tok-top'],
+      ['/hook?sub', 'tok-sub'],
+    ]);
+    expect(receiver.requests.every((r) => r.body.after === sha && r.body.project.path_with_namespace === 'top/sub/app')).to.equal(true);
+    await pushCommit(server, 'other/tool', { files: { a: '1' } });
+    await server.idle();
+    expect(receiver.requests, 'another group: none of these hooks').to.have.length(3);
+    const events = await call(server, 'GET', `/groups/top/hooks/${top}/events`, { token: owner });
+    expect(events.body.map((e: { response_status: string }) => e.response_status)).to.deep.equal(['200']);
+    receiver.requests.length = 0;
+    server.gitlab.setTier('free');
+    await pushCommit(server, 'top/sub/app', { files: { a: '2' } });
+    await server.idle();
+    expect(receiver.requests.map((r) => r.path)).to.deep.equal(['/hook?project']);
+    expect(await call(server, 'GET', '/groups/top/hooks', { token: owner })).to.deep.include({
+      status: 404,
+      body: { error: '404 Not Found' },
+    });
+    server.gitlab.setTier('premium');
+    expect(sub).to.be.greaterThan(top);
+  });
+
+  it('the test endpoint delivers with a project of the group (5 a minute per group and user); at most 50 hooks a group', async () => {
+    const before = server.gitlab.groupHooksOf('top').length;
+    const id = server.gitlab.addGroupHook('top', { url: `${receiver.url}?test`, token: 't' });
+    receiver.requests.length = 0;
+    expect((await call(server, 'POST', `/groups/top/hooks/${id}/test/push_events`, { token: owner })).status).to.equal(201);
+    expect(receiver.requests.map((r) => r.path)).to.deep.equal(['/hook?test']);
+    expect(receiver.requests[0]!.body.project.path_with_namespace).to.be.oneOf(['top/sub/app', 'top/lib']);
+    for (let i = 0; i < 4; i++) await call(server, 'POST', `/groups/top/hooks/${id}/test/push_events`, { token: owner });
+    expect((await call(server, 'POST', `/groups/top/hooks/${id}/test/push_events`, { token: owner })).status).to.equal(429);
+    for (let i = before + 1; i < 50; i++) server.gitlab.addGroupHook('top', { url: `${receiver.url}?n${i}` });
+    expect(await call(server, 'POST', '/groups/top/hooks', { token: owner, body: { url: `${receiver.url}?51` } })).to.deep.include({
+      status: 422,
+      body: { message: { base: ['Maximum number of group hooks (50) exceeded'] } },
+    });
+  });
+});
+
 describe('e2e/gitlab API emulator as older GitLab', function () {
   this.timeout(60_000);
   let tmp: string;

@@ -14,6 +14,14 @@ export type RouteName =
   | 'hooks.test'
   | 'hooks.events'
   | 'hooks.resend'
+  | 'group-hooks.list'
+  | 'group-hooks.create'
+  | 'group-hooks.get'
+  | 'group-hooks.update'
+  | 'group-hooks.delete'
+  | 'group-hooks.test'
+  | 'group-hooks.events'
+  | 'group-hooks.resend'
   | 'branches.list'
   | 'branches.get'
   | 'tags.list'
@@ -29,6 +37,8 @@ export interface RouteSpec {
   doc: string;
   available?: (f: GitLabFeatures) => boolean;
 }
+
+const GROUP_DOC = 'doc/api/group_webhooks.md; ee/lib/api/group_hooks.rb';
 
 export const ROUTES: readonly RouteSpec[] = [
   { name: 'project', method: 'GET', template: '/projects/:id', since: '8.0', doc: 'doc/api/projects.md; lib/api/projects.rb' },
@@ -71,6 +81,37 @@ export const ROUTES: readonly RouteSpec[] = [
     template: '/projects/:id/hooks/:hook_id/events/:hook_log_id/resend',
     since: '17.4',
     doc: 'doc/api/project_webhooks.md; lib/api/hooks/resend_hook.rb',
+    available: (f) => f.resendEvent,
+  },
+  // Group hooks (GitLab Premium and Ultimate): ee/lib/api/group_hooks.rb mounts the same hook helpers, test, events
+  // and resend endpoints as lib/api/project_hooks.rb, under /groups/:id/hooks (doc/api/group_webhooks.md).
+  { name: 'group-hooks.list', method: 'GET', template: '/groups/:id/hooks', since: '10.5', doc: GROUP_DOC },
+  { name: 'group-hooks.create', method: 'POST', template: '/groups/:id/hooks', since: '10.5', doc: GROUP_DOC },
+  { name: 'group-hooks.get', method: 'GET', template: '/groups/:id/hooks/:hook_id', since: '10.5', doc: GROUP_DOC },
+  { name: 'group-hooks.update', method: 'PUT', template: '/groups/:id/hooks/:hook_id', since: '10.5', doc: GROUP_DOC },
+  { name: 'group-hooks.delete', method: 'DELETE', template: '/groups/:id/hooks/:hook_id', since: '10.5', doc: GROUP_DOC },
+  {
+    name: 'group-hooks.test',
+    method: 'POST',
+    template: '/groups/:id/hooks/:hook_id/test/:trigger',
+    since: '17.1',
+    doc: GROUP_DOC,
+    available: (f) => f.groupHookTest,
+  },
+  {
+    name: 'group-hooks.events',
+    method: 'GET',
+    template: '/groups/:id/hooks/:hook_id/events',
+    since: '17.3',
+    doc: GROUP_DOC,
+    available: (f) => f.hookEvents,
+  },
+  {
+    name: 'group-hooks.resend',
+    method: 'POST',
+    template: '/groups/:id/hooks/:hook_id/events/:hook_log_id/resend',
+    since: '17.4',
+    doc: GROUP_DOC,
     available: (f) => f.resendEvent,
   },
   {

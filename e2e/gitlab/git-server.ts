@@ -18,7 +18,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { git, GIT_TIMEOUT_MS, gitEnv, withLock, ZERO_SHA } from './git-exec.js';
-import { type ApiDeps, GitLabApi, type SendResult } from './api-emulator.js';
+import { type ApiDeps, GitLabApi, type GitLabTier, type SendResult } from './api-emulator.js';
 import { DEFAULT_GITLAB_VERSION, gitlabFeatures } from './gitlab-version.js';
 import {
   buildPushPayload,
@@ -83,9 +83,14 @@ function validProjectPath(p: string): boolean {
 
 /**
  * `gitlabVersion` (default: E2E_GITLAB_VERSION, else 19.0) selects the GitLab the API and the webhooks behave
- * as (gitlab-version.ts).
+ * as (gitlab-version.ts); `gitlabTier` (default premium) whether it has group hooks (api-emulator.ts GitLabTier).
  */
-export async function startGitServer(opts: { root: string; host?: string; gitlabVersion?: string }): Promise<GitServer> {
+export async function startGitServer(opts: {
+  root: string;
+  host?: string;
+  gitlabVersion?: string;
+  gitlabTier?: GitLabTier;
+}): Promise<GitServer> {
   const features = gitlabFeatures(opts.gitlabVersion ?? (process.env.E2E_GITLAB_VERSION || DEFAULT_GITLAB_VERSION));
   const userAgent = `GitLab/${features.version}.0`;
   const root = path.resolve(opts.root);
@@ -128,6 +133,7 @@ export async function startGitServer(opts: { root: string; host?: string; gitlab
     samplePayload,
   };
   const api = new GitLabApi(deps);
+  if (opts.gitlabTier) api.setTier(opts.gitlabTier);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseURL);

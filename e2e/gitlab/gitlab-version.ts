@@ -27,6 +27,12 @@ export interface GitLabFeatures {
   autoDisabling: boolean;
   /** `signing_token` (write-only), `token_present`, `signing_token_present`: 19.0 (MR 231325). */
   signingToken: boolean;
+  /**
+   * `POST /groups/:id/hooks/:hook_id/test/:trigger`: 17.1 (doc/api/group_webhooks.md "Trigger a test group hook",
+   * issue 455589), five a minute per group and user. The group hooks themselves (Premium and Ultimate) are older
+   * than the oldest version emulated; their events and resend endpoints came with the project ones (17.3, 17.4).
+   */
+  groupHookTest: boolean;
 }
 
 export const DEFAULT_GITLAB_VERSION = '19.0';
@@ -54,5 +60,6 @@ export function gitlabFeatures(version: string = DEFAULT_GITLAB_VERSION): GitLab
     resendEvent: atLeast(17, 4),
     autoDisabling: atLeast(17, 11),
     signingToken: atLeast(19, 0),
+    groupHookTest: atLeast(17, 1),
   };
 }

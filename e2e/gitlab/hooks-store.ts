@@ -57,7 +57,10 @@ export interface HookLog {
 
 export interface ProjectHook {
   id: number;
+  /** 0 for a group hook. */
   projectId: number;
+  /** A group hook's group (full path); absent on a project hook. */
+  groupPath?: string;
   url: string;
   /** X-Gitlab-Token; write-only through the API. */
   token: string | null;

@@ -362,8 +362,12 @@ describe('GitLab webhooks by the operator: registered, healed, re-keyed, per-pro
     front.down = false;
     await op.stop();
     const tests201 = gitlab.countRequests({ route: '/projects/:id/hooks/:hook_id/test/:trigger', status: 201 });
+    // The new operator may test the hook as soon as it leads, before startOperator returns: GitLab's test delivery
+    // waits at the front until the front points at it (else the old, stopped one refuses it).
+    front.holding = true;
     op = await startOperator(env.cluster, { GITLAB_HOOKS_RESYNC_SECONDS: '2' });
     front.target = op.hooksURL;
+    front.holding = false;
     const disabledUntil = Date.parse(rendered().disabled_until!);
     await eventually('HooksReady True', async () => condition(await link(), 'HooksReady')?.status === 'True', 60_000);
     expect(

@@ -114,12 +114,33 @@ export interface WebhookFront {
   /** The operator's base URL requests are forwarded to. */
   target: string;
   down: boolean;
+  /**
+   * While true, requests wait (as on a slow network) and are forwarded once it is false again, to the target of that
+   * moment: an operator that starts leading before the test has pointed the front at it is not answered by the old one.
+   */
+  holding: boolean;
   close(): Promise<void>;
 }
 
 export async function startWebhookFront(target: string): Promise<WebhookFront> {
-  const front = { target, down: false } as WebhookFront;
+  let held: Array<() => void> = [];
+  let holding = false;
+  const front = {
+    target,
+    down: false,
+    get holding() {
+      return holding;
+    },
+    set holding(on: boolean) {
+      holding = on;
+      if (!on) for (const release of held.splice(0)) release();
+    },
+  } as WebhookFront;
   const server = http.createServer((req, res) => {
+    if (holding) {
+      held.push(() => server.emit('request', req, res));
+      return;
+    }
     if (front.down) {
       req.resume();
       res.writeHead(503, { 'Content-Type': 'text/plain', Connection: 'close' }).end('endpoint down (test)\n');
@@ -136,6 +157,7 @@ export async function startWebhookFront(target: string): Promise<WebhookFront> {
   front.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   front.close = () =>
     new Promise<void>((resolve) => {
+      held = [];
       server.closeAllConnections();
       server.close(() => resolve());
     });

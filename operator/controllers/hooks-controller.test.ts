@@ -266,6 +266,97 @@ describe('hooks-controller: the GitLab side without hands (fake GitLab through t
     expect(w.link()!.status!.hooks).to.deep.include({ projects: 1, registered: ['group/app1'] });
   });
 
+  describe('group hooks (spec.gitlab.api.groupHooks)', () => {
+    const setGroups = (groupHooks: string[]) =>
+      w.fake.mutate<GitLabFluxLink>(LINKS, undefined, 'prod', (l) => {
+        l.spec.gitlab.api!.groupHooks = groupHooks;
+      });
+    const withGroups = (groupHooks: string[]) => ({
+      gitlab: { url: w.gitlab.url, api: { tokenSecretRef: { namespace: NS, name: 'gitlab-api' }, groupHooks } },
+    });
+
+    it("one group hook covers the group's projects; their project hooks of this link are removed after it is in place; others keep theirs", async () => {
+      w.gitlab.addGroup('group', { [API_TOKEN]: 50 });
+      w.gitlab.addProject('team/other', { [API_TOKEN]: 40 });
+      w.addLink();
+      await w.pass('prod', ['group/app1', 'group/app2', 'team/other']);
+      expect(w.ours('group/app1')).to.have.length(1);
+      const person = w.gitlab.addHook('group/app1', 'https://hooks.example.com/hooks/prod');
+      setGroups(['group']);
+      await w.pass('prod');
+      expect(w.writes()[0]).to.equal('POST /groups/group/hooks');
+      expect(w.ours('group:group')).to.have.length(1);
+      expect(w.ours('group:group')[0]!.fields).to.include({ push_events: true, tag_push_events: true, enable_ssl_verification: true });
+      expect(w.ours('group/app1')).to.deep.equal([]);
+      expect(w.ours('group/app2')).to.deep.equal([]);
+      expect(w.gitlab.hooks('group/app1').map((h) => h.id)).to.deep.equal([person.id]);
+      expect(w.ours('team/other')).to.have.length(1);
+      expect(w.link()!.status!.hooks!.registered).to.deep.equal(['group:group', 'team/other']);
+      // Steady state: one list of the group, no write, no duplicate (a restart or a second replica sees the same).
+      w.newController();
+      await w.pass('prod', ['group/app1', 'group/app2', 'team/other']);
+      expect(w.writes()).to.deep.equal([]);
+      expect(w.ours('group:group')).to.have.length(1);
+    });
+
+    it('the token not Owner (403) or GitLab Free (404): project hooks instead, HooksReady True saying why; no error', async () => {
+      w.gitlab.addGroup('group', { [API_TOKEN]: 40 });
+      w.addLink('prod', withGroups(['group']));
+      await w.pass('prod', ['group/app1', 'group/app2']);
+      expect(w.ours('group/app1')).to.have.length(1);
+      expect(w.ours('group/app2')).to.have.length(1);
+      expect(w.condition()).to.include({ status: 'True', reason: 'Succeeded' });
+      expect(w.condition()!.message).to.match(/group group: the API token is not an Owner of the group \(403\)/);
+      const fallbackLogs = w.logs.filter((l) => l.includes('GitLab hook not handled') && l.includes('group:group'));
+      expect(fallbackLogs, 'a fallback is said at info, not as a warning every pass').to.have.length.above(0);
+      expect(fallbackLogs.filter((l) => !l.includes('"level":"info"'))).to.deep.equal([]);
+      w.gitlab.groups.get('group')!.access.set(API_TOKEN, 50);
+      w.gitlab.freeTier = true;
+      await w.pass('prod');
+      expect(w.condition()!.message).to.match(/Free tier\) \(404\)/);
+      expect(w.writes()).to.deep.equal([]);
+      w.gitlab.freeTier = false;
+      await w.pass('prod');
+      expect(w.ours('group:group')).to.have.length(1);
+      expect(w.ours('group/app1')).to.deep.equal([]);
+      expect(w.condition()!.message).to.equal('1 of 1 hooks in place: 1 group hook(s) covering 2 projects, 0 project hook(s)');
+    });
+
+    it('a group erroring (5xx) keeps its projects on project hooks and reports it; the group hook is tried again', async () => {
+      w.gitlab.addGroup('group', { [API_TOKEN]: 50 });
+      w.addLink('prod', withGroups(['group']));
+      w.gitlab.failures.set('GET group', 503);
+      expect(await w.pass('prod', ['group/app1'])).to.deep.include({ kind: 'requeueAfter' });
+      expect(w.ours('group/app1')).to.have.length(1);
+      expect(w.condition()).to.include({ status: 'False', reason: 'HookRegistrationFailed' });
+      w.gitlab.failures.clear();
+      await w.pass('prod');
+      expect(w.ours('group:group')).to.have.length(1);
+      expect(w.ours('group/app1')).to.deep.equal([]);
+    });
+
+    it('switching group hooks off, or deleting the link, removes the group hook; project hooks take over first', async () => {
+      w.gitlab.addGroup('group', { [API_TOKEN]: 50 });
+      w.addLink('prod', withGroups(['group']));
+      await w.pass('prod', ['group/app1']);
+      expect(w.ours('group:group')).to.have.length(1);
+      setGroups([]);
+      await w.pass('prod');
+      expect(w.writes()).to.deep.equal([
+        `POST /projects/group/app1/hooks`,
+        `DELETE /groups/group/hooks/${w.gitlab.hooks('group/app1')[0]!.id - 1}`,
+      ]);
+      expect(w.ours('group:group')).to.deep.equal([]);
+      setGroups(['group']);
+      await w.pass('prod');
+      expect(w.ours('group:group')).to.have.length(1);
+      w.fake.remove(LINKS, undefined, 'prod');
+      expect(await w.pass('prod')).to.deep.equal({ kind: 'done' });
+      expect(w.gitlab.hooks('group:group')).to.deep.equal([]);
+      expect(w.link()).to.equal(undefined);
+    });
+  });
+
   it('a token with too little access on one project: HooksReady False naming the project and the reason; the others work', async () => {
     w.addLink();
     const outcome = await w.pass('prod', ['group/app1', 'team/locked']);

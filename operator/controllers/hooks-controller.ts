@@ -2,6 +2,7 @@ import { ConditionType } from '../api/v1alpha1/conditions.js';
 import { type GitLabFluxLink, type HookState, LINKS, type SecretKeyRef } from '../api/v1alpha1/types.js';
 import type { ValidatedLinkSpec } from '../api/v1alpha1/validation.js';
 import type { Secret } from '../flux/types.js';
+import { groupKey, hookParent, isGroupKey } from '../gitlab/hook-parent.js';
 import { type GitLabApiFactory, GitLabConnections } from '../gitlab-api/connections.js';
 import { RequestBudget } from '../gitlab-api/pacing.js';
 import { GitLabApiError, type GitLabApi } from '../gitlab-api/types.js';
@@ -29,6 +30,7 @@ import {
   shouldTestHook,
   TESTS_PER_MINUTE,
 } from '../reconcile/hooks.js';
+import { hookPlaces } from '../reconcile/hook-places.js';
 import { requeueAfter } from '../reconcile/outcome.js';
 import type { StatusUpdate } from '../reconcile/status.js';
 import type { LinkStatusWriter } from './link-status-writer.js';
@@ -171,13 +173,42 @@ export class HooksController {
     const previous = link.status?.hooks;
     const secretsChanged = previous?.secretVersion !== secrets.version;
     const registered = new Set(previous?.registered ?? []);
-    const all = [...new Set([...projects, ...registered])].sort();
-    const wantedSet = new Set(projects);
     const counts = { created: 0, repaired: 0, removed: 0, reenabled: 0 };
     const outcomes: ProjectOutcome[] = [];
-    for (const project of all) {
-      const hook = wantedSet.has(project) ? desired : undefined;
-      outcomes.push(await this.syncProject(name, uid, api, project, hook, secrets, secretsChanged, registered.has(project), counts));
+    const sync = async (key: string, hook: DesiredHook | undefined) => {
+      const outcome = await this.syncProject(name, uid, api, key, hook, secrets, secretsChanged, registered.has(key), counts);
+      outcomes.push(outcome);
+      return outcome;
+    };
+
+    // Group hooks first (reconcile/hook-places.ts decides where): a group the token cannot own, an instance without
+    // group hooks, or an error hands its projects to project hooks in this same pass, so no push is left without a
+    // hook; a covered project's own hook is removed only after its group's hook was seen in place.
+    const unusable = new Set<string>();
+    const tried = new Set<string>();
+    let places = hookPlaces(projects, spec.gitlab.api.groupHooks, unusable);
+    for (let next = places.groups.find((g) => !tried.has(g.group)); next; next = places.groups.find((g) => !tried.has(g.group))) {
+      tried.add(next.group);
+      const outcome = await sync(groupKey(next.group), desired);
+      outcome.covers = next.projects.length;
+      if (outcome.error) {
+        unusable.add(next.group);
+        if (outcome.error.status === 403 || outcome.error.status === 404) {
+          // Not a failure of the link: GitLab says group hooks cannot be used there; its projects get project hooks.
+          outcome.fallback = outcome.error.message;
+          delete outcome.error;
+          outcome.wanted = false;
+          delete outcome.covers;
+        }
+        places = hookPlaces(projects, spec.gitlab.api.groupHooks, unusable);
+      }
+    }
+    const wantedKeys = new Set([...places.groups.map((g) => groupKey(g.group)), ...places.projects]);
+    // Then the projects no group covers (their hooks created before any other is removed), then every place that
+    // may still hold this link's hook and is not wanted: a covered project's own hook, a group no longer chosen.
+    for (const project of places.projects) await sync(project, desired);
+    for (const key of [...registered].sort()) {
+      if (!wantedKeys.has(key) && !(isGroupKey(key) && tried.has(hookParent(key).path))) await sync(key, undefined);
     }
 
     const update = hooksUpdate(outcomes, previous, secrets.version, webhookURL === undefined);
@@ -221,20 +252,20 @@ export class HooksController {
   ): Promise<ProjectOutcome> {
     const wanted = desired !== undefined;
     try {
-      const listed = await api.listProjectHooks(project);
+      const listed = await api.listHooks(project);
       const plan = planProjectHooks(listed, uid, desired, secretsChanged);
       let current = plan.kept;
       for (const action of plan.actions) {
         if (action.verb === 'create') {
-          current = await api.createProjectHook(project, hookWrite(desired!, secrets.webhookToken!, secrets.signingToken));
+          current = await api.createHook(project, hookWrite(desired!, secrets.webhookToken!, secrets.signingToken));
           counts.created++;
         } else if (action.verb === 'update') {
           const write = hookWrite(desired!, secrets.webhookToken!, secrets.signingToken, action.why.includes('custom_webhook_template'));
-          current = await api.updateProjectHook(project, action.id, write);
+          current = await api.updateHook(project, action.id, write);
           counts.repaired++;
           this.deps.log.info('GitLab hook repaired', { link, project, hook: action.id, fields: action.why.join(',') });
         } else {
-          await api.deleteProjectHook(project, action.id);
+          await api.deleteHook(project, action.id);
           counts.removed++;
         }
       }
@@ -246,7 +277,7 @@ export class HooksController {
       const nowMs = this.now().getTime();
       if (shouldTestHook(health.state, this.refusedTests.get(key), nowMs) && this.tests.waitMs(nowMs) === 0) {
         this.tests.record(nowMs);
-        if ((await api.testProjectHook(project, current.id)) === 'delivered') {
+        if ((await api.testHook(project, current.id)) === 'delivered') {
           this.refusedTests.delete(key);
           health = { state: 'active' };
           counts.reenabled++;
@@ -256,7 +287,10 @@ export class HooksController {
     } catch (err) {
       const status = err instanceof GitLabApiError ? err.status : 0;
       const message = describeHookError(project, status, err instanceof Error ? err.message : String(err));
-      this.deps.log.warn('GitLab hook not handled', { link, project, status, error: message });
+      // A listed group GitLab refuses (403 not Owner, 404 none or Free tier) is a fallback to project hooks, looked at
+      // again every pass: said at info, not as a warning every 5 minutes.
+      const fallback = isGroupKey(project) && (status === 403 || status === 404);
+      this.deps.log[fallback ? 'info' : 'warn']('GitLab hook not handled', { link, project, status, error: message });
       // A project that left the link and is gone or invisible (404) has nothing of ours left to remove we could
       // reach; otherwise this link's hook may be there (a create whose answer was lost included).
       const mayRemain = status === 404 && !wanted ? false : wasRegistered || (wanted && ![401, 403, 404].includes(status));

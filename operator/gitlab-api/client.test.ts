@@ -58,7 +58,7 @@ describe('gitlab-api client against a fake GitLab', () => {
 
   it('lists every hook across pages (250 hooks: 3 pages of at most 100), the project path URL-encoded', async () => {
     for (let i = 0; i < 250; i++) gitlab.addHook('group/sub/app', `https://example.com/h${i}`);
-    const hooks = await client.listProjectHooks('group/sub/app');
+    const hooks = await client.listHooks('group/sub/app');
     expect(hooks.map((h) => h.url)).to.deep.equal(Array.from({ length: 250 }, (_, i) => `https://example.com/h${i}`));
     const gets = gitlab.requests.filter((r) => r.method === 'GET');
     expect(gets.map((r) => r.query['page'])).to.deep.equal(['1', '2', '3']);
@@ -67,19 +67,19 @@ describe('gitlab-api client against a fake GitLab', () => {
   });
 
   it('creates, updates and deletes; the token is sent and never returned', async () => {
-    const created = await client.createProjectHook('group/sub/app', write('https://hooks.example.com/hooks/a?fluxlink-link=u1'));
+    const created = await client.createHook('group/sub/app', write('https://hooks.example.com/hooks/a?fluxlink-link=u1'));
     expect(created.id).to.be.a('number');
     expect(JSON.stringify(created)).not.to.include('webhook-token');
     expect(gitlab.hooks('group/sub/app')[0]!.token).to.equal('webhook-token-0123456789');
-    const updated = await client.updateProjectHook('group/sub/app', created.id, {
+    const updated = await client.updateHook('group/sub/app', created.id, {
       ...write(created.url),
       token: 'rotated-token-0123456789',
     });
     expect(updated.tag_push_events).to.equal(true);
     expect(gitlab.hooks('group/sub/app')[0]!.token).to.equal('rotated-token-0123456789');
-    await client.deleteProjectHook('group/sub/app', created.id);
+    await client.deleteHook('group/sub/app', created.id);
     expect(gitlab.hooks('group/sub/app')).to.deep.equal([]);
-    await client.deleteProjectHook('group/sub/app', created.id); // gone already: fine
+    await client.deleteHook('group/sub/app', created.id); // gone already: fine
     expect(responses).to.include('DELETE /projects/:id/hooks/:hook_id 404');
   });
 
@@ -88,10 +88,10 @@ describe('gitlab-api client against a fake GitLab', () => {
     const bad = newClient({ token: 'glpat-wrong-token-xyz' });
     const errors: GitLabApiError[] = [];
     for (const call of [
-      () => bad.listProjectHooks('group/sub/app'),
-      () => client.listProjectHooks('group/dev-only'),
-      () => client.listProjectHooks('group/missing'),
-      () => client.deleteProjectHook('group/missing', 1),
+      () => bad.listHooks('group/sub/app'),
+      () => client.listHooks('group/dev-only'),
+      () => client.listHooks('group/missing'),
+      () => client.deleteHook('group/missing', 1),
     ]) {
       try {
         await call();
@@ -112,9 +112,51 @@ describe('gitlab-api client against a fake GitLab', () => {
     for (const e of errors) expect(`${e.message} ${e.stack}`).not.to.include('glpat-');
   });
 
+  it('group hooks: the same calls under /groups/:id/hooks, the group path URL-encoded, counted by their own template', async () => {
+    gitlab.addGroup('group/sub', { [TOKEN]: 50 });
+    for (let i = 0; i < 120; i++) gitlab.addHook('group:group/sub', `https://example.com/g${i}`);
+    expect(await client.listHooks('group:group/sub')).to.have.length(120);
+    const created = await client.createHook('group:group/sub', write('https://hooks.example.com/hooks/a'));
+    expect(created).to.include({ url: 'https://hooks.example.com/hooks/a', group_id: gitlab.groups.get('group/sub')!.id });
+    await client.updateHook('group:group/sub', created.id, write('https://hooks.example.com/hooks/b'));
+    expect(gitlab.hooks('group:group/sub').at(-1)).to.include({
+      url: 'https://hooks.example.com/hooks/b',
+      token: 'webhook-token-0123456789',
+    });
+    expect(await client.testHook('group:group/sub', created.id)).to.equal('delivered');
+    expect(await client.recentHookFailures('group:group/sub', created.id)).to.equal(0);
+    await client.deleteHook('group:group/sub', created.id);
+    await client.deleteHook('group:group/sub', created.id); // gone already: 404 "404 Not found" is success
+    expect(gitlab.hooks('group:group/sub')).to.have.length(120);
+    expect(gitlab.requests[0]!.path).to.equal('/api/v4/groups/group%2Fsub/hooks');
+    expect(responses).to.include.members([
+      'GET /groups/:id/hooks 200',
+      'POST /groups/:id/hooks 201',
+      'PUT /groups/:id/hooks/:hook_id 200',
+      'POST /groups/:id/hooks/:hook_id/test/:trigger 201',
+      'GET /groups/:id/hooks/:hook_id/events 200',
+      'DELETE /groups/:id/hooks/:hook_id 404',
+    ]);
+  });
+
+  it('group hooks refused: not Owner 403, invisible group 404, GitLab Free (no such route) 404 — errors, not "gone"', async () => {
+    gitlab.addGroup('group', { [TOKEN]: 40 });
+    const status = async (call: Promise<unknown>) =>
+      call.then(
+        () => 0,
+        (e: GitLabApiError) => `${e.status} ${e.message}`,
+      );
+    expect(await status(client.listHooks('group:group'))).to.equal('403 GitLab API GET /groups/:id/hooks: 403 403 Forbidden');
+    expect(await status(client.listHooks('group:nope'))).to.equal('404 GitLab API GET /groups/:id/hooks: 404 404 Group Not Found');
+    expect(await status(client.deleteHook('group:nope', 1))).to.match(/^404 .*Group Not Found$/);
+    gitlab.freeTier = true;
+    expect(await status(client.listHooks('group:group'))).to.equal('404 GitLab API GET /groups/:id/hooks: 404 404 Not Found');
+    expect(await status(client.deleteHook('group:group', 1))).to.match(/^404 .*404 Not Found$/);
+  });
+
   it('429: waits Retry-After, holds the following requests too, then retries', async () => {
     gitlab.throttle = { remaining: 2, retryAfter: '7' };
-    const hooks = await client.listProjectHooks('group/sub/app');
+    const hooks = await client.listHooks('group/sub/app');
     expect(hooks).to.deep.equal([]);
     expect(slept).to.deep.equal([7000, 7000]);
     expect(responses).to.deep.equal(['GET /projects/:id/hooks 429', 'GET /projects/:id/hooks 429', 'GET /projects/:id/hooks 200']);
@@ -123,7 +165,7 @@ describe('gitlab-api client against a fake GitLab', () => {
   it('429 with a wait longer than it waits in place, or too many times: an error carrying the wait', async () => {
     gitlab.throttle = { remaining: 1, retryAfter: '3600' };
     try {
-      await client.listProjectHooks('group/sub/app');
+      await client.listHooks('group/sub/app');
       expect.fail('expected an error');
     } catch (err) {
       expect(err).to.be.instanceOf(GitLabApiError);
@@ -132,13 +174,13 @@ describe('gitlab-api client against a fake GitLab', () => {
     }
     expect(slept).to.deep.equal([]);
     // The next call of this client waits for the hour GitLab asked for.
-    await client.listProjectHooks('group/sub/app');
+    await client.listHooks('group/sub/app');
     expect(slept).to.deep.equal([3_600_000]);
   });
 
   it("keeps to the link's budget: the 4th request in a minute waits", async () => {
     const budgeted = newClient({ budget: new RequestBudget(3) });
-    for (let i = 0; i < 4; i++) await budgeted.listProjectHooks('group/sub/app');
+    for (let i = 0; i < 4; i++) await budgeted.listHooks('group/sub/app');
     budgeted.close();
     expect(slept).to.have.length(1);
     expect(slept[0]).to.equal(60_000);
@@ -150,9 +192,9 @@ describe('gitlab-api client against a fake GitLab', () => {
     ok.deliveries = [500, 200, 404, 201];
     const failing = gitlab.addHook('group/sub/app', 'https://hooks.example.com/hooks/b');
     failing.receiverAnswers = 'fail';
-    expect(await client.testProjectHook('group/sub/app', ok.id)).to.equal('delivered');
+    expect(await client.testHook('group/sub/app', ok.id)).to.equal('delivered');
     expect(ok.alertStatus).to.equal('executable');
-    expect(await client.testProjectHook('group/sub/app', failing.id)).to.equal('refused');
+    expect(await client.testHook('group/sub/app', failing.id)).to.equal('refused');
     expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(1); // the newest (500), before a 200
     gitlab.version.events = false;
     expect(await client.recentHookFailures('group/sub/app', ok.id)).to.equal(undefined);
@@ -203,7 +245,7 @@ describe('gitlab-api client against a fake GitLab', () => {
       onResponse: (e, c) => responses.push(`${e} ${c}`),
     });
     try {
-      await dead.listProjectHooks('group/sub/app');
+      await dead.listHooks('group/sub/app');
       expect.fail('expected an error');
     } catch (err) {
       expect((err as GitLabApiError).status).to.equal(0);
@@ -249,8 +291,8 @@ describe('gitlab-api client against a fake GitLab', () => {
       const trusting = new GitLabClient({ instanceURL: url, token: TOKEN, ca: cert, budget: new RequestBudget(10) });
       const plain = new GitLabClient({ instanceURL: url, token: TOKEN, budget: new RequestBudget(10) });
       try {
-        expect(await trusting.listProjectHooks('group/app')).to.deep.equal([]);
-        const err = await plain.listProjectHooks('group/app').then(
+        expect(await trusting.listHooks('group/app')).to.deep.equal([]);
+        const err = await plain.listHooks('group/app').then(
           () => undefined,
           (e: unknown) => e as GitLabApiError,
         );

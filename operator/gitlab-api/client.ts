@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { redactPaths } from '../meta/redact.js';
 import { nextPage, redactToken, type RequestBudget, retryAfterMs } from './pacing.js';
+import { hookParent } from '../gitlab/hook-parent.js';
 import type { HookWrite, ProjectHook } from '../gitlab/project-hooks.js';
 import { GitLabApiError, type GitLabApi, type GitLabRefs, type TagCommit, type TestResult } from './types.js';
 
@@ -66,53 +67,66 @@ export class GitLabClient implements GitLabApi, GitLabRefs {
     this.agent.destroy();
   }
 
-  async listProjectHooks(project: string): Promise<ProjectHook[]> {
+  async listHooks(parent: string): Promise<ProjectHook[]> {
+    const at = hooksAt(parent);
     const hooks: ProjectHook[] = [];
     let page: number | undefined = 1;
     for (let n = 0; page !== undefined; n++) {
-      if (n >= MAX_PAGES) throw new GitLabApiError(`GitLab listed more than ${MAX_PAGES} pages of hooks for ${project}`, 0, HOOKS);
-      const a = await this.call('GET', HOOKS, `projects/${enc(project)}/hooks`, { page: String(page), per_page: String(PER_PAGE) });
+      if (n >= MAX_PAGES) throw new GitLabApiError(`GitLab listed more than ${MAX_PAGES} pages of hooks for ${parent}`, 0, at.endpoint);
+      const a = await this.call('GET', at.endpoint, at.path, { page: String(page), per_page: String(PER_PAGE) });
       if (!Array.isArray(a.body))
-        throw new GitLabApiError(`GitLab answered GET ${HOOKS} for ${project} with something other than a list`, a.status, HOOKS);
+        throw new GitLabApiError(
+          `GitLab answered GET ${at.endpoint} for ${parent} with something other than a list`,
+          a.status,
+          at.endpoint,
+        );
       hooks.push(...(a.body as ProjectHook[]));
       page = nextPage({ link: header(a.headers, 'link'), xNextPage: header(a.headers, 'x-next-page') });
     }
     return hooks;
   }
 
-  async createProjectHook(project: string, hook: HookWrite): Promise<ProjectHook> {
-    return (await this.call('POST', HOOKS, `projects/${enc(project)}/hooks`, undefined, hook)).body as ProjectHook;
+  async createHook(parent: string, hook: HookWrite): Promise<ProjectHook> {
+    const at = hooksAt(parent);
+    return (await this.call('POST', at.endpoint, at.path, undefined, hook)).body as ProjectHook;
   }
 
-  async updateProjectHook(project: string, id: number, hook: HookWrite): Promise<ProjectHook> {
-    return (await this.call('PUT', HOOK, `projects/${enc(project)}/hooks/${id}`, undefined, hook)).body as ProjectHook;
+  async updateHook(parent: string, id: number, hook: HookWrite): Promise<ProjectHook> {
+    const at = hooksAt(parent, id);
+    return (await this.call('PUT', at.endpoint, at.path, undefined, hook)).body as ProjectHook;
   }
 
-  async deleteProjectHook(project: string, id: number): Promise<void> {
+  async deleteHook(parent: string, id: number): Promise<void> {
+    const at = hooksAt(parent, id);
     try {
-      await this.call('DELETE', HOOK, `projects/${enc(project)}/hooks/${id}`);
+      await this.call('DELETE', at.endpoint, at.path);
     } catch (err) {
-      // The hook gone already: 404 "404 Not found" (ActiveRecord::RecordNotFound, lib/api/api.rb); a project that
-      // is gone or not visible answers "404 Project Not Found" (lib/api/helpers.rb not_found!('Project')).
-      if (err instanceof GitLabApiError && err.status === 404 && !/project not found/i.test(err.message)) return;
+      // The hook gone already: 404 "404 Not found" (ActiveRecord::RecordNotFound, lib/api/api.rb); a project or group
+      // that is gone or not visible answers "404 Project Not Found" / "404 Group Not Found" (lib/api/helpers.rb
+      // not_found!), an instance without group hooks Grape's "404 Not Found" (no such route).
+      const gone = err instanceof GitLabApiError && err.status === 404 && !/(project|group) not found/i.test(err.message);
+      if (gone && !/404 Not Found$/.test(err.message)) return;
       throw err;
     }
   }
 
-  async testProjectHook(project: string, id: number): Promise<TestResult> {
+  async testHook(parent: string, id: number): Promise<TestResult> {
+    const at = hooksAt(parent, id, '/test/:trigger', '/test/push_events');
     try {
-      await this.call('POST', TEST, `projects/${enc(project)}/hooks/${id}/test/push_events`);
+      await this.call('POST', at.endpoint, at.path);
       return 'delivered';
     } catch (err) {
-      // 422: GitLab delivered the test and the receiver did not answer 2xx (lib/api/project_hooks.rb, test endpoint).
+      // 422: GitLab delivered the test and the receiver did not answer 2xx (lib/api/hooks/trigger_test.rb); for a
+      // group GitLab tests with a project of the group that has commits (TestHooks::ProjectService on it).
       if (err instanceof GitLabApiError && err.status === 422) return 'refused';
       throw err;
     }
   }
 
-  async recentHookFailures(project: string, id: number): Promise<number | undefined> {
+  async recentHookFailures(parent: string, id: number): Promise<number | undefined> {
+    const at = hooksAt(parent, id, '/events', '/events');
     try {
-      const a = await this.call('GET', EVENTS, `projects/${enc(project)}/hooks/${id}/events`, { per_page: '20' });
+      const a = await this.call('GET', at.endpoint, at.path, { per_page: '20' });
       if (!Array.isArray(a.body)) return undefined;
       // Newest first (WebHookLog.recent orders by created_at desc): only the failures since the last 2xx count, so
       // a hook that answers again (a test delivery that re-enabled it included) is not reported failing for days.
@@ -252,15 +266,24 @@ export class GitLabClient implements GitLabApi, GitLabRefs {
   }
 }
 
-const HOOKS = '/projects/:id/hooks';
-const HOOK = '/projects/:id/hooks/:hook_id';
-const TEST = '/projects/:id/hooks/:hook_id/test/:trigger';
-const EVENTS = '/projects/:id/hooks/:hook_id/events';
+/**
+ * A project's or group's hooks (gitlab/hook-parent.ts): the endpoint template (what metrics and errors name) and the
+ * path. Group hooks: `/groups/:id/hooks…` (docs api/group_webhooks.md; ee/lib/api/group_hooks.rb).
+ */
+function hooksAt(parent: string, id?: number, templateTail = '', pathTail = ''): { endpoint: string; path: string } {
+  const p = hookParent(parent);
+  const root = p.kind === 'group' ? 'groups' : 'projects';
+  const hook = id === undefined ? '' : `/${id}`;
+  return {
+    endpoint: `/${root}/:id/hooks${id === undefined ? '' : '/:hook_id'}${templateTail}`,
+    path: `${root}/${enc(p.path)}/hooks${hook}${pathTail}`,
+  };
+}
 const BRANCH = '/projects/:id/repository/branches/:branch';
 const TAG = '/projects/:id/repository/tags/:tag_name';
 const TAGS = '/projects/:id/repository/tags';
 
-/** A project path as GitLab's `:id` takes it: URL-encoded, `/` as %2F (docs: api/rest/index.md "Namespaced paths"). */
+/** A project or group path as GitLab's `:id` takes it: URL-encoded, `/` as %2F (docs: api/rest/index.md "Namespaced paths"). */
 const enc = (project: string) => encodeURIComponent(project);
 
 /** GitLab's error text: `{"message": …}` or `{"error": …}` (a string, or field → messages), bounded. */

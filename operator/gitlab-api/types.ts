@@ -4,18 +4,23 @@ import type { HookWrite, ProjectHook } from '../gitlab/project-hooks.js';
 /** What a test delivery did: GitLab answers 201 when the receiver answered 2xx (which re-enables the hook), else 422. */
 export type TestResult = 'delivered' | 'refused';
 
-/** The GitLab API calls the hooks controller makes. `project` is the project's path (URL-encoded by the client). */
+/**
+ * The GitLab API calls the hooks controller makes. `parent` is where the hooks live (gitlab/hook-parent.ts): a
+ * project's path, or `group:` and a group's full path; the client URL-encodes it. A group's hooks answer as a
+ * project's (ee/lib/api/group_hooks.rb mounts the same hook helpers, test and events endpoints), under
+ * `/groups/:id/hooks`.
+ */
 export interface GitLabApi {
-  /** Every hook of the project, following every page. */
-  listProjectHooks(project: string): Promise<ProjectHook[]>;
-  createProjectHook(project: string, hook: HookWrite): Promise<ProjectHook>;
-  updateProjectHook(project: string, id: number, hook: HookWrite): Promise<ProjectHook>;
+  /** Every hook of the project or group, following every page. */
+  listHooks(parent: string): Promise<ProjectHook[]>;
+  createHook(parent: string, hook: HookWrite): Promise<ProjectHook>;
+  updateHook(parent: string, id: number, hook: HookWrite): Promise<ProjectHook>;
   /** Resolves also when the hook is already gone (404). */
-  deleteProjectHook(project: string, id: number): Promise<void>;
-  /** POST …/hooks/:id/test/push_events (16.11+; 5 a minute). */
-  testProjectHook(project: string, id: number): Promise<TestResult>;
+  deleteHook(parent: string, id: number): Promise<void>;
+  /** POST …/hooks/:id/test/push_events (projects 16.11+, groups 17.1+; 5 a minute). */
+  testHook(parent: string, id: number): Promise<TestResult>;
   /** Failed deliveries since the last 2xx (…/hooks/:id/events, 17.3+, newest first); undefined where the API has no such endpoint. */
-  recentHookFailures(project: string, id: number): Promise<number | undefined>;
+  recentHookFailures(parent: string, id: number): Promise<number | undefined>;
 }
 
 /** A tag: its name and the commit it points to (GitLab's `commit.id`, an annotated tag peeled). */

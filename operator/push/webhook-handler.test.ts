@@ -363,11 +363,11 @@ describe('webhook-handler: POST /hooks/<link>', function () {
         enqueued: 0,
       },
       {
-        name: 'a push of a project without GitRepositories → 202, no trigger',
+        name: "a push of a project no GitRepository of the link follows (a group hook's other projects) → 200, no trigger",
         setup: (f) => f.allowedProjects.add('team/other'),
         req: () => ({ headers: headers(), body: pushBody({ project: { path_with_namespace: 'team/other' } }) }),
-        status: 202,
-        result: 'accepted',
+        status: 200,
+        result: 'unlinked_project',
         enqueued: 0,
       },
       {
@@ -387,6 +387,15 @@ describe('webhook-handler: POST /hooks/<link>', function () {
         expect(f.enqueued).to.have.length(c.enqueued);
       });
     }
+  });
+
+  it("a group hook's push of a project the link does not follow costs nothing more: no push record (no status write), no log", async () => {
+    f.allowedProjects.add('team/other');
+    const logged = f.logLines.length;
+    const reply = await send(server.port, { headers: headers(), body: pushBody({ project: { path_with_namespace: 'team/other' } }) });
+    expect(reply.status).to.equal(200);
+    expect(f.recorded).to.deep.equal([]);
+    expect(f.logLines.length).to.equal(logged);
   });
 
   it("enqueues once per target whose ref matches: a push to main triggers only main's GitRepository", async () => {

@@ -291,12 +291,18 @@ function accept(
   if (event.kind === 'invalid') return { status: 400, body: event.message, result: 'malformed' };
   if (event.kind === 'ignored') return { status: 200, body: `ignored: ${event.reason}`, result: 'ignored' };
 
+  // A group hook (docs/adr/0020-group-hooks.md) also sends the pushes of the group's projects no GitRepository of
+  // this link follows: answered 200 at once, before any record, log or status write (cheap, and a 2xx, so GitLab
+  // never counts them towards disabling the hook), counted as `unlinked_project`.
+  const followed = deps.targets(linkName, event.project);
+  if (followed.length === 0 && deps.projectAllowed(linkName, event.project))
+    return { status: 200, body: 'ignored: no GitRepository of this link follows the project', result: 'unlinked_project' };
   deps.recordPush(linkName, event, now);
   if (!deps.projectAllowed(linkName, event.project)) {
     deps.log.info('push ignored: project not allowed by the trust policy', { link: linkName, project: event.project });
     return { status: 202, body: "accepted: project not allowed by the link's trust policy", result: 'untrusted_project' };
   }
-  const targets = deps.targets(linkName, event.project).filter((t) => shouldTrigger(t.ref, { ref: event.ref, deleted: event.deleted }));
+  const targets = followed.filter((t) => shouldTrigger(t.ref, { ref: event.ref, deleted: event.deleted }));
   for (const t of targets) deps.enqueue(linkName, event, t, receivedAt);
   deps.log.info('push accepted', {
     link: linkName,

@@ -8,6 +8,7 @@
 // URL included — is never edited or deleted (peers adopted hooks by URL and deleted a user's hook by id).
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
 import type { HookEntry, HooksStatus, HookState } from '../api/v1alpha1/types.js';
+import { hookParent, isGroupKey } from '../gitlab/hook-parent.js';
 import { type HookWrite, OTHER_EVENTS, type ProjectHook } from '../gitlab/project-hooks.js';
 import type { ConditionState, StatusUpdate } from './status.js';
 
@@ -200,23 +201,42 @@ export interface ProjectOutcome {
   error?: { status: number; message: string };
   /** This link's hook may still be on the project: kept in status.hooks.registered until seen removed. */
   mayRemain: boolean;
+  /** A group's hook: how many managed projects it covers (reconcile/hook-places.ts). */
+  covers?: number;
+  /** A listed group whose hook GitLab does not allow (403, 404): why; its projects have project hooks instead. */
+  fallback?: string;
 }
 
-/** A GitLab API failure on a project, said so a person knows what to do. `status` 0: no answer. */
-export function describeHookError(project: string, status: number, message: string): string {
+/**
+ * A GitLab API failure on a project or group (`group:` key, gitlab/hook-parent.ts), said so a person knows what to
+ * do. `status` 0: no answer.
+ */
+export function describeHookError(key: string, status: number, message: string): string {
+  const parent = hookParent(key);
+  if (parent.kind === 'group') {
+    const where = `group ${parent.path}`;
+    switch (status) {
+      case 403:
+        // ee/lib/api/group_hooks.rb: authorize! :admin_web_hook on the group (Owner, or an administrator).
+        return `${where}: the API token is not an Owner of the group (403), so its projects have project hooks instead`;
+      case 404:
+        // ee/lib/api/group_hooks.rb exists only in GitLab Premium and Ultimate; a group not visible is 404 too.
+        return `${where}: not found, not visible to the API token, or this GitLab has no group hooks (Free tier) (404), so its projects have project hooks instead`;
+    }
+  }
   switch (status) {
     case 401:
-      return `${project}: GitLab does not accept the API token (401); check spec.gitlab.api.tokenSecretRef (expired or revoked?)`;
+      return `${key}: GitLab does not accept the API token (401); check spec.gitlab.api.tokenSecretRef (expired or revoked?)`;
     case 403:
-      return `${project}: the API token has too little access (403): it needs the api scope and the Maintainer role on the project`;
+      return `${key}: the API token has too little access (403): it needs the api scope and the Maintainer role on the project`;
     case 404:
-      return `${project}: project not found, or not visible to the API token (404)`;
+      return `${key}: project not found, or not visible to the API token (404)`;
     case 422:
-      return `${project}: GitLab refused the hook (422: ${message.replace(/^.*: 422 /, '')}); check spec.webhook.url (GitLab refuses URLs in local networks unless its admin allows them)`;
+      return `${key}: GitLab refused the hook (422: ${message.replace(/^.*: 422 /, '')}); check spec.webhook.url (GitLab refuses URLs in local networks unless its admin allows them)`;
     case 429:
-      return `${project}: rate limited by GitLab (429); retrying after its Retry-After`;
+      return `${key}: rate limited by GitLab (429); retrying after its Retry-After`;
     default:
-      return `${project}: ${message}`;
+      return `${key}: ${message}`;
   }
 }
 
@@ -297,12 +317,15 @@ export function hooksUpdate(
     };
   } else {
     const note = failing.length > 0 ? `; ${failing.length} with recently failed deliveries` : '';
-    condition = {
-      type: ConditionType.HooksReady,
-      status: 'True',
-      reason: Reason.Succeeded,
-      message: `${calling.length} of ${wanted.length} projects have this link's GitLab webhook${note}`,
-    };
+    const groups = wanted.filter((o) => isGroupKey(o.project));
+    const fallbacks = outcomes.filter((o) => o.fallback !== undefined);
+    const fallbackNote = fallbacks.length > 0 ? `; ${listSome(fallbacks.map((o) => o.fallback!))}` : '';
+    const message =
+      groups.length === 0 && fallbacks.length === 0
+        ? `${calling.length} of ${wanted.length} projects have this link's GitLab webhook${note}`
+        : `${calling.length} of ${wanted.length} hooks in place: ${groups.length} group hook(s) covering ` +
+          `${groups.reduce((n, o) => n + (o.covers ?? 0), 0)} projects, ${wanted.length - groups.length} project hook(s)${note}${fallbackNote}`;
+    condition = { type: ConditionType.HooksReady, status: 'True', reason: Reason.Succeeded, message };
   }
   return { set: [condition], hooks };
 }

@@ -16,6 +16,10 @@
 //   scope: [hook.parent, current_user])) → 429.
 // - GET …/hooks/:hook_id/events (17.3+): 404 on older versions.
 // - 429 with Retry-After (seconds) when told to throttle (lib/gitlab/rack_attack.rb).
+// - group hooks (ee/lib/api/group_hooks.rb; docs api/group_webhooks.md): the same under /groups/:id/hooks, the
+//   entity with group_id; a group the token cannot see → 404 {"message":"404 Group Not Found"}, seen without the
+//   Owner role (50) → 403 {"message":"403 Forbidden"} (authorize! :admin_web_hook); `freeTier`: no such route →
+//   404 {"error":"404 Not Found"} (GitLab Free has no group hooks).
 import http from 'node:http';
 import { OTHER_EVENTS } from '../gitlab/project-hooks.js';
 
@@ -69,6 +73,10 @@ const BOOL_FIELDS = ['push_events', 'tag_push_events', 'enable_ssl_verification'
 
 export class FakeGitLab {
   readonly projects = new Map<string, FakeProject>();
+  /** Groups by full path (only their hooks and access; a group's projects are the projects below its path). */
+  readonly groups = new Map<string, FakeProject>();
+  /** GitLab Free: /groups/:id/hooks does not exist. */
+  freeTier = false;
   readonly requests: FakeRequest[] = [];
   version: FakeGitLabVersion = { names: true, signing: true, alertStatus: true, events: true };
   /** The next N requests are answered 429 with this Retry-After. */
@@ -96,9 +104,23 @@ export class FakeGitLab {
     return p;
   }
 
-  /** A hook made outside the operator (by a person, or an earlier run). */
+  /** A group; `access`: token → level (50 Owner). */
+  addGroup(path: string, access: Record<string, number>): FakeProject {
+    const g: FakeProject = {
+      id: this.nextProjectId++,
+      path,
+      hooks: [],
+      access: new Map(Object.entries(access)),
+      branches: new Map(),
+      tags: [],
+    };
+    this.groups.set(path, g);
+    return g;
+  }
+
+  /** A hook made outside the operator (by a person, or an earlier run); `group:<path>` for a group's. */
   addHook(path: string, url: string, fields: Record<string, unknown> = {}, token = ''): FakeHook {
-    const p = this.projects.get(path)!;
+    const p = path.startsWith('group:') ? this.groups.get(path.slice(6))! : this.projects.get(path)!;
     const h: FakeHook = {
       id: this.nextHookId++,
       url,
@@ -116,6 +138,7 @@ export class FakeGitLab {
   }
 
   hooks(path: string): FakeHook[] {
+    if (path.startsWith('group:')) return this.groups.get(path.slice(6))?.hooks ?? [];
     return this.projects.get(path)?.hooks ?? [];
   }
 
@@ -136,7 +159,7 @@ export class FakeGitLab {
     const e: Record<string, unknown> = {
       id: h.id,
       url: h.url,
-      project_id: p.id,
+      ...(this.groups.get(p.path) === p ? { group_id: p.id } : { project_id: p.id }),
       created_at: h.createdAt,
       push_events_branch_filter: h.fields['push_events_branch_filter'] ?? null,
       branch_filter_strategy: h.fields['branch_filter_strategy'] ?? 'wildcard',
@@ -185,27 +208,30 @@ export class FakeGitLab {
     }
     const auth = req.headers['private-token'] ?? (req.headers['authorization'] ?? '').replace(/^Bearer /, '');
     const token = Array.isArray(auth) ? auth[0]! : auth;
-    const known = [...this.projects.values()].some((p) => p.access.has(token)) || token === 'no-projects-token';
+    const known = [...this.projects.values(), ...this.groups.values()].some((p) => p.access.has(token)) || token === 'no-projects-token';
     if (!token || !known) return send(401, { message: '401 Unauthorized' });
 
     const repo = /^\/api\/v4\/projects\/([^/]+)\/repository\/(branches|tags)(?:\/([^/]+))?$/.exec((req.url ?? '').split('?')[0]!);
     if (repo) return this.repository(send, token, query, decodeURIComponent(repo[1]!), repo[2]!, repo[3]);
 
-    // /api/v4/projects/:id/hooks[/:hook_id[/test/:trigger | /events]]; `:id` arrives URL-encoded (%2F) in the raw path.
-    const m = /^\/api\/v4\/projects\/([^/]+)\/hooks(?:\/([^/]+)(?:\/(test\/[a-z_]+|events))?)?$/.exec((req.url ?? '').split('?')[0]!);
-    if (!m) return send(404, { error: '404 Not Found' });
-    const id = decodeURIComponent(m[1]!);
-    const project = [...this.projects.values()].find((p) => p.path === id || String(p.id) === id);
-    if (!project || !project.access.has(token)) return send(404, { message: '404 Project Not Found' });
-    if ((project.access.get(token) ?? 0) < 40) return send(403, { message: '403 Forbidden' });
+    // /api/v4/{projects,groups}/:id/hooks[/:hook_id[/test/:trigger | /events]]; `:id` arrives URL-encoded (%2F).
+    const m = /^\/api\/v4\/(projects|groups)\/([^/]+)\/hooks(?:\/([^/]+)(?:\/(test\/[a-z_]+|events))?)?$/.exec(
+      (req.url ?? '').split('?')[0]!,
+    );
+    if (!m || (m[1] === 'groups' && this.freeTier)) return send(404, { error: '404 Not Found' });
+    const id = decodeURIComponent(m[2]!);
+    const isGroup = m[1] === 'groups';
+    const project = [...(isGroup ? this.groups : this.projects).values()].find((p) => p.path === id || String(p.id) === id);
+    if (!project || !project.access.has(token)) return send(404, { message: isGroup ? '404 Group Not Found' : '404 Project Not Found' });
+    if ((project.access.get(token) ?? 0) < (isGroup ? 50 : 40)) return send(403, { message: '403 Forbidden' });
     const failure = this.failures.get(`${req.method} ${project.path}`);
     if (failure !== undefined) return send(failure, { message: `${failure} failure for the test` });
 
-    const hookId = m[2] === undefined ? undefined : Number(m[2]);
+    const hookId = m[3] === undefined ? undefined : Number(m[3]);
     const hook = hookId === undefined ? undefined : project.hooks.find((h) => h.id === hookId);
     if (hookId !== undefined && !hook) return send(404, { message: '404 Not found' });
 
-    if (m[3] === 'events') {
+    if (m[4] === 'events') {
       if (!this.version.events) return send(404, { error: '404 Not Found' });
       return send(
         200,
@@ -214,7 +240,7 @@ export class FakeGitLab {
           .map((s, i) => ({ id: i + 1, response_status: String(s), trigger: 'push_hooks' })),
       );
     }
-    if (m[3]?.startsWith('test/')) {
+    if (m[4]?.startsWith('test/')) {
       if (req.method !== 'POST') return send(405, { error: '405 Not Allowed' });
       const now = this.now();
       const scope = `${project.path}\n${token}`;
@@ -234,7 +260,7 @@ export class FakeGitLab {
       const page = Math.max(Number(query['page'] ?? 1) || 1, 1);
       const all = [...project.hooks].sort((a, b) => a.id - b.id);
       const pages = Math.max(Math.ceil(all.length / perPage), 1);
-      const link = (n: number) => `<${this.url}/api/v4/projects/${project.id}/hooks?id=${project.id}&page=${n}&per_page=${perPage}>`;
+      const link = (n: number) => `<${this.url}/api/v4/${m[1]}/${project.id}/hooks?id=${project.id}&page=${n}&per_page=${perPage}>`;
       const links = [
         page > 1 ? `${link(page - 1)}; rel="prev"` : '',
         page < pages ? `${link(page + 1)}; rel="next"` : '',
@@ -264,7 +290,8 @@ export class FakeGitLab {
       const b = body ?? {};
       if (req.method === 'POST' && typeof b['url'] !== 'string') return send(400, { error: 'url is missing' });
       if (b['url'] !== undefined && !/^https?:\/\/[^\s]+$/.test(String(b['url']))) return send(422, { error: 'Invalid url given' });
-      const target = hook ?? this.addHook(project.path, String(b['url']), { push_events: true, tag_push_events: false });
+      const target =
+        hook ?? this.addHook(`${isGroup ? 'group:' : ''}${project.path}`, String(b['url']), { push_events: true, tag_push_events: false });
       if (hook === undefined) target.fields = { push_events: true, enable_ssl_verification: true };
       if (b['url'] !== undefined && b['url'] !== target.url && b['token'] === undefined) target.token = '';
       if (b['url'] !== undefined) target.url = String(b['url']);

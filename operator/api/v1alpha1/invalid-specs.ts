@@ -457,6 +457,21 @@ export const INVALID_SPECS: InvalidSpec[] = [
     field: 'spec.gitlab.api.sweepInterval',
   },
   {
+    story: 'gitlab.api.groupHooks names a pattern, not a group',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, groupHooks: ['platform/*'] }),
+    field: 'spec.gitlab.api.groupHooks[0]',
+  },
+  {
+    story: 'gitlab.api.groupHooks names a group twice',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, groupHooks: ['platform', 'platform'] }),
+    field: 'spec.gitlab.api.groupHooks[1]',
+  },
+  {
+    story: 'gitlab.api.groupHooks is a string',
+    spec: withApi({ tokenSecretRef: TOKEN_REF, groupHooks: 'platform' }),
+    field: 'spec.gitlab.api.groupHooks',
+  },
+  {
     story: 'gitlab.api.sweepInterval over a day',
     spec: withApi({ tokenSecretRef: TOKEN_REF, sweepInterval: '25h' }),
     field: 'spec.gitlab.api.sweepInterval',

@@ -70,7 +70,18 @@ export interface GitLabApiSpec {
   requestsPerMinute?: number;
   /** How often the operator compares every linked GitRepository with its ref in GitLab (Go duration, 1m..24h, default 5m). */
   sweepInterval?: string;
+  /**
+   * GitLab groups (full paths) whose group hook may carry this link's webhook instead of one project hook per project
+   * (GitLab Premium/Ultimate, the token an Owner of the group). A managed project below a listed group is covered by
+   * the topmost listed group the token can own; the others keep project hooks (docs/adr/0020-group-hooks.md).
+   */
+  groupHooks?: string[];
 }
+
+/** spec.gitlab.api.groupHooks: at most this many groups. */
+export const MAX_GROUP_HOOKS = 20;
+/** A GitLab group's full path (each segment as GitLab's NamespacePathValidator allows, lower- or upper-case). */
+export const GROUP_PATH_REGEX = '^[A-Za-z0-9_.][-A-Za-z0-9_.]*(/[A-Za-z0-9_.][-A-Za-z0-9_.]*)*$';
 
 export interface ReceiverSpec {
   /** Base URL of Flux's webhook receiver, or a Kubernetes API service-proxy path. */
@@ -191,7 +202,7 @@ export interface GitLabFluxLinkStatus {
 export type HookState = 'active' | 'temporarily_disabled' | 'disabled' | 'failing' | 'error';
 
 export interface HookEntry {
-  /** GitLab project path. */
+  /** GitLab project path, or `group:<group path>` for a group hook (spec.gitlab.api.groupHooks). */
   project: string;
   state: HookState;
   /** GitLab's hook id, once registered. */
@@ -203,13 +214,13 @@ export interface HookEntry {
 }
 
 export interface HooksStatus {
-  /** Projects that should have this link's hook. */
+  /** Hooks this link should have: one per project, or one per group hook covering projects (groupHooks). */
   projects: number;
   /** Of those, how many have it, active. */
   active: number;
   /**
-   * Projects where this link's hook may exist (registered and not yet removed), so that a project leaving the link
-   * or the link's deletion removes it even after a restart. Sorted.
+   * Projects (and `group:<path>` groups) where this link's hook may exist (registered and not yet removed), so that a
+   * project leaving the link or the link's deletion removes it even after a restart. Sorted.
    */
   registered: string[];
   /**

@@ -13,7 +13,9 @@ import {
   DEFAULT_REQUESTS_PER_MINUTE,
   DEFAULT_RECEIVER_ENDPOINT,
   GROUP,
+  GROUP_PATH_REGEX,
   KIND,
+  MAX_GROUP_HOOKS,
   PLURAL,
   RECEIVER_TYPES,
   VERSION,
@@ -252,7 +254,7 @@ describe('api/v1alpha1 validation', () => {
       >;
       expect(Object.keys(full)).to.have.members(Object.keys(specSchema.properties!));
       expect(full['gitlab']).to.have.keys('url', 'sshHosts', 'api');
-      expect(full['gitlab']['api']).to.have.keys('tokenSecretRef', 'caSecretRef', 'requestsPerMinute', 'sweepInterval');
+      expect(full['gitlab']['api']).to.have.keys('tokenSecretRef', 'caSecretRef', 'requestsPerMinute', 'sweepInterval', 'groupHooks');
       expect(full['webhook']).to.have.keys('secretRef', 'url');
       expect(full['receiver']).to.have.keys('endpoint', 'type', 'interval');
       expect(full['trust']).to.include.keys('namespaceSelector', 'projects', 'namespaceProjects');
@@ -318,6 +320,8 @@ describe('api/v1alpha1 validation', () => {
         "duration(self) >= duration('1m')",
         "duration(self) <= duration('24h')",
       ]);
+      expect(at('gitlab.api.groupHooks')).to.deep.include({ maxItems: MAX_GROUP_HOOKS, 'x-kubernetes-list-type': 'set' });
+      expect(at('gitlab.api.groupHooks.[]')).to.deep.include({ pattern: GROUP_PATH_REGEX, maxLength: LIMITS.project });
       expect(at('gitlab.api.tokenSecretRef.name').pattern).to.equal(DNS_SUBDOMAIN_REGEX);
       expect(at('gitlab.api.caSecretRef.namespace').pattern).to.equal(DNS_LABEL_REGEX);
       // The suffix rule needs metadata.name: it sits on the root, beside the name-length rule.

@@ -37,6 +37,8 @@ import {
   DEFAULT_PROJECT_PATTERNS,
   DEFAULT_REQUESTS_PER_MINUTE,
   MAX_REQUESTS_PER_MINUTE,
+  MAX_GROUP_HOOKS,
+  GROUP_PATH_REGEX,
   DEFAULT_RECEIVER_ENDPOINT,
   type GitLabFluxLinkSpec,
   type LabelSelector,
@@ -122,6 +124,7 @@ export const DEFAULT_SECRET_KEY = 'token';
 const DNS_LABEL = new RegExp(DNS_LABEL_REGEX);
 const DNS_SUBDOMAIN = new RegExp(DNS_SUBDOMAIN_REGEX);
 const SSH_HOST = new RegExp(SSH_HOST_REGEX);
+const GROUP_PATH = new RegExp(GROUP_PATH_REGEX);
 const URL_HOST = new RegExp(URL_HOST_REGEX);
 const URL_ROOT_PATH = new RegExp(URL_ROOT_PATH_REGEX);
 const SECRET_KEY = new RegExp(SECRET_KEY_REGEX);
@@ -164,6 +167,8 @@ export interface ValidatedApiSpec {
   requestsPerMinute: number;
   /** Go duration, 1m..24h (default 5m); `durationMs` reads it. */
   sweepInterval: string;
+  /** Groups whose hook may carry the link's webhook; absent: project hooks only. */
+  groupHooks?: string[];
 }
 
 /** Go duration (units ms, s, m, h, decimals allowed, as INTERVAL_REGEX) in milliseconds; undefined if unreadable. */
@@ -561,6 +566,16 @@ export class GitLabApiSpecDto {
     return undefined;
   })
   sweepInterval?: string;
+
+  @IsOptional()
+  @Check(
+    list({
+      max: MAX_GROUP_HOOKS,
+      unique: true,
+      item: stringMatching(GROUP_PATH, LIMITS.project, 'a GitLab group path such as "platform" or "platform/apps" (no wildcards)'),
+    }),
+  )
+  groupHooks?: string[];
 }
 
 export class GitLabSpecDto {
@@ -579,7 +594,7 @@ export class GitLabSpecDto {
   sshHosts?: string[];
 
   @IsOptional()
-  @Check(mustBeObject('an object with tokenSecretRef (and optionally caSecretRef, requestsPerMinute, sweepInterval)'))
+  @Check(mustBeObject('an object with tokenSecretRef (and optionally caSecretRef, requestsPerMinute, sweepInterval, groupHooks)'))
   @ValidateNested()
   @Type(() => GitLabApiSpecDto)
   api?: GitLabApiSpecDto;
@@ -839,6 +854,7 @@ function withDefaults(d: GitLabFluxLinkSpecDto): ValidatedLinkSpec {
       sweepInterval: d.gitlab.api.sweepInterval ?? DEFAULT_SWEEP_INTERVAL,
     };
     if (d.gitlab.api.caSecretRef !== undefined) api.caSecretRef = secretRef(d.gitlab.api.caSecretRef, DEFAULT_CA_KEY);
+    if (d.gitlab.api.groupHooks !== undefined) api.groupHooks = [...d.gitlab.api.groupHooks];
     gitlab.api = api;
   }
 

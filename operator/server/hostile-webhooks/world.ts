@@ -234,7 +234,16 @@ export async function startWorld(): Promise<World> {
  * recognised only after the token and signature) and `busy` (the body-read slots are taken, refused only
  * after the token) included, so that neither answer can hide a request that passed without credentials.
  */
-const AUTHENTICATED_RESULTS = new Set(['accepted', 'ignored', 'suspended', 'untrusted_project', 'malformed', 'duplicate', 'busy']);
+const AUTHENTICATED_RESULTS = new Set([
+  'accepted',
+  'ignored',
+  'suspended',
+  'untrusted_project',
+  'unlinked_project',
+  'malformed',
+  'duplicate',
+  'busy',
+]);
 
 async function authenticatedCount(metrics: Metrics): Promise<number> {
   const m = await metrics.webhooksReceived.get();
