@@ -145,7 +145,7 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
       await shutdown(
         {
           stopIntake: () => catchUp.close(),
-          drainLeaderWork: () => Promise.all([links.drain(), hooks.drain()]).then(() => status.flush()),
+          drainLeaderWork: () => Promise.all([links.drain(), hooks.drain()]),
           releaseLease: async () => elector?.stop(),
           drainTriggers: () => push.close().then(() => status.flush()),
           stopCaches: () => links.stopCaches(),

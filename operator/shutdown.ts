@@ -8,7 +8,7 @@
 export interface ShutdownSteps {
   /** Nothing new starts (the catch-up). */
   stopIntake(): void;
-  /** The leader's work: running reconciles and the status writes they made. */
+  /** The leader's work: running reconciles (each writes its status before it ends). */
   drainLeaderWork(): Promise<unknown>;
   /** Gives the Lease up (a successor starts at its next retry). */
   releaseLease(): Promise<unknown>;
