@@ -28,11 +28,11 @@ export interface InstalledOperator {
    * kustomization's patch, at the node's address on the engine's bridge (kube-proxy forwards it to a ready Pod).
    */
   webhookAddress: string;
-  /** The generated kustomization's folder (its only resource is config/default). */
+  /** The generated kustomization (its only resource is config/default, named here from the repository's root). */
   kustomization: string;
   /** Seconds from the apply to the Deployment Available (the push not counted). */
   installSeconds: number;
-  /** `kubectl delete -k <the same kustomization> --wait`; then the folder is removed. */
+  /** `kubectl delete -k <the same kustomization> --wait`. */
   uninstall(): Promise<void>;
 }
 
@@ -95,6 +95,22 @@ async function defaultTag(): Promise<string> {
   return `id-${id.replace(/^sha256:/, '').slice(0, 12)}`;
 }
 
+/** `fn` with a folder holding the kustomization `content(folder)` gives; the folder is removed after. */
+async function withKustomization<T>(content: (dir: string) => string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), KUSTOMIZATION_DIR_PREFIX));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  onExitSync(remove);
+  try {
+    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), content(dir));
+    return await fn(dir);
+  } finally {
+    remove();
+  }
+}
+
+/** The temporary folders of the generated kustomizations (none is left once a kubectl call is done). */
+export const KUSTOMIZATION_DIR_PREFIX = 'gfl-op-kustomization-';
+
 /**
  * The operator installed as users install it: the image pushed to the node's registry, then
  * `kubectl apply --server-side -k` of a generated kustomization over config/default (operatorKustomization), and
@@ -103,17 +119,12 @@ async function defaultTag(): Promise<string> {
  */
 export async function installOperator(cluster: StartedCluster, opts: InstallOptions = {}): Promise<InstalledOperator> {
   const image = await pushOperatorImage(cluster, opts.tag ?? (await defaultTag()));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gfl-op-kustomization-'));
-  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
-  onExitSync(removeDir);
-  fs.writeFileSync(
-    path.join(dir, 'kustomization.yaml'),
-    operatorKustomization({ base: path.relative(dir, SHIPPED_KUSTOMIZATION), image, replicas: opts.replicas }),
-  );
+  const kustomization = (dir: string) =>
+    operatorKustomization({ base: path.relative(dir, SHIPPED_KUSTOMIZATION), image, replicas: opts.replicas });
+  const kubectl = (args: string[]) => cluster.kubectl(args);
 
   const t0 = Date.now();
-  const kubectl = (args: string[]) => cluster.kubectl(args);
-  await kubectl(['apply', '--server-side', '-k', dir]);
+  await withKustomization(kustomization, (dir) => kubectl(['apply', '--server-side', '-k', dir]));
   await kubectl(['-n', OPERATOR_NAMESPACE, 'rollout', 'status', `deployment/${OPERATOR_DEPLOYMENT}`, '--timeout=240s']);
   await kubectl(['-n', OPERATOR_NAMESPACE, 'wait', '--for=condition=Available', `deployment/${OPERATOR_DEPLOYMENT}`, '--timeout=60s']);
   const installSeconds = (Date.now() - t0) / 1000;
@@ -127,11 +138,10 @@ export async function installOperator(cluster: StartedCluster, opts: InstallOpti
     namespace: OPERATOR_NAMESPACE,
     image,
     webhookAddress: `${cluster.nodeAddress}:${nodePort}`,
-    kustomization: dir,
+    kustomization: kustomization(repoRoot),
     installSeconds,
     async uninstall() {
-      await kubectl(['delete', '-k', dir, '--wait', '--timeout=180s', '--ignore-not-found']);
-      removeDir();
+      await withKustomization(kustomization, (dir) => kubectl(['delete', '-k', dir, '--wait', '--timeout=180s', '--ignore-not-found']));
     },
   };
 }
