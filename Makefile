@@ -106,7 +106,7 @@ test-e2e: build testenv ## e2e suites on the real test ground (or E2E_KUBECONFIG
 	npx mocha --config .mocharc.e2e.json
 
 .PHONY: test-cluster
-test-cluster: build testenv testenv-node ## The cluster tier: a real node in a container through testcontainers (starts hack/docker-engine.sh).
+test-cluster: build testenv testenv-node image ## The cluster tier: a real node in a container through testcontainers (starts hack/docker-engine.sh); the operator's image IMG built first.
 	./hack/docker-engine.sh up
 	npx mocha --config .mocharc.cluster.json
 

@@ -265,6 +265,8 @@ export class KindProvider implements ClusterProvider {
     log(`logs in ${logDir}`);
 
     const node = `${names.cluster}-control-plane`;
+    /** Tags pushed to the registry (busybox, and the tests' through pushImage()): removed at stop. */
+    const pushed = new Set<string>([busybox]);
 
     let stopped: Promise<void> | undefined;
     const removeAllSync = () => {
@@ -272,7 +274,7 @@ export class KindProvider implements ClusterProvider {
         [kindBin, 'delete', 'cluster', '--name', names.cluster],
         [DOCKER, 'rm', '-f', '-v', names.registry],
         [DOCKER, 'network', 'rm', names.network],
-        [DOCKER, 'rmi', busybox],
+        [DOCKER, 'rmi', ...pushed],
       ]) {
         try {
           execFileSync(args[0], args.slice(1), { stdio: 'ignore', env: kindEnv });
@@ -299,7 +301,7 @@ export class KindProvider implements ClusterProvider {
         await kind(['delete', 'cluster', '--name', names.cluster]).catch((e: Error) => log(e.message));
         await docker(['rm', '-f', '-v', names.registry]).catch(() => undefined);
         await docker(['network', 'rm', names.network]).catch(() => undefined);
-        await docker(['rmi', busybox]).catch(() => undefined);
+        await docker(['rmi', ...pushed]).catch(() => undefined);
         fs.rmSync(tmpDir, { recursive: true, force: true });
         log(`stop: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       })());
@@ -369,7 +371,17 @@ export class KindProvider implements ClusterProvider {
         await kubectl(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
       });
 
-      return { kubeconfig, kubectl, registry: { push: registry, pull: registry }, images: { busybox }, logs, stop };
+      const nodeAddress = (
+        await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${names.network}").IPAddress}}`, node])
+      ).trim();
+      const pushImage = async (localImage: string, name: string) => {
+        const tag = `${registry}/${name}`;
+        pushed.add(tag);
+        await docker(['tag', localImage, tag]);
+        await docker(['push', tag]);
+        return tag;
+      };
+      return { kubeconfig, kubectl, registry: { push: registry, pull: registry }, images: { busybox }, nodeAddress, pushImage, logs, stop };
     } catch (err) {
       const report = await logs();
       await stop();

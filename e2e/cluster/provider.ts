@@ -26,6 +26,13 @@ export interface StartedCluster {
     /** Debian's static busybox; its default command sleeps (the Pods' sandbox); httpd, nslookup, wget. */
     busybox: string;
   };
+  /** The node's address on the engine's bridge: this machine reaches NodePorts there. */
+  nodeAddress: string;
+  /**
+   * Tags a local image `<registry.push>/<name>` and pushes it to the node's registry; resolves with the name the
+   * node pulls it by. The tag is removed from the engine at stop().
+   */
+  pushImage(localImage: string, name: string): Promise<string>;
   /** The node's log of every component, for a failed test's report. */
   logs(lines?: number): Promise<string>;
   /** Stops and removes everything the provider made; idempotent. */
