@@ -147,9 +147,10 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
           stopIntake: () => catchUp.close(),
           drainLeaderWork: () => Promise.all([links.drain(), hooks.drain()]),
           releaseLease: async () => elector?.stop(),
+          closeWebhooks: () => http.webhooks.close(),
           drainTriggers: () => push.close().then(() => status.flush()),
           stopCaches: () => links.stopCaches(),
-          closeServers: () => http.close(),
+          closeMetrics: () => http.metrics.close(),
         },
         config.shutdownTimeoutSeconds * 1000,
       );

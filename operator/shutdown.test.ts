@@ -17,8 +17,9 @@ describe('shutdown', () => {
         order.push('triggers');
         return triggers();
       },
+      closeWebhooks: step('webhooks'),
       stopCaches: step('caches'),
-      closeServers: step('servers'),
+      closeMetrics: step('metrics'),
     };
     return { order, steps };
   };
@@ -26,7 +27,7 @@ describe('shutdown', () => {
   it('releases the Lease once the leader work is done, before the triggers drain', async () => {
     const { order, steps } = recorder(() => Promise.resolve());
     await shutdown(steps, 1000);
-    expect(order).to.deep.equal(['intake', 'leader work', 'lease', 'triggers', 'caches', 'servers']);
+    expect(order).to.deep.equal(['intake', 'leader work', 'lease', 'webhooks', 'triggers', 'caches', 'metrics']);
   });
 
   it('a trigger that never ends (Receiver unreachable) holds neither the Lease nor the stop past the bound', async () => {
@@ -41,7 +42,7 @@ describe('shutdown', () => {
     await shutdown(steps, 300);
     expect(releasedAt).to.be.below(100);
     expect(Date.now() - t0).to.be.within(250, 1000);
-    expect(order).to.deep.equal(['intake', 'leader work', 'lease', 'triggers', 'caches', 'servers']);
+    expect(order).to.deep.equal(['intake', 'leader work', 'lease', 'webhooks', 'triggers', 'caches', 'metrics']);
   });
 
   it('leader work that does not end within the bound still gives the Lease up, then stops', async () => {
@@ -50,6 +51,17 @@ describe('shutdown', () => {
     const t0 = Date.now();
     await shutdown(steps, 200);
     expect(Date.now() - t0).to.be.within(150, 1000);
-    expect(order).to.deep.equal(['intake', 'lease', 'triggers', 'caches', 'servers']);
+    expect(order).to.deep.equal(['intake', 'lease', 'webhooks', 'triggers', 'caches', 'metrics']);
+  });
+  it('a webhook connection that stays open holds the stop only to the bound, and the triggers still drain', async () => {
+    const { order, steps } = recorder(() => Promise.resolve());
+    steps.closeWebhooks = () => {
+      order.push('webhooks');
+      return new Promise(() => undefined);
+    };
+    const t0 = Date.now();
+    await shutdown(steps, 200);
+    expect(Date.now() - t0).to.be.within(150, 1000);
+    expect(order).to.deep.equal(['intake', 'leader work', 'lease', 'webhooks', 'triggers', 'caches', 'metrics']);
   });
 });

@@ -3,7 +3,9 @@
  * leader's own work is done, before the triggers drain: triggers are every replica's work (each triggers for the
  * webhooks it answered) and need no Lease, and a Receiver that does not answer keeps them retrying for the whole
  * shutdown bound. Held until then, the Lease was renewed all the while and a successor waited for it
- * (docs/adr/0005-leader-election.md).
+ * (docs/adr/0005-leader-election.md). The webhook listener stops accepting just before the triggers drain, and
+ * its requests in flight are answered first: a webhook answered 202 always has its trigger queued while the queue
+ * still takes it (the Pod's preStop sleep has by then taken it out of the Service's endpoints).
  */
 export interface ShutdownSteps {
   /** Nothing new starts (the catch-up). */
@@ -12,10 +14,13 @@ export interface ShutdownSteps {
   drainLeaderWork(): Promise<unknown>;
   /** Gives the Lease up (a successor starts at its next retry). */
   releaseLease(): Promise<unknown>;
+  /** No new webhook connection; resolves when the requests in flight are answered. */
+  closeWebhooks(): Promise<unknown>;
   /** Every replica's work: the triggers queued for webhooks already answered, and their records. */
   drainTriggers(): Promise<unknown>;
   stopCaches(): Promise<unknown>;
-  closeServers(): Promise<unknown>;
+  /** The metrics and probes listener, last: the kubelet probes until the end. */
+  closeMetrics(): Promise<unknown>;
 }
 
 /** Runs the steps in order; the waits that can last share one bound (SHUTDOWN_TIMEOUT_SECONDS). */
@@ -25,7 +30,8 @@ export async function shutdown(steps: ShutdownSteps, timeoutMs: number): Promise
   await Promise.race([steps.drainLeaderWork(), timeout]);
   // Released only after the leader's last write: a successor must not start while we still reconcile.
   await steps.releaseLease();
+  await Promise.race([steps.closeWebhooks(), timeout]);
   await Promise.race([steps.drainTriggers(), timeout]);
   await Promise.race([steps.stopCaches(), timeout]);
-  await steps.closeServers();
+  await steps.closeMetrics();
 }
