@@ -169,6 +169,9 @@ export class NodeContainerProvider implements ClusterProvider {
       busybox: `${registry}/gfl/busybox:${images.busybox.split(':')[1]}`,
       coredns: `${registry}/gfl/coredns:${images.coredns.split(':')[1]}`,
     };
+    /** Tags pushed through pushImage(): removed with the provider's own. */
+    const pushedByTests = new Set<string>();
+    const allPushed = () => [...Object.values(pushed), ...pushedByTests];
     const binds = [
       ...CONTROL_PLANE_BINARIES.map((b) => ({
         source: fs.realpathSync(path.join(fastBin, b)),
@@ -206,7 +209,7 @@ export class NodeContainerProvider implements ClusterProvider {
           if (stopped) return;
           fs.rmSync(tmpDir, { recursive: true, force: true });
           execFileSync(DOCKER, ['rm', '-f', '-v', id], { stdio: 'ignore' });
-          for (const tag of Object.values(pushed)) {
+          for (const tag of allPushed()) {
             try {
               execFileSync(DOCKER, ['rmi', tag], { stdio: 'ignore' });
             } catch {
@@ -232,7 +235,7 @@ export class NodeContainerProvider implements ClusterProvider {
           await saveLogs().catch((e: Error) => log(`the node's logs could not be kept: ${e.message}`));
           await started.stop({ timeout: 30_000, remove: true, removeVolumes: true });
         } else if (containerId) await docker(['rm', '-f', '-v', containerId]).catch(() => undefined);
-        for (const tag of Object.values(pushed)) await docker(['rmi', tag]).catch(() => undefined);
+        for (const tag of allPushed()) await docker(['rmi', tag]).catch(() => undefined);
         fs.rmSync(tmpDir, { recursive: true, force: true });
         log(`stop: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       })());
@@ -319,7 +322,27 @@ current-context: gfl-node
         await kubectl(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
       });
 
-      return { kubeconfig, kubectl, registry: { push: registry, pull: registry }, images: { busybox: pushed.busybox }, logs, stop };
+      const nodeAddress = (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', node.getId()]))
+        .trim()
+        .split(' ')[0];
+      const pushImage = async (localImage: string, name: string) => {
+        const tag = `${registry}/${name}`;
+        pushedByTests.add(tag);
+        await docker(['tag', localImage, tag]);
+        await docker(['push', tag]);
+        return tag;
+      };
+      return {
+        kubeconfig,
+        kubectl,
+        registry: { push: registry, pull: registry },
+        images: { busybox: pushed.busybox },
+        nodeAddress,
+        pushImage,
+        nodeContainer: node.getId(),
+        logs,
+        stop,
+      };
     } catch (err) {
       const report = await logs().catch((e: Error) => `(logs unavailable: ${e.message})`);
       await stop();

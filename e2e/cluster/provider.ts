@@ -25,8 +25,20 @@ export interface StartedCluster {
     /** Debian's static busybox; its default command sleeps (the Pods' sandbox); httpd, nslookup, wget. */
     busybox: string;
   };
+  /** The node's address on the engine's bridge: this machine reaches NodePorts there. */
+  nodeAddress: string;
+  /**
+   * Tags a local image `<registry.push>/<name>` and pushes it to the node's registry; resolves with the name the
+   * node pulls it by. The tag is removed from the engine at stop().
+   */
+  pushImage(localImage: string, name: string): Promise<string>;
   /** The node's log of every component, for a failed test's report. */
   logs(lines?: number): Promise<string>;
+  /**
+   * The node's container in the local Docker engine (its ID): a test reaches into the node's namespaces through it
+   * (e2e/cluster/host-link.ts moves a link into its network namespace).
+   */
+  nodeContainer: string;
   /** Stops and removes everything the provider made; idempotent. */
   stop(): Promise<void>;
 }
