@@ -17,6 +17,7 @@ import { ReceiverIndex } from './push/receiver-index.js';
 import type { WorkQueue } from './queue/work-queue.js';
 import { LinkCompiler } from './reconcile/compile.js';
 import { startOperatorListeners } from './server/http-server.js';
+import { shutdown } from './shutdown.js';
 
 export interface RunningOperator {
   webhookPort: number;
@@ -140,15 +141,18 @@ export async function runOperator(config: Config = loadConfig()): Promise<Runnin
     webhookPort: http.webhooks.port,
     metricsPort: http.metrics.port,
     async stop() {
-      // Stop taking work, let running reconciles and triggers finish (bounded), then close watches and the server.
       log.info('shutting down');
-      const timeout = new Promise((r) => setTimeout(r, config.shutdownTimeoutSeconds * 1000).unref());
-      catchUp.close();
-      await Promise.race([Promise.all([links.drain(), hooks.drain(), push.close().then(() => status.flush())]), timeout]);
-      // Released only after the last write: a successor must not start while we still write.
-      await elector?.stop();
-      await Promise.race([links.stopCaches(), timeout]);
-      await http.close();
+      await shutdown(
+        {
+          stopIntake: () => catchUp.close(),
+          drainLeaderWork: () => Promise.all([links.drain(), hooks.drain()]),
+          releaseLease: async () => elector?.stop(),
+          drainTriggers: () => push.close().then(() => status.flush()),
+          stopCaches: () => links.stopCaches(),
+          closeServers: () => http.close(),
+        },
+        config.shutdownTimeoutSeconds * 1000,
+      );
       log.info('stopped');
       await new Promise<void>((resolve) => log.on('finish', resolve).end());
     },

@@ -2,7 +2,7 @@ import { sum } from '../../e2e/support/prometheus.js';
 import { sleep } from '../../e2e/testenv/probe.js';
 import type { GitLabFluxLinkSpec } from '../../operator/api/v1alpha1/types.js';
 import { mapLimit } from '../../operator/controllers/concurrency.js';
-import { GIT_REPOSITORIES, type GitRepository, RECEIVERS } from '../../operator/flux/types.js';
+import { GIT_REPOSITORIES, GIT_REPOSITORY_API_VERSION, type GitRepository, RECEIVERS } from '../../operator/flux/types.js';
 import { SECRETS } from '../../operator/meta/resource.js';
 import { desiredPair } from '../../operator/reconcile/desired.js';
 import { LABEL_FLUX_WATCH } from '../../operator/reconcile/names.js';
@@ -253,21 +253,25 @@ async function runBaseline(ground: Ground, repos: GitRepository[], timeoutMs: nu
   try {
     await mapLimit(repos, 16, async (repo) => {
       const pair = desiredPair(
-        'baseline',
+        { name: 'baseline', uid: repo.metadata.uid ?? '' },
         spec,
         { repo, project: new URL(repo.spec.url).pathname.slice(1).replace(/\.git$/, '') } as never,
         randomToken(),
       );
-      // Same objects as the operator's, renamed and relabelled so the operator's caches never see them.
+      // Same objects as the operator's, renamed and relabelled so the operator's caches never see them, and owned
+      // by their GitRepository (no link exists for them).
       const name = `base-${repo.metadata.name}`;
       const labels = { [BASELINE_LABEL]: 'yes' };
+      const ownerReferences = [
+        { apiVersion: GIT_REPOSITORY_API_VERSION, kind: 'GitRepository', name: repo.metadata.name, uid: repo.metadata.uid ?? '' },
+      ];
       await client.create(SECRETS, {
         ...pair.secret,
-        metadata: { ...pair.secret.metadata, name, labels: { ...labels, [LABEL_FLUX_WATCH]: 'Enabled' } },
+        metadata: { ...pair.secret.metadata, name, labels: { ...labels, [LABEL_FLUX_WATCH]: 'Enabled' }, ownerReferences },
       });
       await client.create(RECEIVERS, {
         ...pair.receiver,
-        metadata: { ...pair.receiver.metadata, name, labels },
+        metadata: { ...pair.receiver.metadata, name, labels, ownerReferences },
         spec: { ...pair.receiver.spec, secretRef: { name } },
       });
     });

@@ -67,7 +67,8 @@ export async function runDemo(ground: { cluster: Cluster; git: GitServer }, prin
       (p, s) => `git server: project ${project} at ${p.cloneURL}, webhook (push events) → ${hookURL}, in ${s} s`,
     );
 
-    // The cluster's side. The link is deleted first at the end: its finalizer needs the operator running.
+    // The cluster's side. The link is deleted first at the end, while the operator runs: it removes what the link
+    // made at once (the garbage collector would too, once the link is gone).
     cleanups.unshift([
       'Secret deleted',
       () => cluster.kubectl(['delete', 'secret', secretName, '-n', OPERATOR_NAMESPACE, '--ignore-not-found']),

@@ -23,7 +23,7 @@ describe('demo: the story `make demo` tells', function () {
     expect(artifact).to.be.lessThan(15_000);
     expect(result.dispatchMs).to.be.within(0, 1000);
     expect(lines.join('\n')).to.include(`artifact revision main@sha1:${result.sha}`);
-    // Cleaned up: the link is gone (its finalizer ran while the operator was still up), and so is the operator.
+    // Cleaned up: the link is gone (deleted while the operator was still up), and so is the operator.
     const link = lines.find((l) => l.startsWith('applied'))!.match(/GitLabFluxLink (demo-\w+)/)![1];
     expect(await getJson(env.cluster, 'gitlabfluxlink', link)).to.equal(undefined);
     expect(lines.at(-1)).to.match(/^cleaned up: .*GitLabFluxLink deleted.*operator stopped/);

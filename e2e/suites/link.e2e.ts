@@ -117,17 +117,14 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     const { receivers, secrets } = await managed(ns);
     expect(receivers.map((r) => r.metadata.name).sort()).to.deep.equal(['gfl-app', 'gfl-ssh-app']);
     expect(secrets.map((s) => s.metadata.name).sort()).to.deep.equal(['gfl-app', 'gfl-ssh-app']);
-    const app = await getJson(env.cluster, 'gitrepository', 'app', '-n', ns);
     const receiver = receivers.find((r) => r.metadata.name === 'gfl-app');
     expect(receiver.spec.type).to.equal('generic-hmac');
     expect(receiver.spec.resources).to.deep.equal([{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app' }]);
     expect(receiver.spec.secretRef).to.deep.equal({ name: 'gfl-app' });
-    expect(receiver.metadata.ownerReferences).to.deep.include({
-      apiVersion: 'source.toolkit.fluxcd.io/v1',
-      kind: 'GitRepository',
-      name: 'app',
-      uid: app.metadata.uid,
-    });
+    // Owned by the link alone: the garbage collector removes it with the link (docs/adr/0020).
+    expect(receiver.metadata.ownerReferences).to.deep.equal([
+      { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', name: 'discover', uid: l.metadata.uid },
+    ]);
     expect(receiver.metadata.labels['fluxlink.dev/link']).to.equal('discover');
     expect(receiver.metadata.annotations['fluxlink.dev/project']).to.equal('team/app');
     expect(condition(receiver, 'Ready')?.status).to.equal('True');
@@ -286,7 +283,7 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     await env.cluster.kubectl(['delete', 'gitlabfluxlink', 'bad-selector', '--wait=true', '--timeout=30s']);
   });
 
-  it('removes everything it made when the link is deleted (finalizer)', async () => {
+  it('removes everything it made when the link is deleted (no finalizer holds the link)', async () => {
     const { label, ns } = await scope();
     await apply(env.cluster, [
       gitRepo(ns, 'x', `${env.git.instanceURL}/team/x.git`),
@@ -294,7 +291,7 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     ]);
     await apply(env.cluster, [link('doomed', label)]);
     const l = await readyLink('doomed', 2);
-    expect(l.metadata.finalizers).to.include('fluxlink.dev/finalizer');
+    expect(l.metadata.finalizers ?? []).to.deep.equal([]);
     await env.cluster.kubectl(['delete', 'gitlabfluxlink', 'doomed', '--wait=true', '--timeout=60s']);
     await gone(ns, 'every Receiver and Secret of the deleted link removed');
   });

@@ -183,7 +183,6 @@ async function reconcileCounts(): Promise<{ errors: number; errorResults: number
 }
 
 const FIRST_PASS = [
-  'patch gitlabfluxlinks team-a',
   'create secrets apps/gfl-app1',
   'create secrets apps/gfl-app2',
   'create receivers apps/gfl-app1',
@@ -204,12 +203,15 @@ describe('LinkController', () => {
   }
 
   describe('a new link', () => {
-    it('first reconcile: finalizer, Secrets before Receivers for the two matching repositories, one status write', async () => {
+    it('first reconcile: no finalizer (the link owns its objects), Secrets before Receivers for the two matching repositories, one status write', async () => {
       await worldWithLink();
       const { outcome, writes } = await world.writesOf('team-a');
       expect(writes).to.deep.equal(FIRST_PASS);
       expect(outcome).to.deep.equal({ kind: 'done' });
-      expect(world.link('team-a').metadata.finalizers).to.deep.equal([FINALIZER]);
+      expect(world.link('team-a').metadata.finalizers ?? []).to.deep.equal([]);
+      const owner = { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', name: 'team-a', uid: world.link('team-a').metadata.uid };
+      for (const o of [...world.fake.objects(SECRETS), ...world.fake.objects(RECEIVERS)])
+        expect(o.metadata.ownerReferences).to.deep.equal([owner]);
       expect(world.names(SECRETS)).to.deep.equal(['apps/gfl-app1', 'apps/gfl-app2']);
       expect(world.names(RECEIVERS)).to.deep.equal(['apps/gfl-app1', 'apps/gfl-app2']);
       const status = world.status('team-a');
@@ -230,7 +232,7 @@ describe('LinkController', () => {
       expect(world.passes).to.deep.equal([{ link: 'team-a', uid, projects: ['group/app1', 'group/app2'] }]);
       world.fake.remove(LINKS, undefined, 'team-a');
       await world.reconcile('team-a');
-      expect(world.passes.at(-1)).to.deep.equal({ link: 'team-a', uid, projects: undefined }); // being deleted: its finalizers hold it
+      expect(world.passes.at(-1)).to.deep.equal({ link: 'team-a', uid: undefined, projects: undefined }); // gone: no finalizer holds it
     });
 
     it('creates Receivers that point at the GitRepository and at a Secret holding a fresh 64-character token', async () => {
@@ -239,11 +241,9 @@ describe('LinkController', () => {
       const receiver = world.fake.object<Receiver>(RECEIVERS, 'apps', 'gfl-app1')!;
       expect(receiver.spec).to.deep.include({ type: 'generic-hmac', secretRef: { name: 'gfl-app1' } });
       expect(receiver.spec.resources).to.deep.equal([{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app1' }]);
-      expect(receiver.metadata.ownerReferences![0]).to.include({
-        kind: 'GitRepository',
-        name: 'app1',
-        uid: world.fake.object(GIT_REPOSITORIES, 'apps', 'app1')!.metadata.uid,
-      });
+      expect(receiver.metadata.ownerReferences).to.deep.equal([
+        { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', name: 'team-a', uid: world.link('team-a').metadata.uid },
+      ]);
       expect(world.tokenOf('apps', 'gfl-app1')).to.have.length(64);
       expect(world.tokenOf('apps', 'gfl-app1')).not.to.equal(world.tokenOf('apps', 'gfl-app2'));
     });
@@ -324,7 +324,7 @@ describe('LinkController', () => {
     it('an invalid spec (spec.gitlab.url ftp://x) stalls with a message naming the field and creates nothing', async () => {
       await worldWithLink({ ...SPEC, gitlab: { url: 'ftp://x' } });
       const { outcome, writes } = await world.writesOf('team-a');
-      expect(writes).to.deep.equal(['patch gitlabfluxlinks team-a', 'update-status gitlabfluxlinks team-a']);
+      expect(writes).to.deep.equal(['update-status gitlabfluxlinks team-a']);
       expect(outcome).to.deep.equal({ kind: 'done' }, 'terminal until the spec changes: no requeue');
       expect(world.condition('team-a', 'Stalled')).to.include({ status: 'True', reason: 'InvalidSpec' });
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'False', reason: 'InvalidSpec' });
@@ -341,7 +341,7 @@ describe('LinkController', () => {
       await world.reconcile('team-a');
       world.fake.mutate<GitLabFluxLink>(LINKS, undefined, 'team-a', (l) => (l.spec = SPEC));
       const { writes } = await world.writesOf('team-a');
-      expect(writes).to.deep.equal(FIRST_PASS.slice(1));
+      expect(writes).to.deep.equal(FIRST_PASS);
       expect(world.condition('team-a', 'Stalled')).to.equal(undefined);
       expect(world.status('team-a').observedGeneration).to.equal(2);
     });
@@ -350,21 +350,21 @@ describe('LinkController', () => {
       await worldWithLink();
       world.flux = false;
       const { outcome, writes } = await world.writesOf('team-a');
-      expect(writes).to.deep.equal(['patch gitlabfluxlinks team-a', 'update-status gitlabfluxlinks team-a']);
+      expect(writes).to.deep.equal(['update-status gitlabfluxlinks team-a']);
       expect(outcome.kind).to.equal('requeueAfter');
       expect((outcome as { ms: number }).ms).to.be.greaterThan(0);
       expect(world.condition('team-a', 'Ready')).to.include({ status: 'False', reason: 'FluxNotInstalled' });
       expect(world.condition('team-a', 'Stalled')).to.equal(undefined, 'not terminal: Flux may be installed later');
       expect(world.fake.objects(RECEIVERS)).to.deep.equal([]);
       world.flux = true;
-      expect((await world.writesOf('team-a')).writes).to.deep.equal(FIRST_PASS.slice(1));
+      expect((await world.writesOf('team-a')).writes).to.deep.equal(FIRST_PASS);
     });
 
     it('a suspended link is left alone', async () => {
       await worldWithLink({ ...SPEC, suspend: true });
       const { outcome, writes } = await world.writesOf('team-a');
       expect(outcome.kind).to.equal('done');
-      expect(writes).to.deep.equal(['patch gitlabfluxlinks team-a'], 'only the finalizer');
+      expect(writes).to.deep.equal([], 'nothing');
     });
 
     it('waits for the caches to sync before deciding anything', async () => {
@@ -373,15 +373,16 @@ describe('LinkController', () => {
       world.fake.unserve(RECEIVERS); // the Receiver cache cannot sync (yet Flux is reported installed)
       await world.start({ waitForSync: false });
       const { outcome, writes } = await world.writesOf('team-a');
-      expect(writes).to.deep.equal(['patch gitlabfluxlinks team-a']);
+      expect(writes).to.deep.equal([]);
       expect(outcome.kind).to.equal('requeueAfter');
     });
   });
 
   describe('deletion', () => {
-    it('a deleted link (deletionTimestamp + finalizer) deletes everything labelled with it, then removes its finalizer', async () => {
+    it('a deleted link of an earlier version (deletionTimestamp + its former finalizer) deletes everything labelled with it, then the finalizer', async () => {
       await worldWithLink();
       await world.reconcile('team-a');
+      world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => (l.metadata.finalizers = [FINALIZER]));
       world.fake.seed(SECRETS, {
         metadata: {
           name: 'unrelated',
@@ -406,13 +407,39 @@ describe('LinkController', () => {
       expect(world.names(SECRETS)).to.deep.equal(['apps/unrelated']);
     });
 
-    it('keeps other finalizers on the link when removing its own', async () => {
+    it('keeps other finalizers on the link when removing its former one', async () => {
       await worldWithLink();
       await world.reconcile('team-a');
-      world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => l.metadata.finalizers!.push('example.com/other'));
+      world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => (l.metadata.finalizers = [FINALIZER, 'example.com/other']));
       world.fake.remove(LINKS, undefined, 'team-a');
       await world.reconcile('team-a');
       expect(world.link('team-a').metadata.finalizers).to.deep.equal(['example.com/other']);
+    });
+
+    it('a link of an earlier version loses its former finalizer at its next pass', async () => {
+      await worldWithLink();
+      await world.reconcile('team-a');
+      world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => (l.metadata.finalizers = [FINALIZER, 'example.com/other']));
+      const { writes } = await world.writesOf('team-a');
+      expect(writes).to.deep.equal(['patch gitlabfluxlinks team-a']);
+      expect(world.link('team-a').metadata.finalizers).to.deep.equal(['example.com/other']);
+    });
+
+    it("a link that another finalizer holds (the hooks controller's) has its objects deleted at once, not when it is gone", async () => {
+      await worldWithLink();
+      await world.reconcile('team-a');
+      world.fake.mutate<KubeObject>(LINKS, undefined, 'team-a', (l) => (l.metadata.finalizers = ['fluxlink.dev/gitlab-hooks']));
+      world.fake.remove(LINKS, undefined, 'team-a');
+      const { writes } = await world.writesOf('team-a');
+      expect(writes).to.deep.equal([
+        'delete receivers apps/gfl-app1',
+        'delete receivers apps/gfl-app2',
+        'delete secrets apps/gfl-app1',
+        'delete secrets apps/gfl-app2',
+      ]);
+      expect(world.link('team-a').metadata.finalizers).to.deep.equal(['fluxlink.dev/gitlab-hooks']);
+      await settle();
+      expect((await world.writesOf('team-a')).writes).to.deep.equal([], 'nothing left to delete: no write at the next pass');
     });
 
     it('a link gone without our finalizer still leaves nothing behind', async () => {
@@ -479,7 +506,7 @@ describe('LinkController', () => {
       await world.start();
 
       const younger = await world.writesOf('team-b');
-      expect(younger.writes).to.deep.equal(['patch gitlabfluxlinks team-b', 'update-status gitlabfluxlinks team-b']);
+      expect(younger.writes).to.deep.equal(['update-status gitlabfluxlinks team-b']);
       expect(world.status('team-b')).to.include({ repositories: 0, conflicts: 1 });
       expect(world.status('team-b').entries).to.deep.equal([
         { gitRepository: 'apps/app1', project: 'group/app1', receiver: '', ready: false, message: 'managed by link team-a' },
@@ -548,7 +575,6 @@ describe('LinkController', () => {
       await settle();
       const { writes } = await world.writesOf('team-c');
       expect(writes).to.deep.equal([
-        'patch gitlabfluxlinks team-c',
         'patch secrets apps/gfl-app1',
         'patch secrets apps/gfl-app2',
         'patch receivers apps/gfl-app1',

@@ -128,8 +128,15 @@ export class LinkController {
       return { kind: 'done' };
     }
     if (link.metadata.deletionTimestamp) return this.finalize(link);
-    if (!link.metadata.finalizers?.includes(FINALIZER)) {
-      const updated = await setLinkFinalizers(this.deps.client, link, [...(link.metadata.finalizers ?? []), FINALIZER]);
+    // The link owns its Receivers and Secrets (owner references): the garbage collector removes them with it, even
+    // when the operator is gone first (an uninstall). A finalizer would hold the link, and its CRD, until an
+    // operator that no longer runs removed it. Links of earlier versions carry one: it goes.
+    if (link.metadata.finalizers?.includes(FINALIZER)) {
+      const updated = await setLinkFinalizers(
+        this.deps.client,
+        link,
+        link.metadata.finalizers.filter((f) => f !== FINALIZER),
+      );
       link.metadata = updated.metadata;
     }
     if (link.spec?.suspend) return { kind: 'done' };
@@ -146,7 +153,7 @@ export class LinkController {
 
     const matchers = links.flatMap((l) => compiler.matcher(l) ?? []);
     const self = matchers.find((m) => m.name === name)!; // valid and not being deleted: compiled above
-    const { plan, linked, conflicts, refused } = this.plan(self, matchers);
+    const { plan, linked, conflicts, refused } = this.plan(self, link.metadata.uid ?? '', matchers);
     const applied = await this.apply(name, plan.actions);
     const summary = summarizePass({
       linked,
@@ -201,6 +208,7 @@ export class LinkController {
   /** Gather → desired → plan. Each desired pair is made, planned and dropped (Planner): only what the status needs is kept. */
   private plan(
     self: LinkMatcher,
+    uid: string,
     matchers: LinkMatcher[],
   ): { plan: Plan; linked: LinkedRepository[]; conflicts: Conflict[]; refused: Refusal[] } {
     const { caches } = this.deps;
@@ -223,7 +231,7 @@ export class LinkController {
     for (const claim of claims.managed) {
       const namespace = claim.repo.metadata.namespace ?? '';
       const token = usableToken(caches.secrets.get(namespace, objectName(claim.repo.metadata.name)));
-      const pair = desiredPair(name, self.spec, claim, token ?? this.newToken());
+      const pair = desiredPair({ name, uid }, self.spec, claim, token ?? this.newToken());
       planner.add(pair, token !== undefined);
       linked.push({ key: pair.key, project: pair.project, namespace, name: pair.receiver.metadata.name });
     }
@@ -287,16 +295,27 @@ export class LinkController {
     return (kind === 'Secret' ? this.deps.caches.secrets : this.deps.caches.receivers) as unknown as Informer<KubeObject>;
   }
 
+  /**
+   * A link being deleted: what it made goes now. The garbage collector would remove it only once the link is gone,
+   * which the hooks controller's finalizer may delay while it removes the link's GitLab hooks. A link of an earlier
+   * version also carries the operator's former finalizer: it is removed after the objects.
+   */
   private async finalize(link: GitLabFluxLink): Promise<Outcome> {
-    if (!link.metadata.finalizers?.includes(FINALIZER)) return { kind: 'done' };
-    await this.deleteEverythingOf(link.metadata.name);
-    await setLinkFinalizers(
-      this.deps.client,
-      link,
-      link.metadata.finalizers.filter((f) => f !== FINALIZER),
-    );
-    this.expectations.forget(link.metadata.name);
-    this.deps.log.info('link deleted: removed its receivers and secrets', { link: link.metadata.name });
+    const name = link.metadata.name;
+    const legacyFinalizer = link.metadata.finalizers?.includes(FINALIZER) ?? false;
+    const made = (o: KubeObject) => o.metadata.labels?.[LABEL_LINK] === name;
+    const { caches } = this.deps;
+    if (!legacyFinalizer && !caches.secrets.list().some(made) && !caches.receivers.list().some(made)) return { kind: 'done' };
+    await this.deleteEverythingOf(name);
+    if (legacyFinalizer) {
+      await setLinkFinalizers(
+        this.deps.client,
+        link,
+        link.metadata.finalizers!.filter((f) => f !== FINALIZER),
+      );
+    }
+    this.expectations.forget(name);
+    this.deps.log.info('link deleted: removed its receivers and secrets', { link: name });
     return { kind: 'done' };
   }
 

@@ -40,43 +40,62 @@ const REPO: GitRepository = {
 };
 
 const TOKEN = '0123456789abcdef'.repeat(4); // 64 characters
+const LINK_UID = '9d2b7c1e-0000-4000-8000-000000000002';
 
 describe('desiredPair', () => {
   it('generic-hmac (the default type): matches desired-generic-hmac.golden.json', () => {
-    expectGolden('desired-generic-hmac.golden.json', desiredPair('team-a', SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN));
+    expectGolden(
+      'desired-generic-hmac.golden.json',
+      desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN),
+    );
   });
 
   it('gitlab type with an interval: matches desired-gitlab.golden.json', () => {
     const spec: GitLabFluxLinkSpec = { ...SPEC, receiver: { type: 'gitlab', interval: '5m' } };
-    expectGolden('desired-gitlab.golden.json', desiredPair('team-a', spec, { repo: REPO, project: 'platform/podinfo' }, TOKEN));
+    expectGolden(
+      'desired-gitlab.golden.json',
+      desiredPair({ name: 'team-a', uid: LINK_UID }, spec, { repo: REPO, project: 'platform/podinfo' }, TOKEN),
+    );
   });
 
   it('is deterministic: the same inputs give identical objects', () => {
-    const a = desiredPair('team-a', SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
-    const b = desiredPair('team-a', SPEC, { repo: structuredClone(REPO), project: 'platform/podinfo' }, TOKEN);
+    const a = desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
+    const b = desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: structuredClone(REPO), project: 'platform/podinfo' }, TOKEN);
     expect(JSON.stringify(a)).to.equal(JSON.stringify(b));
   });
 
-  it('depends on the repository only through name, namespace and uid (a new resourceVersion changes nothing)', () => {
-    const a = desiredPair('team-a', SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
+  it('depends on the repository only through name and namespace (a new resourceVersion or uid changes nothing)', () => {
+    const a = desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
     const moved = {
       ...REPO,
-      metadata: { ...REPO.metadata, resourceVersion: '99', generation: 7 },
+      metadata: { ...REPO.metadata, resourceVersion: '99', generation: 7, uid: 're-created' },
       spec: { ...REPO.spec, ref: { tag: 'v1' } },
     };
-    expect(desiredPair('team-a', SPEC, { repo: moved, project: 'platform/podinfo' }, TOKEN)).to.deep.equal(a);
+    expect(desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: moved, project: 'platform/podinfo' }, TOKEN)).to.deep.equal(a);
+  });
+
+  it('is owned by the link alone, so that the garbage collector removes both with the link', () => {
+    const pair = desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
+    const owner = { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', name: 'team-a', uid: LINK_UID };
+    expect(pair.secret.metadata.ownerReferences).to.deep.equal([owner]);
+    expect(pair.receiver.metadata.ownerReferences).to.deep.equal([owner]);
   });
 
   it('carries the token base64-encoded in data.token only', () => {
-    const pair = desiredPair('team-a', SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
+    const pair = desiredPair({ name: 'team-a', uid: LINK_UID }, SPEC, { repo: REPO, project: 'platform/podinfo' }, TOKEN);
     expect(Buffer.from(pair.secret.data!.token!, 'base64').toString()).to.equal(TOKEN);
     expect(JSON.stringify(pair.receiver)).not.to.contain(TOKEN);
     expect(JSON.stringify(pair.receiver)).not.to.contain(pair.secret.data!.token!);
   });
 
   it('lists push events only for the gitlab type (generic-hmac ignores them)', () => {
-    const hmac = desiredPair('l', SPEC, { repo: REPO, project: 'p/q' }, TOKEN);
-    const gitlab = desiredPair('l', { ...SPEC, receiver: { type: 'gitlab' } }, { repo: REPO, project: 'p/q' }, TOKEN);
+    const hmac = desiredPair({ name: 'l', uid: LINK_UID }, SPEC, { repo: REPO, project: 'p/q' }, TOKEN);
+    const gitlab = desiredPair(
+      { name: 'l', uid: LINK_UID },
+      { ...SPEC, receiver: { type: 'gitlab' } },
+      { repo: REPO, project: 'p/q' },
+      TOKEN,
+    );
     expect(hmac.receiver.spec).not.to.have.property('events');
     expect(gitlab.receiver.spec.events).to.deep.equal(['Push Hook', 'Tag Push Hook']);
   });

@@ -1,5 +1,5 @@
-import type { GitLabFluxLinkSpec } from '../api/v1alpha1/types.js';
-import { GIT_REPOSITORY_API_VERSION, type GitRepository, type Receiver, RECEIVER_API_VERSION, type Secret } from '../flux/types.js';
+import { API_VERSION, type GitLabFluxLinkSpec, KIND } from '../api/v1alpha1/types.js';
+import { GIT_REPOSITORY_API_VERSION, type Receiver, RECEIVER_API_VERSION, type Secret } from '../flux/types.js';
 import type { Claim } from './claims.js';
 import {
   ANNOTATION_GIT_REPOSITORY,
@@ -26,17 +26,30 @@ export interface DesiredPair {
 
 export const PUSH_EVENTS = ['Push Hook', 'Tag Push Hook'];
 
-export function ownerReference(repo: GitRepository) {
-  return { apiVersion: GIT_REPOSITORY_API_VERSION, kind: 'GitRepository', name: repo.metadata.name, uid: repo.metadata.uid ?? '' };
+/**
+ * The link owns what it made: deleting the link (by hand, or with its CRD when the operator is uninstalled and no
+ * longer runs) lets Kubernetes' garbage collector remove them, so the link needs no finalizer of the operator's
+ * to be deleted cleanly (docs/adr/0020-uninstall-without-the-operator.md). A namespaced object may have a
+ * cluster-scoped owner. The only owner: the collector deletes an object only once every owner is gone.
+ */
+export function ownerReference(link: LinkIdentity) {
+  return { apiVersion: API_VERSION, kind: KIND, name: link.name, uid: link.uid };
 }
 
-export function desiredPair(linkName: string, spec: GitLabFluxLinkSpec, claim: Claim, token: string): DesiredPair {
+/** The link as its owner references name it. */
+export interface LinkIdentity {
+  name: string;
+  uid: string;
+}
+
+export function desiredPair(link: LinkIdentity, spec: GitLabFluxLinkSpec, claim: Claim, token: string): DesiredPair {
+  const linkName = link.name;
   const { repo, project } = claim;
   const namespace = repo.metadata.namespace ?? '';
   const name = objectName(repo.metadata.name);
   const labels = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_LINK]: linkName };
   const annotations = { [ANNOTATION_PROJECT]: project, [ANNOTATION_GIT_REPOSITORY]: repo.metadata.name };
-  const ownerReferences = [ownerReference(repo)];
+  const ownerReferences = [ownerReference(link)];
   const type = spec.receiver?.type ?? 'generic-hmac';
 
   const secret: Secret = {

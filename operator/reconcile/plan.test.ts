@@ -29,7 +29,7 @@ function repo(name: string, uid = `uid-${name}`): GitRepository {
 }
 
 function pairFor(name: string, spec = SPEC, link = LINK): DesiredPair {
-  return desiredPair(link, spec, { repo: repo(name), project: `group/${name}` }, TOKEN);
+  return desiredPair({ name: link, uid: `uid-link-${link}` }, spec, { repo: repo(name), project: `group/${name}` }, TOKEN);
 }
 
 let rv = 100;
@@ -183,7 +183,7 @@ describe('plan', () => {
     ]);
   });
 
-  it('an owner reference with a stale uid (GitRepository re-created) is replaced, other owners kept', () => {
+  it('an owner reference with a stale uid (link re-created) is replaced, other owners kept', () => {
     const other = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'apps', uid: 'k-1' };
     const receiver = live(
       app.receiver,
@@ -197,6 +197,36 @@ describe('plan', () => {
         namespace: 'apps',
         name: 'gfl-app',
         patch: { metadata: { ownerReferences: [other, app.receiver.metadata.ownerReferences![0]] } },
+        reason: 'metadata',
+      },
+    ]);
+  });
+
+  it('an object adopted from another link, or owned by its GitRepository (earlier versions), is owned by this link alone', () => {
+    const other = { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', name: 'apps', uid: 'k-1' };
+    const formerLink = { apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', name: 'former', uid: 'uid-former' };
+    const gitRepository = { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'app', uid: 'uid-app' };
+    const otherRepository = { ...gitRepository, name: 'not-this-one', uid: 'uid-x' };
+    const secret = live(app.secret, (s) => (s.metadata.ownerReferences = [formerLink, other]));
+    const receiver = live(app.receiver, (r) => (r.metadata.ownerReferences = [gitRepository, otherRepository]));
+    const p = plan(LINK, [app], observedOf([secret], [receiver]), kept);
+    const owner = app.receiver.metadata.ownerReferences![0];
+    expect(owner).to.deep.equal({ apiVersion: 'fluxlink.dev/v1alpha1', kind: 'GitLabFluxLink', name: LINK, uid: `uid-link-${LINK}` });
+    expect(p.actions).to.deep.equal([
+      {
+        verb: 'patch',
+        kind: 'Secret',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { metadata: { ownerReferences: [other, owner] } },
+        reason: 'metadata',
+      },
+      {
+        verb: 'patch',
+        kind: 'Receiver',
+        namespace: 'apps',
+        name: 'gfl-app',
+        patch: { metadata: { ownerReferences: [otherRepository, owner] } },
         reason: 'metadata',
       },
     ]);
@@ -255,7 +285,7 @@ describe('plan', () => {
       expect(p.blocked).to.deep.equal([{ key: 'apps/app', message: 'Secret apps/gfl-app is managed by link team-b' }]);
     });
 
-    it('objects of a vanished link are adopted: labels patched, token kept', () => {
+    it('objects of a vanished link are adopted: labels and owner patched, token kept', () => {
       const theirs = pairFor('app', SPEC, 'gone');
       const secret = live(theirs.secret, (s) => (s.data = { token: Buffer.from('t'.repeat(40)).toString('base64') }));
       const p = plan(LINK, [app], observedOf([secret], [live(theirs.receiver)], [LINK]), kept);
@@ -266,7 +296,7 @@ describe('plan', () => {
           kind: 'Secret',
           namespace: 'apps',
           name: 'gfl-app',
-          patch: { metadata: { labels: app.secret.metadata.labels } },
+          patch: { metadata: { labels: app.secret.metadata.labels, ownerReferences: app.secret.metadata.ownerReferences } },
           reason: 'metadata',
         },
         {
@@ -274,7 +304,7 @@ describe('plan', () => {
           kind: 'Receiver',
           namespace: 'apps',
           name: 'gfl-app',
-          patch: { metadata: { labels: app.receiver.metadata.labels } },
+          patch: { metadata: { labels: app.receiver.metadata.labels, ownerReferences: app.receiver.metadata.ownerReferences } },
           reason: 'metadata',
         },
       ]);

@@ -1,7 +1,8 @@
 import type { Receiver, Secret } from '../flux/types.js';
-import type { KubeObject } from '../meta/object.js';
+import type { KubeObject, OwnerReference } from '../meta/object.js';
 import type { DesiredPair } from './desired.js';
-import { LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './names.js';
+import { GROUP, KIND } from '../api/v1alpha1/types.js';
+import { ANNOTATION_GIT_REPOSITORY, LABEL_LINK, LABEL_MANAGED_BY, MANAGED_BY } from './names.js';
 import { sameValue } from './same-value.js';
 
 /**
@@ -55,16 +56,29 @@ function subsetEqual(want: Record<string, string> | undefined, have: Record<stri
   return Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
 }
 
-/** Patch for labels, annotations and owner references when they drifted (owner references merged, not replaced). */
+/**
+ * The owner references the operator sets: the link's (any link's: an adopted object drops its former owner, or the
+ * garbage collector would keep it for that link), and the GitRepository's, which versions before links owned their
+ * objects set (ANNOTATION_GIT_REPOSITORY names it). Owners someone else added are kept.
+ */
+function operatorOwner(o: OwnerReference, want: KubeObject): boolean {
+  if (o.kind === KIND && o.apiVersion.startsWith(`${GROUP}/`)) return true;
+  return o.kind === 'GitRepository' && o.name === want.metadata.annotations?.[ANNOTATION_GIT_REPOSITORY];
+}
+
+/** Patch for labels, annotations and owner references when they drifted (owners of others kept). */
 function metadataPatch(want: KubeObject, have: KubeObject): Record<string, unknown> | undefined {
   const patch: Record<string, unknown> = {};
   if (!subsetEqual(want.metadata.labels, have.metadata.labels)) patch.labels = want.metadata.labels;
   if (!subsetEqual(want.metadata.annotations, have.metadata.annotations)) patch.annotations = want.metadata.annotations;
   const wantOwner = want.metadata.ownerReferences?.[0];
   const haveOwners = have.metadata.ownerReferences ?? [];
-  if (wantOwner && !haveOwners.some((o) => o.uid === wantOwner.uid && o.kind === wantOwner.kind && o.name === wantOwner.name)) {
-    // A GitRepository re-created under the same name has a new uid: the stale reference is replaced.
-    patch.ownerReferences = [...haveOwners.filter((o) => !(o.kind === wantOwner.kind && o.name === wantOwner.name)), wantOwner];
+  const ours = haveOwners.filter((o) => operatorOwner(o, want));
+  const current = ours.length === 1 && wantOwner && ours[0].uid === wantOwner.uid && ours[0].name === wantOwner.name;
+  if (wantOwner && !current) {
+    // A link re-created under the same name has a new uid, an adopting link replaces the former owner, and an
+    // object of an earlier version was owned by its GitRepository: the operator's reference becomes the link's.
+    patch.ownerReferences = [...haveOwners.filter((o) => !operatorOwner(o, want)), wantOwner];
   }
   return Object.keys(patch).length ? patch : undefined;
 }
