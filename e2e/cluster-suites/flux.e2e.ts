@@ -1,11 +1,27 @@
 import { expect } from 'chai';
+import yaml from 'js-yaml';
+import fs from 'node:fs';
+import path from 'node:path';
 
 import { FLUX_CONTROLLERS, FLUX_NAMESPACE, installFlux, type InstalledFlux } from '../cluster/flux.js';
 import { type GitServerForPods, startGitServerForPods } from '../cluster/git-for-pods.js';
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
 import { clusterProvider, type StartedCluster } from '../cluster/index.js';
+import { OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE, operatorKustomization, pushOperatorImage } from '../cluster/operator.js';
 import { pushCommit } from '../gitlab/git-server.js';
+import { repoRoot } from '../testenv/paths.js';
 import { sleep } from '../testenv/probe.js';
+
+/** Every file under a folder of this repository, by its path from the repository's root. */
+function treeFiles(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of fs.readdirSync(path.join(repoRoot, dir), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    files[path.relative(repoRoot, file)] = fs.readFileSync(file, 'utf8');
+  }
+  return files;
+}
 
 interface Condition {
   type: string;
@@ -36,7 +52,16 @@ describe('cluster tier: Flux installed from its own manifests', function () {
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && cluster) {
       const fluxLogs = await cluster
-        .kubectl(['-n', FLUX_NAMESPACE, 'logs', '--all-containers', '--tail=30', '-l', 'control-plane=controller', '--prefix'])
+        .kubectl([
+          '-n',
+          FLUX_NAMESPACE,
+          'logs',
+          '--all-containers',
+          '--tail=30',
+          '-l',
+          'app in (source-controller,notification-controller,kustomize-controller)',
+          '--prefix',
+        ])
         .catch((e: Error) => e.message);
       process.stderr.write(`\n${await cluster.logs(40).catch((e: Error) => e.message)}\n${fluxLogs}\n`);
     }
@@ -148,6 +173,72 @@ describe('cluster tier: Flux installed from its own manifests', function () {
     expect(revision.revision).to.equal(`main@sha1:${sha}`);
     // Advertised at the Service's name, the way kustomize-controller fetches it.
     expect(revision.url).to.match(/^http:\/\/source-controller\.flux-system\.svc\.cluster\.local\.\//);
+  });
+
+  it('kustomize-controller installs the operator from Git as config/flux does (wait: true): the Kustomization Ready, the Deployment Available', async function () {
+    this.timeout(420_000);
+    const git = server!.git;
+    // The repository a user points Flux at: this project's crds/ and config/ as they are, and an overlay of the
+    // user's own that names the image they run (op's operatorKustomization, with config/default as its resource),
+    // under config/ because the shipped GitRepository's `ignore` keeps only crds/ and config/.
+    const project = 'platform/gitlab-flux-link';
+    await git.createProject(project);
+    const image = await pushOperatorImage(cluster!, `flux-e2e-${process.pid}`);
+    const files = { ...treeFiles('crds'), ...treeFiles('config') };
+    files['config/e2e-cluster/kustomization.yaml'] = operatorKustomization({ base: '../default', image });
+    const { sha } = await pushCommit(git, project, { files, tag: 'v0.1.0', message: 'gitlab-flux-link for the cluster tier' });
+
+    // config/flux/gitlab-flux-link.yaml as shipped, with the two fields its comment tells users to set: the
+    // repository's URL and, since the image is the user's own, the overlay's path.
+    const shipped = yaml.loadAll(fs.readFileSync(path.join(repoRoot, 'config/flux/gitlab-flux-link.yaml'), 'utf8')) as {
+      kind: string;
+      spec: Record<string, unknown>;
+    }[];
+    for (const doc of shipped) {
+      if (doc.kind === 'GitRepository') doc.spec.url = `${git.baseURL}/${project}.git`;
+      if (doc.kind === 'Kustomization') {
+        expect(doc.spec.wait, 'config/flux waits for what it applies').to.equal(true);
+        doc.spec.path = './config/e2e-cluster';
+      }
+    }
+    const t0 = Date.now();
+    await kubectl(['apply', '-f', '-'], shipped.map((d) => JSON.stringify(d)).join('\n'));
+    const status = await until(
+      'Kustomization gitlab-flux-link Ready',
+      async () => {
+        const k = await getJson<{ status?: { conditions?: Condition[]; lastAppliedRevision?: string } }>([
+          '-n',
+          FLUX_NAMESPACE,
+          'kustomization',
+          'gitlab-flux-link',
+        ]);
+        const ready = k.status?.conditions?.find((c) => c.type === 'Ready');
+        // Not Ready yet: the condition is what a timeout reports.
+        if (ready?.status !== 'True') throw new Error(`Ready ${ready?.status}: ${ready?.reason} ${ready?.message}`);
+        return ready?.status === 'True' ? k.status : undefined;
+      },
+      360_000,
+    );
+    const seconds = (Date.now() - t0) / 1000;
+    expect(status.lastAppliedRevision).to.equal(`v0.1.0@sha1:${sha}`);
+    // wait: true: Ready only once the Deployment it applied is Available, with the image the overlay names.
+    const d = await getJson<{
+      status: { availableReplicas?: number; conditions?: Condition[] };
+      spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+    }>(['-n', OPERATOR_NAMESPACE, 'deployment', OPERATOR_DEPLOYMENT]);
+    expect(d.status.conditions?.find((c) => c.type === 'Available')?.status).to.equal('True');
+    expect(d.spec.template.spec.containers.find((c) => c.name === 'manager')?.image).to.equal(image);
+    const inventory = await kubectl([
+      '-n',
+      FLUX_NAMESPACE,
+      'get',
+      'kustomization',
+      'gitlab-flux-link',
+      '-o',
+      'jsonpath={.status.inventory.entries[*].id}',
+    ]);
+    expect(inventory).to.include(`${OPERATOR_NAMESPACE}_${OPERATOR_DEPLOYMENT}_apps_Deployment`);
+    console.log(`      operator installed from Git by kustomize-controller: apply to Ready in ${seconds.toFixed(1)} s`);
   });
 
   it('leaves the host as it found it once stopped (containers, pushed tags, links, firewall, namespaces, temporary files)', async function () {
