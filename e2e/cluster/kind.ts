@@ -381,7 +381,17 @@ export class KindProvider implements ClusterProvider {
         await docker(['push', tag]);
         return tag;
       };
-      return { kubeconfig, kubectl, registry: { push: registry, pull: registry }, images: { busybox }, nodeAddress, pushImage, logs, stop };
+      return {
+        kubeconfig,
+        kubectl,
+        registry: { push: registry, pull: registry },
+        images: { busybox },
+        nodeAddress,
+        nodeContainer: node,
+        pushImage,
+        logs,
+        stop,
+      };
     } catch (err) {
       const report = await logs();
       await stop();

@@ -339,6 +339,7 @@ current-context: gfl-node
         images: { busybox: pushed.busybox },
         nodeAddress,
         pushImage,
+        nodeContainer: node.getId(),
         logs,
         stop,
       };

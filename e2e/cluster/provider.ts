@@ -35,6 +35,11 @@ export interface StartedCluster {
   pushImage(localImage: string, name: string): Promise<string>;
   /** The node's log of every component, for a failed test's report. */
   logs(lines?: number): Promise<string>;
+  /**
+   * The node's container in the local Docker engine (its ID): a test reaches into the node's namespaces through it
+   * (e2e/cluster/host-link.ts moves a link into its network namespace).
+   */
+  nodeContainer: string;
   /** Stops and removes everything the provider made; idempotent. */
   stop(): Promise<void>;
 }
