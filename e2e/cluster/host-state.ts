@@ -59,6 +59,14 @@ export function stableRules(saved: string[]): string[] {
   return saved.filter((l) => !l.startsWith('#')).map((l) => l.replace(/\s\[\d+:\d+\]$/, '').replace(/^(\[\d+:\d+\]\s)/, ''));
 }
 
+/**
+ * The cgroup subtree in which this machine's process manager runs its sessions' commands: it comes and goes with
+ * processes that are not the tier's (measured: a folder below it vanished mid-run while another session worked).
+ * The tier's own cgroups live below the engine's (`docker/<id>`, the node's private cgroup namespace) or, if
+ * kubelet escaped it, at a hierarchy's root: both still compared.
+ */
+const FOREIGN_CGROUP_SUBTREE = 'process_api';
+
 function dirs(root: string, depth: number): string[] {
   if (depth === 0) return [];
   let entries: fs.Dirent[];
@@ -110,7 +118,7 @@ export async function hostState(): Promise<HostState> {
       ...(await tool('nft', ['list', 'ruleset'])),
     ]),
     sysctls: SYSCTLS.map((s) => `${s}=${fs.existsSync(`/proc/sys/${s}`) ? fs.readFileSync(`/proc/sys/${s}`, 'utf8').trim() : '(absent)'}`),
-    cgroups: sorted(dirs('/sys/fs/cgroup', 4)),
+    cgroups: sorted(dirs('/sys/fs/cgroup', 4).filter((d) => !d.split('/').includes(FOREIGN_CGROUP_SUBTREE))),
     tmp: sorted(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(CONTAINER_PREFIX))),
   };
 }
