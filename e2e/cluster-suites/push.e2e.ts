@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import path from 'node:path';
 
+import { percentile } from '../../bench/stats.js';
 import { FLUX_NAMESPACE, installFlux } from '../cluster/flux.js';
 import { type GitServerForPods, startGitServerForPods } from '../cluster/git-for-pods.js';
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
@@ -7,28 +9,19 @@ import { type LoopbackRelay, loopbackRelay } from '../cluster/loopback-relay.js'
 import { clusterProvider, type StartedCluster } from '../cluster/index.js';
 import { type InstalledOperator, installOperator, OPERATOR_NAMESPACE } from '../cluster/operator.js';
 import { pushCommit } from '../gitlab/git-server.js';
-import { sleep } from '../testenv/probe.js';
-
-/** The value below which `q` of the sorted samples fall (nearest rank). */
-function percentile(samples: number[], q: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
+import { eventually } from '../support/kube.js';
+import { repoRoot } from '../testenv/paths.js';
 
 /**
  * The push path in the users' topology, every part a Pod on the real node except GitLab: a real `git push` to
  * the git server → its GitLab-shaped Push Hook to the operator's webhook Service (a NodePort on the node) → the
- * operator Pod → the link's default endpoint http://webhook-receiver.flux-system.svc.cluster.local (CoreDNS,
- * kube-proxy) → notification-controller's Pod → source-controller's Pod → a new artifact of the pushed commit.
- * The GitRepository's interval is 1h: only the push can explain a new artifact.
+ * operator Pod → the link's endpoint → notification-controller's Pod → source-controller's Pod → a new artifact
+ * of the pushed commit. Two endpoints, on one node: the default, http://webhook-receiver.flux-system.svc.cluster.local
+ * (CoreDNS, kube-proxy), and the API server's service-proxy path to the same Service. The GitRepositories' interval
+ * is 1h: only the push can explain a new artifact.
  */
 describe('cluster tier: a git push reconciles through the operator and Flux running as Pods', function () {
-  const TOKEN = 'cluster-push-webhook-token-0123456789abcdef';
   const PUSHES = 10;
-  const label = { 'e2e.fluxlink.dev/cluster-push': 'yes' };
-  const ns = 'cluster-push';
-  const project = 'push/cluster/app';
-  const linkName = 'cluster-push';
   let hostBefore: HostState;
   let cluster: StartedCluster | undefined;
   let server: GitServerForPods | undefined;
@@ -69,102 +62,133 @@ describe('cluster tier: a git push reconciles through the operator and Flux runn
     if (!cluster) throw new Error('the cluster did not start');
     return cluster.kubectl(args, input);
   };
-  const apply = (objects: object[]) => kubectl(['apply', '--server-side', '-f', '-'], objects.map((o) => JSON.stringify(o)).join('\n'));
-  const revision = async () =>
-    (await kubectl(['-n', ns, 'get', 'gitrepository', 'app', '-o', 'jsonpath={.status.artifact.revision}']).catch(() => '')).trim();
-  const until = async <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const v = await fn();
-        if (v !== undefined && v !== false) return v;
-        last = v;
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      await sleep(everyMs);
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${JSON.stringify(last)}`);
-  };
+  interface LinkStatus {
+    readyReceivers?: number;
+    conditions?: { type: string; status: string }[];
+    lastTrigger?: { gitRepository: string; result: string };
+  }
+  const linkStatus = async (name: string) =>
+    (JSON.parse(await kubectl(['get', 'gitlabfluxlink', name, '-o', 'json'])) as { status?: LinkStatus }).status;
 
-  it(`delivers ${PUSHES} pushes, each to a new artifact of the pushed commit (push → artifact p50/p90)`, async function () {
-    this.timeout(600_000);
+  /**
+   * A project on the git server with a first commit, a GitRepository following it in its own namespace, and a link
+   * (`receiver`: its spec.receiver, absent for the default endpoint) whose webhook the project's hook carries to the
+   * operator's Service; resolves once the first artifact is in and the link is Ready with its Receiver.
+   */
+  async function linkedProject(name: string, receiver?: { endpoint: string }, trust: object = {}) {
     expect(operator, 'the operator was not installed').to.not.equal(undefined);
     const git = server!.git;
+    const project = `${name}/cluster/app`;
+    const label = { [`e2e.fluxlink.dev/${name}`]: 'yes' };
+    const token = `${name}-webhook-token-0123456789abcdef`;
+    const revision = async () =>
+      (await kubectl(['-n', name, 'get', 'gitrepository', 'app', '-o', 'jsonpath={.status.artifact.revision}']).catch(() => '')).trim();
     await git.createProject(project);
     const first = await pushCommit(git, project, { files: { 'v.txt': '0' } });
-    await kubectl(['-n', OPERATOR_NAMESPACE, 'create', 'secret', 'generic', 'push-webhook', `--from-literal=token=${TOKEN}`]);
-    await apply([
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: label } },
+    await kubectl(['-n', OPERATOR_NAMESPACE, 'create', 'secret', 'generic', `${name}-webhook`, `--from-literal=token=${token}`]);
+    const objects = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: label } },
       {
         apiVersion: 'source.toolkit.fluxcd.io/v1',
         kind: 'GitRepository',
-        metadata: { name: 'app', namespace: ns },
+        metadata: { name: 'app', namespace: name },
         spec: { url: `${git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } },
       },
       {
         apiVersion: 'fluxlink.dev/v1alpha1',
         kind: 'GitLabFluxLink',
-        metadata: { name: linkName },
-        // No receiver: the default endpoint, Flux's webhook-receiver Service by its cluster DNS name.
+        metadata: { name },
         spec: {
           gitlab: { url: git.instanceURL },
-          trust: { namespaceSelector: { matchLabels: label }, projects: ['push/**'] },
-          webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: 'push-webhook' } },
+          ...(receiver ? { receiver } : {}),
+          trust: { namespaceSelector: { matchLabels: label }, projects: [`${name}/**`], ...trust },
+          webhook: { secretRef: { namespace: OPERATOR_NAMESPACE, name: `${name}-webhook` } },
         },
       },
-    ]);
-    const endpoint = (await kubectl(['get', 'gitlabfluxlink', linkName, '-o', 'jsonpath={.spec.receiver.endpoint}'])).trim();
-    expect(endpoint).to.equal('http://webhook-receiver.flux-system.svc.cluster.local');
-    await until('the first artifact', async () => (await revision()) === `main@sha1:${first.sha}`, 120_000);
-    await until(
-      `link ${linkName} Ready with its Receiver`,
+    ];
+    await kubectl(['apply', '--server-side', '-f', '-'], objects.map((o) => JSON.stringify(o)).join('\n'));
+    await eventually('the first artifact', async () => (await revision()) === `main@sha1:${first.sha}`, 120_000);
+    await eventually(
+      `link ${name} Ready with its Receiver`,
       async () => {
-        const l = JSON.parse(await kubectl(['get', 'gitlabfluxlink', linkName, '-o', 'json'])) as {
-          status?: { readyReceivers?: number; conditions?: { type: string; status: string }[] };
-        };
-        return l.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && l.status.readyReceivers === 1;
+        const s = await linkStatus(name);
+        return s?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && s.readyReceivers === 1;
       },
       120_000,
     );
-    git.setWebhook({ url: `http://${relay!.address}/hooks/${linkName}`, token: TOKEN }, project);
+    git.setWebhook({ url: `http://${relay!.address}/hooks/${name}`, token }, project);
 
-    const seconds: number[] = [];
-    for (let i = 1; i <= PUSHES; i++) {
+    /** Pushes a commit; resolves with the seconds until its artifact, once the operator answered the webhook 202. */
+    const push = async (content: string): Promise<number> => {
       const started = Date.now();
-      const { sha } = await pushCommit(git, project, { files: { 'v.txt': String(i) } });
-      await until(`the artifact of push ${i} (${sha})`, async () => (await revision()) === `main@sha1:${sha}`, 60_000, 100).catch(
-        (err: Error) => {
-          const d = git.deliveries.filter((x) => x.project === project).pop();
-          throw new Error(`${err.message}; the last webhook: ${d ? `${d.status} ${d.error ?? ''}` : 'none sent'}`);
-        },
-      );
-      seconds.push((Date.now() - started) / 1000);
+      const { sha } = await pushCommit(git, project, { files: { 'v.txt': content } });
+      await eventually(`the artifact of ${sha}`, async () => (await revision()) === `main@sha1:${sha}`, 60_000, 100).catch((err: Error) => {
+        const d = git.deliveries.filter((x) => x.project === project).pop();
+        throw new Error(`${err.message}; the last webhook: ${d ? `${d.status} ${d.error ?? ''}` : 'none sent'}`);
+      });
+      const seconds = (Date.now() - started) / 1000;
       await git.idle();
-      const delivery = git.deliveries.filter((d) => d.project === project).pop();
-      expect(delivery?.status, `push ${i}: the operator's answer to the webhook`).to.equal(202);
-    }
-    expect(git.deliveries.filter((d) => d.project === project)).to.have.length(PUSHES);
-    const p50 = percentile(seconds, 0.5);
-    const p90 = percentile(seconds, 0.9);
+      expect(git.deliveries.filter((d) => d.project === project).pop()?.status, "the operator's answer to the webhook").to.equal(202);
+      return seconds;
+    };
+    const deliveries = () => git.deliveries.filter((d) => d.project === project).length;
+    /** The operator's status names the trigger it sent to the Receiver. */
+    const lastTrigger = () =>
+      eventually(
+        'status.lastTrigger',
+        async () => {
+          const t = (await linkStatus(name))?.lastTrigger;
+          return t?.gitRepository === `${name}/app` ? t : undefined;
+        },
+        30_000,
+      );
+    return { push, deliveries, lastTrigger };
+  }
+
+  it(`delivers ${PUSHES} pushes to the default endpoint, each to a new artifact of the pushed commit (push → artifact p50/p90)`, async function () {
+    this.timeout(600_000);
+    const app = await linkedProject('cluster-push');
+    const endpoint = (await kubectl(['get', 'gitlabfluxlink', 'cluster-push', '-o', 'jsonpath={.spec.receiver.endpoint}'])).trim();
+    expect(endpoint).to.equal('http://webhook-receiver.flux-system.svc.cluster.local');
+    const seconds: number[] = [];
+    for (let i = 1; i <= PUSHES; i++) seconds.push(await app.push(String(i)));
+    expect(app.deliveries()).to.equal(PUSHES);
+    const p50 = percentile(seconds, 50);
+    const p90 = percentile(seconds, 90);
     console.log(
       `      push → artifact over ${PUSHES} pushes: p50 ${p50.toFixed(2)} s, p90 ${p90.toFixed(2)} s (all: ${seconds.map((s) => s.toFixed(2)).join(' ')})`,
     );
     // The trigger is what made each artifact: source-controller's own interval (1h) would not have.
     expect(p90).to.be.lessThan(30);
-    // The operator's status names the trigger it sent to the Receiver.
-    const status = await until(
-      'status.lastTrigger of the last push',
-      async () => {
-        const l = JSON.parse(await kubectl(['get', 'gitlabfluxlink', linkName, '-o', 'json'])) as {
-          status?: { lastTrigger?: { gitRepository: string; result: string } };
-        };
-        return l.status?.lastTrigger?.gitRepository === `${ns}/app` ? l.status.lastTrigger : undefined;
-      },
-      30_000,
+    expect((await app.lastTrigger()).result).to.equal('delivered');
+  });
+
+  /** kube-apiserver's own count of the requests it proxied to a Service (apiserver_request_total). */
+  const proxiedRequests = async (): Promise<number> => {
+    let sum = 0;
+    for (const line of (await kubectl(['get', '--raw', '/metrics'])).split('\n')) {
+      if (!line.startsWith('apiserver_request_total{')) continue;
+      // (the API server counts proxied requests under the verb CONNECT, whatever their HTTP method)
+      if (/resource="services"/.test(line) && /subresource="proxy"/.test(line)) sum += Number(line.split(' ').pop());
+    }
+    return sum;
+  };
+
+  it('a push triggers through the API server service proxy to the same Pod: the artifact is the pushed commit', async function () {
+    this.timeout(400_000);
+    // The grant users apply by hand for a service-proxy endpoint, as shipped.
+    await kubectl(['apply', '-f', path.join(repoRoot, 'config/rbac/optional/service-proxy.yaml')]);
+    const app = await linkedProject(
+      'cluster-proxy',
+      { endpoint: '/api/v1/namespaces/flux-system/services/webhook-receiver:80/proxy' },
+      { serviceProxies: [{ namespace: FLUX_NAMESPACE, name: 'webhook-receiver' }] },
     );
-    expect(status.result).to.equal('delivered');
+    const proxiedBefore = await proxiedRequests();
+    console.log(`      push → artifact through the service proxy: ${(await app.push('proxied')).toFixed(2)} s`);
+    expect((await app.lastTrigger()).result).to.equal('delivered');
+    // The API server proxied it: its own count of services/proxy requests grew by the trigger (nothing else in
+    // this cluster uses the service proxy).
+    expect(await proxiedRequests()).to.be.greaterThan(proxiedBefore);
   });
 
   it('leaves the host as it found it once stopped', async function () {
