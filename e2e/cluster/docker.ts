@@ -52,3 +52,9 @@ export async function docker(args: string[], timeoutMs = 300_000): Promise<strin
 }
 
 export const lines = (out: string): string[] => out.split('\n').filter((l) => l.trim() !== '');
+
+/** Tags a local image `tag` (a name in a registry on this machine's loopback, which Docker trusts without TLS) and pushes it. */
+export async function tagAndPush(localImage: string, tag: string): Promise<void> {
+  await docker(['tag', localImage, tag]);
+  await docker(['push', tag]);
+}

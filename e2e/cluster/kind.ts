@@ -8,7 +8,7 @@ import { kubectlFor } from '../testenv/kubectl.js';
 import { defaultLogDir, repoRoot } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
 import { onExitSync } from '../testenv/processes.js';
-import { DOCKER, docker, lines } from './docker.js';
+import { DOCKER, docker, lines, tagAndPush } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import { capabilitiesWithin } from './node-container.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
@@ -363,8 +363,7 @@ export class KindProvider implements ClusterProvider {
         await kubectl(['apply', '-f', '-'], localRegistryHosting(registry));
       });
       await timed('images pushed to the registry', async () => {
-        await docker(['tag', images.busybox, busybox]);
-        await docker(['push', busybox]);
+        await tagAndPush(images.busybox, busybox);
       });
       await timed('node Ready, CoreDNS available', async () => {
         await kubectl(['wait', '--for=condition=Ready', 'nodes', '--all', '--timeout=180s']);
@@ -377,8 +376,7 @@ export class KindProvider implements ClusterProvider {
       const pushImage = async (localImage: string, name: string) => {
         const tag = `${registry}/${name}`;
         pushed.add(tag);
-        await docker(['tag', localImage, tag]);
-        await docker(['push', tag]);
+        await tagAndPush(localImage, tag);
         return tag;
       };
       return {

@@ -8,7 +8,7 @@ import { defaultLogDir, repoRoot } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
 import { onExitSync } from '../testenv/processes.js';
 import { corednsManifests } from './coredns.js';
-import { DOCKER, docker, lines } from './docker.js';
+import { DOCKER, docker, lines, tagAndPush } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
 
@@ -284,8 +284,7 @@ export class NodeContainerProvider implements ClusterProvider {
 
       await timed('images pushed to the node registry', async () => {
         for (const [name, tag] of Object.entries(pushed)) {
-          await docker(['tag', images[name as keyof typeof pushed], tag]);
-          await docker(['push', tag]);
+          await tagAndPush(images[name as keyof typeof pushed], tag);
         }
       });
 
@@ -328,8 +327,7 @@ current-context: gfl-node
       const pushImage = async (localImage: string, name: string) => {
         const tag = `${registry}/${name}`;
         pushedByTests.add(tag);
-        await docker(['tag', localImage, tag]);
-        await docker(['push', tag]);
+        await tagAndPush(localImage, tag);
         return tag;
       };
       return {
