@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 import { repoRoot } from '../testenv/paths.js';
 import { onExitSync } from '../testenv/processes.js';
-import { lines } from './docker.js';
+import { buildScriptResult } from './build-script.js';
 import type { StartedCluster } from './provider.js';
 
 const run = promisify(execFile);
@@ -34,17 +34,6 @@ export interface InstalledFlux {
   installSeconds: number;
   /** `kubectl delete -k <the same kustomization> --wait`; then the folder is removed. */
   uninstall(): Promise<void>;
-}
-
-/** The last line a script prints (its result); its progress goes to our stderr as it comes. */
-function lastLine(script: string, args: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(repoRoot, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(lines(out).pop() ?? '') : reject(new Error(`${script} exited with ${code}`))));
-  });
 }
 
 /** The folder of a controller's Go module in the module cache, at the version its wrapper pins. */
@@ -105,8 +94,8 @@ metadata:
  */
 export async function installFlux(cluster: StartedCluster, opts: { log?: (line: string) => void } = {}): Promise<InstalledFlux> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`[flux] ${line}\n`));
-  const bin = await lastLine('e2e/testenv/build.sh');
-  const built = JSON.parse(await lastLine('e2e/cluster/flux-images.sh', [bin])) as Record<FluxController, string>;
+  const bin = await buildScriptResult('e2e/testenv/build.sh');
+  const built = JSON.parse(await buildScriptResult('e2e/cluster/flux-images.sh', [bin])) as Record<FluxController, string>;
 
   const images = {} as Record<FluxController, string>;
   const imageSizes = {} as Record<FluxController, number>;

@@ -1,13 +1,14 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { kubectlFor } from '../testenv/kubectl.js';
-import { defaultLogDir, repoRoot } from '../testenv/paths.js';
+import { defaultLogDir } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
 import { onExitSync } from '../testenv/processes.js';
+import { buildScriptResult } from './build-script.js';
 import { DOCKER, docker, lines, tagAndPush } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import { capabilitiesWithin } from './node-container.js';
@@ -146,17 +147,6 @@ function thisHost(): { capBnd: bigint; lastCap: number } {
   return { capBnd: BigInt(`0x${line[1]}`), lastCap: Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()) };
 }
 
-/** The last line a build script prints (its result); its progress lines go to our stderr as they come. */
-function lastLine(script: string, args: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(repoRoot, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(lines(out).pop() ?? '') : reject(new Error(`${script} exited with ${code}`))));
-  });
-}
-
 /** One docker command fed `input` on stdin. */
 function dockerWithInput(args: string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -226,10 +216,13 @@ export class KindProvider implements ClusterProvider {
         cause: err,
       });
     });
-    const kindBin = await timed('kind binary', () => lastLine('e2e/testenv/build-kind.sh'));
-    const fastBin = await timed('binaries (fast tier set)', () => lastLine('e2e/testenv/build.sh'));
-    const nodeBin = await timed('binaries (node set)', () => lastLine('e2e/testenv/build-node.sh'));
-    const images = JSON.parse(await timed('images', () => lastLine('e2e/cluster/images.sh', [nodeBin]))) as Record<'busybox', string>;
+    const kindBin = await timed('kind binary', () => buildScriptResult('e2e/testenv/build-kind.sh'));
+    const fastBin = await timed('binaries (fast tier set)', () => buildScriptResult('e2e/testenv/build.sh'));
+    const nodeBin = await timed('binaries (node set)', () => buildScriptResult('e2e/testenv/build-node.sh'));
+    const images = JSON.parse(await timed('images', () => buildScriptResult('e2e/cluster/images.sh', [nodeBin]))) as Record<
+      'busybox',
+      string
+    >;
 
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gfl-cluster-kind-'));
     const names = kindNames(process.pid, Date.now());

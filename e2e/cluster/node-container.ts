@@ -1,13 +1,14 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { kubectlFor } from '../testenv/kubectl.js';
-import { defaultLogDir, repoRoot } from '../testenv/paths.js';
+import { defaultLogDir } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
 import { onExitSync } from '../testenv/processes.js';
 import { corednsManifests } from './coredns.js';
+import { buildScriptResult } from './build-script.js';
 import { DOCKER, docker, lines, tagAndPush } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
@@ -85,17 +86,6 @@ function boundingSet(): bigint {
   return BigInt(`0x${line[1]}`);
 }
 
-/** The last line a build script prints (its result); its progress lines go to our stderr as they come. */
-function lastLine(script: string, args: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(repoRoot, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(lines(out).pop() ?? '') : reject(new Error(`${script} exited with ${code}`))));
-  });
-}
-
 /** Containers of an earlier run whose test process died before stopping them (no Ryuk here to reap them). */
 async function removeOrphans(log: (line: string) => void): Promise<void> {
   const format = `{{.ID}} {{.Label "${OWNER_LABEL}"}} {{.Label "${REGISTRY_LABEL}"}}`;
@@ -156,9 +146,9 @@ export class NodeContainerProvider implements ClusterProvider {
       });
     });
     await removeOrphans(log);
-    const fastBin = await timed('binaries (fast tier set)', () => lastLine('e2e/testenv/build.sh'));
-    const nodeBin = await timed('binaries (node set)', () => lastLine('e2e/testenv/build-node.sh'));
-    const images = JSON.parse(await timed('images', () => lastLine('e2e/cluster/images.sh', [nodeBin]))) as Record<
+    const fastBin = await timed('binaries (fast tier set)', () => buildScriptResult('e2e/testenv/build.sh'));
+    const nodeBin = await timed('binaries (node set)', () => buildScriptResult('e2e/testenv/build-node.sh'));
+    const images = JSON.parse(await timed('images', () => buildScriptResult('e2e/cluster/images.sh', [nodeBin]))) as Record<
       'node' | 'busybox' | 'coredns',
       string
     >;
