@@ -96,6 +96,14 @@ describe('cluster tier: the operator installed from config/default', function ()
       req.end(body);
     });
 
+  /** Every webhook of a stream answered 2xx, enough of them sent, and none dropped by `stopping` after its 202. */
+  const expectNoWebhookLost = (tally: { sent: number; answered2xx: number; failures: string[] }, dropped: number, stopping: string) => {
+    expect(tally.failures, tally.failures.slice(0, 5).join('; ')).to.deep.equal([]);
+    expect(tally.answered2xx).to.equal(tally.sent);
+    expect(tally.sent).to.be.greaterThan(20);
+    expect(dropped, `pushes answered 202 by ${stopping} but dropped`).to.equal(0);
+  };
+
   /** Webhooks sent one after another, each answered or failed, until `stop()`: what a busy GitLab does. */
   const webhookStream = () => {
     const tally = { sent: 0, answered2xx: 0, failures: [] as string[] };
@@ -288,10 +296,7 @@ describe('cluster tier: the operator installed from config/default', function ()
     );
     // ADR 0005: lease 15 s + two retry periods of 2 s; a graceful stop releases the Lease, so it is far less.
     expect(leaderChange).to.be.below(19);
-    expect(tally.failures, tally.failures.slice(0, 5).join('; ')).to.deep.equal([]);
-    expect(tally.answered2xx).to.equal(tally.sent);
-    expect(tally.sent).to.be.greaterThan(20);
-    expect(dropped, 'pushes answered 202 by the stopping leader but dropped').to.equal(0);
+    expectNoWebhookLost(tally, dropped, 'the stopping leader');
   });
 
   it('a rolling update to another image tag loses no webhook sent during it', async function () {
@@ -319,10 +324,7 @@ describe('cluster tier: the operator installed from config/default', function ()
       expect(before).to.not.include(p.metadata.name);
       expect(p.spec.containers[0].image).to.equal(op.image);
     }
-    expect(tally.failures, tally.failures.slice(0, 5).join('; ')).to.deep.equal([]);
-    expect(tally.answered2xx).to.equal(tally.sent);
-    expect(tally.sent).to.be.greaterThan(20);
-    expect(dropped, 'pushes answered 202 by a replica shutting down but dropped').to.equal(0);
+    expectNoWebhookLost(tally, dropped, 'a replica shutting down');
   });
 
   it('`kubectl delete -k` of the same kustomization leaves nothing behind, with a link and its GitRepository present', async function () {

@@ -58,3 +58,16 @@ export async function tagAndPush(localImage: string, tag: string): Promise<void>
   await docker(['tag', localImage, tag]);
   await docker(['push', tag]);
 }
+
+/**
+ * A provider's `pushImage`: tags a local image `<registry>/<name>`, pushes it and resolves with that name (the one
+ * the node pulls); every tag it makes is added to `pushed`, which the provider removes at stop.
+ */
+export function imagePusher(registry: string, pushed: Set<string>): (localImage: string, name: string) => Promise<string> {
+  return async (localImage, name) => {
+    const tag = `${registry}/${name}`;
+    pushed.add(tag);
+    await tagAndPush(localImage, tag);
+    return tag;
+  };
+}

@@ -9,7 +9,7 @@ import { defaultLogDir } from '../testenv/paths.js';
 import { freePort } from '../testenv/ports.js';
 import { onExitSync } from '../testenv/processes.js';
 import { buildScriptResult } from './build-script.js';
-import { DOCKER, docker, lines, tagAndPush } from './docker.js';
+import { DOCKER, docker, imagePusher, lines, tagAndPush } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import { capabilitiesWithin } from './node-container.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
@@ -366,12 +366,7 @@ export class KindProvider implements ClusterProvider {
       const nodeAddress = (
         await docker(['inspect', '-f', `{{(index .NetworkSettings.Networks "${names.network}").IPAddress}}`, node])
       ).trim();
-      const pushImage = async (localImage: string, name: string) => {
-        const tag = `${registry}/${name}`;
-        pushed.add(tag);
-        await tagAndPush(localImage, tag);
-        return tag;
-      };
+      const pushImage = imagePusher(registry, pushed);
       return {
         kubeconfig,
         kubectl,

@@ -9,7 +9,7 @@ import { freePort } from '../testenv/ports.js';
 import { onExitSync } from '../testenv/processes.js';
 import { corednsManifests } from './coredns.js';
 import { buildScriptResult } from './build-script.js';
-import { DOCKER, docker, lines, tagAndPush } from './docker.js';
+import { DOCKER, docker, imagePusher, lines, tagAndPush } from './docker.js';
 import { CONTAINER_PREFIX } from './host-state.js';
 import type { ClusterProvider, StartedCluster } from './provider.js';
 
@@ -314,12 +314,7 @@ current-context: gfl-node
       const nodeAddress = (await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', node.getId()]))
         .trim()
         .split(' ')[0];
-      const pushImage = async (localImage: string, name: string) => {
-        const tag = `${registry}/${name}`;
-        pushedByTests.add(tag);
-        await tagAndPush(localImage, tag);
-        return tag;
-      };
+      const pushImage = imagePusher(registry, pushedByTests);
       return {
         kubeconfig,
         kubectl,
