@@ -254,14 +254,21 @@ describe('GitLabFluxLink: discovery, Receivers and token Secrets, status', funct
     expect(r.metadata.labels['fluxlink.dev/link']).to.equal('first');
     expect(r.metadata.resourceVersion, 'no fight over the Receiver').to.equal(rv);
 
-    // The older link goes: the younger takes over the same objects, token included.
-    const token = (await getJson(env.cluster, 'secret', 'gfl-shared', '-n', ns)).data.token;
+    // The older link goes: the younger takes the repository over. It adopts the Receiver and Secret where it
+    // reaches them before the garbage collector (their owner was the deleted link) and makes them anew where not.
     await env.cluster.kubectl(['delete', 'gitlabfluxlink', 'first', '--wait=true']);
-    await readyLink('second', 1);
-    const s = await getJson(env.cluster, 'secret', 'gfl-shared', '-n', ns);
-    expect(s.metadata.labels['fluxlink.dev/link']).to.equal('second');
-    expect(s.data.token).to.be.a('string');
-    expect(token).to.be.a('string');
+    const taken = await readyLink('second', 1);
+    expect(taken.status.conflicts ?? 0).to.equal(0);
+    await eventually('the Receiver and its token Secret labelled with and owned by link second', async () => {
+      const m = await managed(ns);
+      const byLink = (o: any) =>
+        `${o.metadata.name}:${o.metadata.labels['fluxlink.dev/link']}:${o.metadata.ownerReferences?.map((r: any) => r.name).join('+')}`;
+      return (
+        m.receivers.map(byLink).join() === 'gfl-shared:second:second' &&
+        m.secrets.map(byLink).join() === 'gfl-shared:second:second' &&
+        typeof m.secrets[0].data?.token === 'string'
+      );
+    });
   });
 
   it('ends Stalled with a message naming the field for a spec only the operator can refuse, and creates nothing', async () => {

@@ -11,6 +11,8 @@ import { Metrics } from '../observability/metrics.js';
 import type { Outcome } from '../queue/work-queue.js';
 import { LinkCompiler } from '../reconcile/compile.js';
 import { FINALIZER, LABEL_LINK } from '../reconcile/names.js';
+import { REQUEUE_MS } from '../reconcile/outcome.js';
+import { CHANGED_WHILE_WRITTEN } from '../reconcile/summarize.js';
 import { FakeKube } from '../testing/fake-kube.js';
 import { type RunningCaches, settle, startCaches } from '../testing/informers.js';
 import { SecretReader } from '../kube/secret-reader.js';
@@ -312,7 +314,10 @@ describe('LinkController', () => {
       const tokens = [world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')];
       await new Promise((r) => setTimeout(r, 2));
       const { outcome, writes } = await world.writesOf('team-a');
-      expect(outcome.kind).to.equal('done');
+      expect(outcome, 'no error: the next pass, once the cache caught up, decides').to.deep.equal({
+        kind: 'requeueAfter',
+        ms: REQUEUE_MS.writeSuperseded,
+      });
       expect(writes.filter((w) => w.startsWith('create'))).to.have.length(4, 'the stale view tries to create again');
       expect(writes.some((w) => w.startsWith('patch secrets'))).to.equal(false);
       expect([world.tokenOf('apps', 'gfl-app1'), world.tokenOf('apps', 'gfl-app2')]).to.deep.equal(tokens);
@@ -583,6 +588,41 @@ describe('LinkController', () => {
       ]);
       expect(world.fake.object<Secret>(SECRETS, 'apps', 'gfl-app1')!.metadata.labels![LABEL_LINK]).to.equal('team-c');
       expect(world.tokenOf('apps', 'gfl-app1')).to.equal(token);
+    });
+
+    it('adopting objects the garbage collector removes under it: no error, looks again soon and makes them anew', async () => {
+      // The older link is deleted: its objects are adoptable at once, while the garbage collector (and that link's
+      // last pass) delete them. Those deletes' watch events name the deleted link, so only a requeue brings the
+      // younger link back to make them.
+      await worldWithLink();
+      await world.reconcile('team-a');
+      world.markReceiversReady();
+      world.fake.remove(LINKS, undefined, 'team-a');
+      world.fake.seed(LINKS, linkObject('team-c'));
+      await settle();
+      world.fake.holdWatches(); // the caches still show team-a's objects, Receivers Ready
+      for (const n of ['gfl-app1', 'gfl-app2']) {
+        world.fake.remove(SECRETS, 'apps', n);
+        world.fake.remove(RECEIVERS, 'apps', n);
+      }
+      const first = await world.writesOf('team-c');
+      expect(first.writes.filter((w) => w.startsWith('patch'))).to.have.length(4, 'every adoption patch met a 404');
+      expect(first.outcome).to.deep.equal({ kind: 'requeueAfter', ms: REQUEUE_MS.writeSuperseded });
+      expect(world.condition('team-c', 'Ready'), 'no error, and not Ready on Receivers that are gone').to.include({
+        status: 'False',
+        reason: 'Progressing',
+      });
+      expect(world.status('team-c').entries!.map((e) => e.message)).to.deep.equal([CHANGED_WHILE_WRITTEN, CHANGED_WHILE_WRITTEN]);
+      world.fake.releaseWatches();
+      await settle();
+      const again = await world.writesOf('team-c');
+      expect(again.writes.filter((w) => w.startsWith('create')).sort()).to.deep.equal([
+        'create receivers apps/gfl-app1',
+        'create receivers apps/gfl-app2',
+        'create secrets apps/gfl-app1',
+        'create secrets apps/gfl-app2',
+      ]);
+      expect(world.fake.object<Secret>(SECRETS, 'apps', 'gfl-app1')!.metadata.labels![LABEL_LINK]).to.equal('team-c');
     });
   });
 

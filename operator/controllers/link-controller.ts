@@ -72,6 +72,7 @@ interface Concluded {
   repositories?: StatusUpdate['repositories'];
   blocked?: number;
   failures?: string[];
+  superseded?: number;
   /** The writes, for the ReceiversChanged Event (recorded after the status). */
   applied?: { written: number; actions: Action[] };
   /** What is wrong with the values of the link's webhook Secrets (messages naming the field). */
@@ -171,6 +172,7 @@ export class LinkController {
       repositories: { total: summary.total, ready: summary.ready, conflicts: summary.conflicts, entries: summary.entries },
       blocked: summary.blocked,
       failures: applied.failures,
+      superseded: applied.superseded.size,
       applied: { written: applied.written, actions: plan.actions },
       weakWebhookSecrets,
       projects: linked.map((l) => l.project),
@@ -241,21 +243,22 @@ export class LinkController {
   /** Secrets before Receivers (a Receiver without its token goes TokenNotFound), deletes last. */
   private async apply(link: string, actions: Action[]): Promise<ApplyResult> {
     const phase = (a: Action) => (a.verb === 'delete' ? 2 : a.kind === 'Secret' ? 0 : 1);
-    const result: ApplyResult = { written: 0, failures: [], foreign: new Map() };
+    const result: ApplyResult = { written: 0, superseded: new Set(), failures: [], foreign: new Map() };
     for (const p of [0, 1, 2]) {
       const batch = actions.filter((a) => phase(a) === p && !result.foreign.has(where(a)));
       await mapLimit(batch, this.deps.writeConcurrency ?? 16, async (a) => {
         const one = await this.applyOne(link, a);
         if (one?.foreign) result.foreign.set(where(a), one.foreign);
         else if (one?.error) result.failures.push(one.error);
+        else if (one?.superseded) result.superseded.add(where(a));
         else result.written++;
       });
     }
     return result;
   }
 
-  /** One write; undefined when done or harmlessly superseded. */
-  private async applyOne(link: string, a: Action): Promise<{ error?: string; foreign?: string } | undefined> {
+  /** One write; undefined when done. */
+  private async applyOne(link: string, a: Action): Promise<{ error?: string; foreign?: string; superseded?: true } | undefined> {
     const { client, metrics, log } = this.deps;
     const resource = RESOURCE_OF[a.kind];
     const [namespace, name] = where(a).split('/') as [string, string];
@@ -281,11 +284,11 @@ export class LinkController {
         const existing = await client.get(resource, a.object.metadata.namespace, a.object.metadata.name);
         if (existing && !isManaged(existing))
           return { foreign: `${a.kind} ${where(a)} exists and is not managed by gitlab-flux-link; rename or delete it` };
-        return undefined;
+        return { superseded: true };
       }
-      // Our cache was behind: the object changed or is gone already. The watch brings the truth and the next
-      // pass decides again; never overwrite (a create never replaces an existing token).
-      if (isConflict(err) || (a.verb !== 'create' && isNotFound(err))) return undefined;
+      // Our cache was behind: the object changed or is gone already. Never overwrite (a create never replaces an
+      // existing token): the next pass, on the watch's truth, decides again.
+      if (isConflict(err) || (a.verb !== 'create' && isNotFound(err))) return { superseded: true };
       log.warn('write failed', { verb: a.verb, kind: a.kind, object: where(a), error: String(err) });
       return { error: `${a.verb} ${a.kind} ${where(a)}: ${(err as Error).message}` };
     }

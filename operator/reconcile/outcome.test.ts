@@ -5,7 +5,7 @@ import { outcomeFor, REQUEUE_MS } from './outcome.js';
 import type { Verdict } from './status.js';
 
 describe('outcome: outcomeFor(verdict, pass)', () => {
-  const cases: Array<[string, Verdict, { blocked: number; failures: string[] } | undefined, Outcome | 'retry']> = [
+  const cases: Array<[string, Verdict, { blocked: number; failures: string[]; superseded?: number } | undefined, Outcome | 'retry']> = [
     [
       'ready: done (changes wake the link through its watches)',
       { kind: 'ready', message: 'ok' },
@@ -23,6 +23,12 @@ describe('outcome: outcomeFor(verdict, pass)', () => {
       { kind: 'progressing', message: 'x' },
       { blocked: 2, failures: [] },
       { kind: 'requeueAfter', ms: REQUEUE_MS.blocked },
+    ],
+    [
+      'progressing after a write our cache was behind for: look again soon (its watch event may wake another link)',
+      { kind: 'progressing', message: 'x' },
+      { blocked: 0, failures: [], superseded: 1 },
+      { kind: 'requeueAfter', ms: REQUEUE_MS.writeSuperseded },
     ],
     [
       'stalled: done, terminal until the spec changes',
@@ -58,6 +64,7 @@ describe('outcome: outcomeFor(verdict, pass)', () => {
       fluxNotInstalled: 30_000,
       cachesSyncing: 1_000,
       ownWritesNotSeen: 250,
+      writeSuperseded: 1_000,
       blocked: 60_000,
       conflict: 100,
       weakWebhookSecret: 30_000,

@@ -14,6 +14,8 @@ export const REQUEUE_MS = {
   ownWritesNotSeen: 250,
   /** Names taken by objects the operator does not manage need a person; no watch event says when they are gone. */
   blocked: 60_000,
+  /** A write found its object changed or gone (our cache was behind): plan again once the watch has caught up. */
+  writeSuperseded: 1_000,
   /** Someone wrote the link between our read and our write: run again on fresh data, quietly. */
   conflict: 100,
   /** A weak webhook Secret: Secrets outside the operator's own are not watched, so a fix is seen by looking. */
@@ -25,7 +27,7 @@ export const requeueAfter = (ms: number): Outcome => ({ kind: 'requeueAfter', ms
 /** What the queue does after a pass that reached a verdict. */
 export function outcomeFor(
   verdict: Verdict,
-  pass: { blocked?: number; failures?: readonly string[]; weakWebhookSecrets?: number } = {},
+  pass: { blocked?: number; failures?: readonly string[]; superseded?: number; weakWebhookSecrets?: number } = {},
 ): Outcome {
   const outcome = verdictOutcome(verdict, pass);
   if (!pass.weakWebhookSecrets) return outcome;
@@ -34,7 +36,7 @@ export function outcomeFor(
   return outcome;
 }
 
-function verdictOutcome(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[] }): Outcome {
+function verdictOutcome(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[]; superseded?: number }): Outcome {
   switch (verdict.kind) {
     case 'failed':
       // Per-key exponential backoff: the work queue's.
@@ -46,7 +48,8 @@ function verdictOutcome(verdict: Verdict, pass: { blocked?: number; failures?: r
       return { kind: 'done' };
     case 'progressing':
     case 'ready':
-      // Receivers turning Ready wake the link through their watch; blocked names do not.
+      // Receivers turning Ready wake the link through their watch; blocked names and superseded writes may not.
+      if (pass.superseded) return requeueAfter(REQUEUE_MS.writeSuperseded);
       return pass.blocked ? requeueAfter(REQUEUE_MS.blocked) : { kind: 'done' };
   }
 }

@@ -29,8 +29,16 @@ export interface Plan {
 
 /** What applying a plan gave: the shell fills it in, `summarizePass` reads it. */
 export interface ApplyResult {
-  /** Writes that succeeded (or were harmlessly superseded). */
+  /** Writes that succeeded. */
   written: number;
+  /**
+   * `namespace/name` of the pairs with a write the caches were behind for: the object had changed or gone before
+   * the write reached it (a 409, a 404 on a patch or delete, an AlreadyExists of a managed object). Nothing is
+   * overwritten and what the cache shows of them is not taken as ready; the next pass decides again, soon — the
+   * watch event that tells of the change may wake another link's key, not this one (the objects of a deleted
+   * link, adopted by a younger one while the garbage collector removes them).
+   */
+  superseded: Set<string>;
   /** Writes that failed, one message each naming the object. */
   failures: string[];
   /**

@@ -3,7 +3,7 @@ import { Reason } from '../api/v1alpha1/conditions.js';
 import type { GitRepository, Receiver } from '../flux/types.js';
 import type { Conflict, Refusal } from './claims.js';
 import type { ApplyResult, Blocked } from './plan.js';
-import { type LinkedRepository, type PassInput, type PassSummary, summarizePass, summary } from './summarize.js';
+import { CHANGED_WHILE_WRITTEN, type LinkedRepository, type PassInput, type PassSummary, summarizePass, summary } from './summarize.js';
 
 const linked = (name: string): LinkedRepository => ({ key: `apps/${name}`, project: `g/${name}`, namespace: 'apps', name: `gfl-${name}` });
 const readyReceiver = (name: string): Receiver => ({
@@ -26,7 +26,13 @@ const refusal = (name: string): Refusal => ({
   project: `team-b/${name}`,
   message: REFUSED,
 });
-const applied = (over: Partial<ApplyResult> = {}): ApplyResult => ({ written: 0, failures: [], foreign: new Map(), ...over });
+const applied = (over: Partial<ApplyResult> = {}): ApplyResult => ({
+  written: 0,
+  superseded: new Set(),
+  failures: [],
+  foreign: new Map(),
+  ...over,
+});
 const TAKEN = 'Secret apps/gfl-b exists and is not managed by gitlab-flux-link; rename or delete it';
 
 interface Case {
@@ -107,6 +113,26 @@ const cases: Case[] = [
       entries: [
         ['apps/a', true],
         ['apps/b', false, TAKEN],
+      ],
+    },
+  },
+  {
+    story: 'a write that met a change the cache had not shown: its pair is not ready even if the cached Receiver is',
+    input: {
+      linked: [linked('a'), linked('b')],
+      conflicts: [],
+      refused: [],
+      blocked: [],
+      applied: applied({ written: 1, superseded: new Set(['apps/gfl-b']) }),
+      readyReceivers: ['gfl-a', 'gfl-b'],
+    },
+    want: {
+      ready: 1,
+      blocked: 0,
+      verdict: { kind: 'progressing', message: '2 repositories linked, 1 receiver ready' },
+      entries: [
+        ['apps/a', true],
+        ['apps/b', false, CHANGED_WHILE_WRITTEN],
       ],
     },
   },

@@ -38,6 +38,8 @@ export interface PassSummary {
   verdict: Verdict;
 }
 
+export const CHANGED_WHILE_WRITTEN = 'Receiver or Secret changed or removed while being written; looking again';
+
 /**
  * Decides what a pass amounts to, after the shell has applied its plan: one entry per managed repository
  * (and per repository another link manages or the namespaceProjects rules refuse), the counts, and the verdict
@@ -53,7 +55,10 @@ export function summarizePass(input: PassInput): PassSummary {
   const entries: RepositoryEntry[] = [];
   let ready = 0;
   for (const l of input.linked) {
-    const r = receiverReadiness(input.receiver(l.namespace, l.name));
+    // A pair whose write met a change the cache had not shown: the cached Receiver may be one that is gone.
+    const r = input.applied.superseded.has(`${l.namespace}/${l.name}`)
+      ? { ready: false, message: CHANGED_WHILE_WRITTEN }
+      : receiverReadiness(input.receiver(l.namespace, l.name));
     const isReady = r.ready && !blocked.has(l.key);
     if (isReady) ready++;
     entries.push({
