@@ -4,13 +4,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { FLUX_CONTROLLERS, FLUX_NAMESPACE, installFlux, type InstalledFlux } from '../cluster/flux.js';
+import { podLogs, writeFailureReport } from '../cluster/failure-report.js';
 import { type GitServerForPods, startGitServerForPods } from '../cluster/git-for-pods.js';
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
 import { clusterProvider, type StartedCluster } from '../cluster/index.js';
 import { OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE, operatorKustomization, pushOperatorImage } from '../cluster/operator.js';
 import { pushCommit } from '../gitlab/git-server.js';
+import { eventually } from '../support/kube.js';
 import { repoRoot } from '../testenv/paths.js';
-import { sleep } from '../testenv/probe.js';
 
 /** Every file under a folder of this repository, by its path from the repository's root. */
 function treeFiles(dir: string): Record<string, string> {
@@ -51,19 +52,9 @@ describe('cluster tier: Flux installed from its own manifests', function () {
 
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && cluster) {
-      const fluxLogs = await cluster
-        .kubectl([
-          '-n',
-          FLUX_NAMESPACE,
-          'logs',
-          '--all-containers',
-          '--tail=30',
-          '-l',
-          'app in (source-controller,notification-controller,kustomize-controller)',
-          '--prefix',
-        ])
-        .catch((e: Error) => e.message);
-      process.stderr.write(`\n${await cluster.logs(40).catch((e: Error) => e.message)}\n${fluxLogs}\n`);
+      await writeFailureReport(cluster, 40, [
+        podLogs(FLUX_NAMESPACE, 'app in (source-controller,notification-controller,kustomize-controller)'),
+      ]);
     }
   });
 
@@ -78,21 +69,6 @@ describe('cluster tier: Flux installed from its own manifests', function () {
     return cluster.kubectl(args, input);
   };
   const getJson = async <T>(args: string[]): Promise<T> => JSON.parse(await kubectl(['get', ...args, '-o', 'json'])) as T;
-  /** Polls until fn gives a value; fails naming `what` and the last value seen. */
-  const until = async <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      await sleep(500);
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; last: ${JSON.stringify(last)}`);
-  };
 
   it('runs source-, notification- and kustomize-controller as Pods from Flux manifests, images from the node registry', async function () {
     this.timeout(120_000);
@@ -155,7 +131,7 @@ describe('cluster tier: Flux installed from its own manifests', function () {
         spec: { url: `${git.baseURL}/${project}.git`, interval: '1h', ref: { branch: 'main' } },
       }),
     );
-    const revision = await until(
+    const revision = await eventually(
       'GitRepository smoke Ready with an artifact',
       async () => {
         const r = await getJson<{ status?: { conditions?: Condition[]; artifact?: { revision: string; url: string } } }>([
@@ -169,6 +145,7 @@ describe('cluster tier: Flux installed from its own manifests', function () {
         return ready?.status === 'True' ? r.status?.artifact : undefined;
       },
       120_000,
+      500,
     );
     expect(revision.revision).to.equal(`main@sha1:${sha}`);
     // Advertised at the Service's name, the way kustomize-controller fetches it.
@@ -203,7 +180,7 @@ describe('cluster tier: Flux installed from its own manifests', function () {
     }
     const t0 = Date.now();
     await kubectl(['apply', '-f', '-'], shipped.map((d) => JSON.stringify(d)).join('\n'));
-    const status = await until(
+    const status = await eventually(
       'Kustomization gitlab-flux-link Ready',
       async () => {
         const k = await getJson<{ status?: { conditions?: Condition[]; lastAppliedRevision?: string } }>([
@@ -218,6 +195,7 @@ describe('cluster tier: Flux installed from its own manifests', function () {
         return ready?.status === 'True' ? k.status : undefined;
       },
       360_000,
+      500,
     );
     const seconds = (Date.now() - t0) / 1000;
     expect(status.lastAppliedRevision).to.equal(`v0.1.0@sha1:${sha}`);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
+import { writeFailureReport } from '../cluster/failure-report.js';
 import { clusterProvider, type StartedCluster } from '../cluster/index.js';
 
 /**
@@ -20,8 +21,7 @@ describe('cluster tier: a real node in a container', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && cluster)
-      process.stderr.write(`\n${await cluster.logs(40).catch((e: Error) => e.message)}\n`);
+    if (this.currentTest?.state === 'failed' && cluster) await writeFailureReport(cluster, 40);
   });
 
   after(async function () {

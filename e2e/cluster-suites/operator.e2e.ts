@@ -5,6 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
+import { podLogs, writeFailureReport } from '../cluster/failure-report.js';
 import { clusterProvider, type StartedCluster } from '../cluster/index.js';
 import {
   installOperator,
@@ -14,6 +15,7 @@ import {
   OPERATOR_SELECTOR,
   type InstalledOperator,
 } from '../cluster/operator.js';
+import { eventually } from '../support/kube.js';
 import { findBinaries } from '../testenv/binaries.js';
 import { sleep } from '../testenv/probe.js';
 
@@ -44,11 +46,10 @@ describe('cluster tier: the operator installed from config/default', function ()
 
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed' || !cluster) return;
-    const pods = await kubectl(['-n', OPERATOR_NAMESPACE, 'get', 'pods', '-o', 'wide']).catch((e: Error) => e.message);
-    const logs = await kubectl(['-n', OPERATOR_NAMESPACE, 'logs', '-l', OPERATOR_SELECTOR, '--tail=30', '--prefix']).catch(
-      (e: Error) => e.message,
-    );
-    process.stderr.write(`\n${pods}\n${logs}\n${await cluster.logs(30).catch((e: Error) => e.message)}\n`);
+    await writeFailureReport(cluster, 30, [
+      ['-n', OPERATOR_NAMESPACE, 'get', 'pods', '-o', 'wide'],
+      podLogs(OPERATOR_NAMESPACE, OPERATOR_SELECTOR),
+    ]);
   });
 
   after(async function () {
@@ -239,7 +240,7 @@ describe('cluster tier: the operator installed from config/default', function ()
       }),
     );
     // The operator made the tenant's Receiver and Secret: the link is live.
-    await eventuallyTrue('the Receiver and Secret made for app', async () => {
+    await eventually('the Receiver and Secret made for app', async () => {
       const made = await kubectl(['-n', TENANT, 'get', 'receivers,secrets', '-l', `fluxlink.dev/link=${LINK}`, '-o', 'name']);
       return made.includes('receiver.notification.toolkit.fluxcd.io/gfl-app') && made.includes('secret/gfl-app');
     });
@@ -265,7 +266,7 @@ describe('cluster tier: the operator installed from config/default', function ()
       (
         await kubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', 'gitlab-flux-link-leader', '-o', 'jsonpath={.spec.holderIdentity}'])
       ).trim();
-    const leader = await eventuallyValue('a leader', async () => (await holder()) || undefined);
+    const leader = await eventually('a leader', async () => (await holder()) || undefined);
     const leaderPod = leader.replace(/_[0-9a-f]+$/, '');
     const pods = (await operatorPods()).map((p) => p.metadata.name);
     expect(pods).to.have.length(2);
@@ -276,7 +277,7 @@ describe('cluster tier: the operator installed from config/default', function ()
     await sleep(2000);
     const t0 = Date.now();
     await kubectl(['-n', OPERATOR_NAMESPACE, 'delete', 'pod', leaderPod, '--wait=false']);
-    const next = await eventuallyValue(
+    const next = await eventually(
       'another replica leading',
       async () => {
         const h = await holder();
@@ -392,23 +393,6 @@ describe('cluster tier: the operator installed from config/default', function ()
     await kubectl(['delete', 'namespace', 'op-node-view', '--wait=false']);
     return { status, uid: status, capEff: status, noNewPrivs: status, mountinfo, token };
   }
-
-  async function eventuallyValue<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < deadline) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      await sleep(250);
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `; last error: ${last}` : ''}`);
-  }
-  const eventuallyTrue = (what: string, fn: () => Promise<boolean>, timeoutMs = 60_000) =>
-    eventuallyValue(what, async () => ((await fn()) ? true : undefined), timeoutMs);
 });
 
 interface Pod {

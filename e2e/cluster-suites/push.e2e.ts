@@ -3,11 +3,12 @@ import path from 'node:path';
 
 import { percentile } from '../../bench/stats.js';
 import { FLUX_NAMESPACE, installFlux } from '../cluster/flux.js';
+import { podLogs, writeFailureReport } from '../cluster/failure-report.js';
 import { type GitServerForPods, startGitServerForPods } from '../cluster/git-for-pods.js';
 import { hostState, hostStateDiff, type HostState } from '../cluster/host-state.js';
 import { type LoopbackRelay, loopbackRelay } from '../cluster/loopback-relay.js';
 import { clusterProvider, type StartedCluster } from '../cluster/index.js';
-import { type InstalledOperator, installOperator, OPERATOR_NAMESPACE } from '../cluster/operator.js';
+import { type InstalledOperator, installOperator, OPERATOR_NAMESPACE, OPERATOR_SELECTOR } from '../cluster/operator.js';
 import { pushCommit } from '../gitlab/git-server.js';
 import { eventually } from '../support/kube.js';
 import { repoRoot } from '../testenv/paths.js';
@@ -41,13 +42,10 @@ describe('cluster tier: a git push reconciles through the operator and Flux runn
 
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && cluster) {
-      const pods = await Promise.all(
-        [
-          ['-n', FLUX_NAMESPACE, '-l', 'app in (notification-controller,source-controller)'],
-          ['-n', OPERATOR_NAMESPACE, '-l', 'app.kubernetes.io/name=gitlab-flux-link'],
-        ].map((sel) => cluster!.kubectl(['logs', '--all-containers', '--tail=30', '--prefix', ...sel]).catch((e: Error) => e.message)),
-      );
-      process.stderr.write(`\n${await cluster.logs(30).catch((e: Error) => e.message)}\n${pods.join('\n')}\n`);
+      await writeFailureReport(cluster, 30, [
+        podLogs(FLUX_NAMESPACE, 'app in (notification-controller,source-controller)'),
+        podLogs(OPERATOR_NAMESPACE, OPERATOR_SELECTOR),
+      ]);
     }
   });
 
