@@ -15,7 +15,7 @@ import { SecretReader } from '../../kube/secret-reader.js';
 import { FakeKube } from '../../testing/fake-kube.js';
 import { startInformer, type RunningInformer } from '../../testing/informers.js';
 import { memoryLogger, memoryRecords, RECEIVER_TOKEN, secretObj, startFakeReceiverServer } from '../../testing/push-fakes.js';
-import { type HttpServerLimits, startHttpServer, startOperatorListeners } from '../http-server.js';
+import { type HttpServerLimits, type Route, startHttpServer, startOperatorListeners } from '../http-server.js';
 
 /**
  * The world the hostile-webhook stories share: the API objects (two links, one of them signed, their
@@ -119,6 +119,8 @@ export interface World {
   enqueued: number;
   /** Authenticated requests the tests themselves sent to check the server is alive (see expectAlive). */
   aliveRequests: number;
+  /** Webhook requests the route is deciding now (see `triggers`). */
+  handling(): number;
   /** Server-side sockets of the production-limits server, as they are accepted. */
   serverSockets: net.Socket[];
   logLines: string[];
@@ -181,12 +183,25 @@ export async function startWorld(): Promise<World> {
     metrics,
   });
 
+  // A handler may still be deciding after its client saw the connection closed: node ends a connection at once
+  // when the client half-closes it, and a request whose socket closed is still judged. Counting these keeps a
+  // story's counts from spilling into the next one's.
+  let handling = 0;
+  const route: Route = async (req, res) => {
+    handling++;
+    try {
+      return await push.route(req, res);
+    } finally {
+      handling--;
+    }
+  };
+
   const serverSockets: net.Socket[] = [];
   const listeners = await startOperatorListeners({
     host: '127.0.0.1',
     webhookPort: 0,
     metricsPort: 0,
-    webhookRoute: push.route,
+    webhookRoute: route,
     metrics,
     ready: () => true,
   });
@@ -195,7 +210,7 @@ export async function startWorld(): Promise<World> {
   const slow = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
-    routes: [push.route],
+    routes: [route],
     limits: SHORT_LIMITS,
   });
 
@@ -209,6 +224,7 @@ export async function startWorld(): Promise<World> {
     receiverSeen: receiver.seen,
     enqueued: 0,
     aliveRequests: 0,
+    handling: () => handling,
     serverSockets,
     logLines: lines,
     async stop() {
@@ -245,21 +261,41 @@ const AUTHENTICATED_RESULTS = new Set([
   'busy',
 ]);
 
-async function authenticatedCount(metrics: Metrics): Promise<number> {
+/** The webhooks counted so far, by result. */
+async function resultCounts(metrics: Metrics): Promise<Map<string, number>> {
   const m = await metrics.webhooksReceived.get();
-  return m.values.filter((v) => AUTHENTICATED_RESULTS.has(String(v.labels.result))).reduce((a, v) => a + v.value, 0);
+  return new Map(m.values.map((v) => [String(v.labels.result), v.value]));
 }
 
 interface TriggerSnapshot {
   enqueued: number;
   receiverCalls: number;
   authenticated: number;
+  results: Map<string, number>;
 }
 
-/** Lets queued triggers finish, then counts. */
+/** Lets every webhook request being handled be decided and queued triggers finish, then counts. */
 export async function triggers(w: World): Promise<TriggerSnapshot> {
+  const deadline = Date.now() + CLOSE_CAP_MS;
+  while (w.handling() > 0) {
+    if (Date.now() > deadline) throw new Error(`${w.handling()} webhook request(s) still being handled after ${CLOSE_CAP_MS} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   await w.push.queue.idle();
-  return { enqueued: w.enqueued, receiverCalls: w.receiverCalls(), authenticated: (await authenticatedCount(w.metrics)) - w.aliveRequests };
+  const results = await resultCounts(w.metrics);
+  const authenticated = [...results].filter(([result]) => AUTHENTICATED_RESULTS.has(result)).reduce((a, [, n]) => a + n, 0);
+  return { enqueued: w.enqueued, receiverCalls: w.receiverCalls(), authenticated: authenticated - w.aliveRequests, results };
+}
+
+/** The results counted between two snapshots, e.g. `ignored +2, aborted +1` (says which requests a count holds). */
+function resultsBetween(before: TriggerSnapshot, after: TriggerSnapshot): string {
+  const changed = [...after.results].map(([result, n]) => [result, n - (before.results.get(result) ?? 0)] as const);
+  return (
+    changed
+      .filter(([, d]) => d !== 0)
+      .map(([result, d]) => `${result} +${d}`)
+      .join(', ') || 'none'
+  );
 }
 
 /** `authenticated`: how many of the requests sent are expected to pass authentication (and trigger nothing). */
@@ -267,5 +303,8 @@ export async function expectNoTrigger(w: World, before: TriggerSnapshot, what: s
   const after = await triggers(w);
   expect(after.enqueued - before.enqueued, `${what}: queued triggers`).to.equal(0);
   expect(after.receiverCalls - before.receiverCalls, `${what}: Receiver calls`).to.equal(0);
-  expect(after.authenticated - before.authenticated, `${what}: requests that passed authentication`).to.equal(authenticated);
+  expect(
+    after.authenticated - before.authenticated,
+    `${what}: requests that passed authentication (counted, liveness checks included: ${resultsBetween(before, after)})`,
+  ).to.equal(authenticated);
 }
