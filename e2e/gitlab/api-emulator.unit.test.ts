@@ -180,7 +180,7 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
     it('answers 429 with Retry-After past the per-user limit, and again after the window', async () => {
       const t = server.gitlab.createToken({ access: { [P]: 'maintainer' } });
       server.gitlab.setRateLimit(3);
-      server.gitlab.clock.advance(60_000 - (server.gitlab.clock.now() % 60_000) + 1); // the start of a window
+      server.gitlab.clock.advanceToNextMinute();
       const statuses = [];
       for (let i = 0; i < 4; i++) statuses.push((await call(server, 'GET', `/projects/${ENC}`, { token: t })).status);
       expect(statuses).to.deep.equal([200, 200, 200, 429]);
@@ -398,7 +398,7 @@ describe('e2e/gitlab API emulator (GitLab 19.0 by default)', function () {
     it('the test endpoint: 201 on a 2xx (re-enabling a disabled hook), 422 otherwise, 5 a minute', async () => {
       const id = (await api('POST', `/projects/${ENC}/hooks`, { body: { url: receiver.url } })).body.id as number;
       receiver.status = 503;
-      server.gitlab.clock.advance(60_000 - (server.gitlab.clock.now() % 60_000) + 1);
+      server.gitlab.clock.advanceToNextMinute();
       for (let i = 0; i < 4; i++) {
         expect(await api('POST', `/projects/${ENC}/hooks/${id}/test/push_events`)).to.deep.include({
           status: 422,
@@ -612,6 +612,7 @@ describe('e2e/gitlab API emulator: group hooks (Premium; Free answers 404)', fun
     const before = server.gitlab.groupHooksOf('top').length;
     const id = server.gitlab.addGroupHook('top', { url: `${receiver.url}?test`, token: 't' });
     receiver.requests.length = 0;
+    server.gitlab.clock.advanceToNextMinute();
     expect((await call(server, 'POST', `/groups/top/hooks/${id}/test/push_events`, { token: owner })).status).to.equal(201);
     expect(receiver.requests.map((r) => r.path)).to.deep.equal(['/hook?test']);
     expect(receiver.requests[0]!.body.project.path_with_namespace).to.be.oneOf(['top/sub/app', 'top/lib']);
@@ -680,7 +681,7 @@ describe('e2e/gitlab API emulator as older GitLab', function () {
       const id = (await call(server, 'POST', `/projects/${ENC}/hooks`, { token: t, body: { url: receiver.url, name: 'n' } })).body
         .id as number;
       receiver.status = 200;
-      server.gitlab.clock.advance(60_000 - (server.gitlab.clock.now() % 60_000) + 1);
+      server.gitlab.clock.advanceToNextMinute();
       const statuses = [];
       for (let i = 0; i < 4; i++)
         statuses.push((await call(server, 'POST', `/projects/${ENC}/hooks/${id}/test/push_events`, { token: t })).status);

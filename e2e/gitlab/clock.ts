@@ -20,4 +20,13 @@ export class AdjustableClock implements Clock {
     if (!Number.isFinite(ms) || ms < 0) throw new Error(`the emulator clock only moves forward (got ${ms})`);
     this.#offsetMs += ms;
   }
+
+  /**
+   * Moves the clock to just past the start of the next minute. The emulator's per-minute limits count in fixed
+   * windows, as GitLab's do: a test that counts up to a limit from there has the whole window, whatever the real
+   * time (a window that ended between its requests would let one more through).
+   */
+  advanceToNextMinute(): void {
+    this.advance(60_000 - (this.now() % 60_000) + 1);
+  }
 }
