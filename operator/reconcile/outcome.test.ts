@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { Outcome } from '../queue/work-queue.js';
-import { outcomeFor, REQUEUE_MS } from './outcome.js';
+import { outcomeFor, type PassFindings, REQUEUE_MS } from './outcome.js';
 import type { Verdict } from './status.js';
 
 describe('outcome: outcomeFor(verdict, pass)', () => {
-  const cases: Array<[string, Verdict, { blocked: number; failures: string[]; superseded?: number } | undefined, Outcome | 'retry']> = [
+  const cases: Array<[string, Verdict, PassFindings | undefined, Outcome | 'retry']> = [
     [
       'ready: done (changes wake the link through its watches)',
       { kind: 'ready', message: 'ok' },

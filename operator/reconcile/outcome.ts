@@ -24,11 +24,16 @@ export const REQUEUE_MS = {
 
 export const requeueAfter = (ms: number): Outcome => ({ kind: 'requeueAfter', ms });
 
+/** What a pass's writes and reads came to, as far as when to run again goes. */
+export interface PassFindings {
+  blocked?: number;
+  failures?: readonly string[];
+  superseded?: number;
+  weakWebhookSecrets?: number;
+}
+
 /** What the queue does after a pass that reached a verdict. */
-export function outcomeFor(
-  verdict: Verdict,
-  pass: { blocked?: number; failures?: readonly string[]; superseded?: number; weakWebhookSecrets?: number } = {},
-): Outcome {
+export function outcomeFor(verdict: Verdict, pass: PassFindings = {}): Outcome {
   const outcome = verdictOutcome(verdict, pass);
   if (!pass.weakWebhookSecrets) return outcome;
   if (outcome.kind === 'done') return requeueAfter(REQUEUE_MS.weakWebhookSecret);
@@ -36,7 +41,7 @@ export function outcomeFor(
   return outcome;
 }
 
-function verdictOutcome(verdict: Verdict, pass: { blocked?: number; failures?: readonly string[]; superseded?: number }): Outcome {
+function verdictOutcome(verdict: Verdict, pass: PassFindings): Outcome {
   switch (verdict.kind) {
     case 'failed':
       // Per-key exponential backoff: the work queue's.
